@@ -1,0 +1,12 @@
+# routelet_test(NAME SOURCES f.cpp... LIBS lib... [LABELS unit|kernel|...])
+# One gtest executable per module; each links only the library it tests.
+include(GoogleTest)
+function(routelet_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gmock GTest::gtest_main)
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+endfunction()

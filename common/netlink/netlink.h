@@ -1,0 +1,160 @@
+// rtnetlink through libmnl: links, addresses, routes and a change monitor.
+//
+// Messages are built as bytes by pure functions (message.h), so they are golden-tested
+// without root; Handle sends them on a socket bound to one network namespace and checks
+// every acknowledgement. No exception leaves this library.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/ip/address.h"
+
+namespace routelet::netlink {
+
+using Mac = std::array<uint8_t, 6>;
+std::string macString(const Mac& mac);
+Result<Mac> parseMac(const std::string& text);
+
+struct Link {
+  int index = 0;
+  std::string name;
+  std::string kind;  // IFLA_INFO_KIND: "bridge", "veth", "" for physical/loopback
+  int master = 0;    // ifindex of the bridge it is enslaved to, 0 if none
+  uint32_t mtu = 0;
+  Mac mac{};
+  bool up = false;       // IFF_UP (administratively up)
+  bool running = false;  // IFF_RUNNING / carrier
+};
+
+struct AddressEntry {
+  int index = 0;      // interface
+  ip::Prefix prefix;  // address with its prefix length, host bits kept
+  uint8_t scope = 0;
+};
+
+// A route's identity follows the kernel's key for the main FIB: family, table, dst,
+// priority (and tos for IPv4). Two routes with the same key are the same route; a
+// "replace" overwrites the other attributes.
+struct Route {
+  ip::Prefix dst;
+  std::optional<ip::Address> gateway;
+  int oif = 0;            // 0: let the kernel resolve it from the gateway
+  uint32_t table = 254;   // RT_TABLE_MAIN
+  uint8_t protocol = 3;   // RTPROT_BOOT, like `ip route add`
+  uint8_t scope = 0;      // RT_SCOPE_UNIVERSE; RT_SCOPE_LINK for on-link routes
+  uint8_t type = 1;       // RTN_UNICAST
+  uint32_t priority = 0;  // metric
+  bool onlink = false;    // RTNH_F_ONLINK
+
+  struct Key {
+    ip::Family family;
+    uint32_t table;
+    ip::Prefix dst;
+    uint32_t priority;
+    auto operator<=>(const Key&) const = default;
+  };
+  Key key() const { return Key{dst.family(), table, dst.network(), priority}; }
+  bool operator==(const Route&) const = default;
+};
+std::string describe(const Route& r);  // "10.244.2.0/24 via 192.168.1.12 dev 3 proto 201"
+
+// One operation of a route batch.
+struct RouteOp {
+  enum class Kind { kReplace, kDelete } kind;
+  Route route;
+};
+
+class Handle {
+ public:
+  // A socket in the calling thread's current network namespace.
+  static Result<Handle> open();
+  // A socket in the namespace behind nsFd (from openNetns). Sockets stay bound to the
+  // namespace they were created in, so the handle keeps working after the caller moves.
+  static Result<Handle> openIn(int nsFd);
+
+  Handle(Handle&&) noexcept;
+  Handle& operator=(Handle&&) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle();
+
+  // Links. Errors keep the kernel's errno in Error::code (ENODEV when a link is missing,
+  // EEXIST when a name is taken) so callers can tell "already gone" from real failure.
+  Result<Link> linkByName(const std::string& name);
+  Result<Link> linkByIndex(int index);
+  Result<std::vector<Link>> links();
+  Status createBridge(const std::string& name, const Mac& mac, uint32_t mtu);
+  // Creates a veth pair: hostName stays in this handle's namespace, peerName is created
+  // directly inside the namespace behind peerNsFd (-1: this namespace).
+  Status createVeth(const std::string& hostName, const Mac& hostMac, const std::string& peerName,
+                    const Mac& peerMac, uint32_t mtu, int peerNsFd);
+  Status setUp(int index, bool up = true);
+  Status setMaster(int index, int masterIndex);  // 0 releases it
+  Status setMtu(int index, uint32_t mtu);
+  Status setMac(int index, const Mac& mac);
+  Status rename(int index, const std::string& newName);  // the link must be down
+  Status deleteLink(int index);
+  Status deleteLinkByName(const std::string& name);  // ENODEV when missing
+
+  // Addresses. nodad sets IFA_F_NODAD for IPv6 (no duplicate address detection wait).
+  Status addAddress(int index, const ip::Prefix& prefix, bool nodad = false);
+  Status deleteAddress(int index, const ip::Prefix& prefix);
+  Result<std::vector<AddressEntry>> addresses(int index = 0);  // 0: every interface
+
+  // Routes. dump returns the routes of the family (both when not given) in `table`,
+  // filtered to `protocol` when given; cached/cloned routes are skipped.
+  Status replaceRoute(const Route& route);
+  Status deleteRoute(const Route& route);
+  Result<std::vector<Route>> routes(std::optional<ip::Family> family = std::nullopt,
+                                    std::optional<uint8_t> protocol = std::nullopt,
+                                    uint32_t table = 254);
+  // Sends the whole batch, each message acknowledged, and returns one Status per
+  // operation, in order. Stops at the socket level only on a transport error.
+  Result<std::vector<Status>> apply(const std::vector<RouteOp>& ops);
+
+  int fd() const;
+
+ private:
+  struct Impl;
+  explicit Handle(Impl* impl);
+  Impl* impl_ = nullptr;
+};
+
+// Events from the kernel's rtnetlink multicast groups (links, IPv4 and IPv6 routes).
+struct Event {
+  enum class Kind { kLinkChanged, kLinkRemoved, kRouteAdded, kRouteRemoved } kind;
+  int linkIndex = 0;           // for link events
+  std::string linkName;        // for link events
+  std::optional<Route> route;  // for route events
+};
+
+class Monitor {
+ public:
+  // Subscribes in the calling thread's namespace.
+  static Result<Monitor> open();
+  Monitor(Monitor&&) noexcept;
+  Monitor& operator=(Monitor&&) noexcept;
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+  ~Monitor();
+
+  int fd() const;  // pollable
+  // Reads whatever is queued without blocking. An ENOBUFS overrun is reported as an
+  // error so the caller does a full resync: events were lost.
+  Result<std::vector<Event>> drain();
+  // Waits up to timeout for at least one event (or overrun), then drains.
+  Result<std::vector<Event>> wait(std::chrono::milliseconds timeout);
+
+ private:
+  explicit Monitor(int fd, void* sock);
+  void* sock_ = nullptr;  // struct mnl_socket*
+  int fd_ = -1;
+};
+
+}  // namespace routelet::netlink
