@@ -1,0 +1,42 @@
+// Helpers for real-kernel tests: named network namespaces that the test creates and
+// always removes, and a loud failure when the test cannot run (not root, tool missing).
+#pragma once
+
+#include <string>
+
+namespace routelet::testing {
+
+// Fails the current test loudly unless running as root with `ip` available. Real-kernel
+// tests must never pass silently by skipping.
+// Use as: if (!requireRootAndIp()) return;  (the failure is already recorded)
+bool requireRootAndIp();
+
+// A network namespace /var/run/netns/<name>, with name "rlt-<tag>-<pid>-<n>" unique per
+// process and call, created on construction (loopback up) and deleted on destruction,
+// with every link inside it.
+class TestNetns {
+ public:
+  explicit TestNetns(const std::string& tag);
+  ~TestNetns();
+  TestNetns(const TestNetns&) = delete;
+  TestNetns& operator=(const TestNetns&) = delete;
+
+  bool ok() const { return ok_; }
+  const std::string& name() const { return name_; }
+  std::string path() const { return "/var/run/netns/" + name_; }
+
+  // Runs a shell command inside the namespace; returns its exit status.
+  int run(const std::string& command) const;
+  // Same, returning stdout (stderr passes through to the test log).
+  std::string output(const std::string& command) const;
+
+ private:
+  std::string name_;
+  bool ok_ = false;
+};
+
+// Runs a shell command in the current namespace; returns exit status / stdout.
+int shell(const std::string& command);
+std::string shellOutput(const std::string& command);
+
+}  // namespace routelet::testing
