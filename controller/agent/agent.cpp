@@ -1,0 +1,378 @@
+#include "controller/agent/agent.h"
+
+#include <ctime>
+
+#include "common/base/log.h"
+#include "controller/agent/cni_config.h"
+#include "controller/agent/node_status.h"
+
+namespace routelet::agent {
+namespace {
+
+std::string rfc3339Now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string familyLabel(ip::Family f) {
+  return f == ip::Family::kV4 ? "ipv4" : "ipv6";
+}
+
+}  // namespace
+
+Agent::Agent(Options options, HostEdge& host, reconcile::RouteTable& routes, StatusPatcher patcher,
+             Metrics& metrics)
+    : options_(std::move(options)),
+      host_(host),
+      routes_(routes),
+      reconciler_(routes),
+      patcher_(std::move(patcher)),
+      metrics_(metrics),
+      nextResync_(std::chrono::steady_clock::now() + options_.resyncPeriod) {
+  declareMetrics();
+}
+
+void Agent::declareMetrics() {
+  using T = Metrics::Type;
+  metrics_.declare("routelet_build_info", T::kGauge, "routelet version, always 1.");
+  metrics_.declare("routelet_peers", T::kGauge, "Peer Nodes known from the watch.");
+  metrics_.declare("routelet_routes", T::kGauge,
+                   "Peer routes by state: programmed, conflict (a foreign route holds the "
+                   "destination), failed, skipped (no route possible, see reason).");
+  metrics_.declare("routelet_unreachable_peers", T::kGauge,
+                   "Peers whose node IP is not on-link from this node, so they get no route.");
+  metrics_.declare("routelet_reconcile_duration_seconds", T::kHistogram,
+                   "Time of one reconcile pass.",
+                   {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  metrics_.declare("routelet_reconcile_passes_total", T::kCounter, "Reconcile passes.");
+  metrics_.declare("routelet_route_operations_total", T::kCounter,
+                   "Route operations sent to the kernel, by operation and result.");
+  metrics_.declare("routelet_route_heals_total", T::kCounter,
+                   "routelet routes restored after something removed them from the kernel.");
+  metrics_.declare("routelet_watch_restarts_total", T::kCounter,
+                   "Node watches restarted (relist or reconnect).");
+  metrics_.set("routelet_build_info", {{"version", ROUTELET_VERSION_STRING}}, 1);
+}
+
+void Agent::nodesListed(std::vector<model::Node> nodes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto vanished = cache_.replaceAll(std::move(nodes));
+  for (const auto& name : vanished) log::info("Node " + name + " is gone (seen at relist)");
+  health_.watchSynced = true;
+  dirty_ = true;
+  cv_.notify_all();
+}
+
+void Agent::nodeUpserted(model::Node node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool own = node.name == options_.nodeName;
+  bool changed = cache_.upsert(std::move(node));
+  // The own Node also matters for what it carries (annotations, condition): a change
+  // there may need a status patch, so it always gets a pass.
+  if (changed || own) {
+    dirty_ = true;
+    cv_.notify_all();
+  }
+}
+
+void Agent::nodeDeleted(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cache_.remove(name)) {
+    dirty_ = true;
+    cv_.notify_all();
+  }
+}
+
+void Agent::watchRestarted() {
+  metrics_.add("routelet_watch_restarts_total", {});
+}
+
+void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool relevant = false;
+  for (const auto& e : events) {
+    switch (e.kind) {
+      case netlink::Event::Kind::kRouteRemoved:
+        // One of ours vanished (deleted by hand, or its device went down): heal now.
+        if (e.route && e.route->protocol == options_.routeProtocol) {
+          relevant = true;
+          healPending_ = true;
+        }
+        break;
+      case netlink::Event::Kind::kLinkRemoved:
+      case netlink::Event::Kind::kLinkChanged:
+        relevant = relevant || e.linkName == options_.bridge || e.linkName == nodeInterface_;
+        break;
+      case netlink::Event::Kind::kRouteAdded:
+        break;
+    }
+  }
+  if (relevant) {
+    dirty_ = true;
+    cv_.notify_all();
+  }
+}
+
+void Agent::kernelEventsLost() {
+  log::warn("netlink monitor overrun: events were lost, doing a full pass");
+  requestPass();
+}
+
+void Agent::requestPass() {
+  std::lock_guard<std::mutex> lock(mu_);
+  dirty_ = true;
+  cv_.notify_all();
+}
+
+void Agent::wake() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
+}
+
+AgentHealth Agent::health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return health_;
+}
+
+std::chrono::steady_clock::time_point Agent::lastLoop() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lastLoop_;
+}
+
+void Agent::run(const std::atomic<bool>& stop, std::chrono::milliseconds tick) {
+  while (!stop) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      lastLoop_ = std::chrono::steady_clock::now();
+      cv_.wait_for(lock, tick, [&] {
+        return stop || dirty_ || std::chrono::steady_clock::now() >= nextResync_;
+      });
+      lastLoop_ = std::chrono::steady_clock::now();
+      if (stop) break;
+      if (!dirty_ && lastLoop_ < nextResync_) continue;
+    }
+    pass();
+  }
+}
+
+void Agent::logOnce(const std::string& key, const std::string& message) {
+  if (logged_.insert(key).second) log::warn(message);
+}
+
+void Agent::pass() {
+  auto start = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mu_);
+  dirty_ = false;
+  bool healing = std::exchange(healPending_, false);
+  nextResync_ = start + options_.resyncPeriod;
+  ++passes_;
+  metrics_.add("routelet_reconcile_passes_total", {});
+
+  const model::Node* own = cache_.get(options_.nodeName);
+  if (!own) {
+    health_.notReadyReason = cache_.synced() ? "own Node " + options_.nodeName + " does not exist"
+                                             : "waiting for the first Node list";
+    if (cache_.synced())
+      logOnce("no-own-node", "own Node " + options_.nodeName + " not found; waiting for it");
+    return;
+  }
+  logged_.erase("no-own-node");
+  if (own->podCIDRs.empty()) {
+    health_.notReadyReason = "Node " + options_.nodeName + " has no spec.podCIDRs yet";
+    logOnce("no-podcidr", "Node " + options_.nodeName +
+                              " has no spec.podCIDRs yet: waiting (the controller manager assigns "
+                              "them with --allocate-node-cidrs and --cluster-cidr)");
+    return;
+  }
+  logged_.erase("no-podcidr");
+  for (const auto& problem : own->problems)
+    logOnce("own-problem " + problem, "own Node: " + problem);
+
+  PublishedState published;
+  published.podCIDRs = own->podCIDRs;
+  published.bridge = options_.bridge;
+  published.version = ROUTELET_VERSION_STRING;
+  std::vector<ip::Address> nodeIPs;
+  for (const auto& cidr : own->podCIDRs) {
+    std::optional<ip::Address> chosen;
+    for (const auto& a : options_.nodeIPs)
+      if (a.family() == cidr.family()) chosen = a;
+    if (!chosen) chosen = own->nodeIP(cidr.family());
+    if (chosen) {
+      nodeIPs.push_back(*chosen);
+    } else {
+      logOnce("no-node-ip-" + familyLabel(cidr.family()),
+              "own Node " + options_.nodeName + " has no " + familyLabel(cidr.family()) +
+                  " InternalIP or ExternalIP: peers cannot route to its podCIDR " + cidr.str());
+    }
+  }
+  published.nodeIPs = nodeIPs;
+  model::Node ownCopy = *own;
+
+  auto facts = host_.inspect(nodeIPs, options_.bridge);
+  if (!facts) {
+    health_.notReadyReason = facts.error().message;
+    logOnce("inspect", "cannot read this node's interfaces: " + facts.error().message);
+    return;
+  }
+  logged_.erase("inspect");
+  nodeInterface_ = facts->nodeIPInterface;
+  uint32_t mtu = options_.mtu ? options_.mtu : (facts->nodeIPMtu ? facts->nodeIPMtu : 1500);
+  published.mtu = mtu;
+
+  std::vector<ip::Prefix> gateways;
+  bool v4 = false, v6 = false;
+  for (const auto& cidr : own->podCIDRs) {
+    gateways.push_back(ip::Prefix::make(gatewayOf(cidr), cidr.length()));
+    (cidr.family() == ip::Family::kV4 ? v4 : v6) = true;
+  }
+  bool localOk = true;
+  if (auto st = host_.ensureBridge(options_.bridge, mtu, gateways); !st) {
+    localOk = false;
+    health_.notReadyReason = "bridge " + options_.bridge + ": " + st.error().message;
+    logOnce("bridge", "cannot set up bridge " + options_.bridge + ": " + st.error().message);
+  } else {
+    logged_.erase("bridge");
+  }
+  if (auto st = host_.enableForwarding(v4, v6); !st) {
+    localOk = false;
+    logOnce("forwarding", "cannot enable forwarding: " + st.error().message);
+  } else {
+    logged_.erase("forwarding");
+  }
+  if (localOk) {
+    bool portmap =
+        options_.portmap == PortmapMode::kOn || (options_.portmap == PortmapMode::kAuto &&
+                                                 host_.fileExists(options_.cniBinDir + "/portmap"));
+    std::string conflist =
+        conflistFor({options_.bridge, mtu, options_.ipamDataDir, own->podCIDRs, portmap});
+    auto wrote = host_.writeIfChanged(options_.cniConfDir + "/" + options_.cniConfName, conflist);
+    if (!wrote) {
+      logOnce("conflist", "cannot write the CNI config: " + wrote.error().message);
+    } else {
+      logged_.erase("conflist");
+      if (*wrote) log::info("wrote " + options_.cniConfDir + "/" + options_.cniConfName);
+      health_.cniConfigWritten = true;
+    }
+  }
+
+  reconcile::SelfInfo self;
+  self.name = options_.nodeName;
+  self.podCIDRs = own->podCIDRs;
+  self.nodeIPs = nodeIPs;
+  self.onLink = facts->onLink;
+  self.protocol = options_.routeProtocol;
+  bool synced = cache_.synced();
+  reconcile::Report report = reconciler_.reconcile(cache_, self, synced);
+  metrics_.set("routelet_peers", {},
+               static_cast<double>(cache_.size() > 0 ? cache_.size() - 1 : 0));
+  if (healing)
+    metrics_.add("routelet_route_heals_total", {}, static_cast<double>(report.installed.size()));
+  if (synced && !report.dumpError) health_.firstReconcileDone = true;
+  published.state = coarseState(report);
+  published.networkReady = health_.cniConfigWritten && localOk;
+  if (health_.ready())
+    health_.notReadyReason.clear();
+  else if (health_.notReadyReason.empty())
+    health_.notReadyReason = "first reconcile not done";
+  lock.unlock();
+
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  recordReport(report, seconds);
+
+  auto patch = statusPatch(ownCopy, published, rfc3339Now());
+  // The watch delivers our own patch back a moment later; until then the cached Node
+  // still shows the old values, so the same patch is not sent twice for one version.
+  if (patch && !(*patch == lastPatch_ && ownCopy.resourceVersion == lastPatchBase_)) {
+    if (auto st = patcher_(*patch); !st) {
+      log::warn("cannot update Node " + options_.nodeName + " status: " + st.error().message);
+      requestPass();
+    } else {
+      lastPatch_ = *patch;
+      lastPatchBase_ = ownCopy.resourceVersion;
+    }
+  }
+}
+
+std::string Agent::coarseState(const reconcile::Report& report) const {
+  size_t notOnLink = 0;
+  for (const auto& s : report.skipped) notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
+  std::vector<std::string> reasons;
+  if (report.dumpError) reasons.push_back("cannot read routes");
+  if (!report.failed.empty())
+    reasons.push_back(std::to_string(report.failed.size()) + " routes failed");
+  if (notOnLink) reasons.push_back(std::to_string(notOnLink) + " peers not on-link");
+  if (!report.conflicts.empty())
+    reasons.push_back(std::to_string(report.conflicts.size()) + " foreign routes in the way");
+  if (reasons.empty()) return "ready";
+  std::string out = "degraded: ";
+  for (size_t i = 0; i < reasons.size(); ++i) out += (i ? ", " : "") + reasons[i];
+  return out;
+}
+
+void Agent::recordReport(const reconcile::Report& report, double seconds) {
+  metrics_.observe("routelet_reconcile_duration_seconds", {}, seconds);
+  auto ops = [&](const char* op, size_t n) {
+    if (n)
+      metrics_.add("routelet_route_operations_total", {{"op", op}, {"result", "ok"}},
+                   static_cast<double>(n));
+  };
+  ops("add", report.installed.size());
+  ops("update", report.updated.size());
+  ops("delete", report.deleted.size());
+  for (const auto& f : report.failed) {
+    const char* op = f.op.kind == netlink::RouteOp::Kind::kDelete ? "delete" : "replace";
+    metrics_.add("routelet_route_operations_total", {{"op", op}, {"result", "error"}});
+  }
+  size_t notOnLink = 0;
+  for (const auto& s : report.skipped) notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
+  metrics_.set("routelet_unreachable_peers", {}, static_cast<double>(notOnLink));
+  metrics_.clear("routelet_routes");
+  metrics_.set(
+      "routelet_routes", {{"state", "programmed"}},
+      static_cast<double>(report.installed.size() + report.updated.size() + report.unchanged));
+  metrics_.set("routelet_routes", {{"state", "failed"}}, static_cast<double>(report.failed.size()));
+  metrics_.set("routelet_routes", {{"state", "conflict"}},
+               static_cast<double>(report.conflicts.size()));
+  metrics_.set("routelet_routes", {{"state", "skipped"}},
+               static_cast<double>(report.skipped.size()));
+
+  // Logs: one line per event, and a standing condition (a peer off-link, a foreign route)
+  // only when it starts, not on every pass.
+  for (const auto& r : report.installed) log::info("route added: " + netlink::describe(r));
+  for (const auto& r : report.updated) log::info("route updated: " + netlink::describe(r));
+  for (const auto& r : report.deleted) log::info("route removed: " + netlink::describe(r));
+  if (report.dumpError) log::warn("cannot dump routes: " + report.dumpError->message);
+  std::set<std::string> current;
+  for (const auto& s : report.skipped) {
+    std::string key = "skip " + s.node + " " + reconcile::skipReasonName(s.reason) +
+                      (s.family ? std::string(" ") + ip::familyName(*s.family) : "");
+    current.insert(key);
+    if (!standing_.count(key)) {
+      log::warn("peer " + s.node + " gets no route (" + reconcile::skipReasonName(s.reason) +
+                "): " + s.detail);
+    }
+  }
+  for (const auto& c : report.conflicts) {
+    std::string key = "conflict " + c.desired.dst.str();
+    current.insert(key);
+    if (!standing_.count(key)) {
+      log::warn("not installing " + netlink::describe(c.desired) +
+                ": a route of another owner holds it (" + netlink::describe(c.foreign) + ")");
+    }
+  }
+  for (const auto& f : report.failed) {
+    std::string key = "failed " + f.op.route.dst.str();
+    current.insert(key);
+    if (!standing_.count(key))
+      log::warn("route operation failed: " + netlink::describe(f.op.route) + ": " +
+                f.error.message);
+  }
+  standing_ = std::move(current);
+}
+
+}  // namespace routelet::agent

@@ -1,0 +1,111 @@
+// The agent's loop: one level-triggered, coalesced reconcile pass at a time, woken by
+// watch events, kernel route/link events, own-Node changes and a periodic resync.
+//
+// Every effect goes through an edge passed in (host network, route table, status patch),
+// so the whole loop runs in unit tests against fakes and in real-kernel tests for real.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/netlink/netlink.h"
+#include "controller/agent/host_network.h"
+#include "controller/agent/metrics.h"
+#include "controller/agent/options.h"
+#include "controller/reconcile/node_cache.h"
+#include "controller/reconcile/reconciler.h"
+
+namespace routelet::agent {
+
+// The node-local effects of a pass besides routes.
+class HostEdge {
+ public:
+  virtual ~HostEdge() = default;
+  virtual Result<HostFacts> inspect(const std::vector<ip::Address>& nodeIPs,
+                                    const std::string& bridge) = 0;
+  // Bridge present, with its fixed MAC, MTU, every gateway address, up.
+  virtual Status ensureBridge(const std::string& bridge, uint32_t mtu,
+                              const std::vector<ip::Prefix>& gateways) = 0;
+  virtual Status enableForwarding(bool v4, bool v6) = 0;
+  // Writes atomically when the content differs; returns whether it wrote.
+  virtual Result<bool> writeIfChanged(const std::string& path, const std::string& content) = 0;
+  virtual bool fileExists(const std::string& path) = 0;
+};
+
+// Sends a strategic-merge patch to nodes/<own>/status.
+using StatusPatcher = std::function<Status(const std::string& patch)>;
+
+struct AgentHealth {
+  bool watchSynced = false;
+  bool cniConfigWritten = false;
+  bool firstReconcileDone = false;
+  std::string notReadyReason;  // empty when ready
+  bool ready() const { return watchSynced && cniConfigWritten && firstReconcileDone; }
+};
+
+class Agent {
+ public:
+  Agent(Options options, HostEdge& host, reconcile::RouteTable& routes, StatusPatcher patcher,
+        Metrics& metrics);
+
+  // Feed from the Node watch (any thread).
+  void nodesListed(std::vector<model::Node> nodes);
+  void nodeUpserted(model::Node node);
+  void nodeDeleted(const std::string& name);
+  void watchRestarted();
+  // Feed from the netlink monitor (any thread).
+  void kernelEvents(const std::vector<netlink::Event>& events);
+  void kernelEventsLost();  // monitor overrun: do a full pass
+  void requestPass();
+
+  // Runs passes until stop is set; returns within `tick` of it.
+  void run(const std::atomic<bool>& stop,
+           std::chrono::milliseconds tick = std::chrono::milliseconds(100));
+  // One pass now, on the caller's thread (tests, and run() itself).
+  void pass();
+  // Wakes run() (e.g. after setting stop).
+  void wake();
+
+  AgentHealth health() const;
+  std::chrono::steady_clock::time_point lastLoop() const;
+  uint64_t passes() const { return passes_; }
+
+ private:
+  void declareMetrics();
+  void recordReport(const reconcile::Report& report, double seconds);
+  std::string coarseState(const reconcile::Report& report) const;
+  void logOnce(const std::string& key, const std::string& message);
+
+  Options options_;
+  HostEdge& host_;
+  reconcile::RouteTable& routes_;
+  reconcile::Reconciler reconciler_;
+  StatusPatcher patcher_;
+  Metrics& metrics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  reconcile::NodeCache cache_;
+  bool dirty_ = true;
+  AgentHealth health_;
+  std::chrono::steady_clock::time_point lastLoop_ = std::chrono::steady_clock::now();
+  std::atomic<uint64_t> passes_{0};
+  bool healPending_ = false;   // a routelet route vanished from the kernel
+  std::string nodeInterface_;  // the link holding the node IP (its changes trigger a pass)
+
+  // Only touched by the pass thread.
+  std::set<std::string> logged_;    // log-once keys of conditions currently true
+  std::set<std::string> standing_;  // per-peer conditions logged when they started
+  std::string lastPatch_;
+  std::string lastPatchBase_;  // resourceVersion of the own Node the patch was computed on
+  std::string lastConflist_;
+  std::chrono::steady_clock::time_point nextResync_;
+};
+
+}  // namespace routelet::agent

@@ -1,0 +1,27 @@
+// The CNI config the agent writes for the runtime: 10-routelet.conflist, carrying
+// everything routelet-cni needs (bridge, MTU, ranges, gateways, data dir), so the plugin
+// reads no other file. Pure: inputs in, file content out.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/ip/address.h"
+
+namespace routelet::agent {
+
+struct CniConfigInputs {
+  std::string bridge;
+  uint32_t mtu = 0;
+  std::string dataDir;
+  std::vector<ip::Prefix> podCIDRs;  // one per family
+  bool portmap = false;              // chain the portmap plugin for hostPort
+};
+
+// The gateway of a podCIDR: its first address, on the bridge (as kubenet and the
+// reference bridge plugin do).
+ip::Address gatewayOf(const ip::Prefix& podCIDR);
+
+std::string conflistFor(const CniConfigInputs& in);
+
+}  // namespace routelet::agent

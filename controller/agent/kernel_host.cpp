@@ -1,0 +1,53 @@
+#include "controller/agent/kernel_host.h"
+
+#include <sys/stat.h>
+
+#include "cni/config/net_conf.h"
+#include "common/bridge/bridge.h"
+#include "common/fs/files.h"
+#include "common/sysctl/sysctl.h"
+
+namespace routelet::agent {
+
+Result<HostFacts> KernelHost::inspect(const std::vector<ip::Address>& nodeIPs,
+                                      const std::string& bridge) {
+  return inspectHost(nl_, nodeIPs, bridge);
+}
+
+Status KernelHost::ensureBridge(const std::string& bridge, uint32_t mtu,
+                                const std::vector<ip::Prefix>& gateways) {
+  bridge::Spec spec{bridge, cni::config::bridgeMacFor(bridge), mtu, gateways};
+  auto link = bridge::ensure(nl_, spec);
+  if (!link) return link.error();
+  return okStatus();
+}
+
+Status KernelHost::enableForwarding(bool v4, bool v6) {
+  // Pods on other nodes are reached by forwarding through this node: without it the
+  // kernel drops every packet that is not for the node itself.
+  if (v4) {
+    if (auto st = sysctl::set("net.ipv4.ip_forward", "1"); !st) return st;
+  }
+  if (v6) {
+    if (auto st = sysctl::set("net.ipv6.conf.all.forwarding", "1"); !st) return st;
+  }
+  return okStatus();
+}
+
+Result<bool> KernelHost::writeIfChanged(const std::string& path, const std::string& content) {
+  auto current = fs::readFile(path);
+  if (current && *current == content) return false;
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    if (auto st = fs::makeDirs(path.substr(0, slash)); !st) return st.error();
+  }
+  if (auto st = fs::writeAtomic(path, content); !st) return st.error();
+  return true;
+}
+
+bool KernelHost::fileExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace routelet::agent

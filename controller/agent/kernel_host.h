@@ -1,0 +1,24 @@
+// The real HostEdge: this node's namespace through netlink, /proc/sys and the filesystem.
+#pragma once
+
+#include "common/netlink/netlink.h"
+#include "controller/agent/agent.h"
+
+namespace routelet::agent {
+
+class KernelHost : public HostEdge {
+ public:
+  explicit KernelHost(netlink::Handle& nl) : nl_(nl) {}
+  Result<HostFacts> inspect(const std::vector<ip::Address>& nodeIPs,
+                            const std::string& bridge) override;
+  Status ensureBridge(const std::string& bridge, uint32_t mtu,
+                      const std::vector<ip::Prefix>& gateways) override;
+  Status enableForwarding(bool v4, bool v6) override;
+  Result<bool> writeIfChanged(const std::string& path, const std::string& content) override;
+  bool fileExists(const std::string& path) override;
+
+ private:
+  netlink::Handle& nl_;
+};
+
+}  // namespace routelet::agent

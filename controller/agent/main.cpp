@@ -1,0 +1,195 @@
+// routelet: the per-node agent. Only wiring: options, edges, threads, signals.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "common/base/log.h"
+#include "common/fs/files.h"
+#include "common/netlink/netlink.h"
+#include "controller/agent/agent.h"
+#include "controller/agent/http_endpoints.h"
+#include "controller/agent/kernel_host.h"
+#include "controller/agent/kernel_route_table.h"
+#include "controller/kube/http_api_client.h"
+#include "controller/kube/kubeconfig.h"
+#include "controller/kube/node_watcher.h"
+
+extern char** environ;
+
+namespace routelet::agent {
+namespace {
+
+Environment currentEnvironment() {
+  Environment env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+int fail(const std::string& message) {
+  log::error(message);
+  return 1;
+}
+
+int runAgent(const Options& options) {
+  if (options.nodeName.empty()) {
+    return fail("no node name: set --node-name or NODE_NAME (the DaemonSet passes spec.nodeName)");
+  }
+  auto access = options.kubeconfig.empty() ? kube::inClusterAccess()
+                                           : kube::loadKubeconfig(options.kubeconfig);
+  if (!access) return fail("API access: " + access.error().message);
+  auto api = kube::makeHttpApiClient(*access);
+  if (!api) return fail("API client: " + api.error().message);
+  auto nl = netlink::Handle::open();
+  if (!nl) return fail("netlink: " + nl.error().message);
+
+  // Signals are taken by one thread with sigwait, so every other thread (cpprestsdk's
+  // pool included, started below) inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::atomic<bool> stop{false};
+  Metrics metrics;
+  KernelHost host(*nl);
+  KernelRouteTable table(*nl);
+  kube::Cancellation patchCancel;
+  Agent agent(
+      options, host, table,
+      [&](const std::string& patch) -> Status {
+        auto st = (*api)->patchNodeStatus(options.nodeName, patch, kube::PatchType::kStrategicMerge,
+                                          &patchCancel);
+        if (!st.ok) return makeError(st.message);
+        return okStatus();
+      },
+      metrics);
+
+  kube::NodeWatcher watcher(
+      **api, {[&](std::vector<model::Node>&& nodes) { agent.nodesListed(std::move(nodes)); },
+              [&](kube::WatchEventType type, const model::Node& node) {
+                if (type == kube::WatchEventType::kDeleted)
+                  agent.nodeDeleted(node.name);
+                else
+                  agent.nodeUpserted(node);
+              }});
+
+  metrics.declare("routelet_api_requests_total", Metrics::Type::kCounter,
+                  "Kubernetes API responses by HTTP code (0: no response).");
+  uint64_t lastRestarts = 0;
+  auto refreshApiMetrics = [&] {
+    for (const auto& [code, n] : (*api)->requestCounts()) {
+      metrics.set("routelet_api_requests_total", {{"code", std::to_string(code)}},
+                  static_cast<double>(n));
+    }
+    auto stats = watcher.stats();
+    uint64_t restarts = stats.lists + stats.watches;
+    for (; lastRestarts + 1 < restarts; ++lastRestarts) agent.watchRestarted();
+  };
+
+  auto endpoints = HttpEndpoints::start(
+      options.listen, {[&]() -> std::pair<bool, std::string> {
+                         auto age = std::chrono::steady_clock::now() - agent.lastLoop();
+                         bool alive = age < std::chrono::seconds(30);
+                         return {alive, alive ? "ok" : "reconcile loop stuck"};
+                       },
+                       [&]() -> std::pair<bool, std::string> {
+                         auto h = agent.health();
+                         if (h.ready()) return {true, "ok"};
+                         return {false, h.notReadyReason.empty() ? "not ready" : h.notReadyReason};
+                       },
+                       [&] {
+                         refreshApiMetrics();
+                         return metrics.render();
+                       }});
+  if (!endpoints) return fail(endpoints.error().message);
+
+  std::thread signalThread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+              ": stopping; routes, bridge and CNI config stay in place");
+    stop = true;
+    agent.wake();
+  });
+
+  // The kernel tells the agent at once when one of its routes or the bridge goes away,
+  // so a route deleted by hand is back in milliseconds, not after a resync period.
+  std::thread monitorThread([&] {
+    auto monitor = netlink::Monitor::open();
+    if (!monitor) {
+      log::error("netlink monitor: " + monitor.error().message +
+                 "; relying on the periodic resync");
+      return;
+    }
+    while (!stop) {
+      auto events = monitor->wait(std::chrono::milliseconds(200));
+      if (!events) {
+        if (events.error().code == ENOBUFS) agent.kernelEventsLost();
+        continue;
+      }
+      if (!events->empty()) agent.kernelEvents(*events);
+    }
+  });
+
+  log::info("routelet " ROUTELET_VERSION_STRING " starting on node " + options.nodeName + " (API " +
+            access->server + ", " + access->origin + ")");
+  watcher.start();
+  agent.run(stop);
+  watcher.stop();
+  patchCancel.cancel();
+  monitorThread.join();
+  (*endpoints)->stop();
+  if (signalThread.joinable()) {
+    // Normal exit happens only after a signal; the thread has already returned.
+    signalThread.join();
+  }
+  log::info("stopped");
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  log::setComponent("routelet");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto inv = parseInvocation(args, currentEnvironment(),
+                             [](const std::string& path) { return fs::readFile(path); });
+  if (!inv) {
+    std::fprintf(stderr, "routelet: %s\n\n%s", inv.error().message.c_str(), usage().c_str());
+    return 2;
+  }
+  log::setLevel(inv->options.logLevel);
+  if (inv->command == "help") {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (inv->command == "version") {
+    std::puts("routelet " ROUTELET_VERSION_STRING);
+    return 0;
+  }
+  if (!inv->rest.empty()) {
+    std::fprintf(stderr, "routelet: unknown argument \"%s\"\n\n%s", inv->rest[0].c_str(),
+                 usage().c_str());
+    return 2;
+  }
+  if (inv->command != "run") {
+    std::fprintf(stderr, "routelet: \"%s\" is not available in this version\n",
+                 inv->command.c_str());
+    return 2;
+  }
+  return runAgent(inv->options);
+}
+
+}  // namespace
+}  // namespace routelet::agent
+
+int main(int argc, char** argv) {
+  return routelet::agent::main(argc, argv);
+}

@@ -1,0 +1,286 @@
+#include "controller/agent/options.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cstdint>
+#include <set>
+
+namespace routelet::agent {
+namespace {
+
+// One table drives flags, environment variables and YAML keys, so the three can never
+// drift apart: --cni-conf-dir, ROUTELET_CNI_CONF_DIR, cniConfDir.
+struct Setting {
+  const char* flag;
+  const char* env;
+  const char* yaml;
+  std::function<Status(Options&, const std::string&)> apply;
+};
+
+Result<uint64_t> parseUnsigned(const std::string& v, uint64_t max) {
+  uint64_t out = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || out > max) {
+    return makeError("want a whole number from 0 to " + std::to_string(max));
+  }
+  return out;
+}
+
+Result<std::chrono::seconds> parseDuration(const std::string& v) {
+  // Accepts "60", "60s", "5m", "1h" (the forms a ConfigMap author reaches for).
+  if (v.empty()) return makeError("want a duration like 60s, 5m or 1h");
+  uint64_t mult = 1;
+  std::string num = v;
+  switch (v.back()) {
+    case 's':
+      num.pop_back();
+      break;
+    case 'm':
+      mult = 60;
+      num.pop_back();
+      break;
+    case 'h':
+      mult = 3600;
+      num.pop_back();
+      break;
+    default:
+      break;
+  }
+  auto n = parseUnsigned(num, 7 * 24 * 3600);
+  if (!n || *n * mult == 0) return makeError("want a duration like 60s, 5m or 1h (above zero)");
+  return std::chrono::seconds(*n * mult);
+}
+
+Status setPath(std::string& field, const std::string& v) {
+  if (v.empty() || v[0] != '/') return makeError("want an absolute path");
+  field = v;
+  return okStatus();
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = {
+      {"config", "ROUTELET_CONFIG", nullptr,
+       [](Options& o, const std::string& v) { return setPath(o.configFile, v); }},
+      {"node-name", "NODE_NAME", "nodeName",
+       [](Options& o, const std::string& v) -> Status {
+         if (v.empty() || v.size() > 253) return makeError("want a Node name (1-253 characters)");
+         o.nodeName = v;
+         return okStatus();
+       }},
+      {"kubeconfig", "KUBECONFIG", "kubeconfig",
+       [](Options& o, const std::string& v) { return setPath(o.kubeconfig, v); }},
+      {"cni-conf-dir", "ROUTELET_CNI_CONF_DIR", "cniConfDir",
+       [](Options& o, const std::string& v) { return setPath(o.cniConfDir, v); }},
+      {"cni-bin-dir", "ROUTELET_CNI_BIN_DIR", "cniBinDir",
+       [](Options& o, const std::string& v) { return setPath(o.cniBinDir, v); }},
+      {"ipam-data-dir", "ROUTELET_IPAM_DATA_DIR", "ipamDataDir",
+       [](Options& o, const std::string& v) { return setPath(o.ipamDataDir, v); }},
+      {"run-dir", "ROUTELET_RUN_DIR", "runDir",
+       [](Options& o, const std::string& v) { return setPath(o.runDir, v); }},
+      {"bridge", "ROUTELET_BRIDGE", "bridge",
+       [](Options& o, const std::string& v) -> Status {
+         // IFNAMSIZ is 16 including the NUL (include/uapi/linux/if.h).
+         if (v.empty() || v.size() > 15 || v.find_first_of("/: \t") != std::string::npos) {
+           return makeError("want an interface name of 1-15 characters without / : or spaces");
+         }
+         o.bridge = v;
+         return okStatus();
+       }},
+      {"mtu", "ROUTELET_MTU", "mtu",
+       [](Options& o, const std::string& v) -> Status {
+         auto n = parseUnsigned(v, 65535);
+         if (!n || (*n != 0 && *n < 576)) return makeError("want 0 (auto) or 576-65535");
+         o.mtu = static_cast<uint32_t>(*n);
+         return okStatus();
+       }},
+      {"route-protocol", "ROUTELET_ROUTE_PROTOCOL", "routeProtocol",
+       [](Options& o, const std::string& v) -> Status {
+         auto n = parseUnsigned(v, 255);
+         // 0-4 are the kernel's own (unspec, redirect, kernel, boot, static): routelet
+         // would then delete routes it did not make.
+         if (!n || *n <= 4) return makeError("want 5-255 (0-4 belong to the kernel and iproute2)");
+         o.routeProtocol = static_cast<uint8_t>(*n);
+         return okStatus();
+       }},
+      {"resync-period", "ROUTELET_RESYNC_PERIOD", "resyncPeriod",
+       [](Options& o, const std::string& v) -> Status {
+         auto d = parseDuration(v);
+         if (!d) return d.error();
+         o.resyncPeriod = *d;
+         return okStatus();
+       }},
+      {"listen", "ROUTELET_LISTEN", "listen",
+       [](Options& o, const std::string& v) -> Status {
+         auto colon = v.rfind(':');
+         if (colon == std::string::npos || !parseUnsigned(v.substr(colon + 1), 65535)) {
+           return makeError("want HOST:PORT, e.g. 0.0.0.0:9654 or [::1]:9654");
+         }
+         o.listen = v;
+         return okStatus();
+       }},
+      {"node-ip", "ROUTELET_NODE_IP", "nodeIP",
+       [](Options& o, const std::string& v) -> Status {
+         // Comma-separated, one per family, as kubelet's --node-ip.
+         o.nodeIPs.clear();
+         size_t start = 0;
+         while (start <= v.size()) {
+           auto comma = v.find(',', start);
+           std::string part = v.substr(start, comma == std::string::npos ? comma : comma - start);
+           auto a = ip::Address::parse(part);
+           if (!a) return a.error();
+           for (const auto& have : o.nodeIPs) {
+             if (have.family() == a->family()) return makeError("two addresses of one family");
+           }
+           o.nodeIPs.push_back(*a);
+           if (comma == std::string::npos) break;
+           start = comma + 1;
+         }
+         return okStatus();
+       }},
+      {"portmap", "ROUTELET_PORTMAP", "portmap",
+       [](Options& o, const std::string& v) -> Status {
+         if (v == "auto")
+           o.portmap = PortmapMode::kAuto;
+         else if (v == "on" || v == "true")
+           o.portmap = PortmapMode::kOn;
+         else if (v == "off" || v == "false")
+           o.portmap = PortmapMode::kOff;
+         else
+           return makeError("want auto, on or off");
+         return okStatus();
+       }},
+      {"log-level", "ROUTELET_LOG_LEVEL", "logLevel",
+       [](Options& o, const std::string& v) -> Status {
+         if (!log::parseLevel(v, &o.logLevel)) return makeError("want debug, info, warn or error");
+         return okStatus();
+       }},
+  };
+  return table;
+}
+
+Error settingError(const std::string& where, const std::string& value, const Error& why) {
+  std::string shown = value.size() > 80 ? value.substr(0, 80) + "..." : value;
+  return makeError(where + " \"" + shown + "\": " + why.message);
+}
+
+Status applyYaml(Options& o, const std::string& path, const std::string& text,
+                 const std::set<std::string>& fixed) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return makeError("config file " + path + ": not valid YAML: " + e.what());
+  }
+  if (root.IsNull()) return okStatus();
+  if (!root.IsMap()) return makeError("config file " + path + ": want a mapping of settings");
+  for (const auto& kv : root) {
+    std::string key;
+    try {
+      key = kv.first.as<std::string>();
+    } catch (const YAML::Exception&) {
+      return makeError("config file " + path + ": a key is not a string");
+    }
+    const Setting* found = nullptr;
+    for (const auto& s : settings())
+      if (s.yaml && key == s.yaml) found = &s;
+    if (!found) return makeError("config file " + path + ": unknown setting \"" + key + "\"");
+    if (fixed.count(found->flag)) continue;  // a flag or variable already set it
+    std::string value;
+    try {
+      if (!kv.second.IsScalar()) throw YAML::Exception(YAML::Mark(), "not a scalar");
+      value = kv.second.as<std::string>();
+    } catch (const YAML::Exception&) {
+      return makeError("config file " + path + ": " + key + " must be a single value");
+    }
+    if (auto st = found->apply(o, value); !st) {
+      return settingError("config file " + path + ": " + key, value, st.error());
+    }
+  }
+  return okStatus();
+}
+
+}  // namespace
+
+Result<Invocation> parseInvocation(const std::vector<std::string>& args, const Environment& env,
+                                   const FileReader& readFile) {
+  static const std::set<std::string> kCommands = {"run", "status", "cleanup", "version", "help"};
+  Invocation inv;
+  std::set<std::string> fixed;  // flags set by a higher-precedence source
+  std::vector<std::pair<const Setting*, std::string>> flagValues;
+  bool commandSeen = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      inv.command = "help";
+      return inv;
+    }
+    if (a.rfind("--", 0) != 0) {
+      if (!commandSeen && kCommands.count(a)) {
+        inv.command = a;
+        commandSeen = true;
+      } else {
+        inv.rest.push_back(a);
+      }
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    auto eq = name.find('=');
+    bool hasValue = eq != std::string::npos;
+    if (hasValue) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const Setting* found = nullptr;
+    for (const auto& s : settings())
+      if (name == s.flag) found = &s;
+    if (!found) {
+      // Subcommands have their own flags (e.g. `status -o json`, `cleanup --dry-run`).
+      inv.rest.push_back(a);
+      continue;
+    }
+    if (!hasValue) {
+      if (i + 1 >= args.size()) return makeError("flag --" + name + " needs a value");
+      value = args[++i];
+    }
+    flagValues.emplace_back(found, value);
+  }
+  for (const auto& [s, value] : flagValues) {
+    if (auto st = s->apply(inv.options, value); !st) {
+      return settingError(std::string("flag --") + s->flag, value, st.error());
+    }
+    fixed.insert(s->flag);
+  }
+  for (const auto& s : settings()) {
+    if (fixed.count(s.flag)) continue;
+    auto it = env.find(s.env);
+    if (it == env.end() || it->second.empty()) continue;
+    if (auto st = s.apply(inv.options, it->second); !st) {
+      return settingError(std::string("environment variable ") + s.env, it->second, st.error());
+    }
+    fixed.insert(s.flag);
+  }
+  if (!inv.options.configFile.empty()) {
+    auto text = readFile(inv.options.configFile);
+    if (!text) return text.error().wrap("config file " + inv.options.configFile);
+    if (auto st = applyYaml(inv.options, inv.options.configFile, *text, fixed); !st)
+      return st.error();
+  }
+  return inv;
+}
+
+std::string usage() {
+  std::string u =
+      "usage: routelet [run|status|cleanup|version] [flags]\n"
+      "  run      the node agent (default)\n"
+      "  status   what this node has programmed, peer by peer (-o json for scripts)\n"
+      "  cleanup  remove everything routelet made on this node (--dry-run)\n"
+      "flags (environment variable, config file key):\n";
+  for (const auto& s : settings()) {
+    u += std::string("  --") + s.flag + " (" + s.env + (s.yaml ? std::string(", ") + s.yaml : "") +
+         ")\n";
+  }
+  return u;
+}
+
+}  // namespace routelet::agent

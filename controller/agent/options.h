@@ -1,0 +1,59 @@
+// The agent's configuration: flags, then environment, then a YAML file (the DaemonSet's
+// ConfigMap), then defaults. Every path the agent writes is here, so several agents can
+// share one filesystem (the local lab runs three on one box).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/log.h"
+#include "common/base/result.h"
+#include "common/ip/address.h"
+
+namespace routelet::agent {
+
+enum class PortmapMode { kAuto, kOn, kOff };
+
+struct Options {
+  std::string configFile;
+  std::string nodeName;
+  std::string kubeconfig;  // empty: in-cluster service account
+  std::string cniConfDir = "/etc/cni/net.d";
+  std::string cniConfName = "10-routelet.conflist";
+  std::string cniBinDir = "/opt/cni/bin";
+  std::string ipamDataDir = "/var/lib/cni/routelet";
+  std::string runDir = "/run/routelet";
+  std::string bridge = "cni0";
+  uint32_t mtu = 0;             // 0: the MTU of the interface holding the node IP
+  uint8_t routeProtocol = 201;  // see dist/rt_protos.d/routelet.conf
+  std::chrono::seconds resyncPeriod{60};
+  std::string listen = "0.0.0.0:9654";  // /healthz /readyz /metrics
+  std::vector<ip::Address> nodeIPs;     // --node-ip overrides, at most one per family
+  PortmapMode portmap = PortmapMode::kAuto;
+  log::Level logLevel = log::Level::kInfo;
+};
+
+// What a parse returns besides Options: the subcommand ("run", "status", "cleanup",
+// "version", "help") and its own arguments.
+struct Invocation {
+  std::string command = "run";
+  Options options;
+  std::vector<std::string> rest;
+};
+
+using Environment = std::map<std::string, std::string>;
+using FileReader = std::function<Result<std::string>(const std::string& path)>;
+
+// Pure: argv, environment and a file reader in, Options out. Errors name the flag, the
+// variable or the YAML key, and the value.
+Result<Invocation> parseInvocation(const std::vector<std::string>& args, const Environment& env,
+                                   const FileReader& readFile);
+
+std::string usage();
+
+}  // namespace routelet::agent

@@ -1,0 +1,244 @@
+#include "controller/agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "controller/reconcile/fake_route_table.h"
+
+namespace routelet::agent {
+namespace {
+
+class FakeHost : public HostEdge {
+ public:
+  Result<HostFacts> inspect(const std::vector<ip::Address>& nodeIPs, const std::string&) override {
+    HostFacts f;
+    f.onLink = onLink;
+    f.nodeIPMtu = nodeIPs.empty() ? 0 : 1450;
+    f.nodeIPInterface = "eth0";
+    return f;
+  }
+  Status ensureBridge(const std::string& name, uint32_t mtu,
+                      const std::vector<ip::Prefix>& gws) override {
+    ++bridgeCalls;
+    bridgeName = name;
+    bridgeMtu = mtu;
+    gateways = gws;
+    return okStatus();
+  }
+  Status enableForwarding(bool v4, bool v6) override {
+    forwardV4 = v4;
+    forwardV6 = v6;
+    return okStatus();
+  }
+  Result<bool> writeIfChanged(const std::string& path, const std::string& content) override {
+    if (files[path] == content) return false;
+    files[path] = content;
+    ++writes;
+    return true;
+  }
+  bool fileExists(const std::string& path) override { return existing.count(path) > 0; }
+
+  std::vector<ip::Prefix> onLink = {*ip::Prefix::parse("192.168.1.0/24")};
+  std::map<std::string, std::string> files;
+  std::set<std::string> existing;
+  int writes = 0, bridgeCalls = 0;
+  std::string bridgeName;
+  uint32_t bridgeMtu = 0;
+  std::vector<ip::Prefix> gateways;
+  bool forwardV4 = false, forwardV6 = false;
+};
+
+model::Node node(const std::string& name, const std::string& ipText, const std::string& cidr) {
+  model::Node n;
+  n.name = name;
+  n.resourceVersion = "1";
+  if (!ipText.empty()) n.internalIPs.push_back(*ip::Address::parse(ipText));
+  if (!cidr.empty()) n.podCIDRs.push_back(*ip::Prefix::parse(cidr));
+  return n;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  AgentTest() {
+    options_.nodeName = "node1";
+    options_.cniConfDir = "/etc/cni/net.d";
+  }
+  Agent& agent() {
+    if (!agent_) {
+      agent_ = std::make_unique<Agent>(
+          options_, host_, table_,
+          [this](const std::string& p) {
+            patches_.push_back(p);
+            return okStatus();
+          },
+          metrics_);
+    }
+    return *agent_;
+  }
+  std::vector<model::Node> threeNodes() {
+    return {node("node1", "192.168.1.11", "10.244.1.0/24"),
+            node("node2", "192.168.1.12", "10.244.2.0/24"),
+            node("node3", "192.168.1.13", "10.244.3.0/24")};
+  }
+  std::string conflist() { return host_.files["/etc/cni/net.d/10-routelet.conflist"]; }
+
+  Options options_;
+  FakeHost host_;
+  reconcile::FakeRouteTable table_;
+  Metrics metrics_;
+  std::vector<std::string> patches_;
+  std::unique_ptr<Agent> agent_;
+};
+
+TEST_F(AgentTest, ThreeNodesGiveTwoPeerRoutesBridgeConfigAndStatus) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  auto routes = table_.routes();
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].dst.str(), "10.244.2.0/24");
+  EXPECT_EQ(routes[0].gateway->str(), "192.168.1.12");
+  EXPECT_EQ(routes[0].protocol, 201);
+  EXPECT_EQ(routes[1].gateway->str(), "192.168.1.13");
+  EXPECT_EQ(host_.bridgeName, "cni0");
+  EXPECT_EQ(host_.bridgeMtu, 1450u);  // from the node IP's interface
+  ASSERT_EQ(host_.gateways.size(), 1u);
+  EXPECT_EQ(host_.gateways[0].str(), "10.244.1.1/24");
+  EXPECT_TRUE(host_.forwardV4);
+  EXPECT_FALSE(host_.forwardV6);
+  auto conf = nlohmann::json::parse(conflist());
+  EXPECT_EQ(conf["plugins"][0]["type"], "routelet-cni");
+  EXPECT_EQ(conf["plugins"][0]["ranges"][0]["subnet"], "10.244.1.0/24");
+  EXPECT_EQ(conf["plugins"].size(), 1u);  // no portmap binary present
+  ASSERT_EQ(patches_.size(), 1u);
+  auto patch = nlohmann::json::parse(patches_[0]);
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "ready");
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/node-ips"], "192.168.1.11");
+  EXPECT_EQ(patch["status"]["conditions"][0]["status"], "False");
+  EXPECT_TRUE(agent().health().ready());
+  EXPECT_EQ(metrics_.value("routelet_peers"), 2);
+  EXPECT_EQ(metrics_.value("routelet_routes", {{"state", "programmed"}}), 2);
+}
+
+TEST_F(AgentTest, SecondPassChangesNothingAndSendsNoPatch) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  size_t opsBefore = table_.opsApplied();
+  int writesBefore = host_.writes;
+  // The watch brings the patched own Node back.
+  auto own = threeNodes()[0];
+  auto patch = nlohmann::json::parse(patches_[0]);
+  for (auto& [k, v] : patch["metadata"]["annotations"].items()) own.annotations[k] = v;
+  own.networkUnavailable = "False";
+  own.resourceVersion = "2";
+  agent().nodeUpserted(own);
+  agent().pass();
+  EXPECT_EQ(table_.opsApplied(), opsBefore);
+  EXPECT_EQ(host_.writes, writesBefore);
+  EXPECT_EQ(patches_.size(), 1u);
+}
+
+TEST_F(AgentTest, SamePatchIsNotResentBeforeTheWatchCatchesUp) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  agent().pass();
+  EXPECT_EQ(patches_.size(), 1u);
+}
+
+TEST_F(AgentTest, NotReadyUntilPodCIDRArrives) {
+  auto nodes = threeNodes();
+  nodes[0].podCIDRs.clear();
+  agent().nodesListed(nodes);
+  agent().pass();
+  EXPECT_FALSE(agent().health().ready());
+  EXPECT_NE(agent().health().notReadyReason.find("no spec.podCIDRs"), std::string::npos);
+  EXPECT_TRUE(conflist().empty());
+  EXPECT_TRUE(table_.routes().empty());
+  agent().nodeUpserted(node("node1", "192.168.1.11", "10.244.1.0/24"));
+  agent().pass();
+  EXPECT_TRUE(agent().health().ready());
+  EXPECT_FALSE(conflist().empty());
+  EXPECT_EQ(table_.routes().size(), 2u);
+}
+
+TEST_F(AgentTest, UnsyncedCacheNeverDeletes) {
+  // A routelet route from before a restart, for a node the agent has not seen yet.
+  netlink::Route stale;
+  stale.dst = *ip::Prefix::parse("10.244.9.0/24");
+  stale.gateway = *ip::Address::parse("192.168.1.19");
+  stale.protocol = 201;
+  table_.put(stale);
+  for (auto& n : threeNodes()) agent().nodeUpserted(n);  // events, but no complete LIST
+  agent().pass();
+  EXPECT_EQ(table_.routes().size(), 3u);
+  EXPECT_FALSE(agent().health().ready());
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  EXPECT_EQ(table_.routes().size(), 2u);
+}
+
+TEST_F(AgentTest, RemovedRouteEventTriggersHeal) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  auto gone = table_.routes()[0];
+  table_.erase(gone.key());
+  netlink::Event e{netlink::Event::Kind::kRouteRemoved, 0, "", gone};
+  agent().kernelEvents({e});
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { agent().run(stop, std::chrono::milliseconds(10)); });
+  while (table_.routes().size() != 2u) std::this_thread::yield();
+  stop = true;
+  agent().wake();
+  loop.join();
+  EXPECT_EQ(metrics_.value("routelet_route_heals_total"), 1);
+}
+
+TEST_F(AgentTest, ForeignRouteEventsDoNotWakeTheLoop) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  uint64_t passes = agent().passes();
+  netlink::Route foreign;
+  foreign.dst = *ip::Prefix::parse("172.16.0.0/16");
+  foreign.protocol = 4;
+  agent().kernelEvents(
+      {netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", foreign},
+       netlink::Event{netlink::Event::Kind::kLinkChanged, 7, "rl12345", std::nullopt}});
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { agent().run(stop, std::chrono::milliseconds(5)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop = true;
+  agent().wake();
+  loop.join();
+  EXPECT_EQ(agent().passes(), passes);
+}
+
+TEST_F(AgentTest, PeerNotOnLinkIsSkippedCountedAndDegradesState) {
+  auto nodes = threeNodes();
+  nodes[2].internalIPs = {*ip::Address::parse("10.9.9.9")};
+  agent().nodesListed(nodes);
+  agent().pass();
+  EXPECT_EQ(table_.routes().size(), 1u);
+  EXPECT_EQ(metrics_.value("routelet_unreachable_peers"), 1);
+  auto patch = nlohmann::json::parse(patches_.at(0));
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "degraded: 1 peers not on-link");
+}
+
+TEST_F(AgentTest, PortmapChainedWhenThePluginIsInstalled) {
+  host_.existing.insert("/opt/cni/bin/portmap");
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  auto conf = nlohmann::json::parse(conflist());
+  ASSERT_EQ(conf["plugins"].size(), 2u);
+  EXPECT_EQ(conf["plugins"][1]["type"], "portmap");
+}
+
+TEST_F(AgentTest, OwnNodeIPOverrideWins) {
+  options_.nodeIPs = {*ip::Address::parse("192.168.1.111")};
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  auto patch = nlohmann::json::parse(patches_.at(0));
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/node-ips"], "192.168.1.111");
+}
+
+}  // namespace
+}  // namespace routelet::agent

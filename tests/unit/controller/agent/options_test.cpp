@@ -1,0 +1,121 @@
+#include "controller/agent/options.h"
+
+#include <gtest/gtest.h>
+
+namespace routelet::agent {
+namespace {
+
+FileReader files(std::map<std::string, std::string> contents) {
+  return [contents](const std::string& path) -> Result<std::string> {
+    auto it = contents.find(path);
+    if (it == contents.end()) return errnoError("open " + path, ENOENT);
+    return it->second;
+  };
+}
+
+Result<Invocation> parse(std::vector<std::string> args, Environment env = {},
+                         std::map<std::string, std::string> fileContents = {}) {
+  return parseInvocation(args, env, files(fileContents));
+}
+
+TEST(OptionsTest, DefaultsAreTheDaemonSetPaths) {
+  auto inv = parse({});
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->command, "run");
+  EXPECT_EQ(inv->options.cniConfDir, "/etc/cni/net.d");
+  EXPECT_EQ(inv->options.cniBinDir, "/opt/cni/bin");
+  EXPECT_EQ(inv->options.bridge, "cni0");
+  EXPECT_EQ(inv->options.routeProtocol, 201);
+  EXPECT_EQ(inv->options.resyncPeriod, std::chrono::seconds(60));
+}
+
+TEST(OptionsTest, FlagsBeatEnvironmentBeatsFile) {
+  auto inv = parse({"--bridge=br-flag", "--config", "/etc/routelet/config.yaml"},
+                   {{"ROUTELET_BRIDGE", "br-env"}, {"ROUTELET_MTU", "1400"}, {"NODE_NAME", "n1"}},
+                   {{"/etc/routelet/config.yaml",
+                     "bridge: br-file\nmtu: 9000\nresyncPeriod: 5m\nrunDir: /run/x\n"}});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  EXPECT_EQ(inv->options.bridge, "br-flag");
+  EXPECT_EQ(inv->options.mtu, 1400u);
+  EXPECT_EQ(inv->options.nodeName, "n1");
+  EXPECT_EQ(inv->options.resyncPeriod, std::chrono::seconds(300));
+  EXPECT_EQ(inv->options.runDir, "/run/x");
+}
+
+TEST(OptionsTest, SubcommandsAndTheirOwnFlags) {
+  auto inv = parse({"status", "-o", "json"});
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->command, "status");
+  EXPECT_EQ(inv->rest, (std::vector<std::string>{"-o", "json"}));
+  auto c = parse({"cleanup", "--dry-run", "--cni-conf-dir", "/tmp/x"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->rest, (std::vector<std::string>{"--dry-run"}));
+  EXPECT_EQ(c->options.cniConfDir, "/tmp/x");
+}
+
+TEST(OptionsTest, NodeIPsOnePerFamily) {
+  auto inv = parse({"--node-ip", "192.168.1.11,fd00::11"});
+  ASSERT_TRUE(inv.ok());
+  ASSERT_EQ(inv->options.nodeIPs.size(), 2u);
+  EXPECT_EQ(inv->options.nodeIPs[1].str(), "fd00::11");
+  auto bad = parse({"--node-ip", "192.168.1.11,192.168.1.12"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message,
+            "flag --node-ip \"192.168.1.11,192.168.1.12\": two addresses of one family");
+}
+
+TEST(OptionsTest, BadValuesNameTheSourceAndValue) {
+  struct Case {
+    std::vector<std::string> args;
+    Environment env;
+    std::string file;
+    std::string want;
+  };
+  std::vector<Case> cases = {
+      {{"--mtu=12"}, {}, "", "flag --mtu \"12\": want 0 (auto) or 576-65535"},
+      {{"--route-protocol", "2"}, {}, "", "flag --route-protocol \"2\": want 5-255"},
+      {{},
+       {{"ROUTELET_CNI_CONF_DIR", "relative/dir"}},
+       "",
+       "environment variable ROUTELET_CNI_CONF_DIR \"relative/dir\": want an absolute path"},
+      {{"--bridge", "a-very-long-bridge-name"},
+       {},
+       "",
+       "flag --bridge \"a-very-long-bridge-name\""},
+      {{"--resync-period=0s"}, {}, "", "flag --resync-period \"0s\""},
+      {{"--listen=nowhere"}, {}, "", "flag --listen \"nowhere\": want HOST:PORT"},
+      {{"--log-level=loud"}, {}, "", "flag --log-level \"loud\""},
+      {{"--mtu"}, {}, "", "flag --mtu needs a value"},
+      {{"--config=/c.yaml"},
+       {},
+       "mtu: [1, 2]\n",
+       "config file /c.yaml: mtu must be a single value"},
+      {{"--config=/c.yaml"},
+       {},
+       "bridgee: x\n",
+       "config file /c.yaml: unknown setting \"bridgee\""},
+      {{"--config=/c.yaml"}, {}, "a: [\n", "config file /c.yaml: not valid YAML"},
+      {{"--config=/c.yaml"}, {}, "- a\n", "config file /c.yaml: want a mapping of settings"},
+      {{"--config=/c.yaml"}, {}, "portmap: maybe\n", "config file /c.yaml: portmap \"maybe\""},
+      {{"--config=/missing.yaml"}, {}, "", "config file /missing.yaml: open /missing.yaml"},
+  };
+  for (const auto& c : cases) {
+    std::map<std::string, std::string> fileContents;
+    if (!c.file.empty()) fileContents["/c.yaml"] = c.file;
+    auto inv = parse(c.args, c.env, fileContents);
+    ASSERT_FALSE(inv.ok()) << c.want;
+    EXPECT_EQ(inv.error().message.rfind(c.want, 0), 0u)
+        << "got: " << inv.error().message << "\nwant prefix: " << c.want;
+  }
+}
+
+TEST(OptionsTest, UsageListsEveryFlag) {
+  std::string u = usage();
+  for (const char* flag : {"--node-name", "--kubeconfig", "--cni-conf-dir", "--route-protocol",
+                           "--resync-period", "--listen"}) {
+    EXPECT_NE(u.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace routelet::agent
