@@ -1,0 +1,136 @@
+"""The real kubectl against the stand-in over HTTPS: it must not tell the difference.
+
+kubectl is required: without it this test fails (it never skips).
+"""
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+import unittest
+
+from standin_fixture import StandIn
+
+KUBECTL = "/usr/bin/kubectl"
+TIMEOUT = 30
+
+
+class Kubectl(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(KUBECTL, os.X_OK):
+            raise AssertionError(f"{KUBECTL} is missing: install kubectl (v1.32) there; the "
+                                 "stand-in is verified against the real client")
+        cls.s = StandIn(nodes=3)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.stop()
+
+    def kubectl(self, *args, kubeconfig=None, check=True):
+        cmd = [KUBECTL, "--kubeconfig", kubeconfig or self.s.admin_kubeconfig,
+               "--cache-dir", os.path.join(self.s.state_dir, "kubectl-cache"), *args]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}): "
+                                 f"{result.stderr}")
+        return result
+
+    def node(self, name):
+        return json.loads(self.kubectl("get", "node", name, "-o", "json").stdout)
+
+    def test_get_nodes_table_and_json(self):
+        lines = self.kubectl("get", "nodes").stdout.splitlines()
+        self.assertEqual(lines[0].split(), ["NAME", "STATUS", "ROLES", "AGE", "VERSION"])
+        self.assertIn(["node-00001", "Ready", "<none>"], [line.split()[:3] for line in lines])
+        listing = json.loads(self.kubectl("get", "nodes", "-o", "json").stdout)
+        names = [i["metadata"]["name"] for i in listing["items"]]
+        self.assertTrue({"node-00001", "node-00002", "node-00003"} <= set(names))
+        wide = self.kubectl("get", "node", "node-00002", "-o", "wide").stdout
+        self.assertIn("172.16.0.12", wide)
+
+    def test_get_nodes_watch_sees_a_change(self):
+        proc = subprocess.Popen([KUBECTL, "--kubeconfig", self.s.admin_kubeconfig, "--cache-dir",
+                                 os.path.join(self.s.state_dir, "kubectl-cache"), "get", "nodes",
+                                 "-w", "--output-watch-events"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            seen = self.read_until(proc, lambda line: line.startswith("ADDED") and
+                                   "node-00001" in line)
+            self.assertTrue(seen, "kubectl get -w printed no initial rows")
+            self.kubectl("label", "node", "node-00001", "watched=yes")
+            seen = self.read_until(proc, lambda line: line.startswith("MODIFIED") and
+                                   "node-00001" in line)
+            self.assertTrue(seen, "kubectl get -w did not show the change")
+        finally:
+            proc.kill()
+            proc.communicate()
+
+    def read_until(self, proc, matches):
+        """True once a line of proc's stdout matches, False at EOF or after TIMEOUT."""
+        if not hasattr(proc, "lines"):
+            proc.lines = queue.Queue()
+            threading.Thread(target=lambda: [proc.lines.put(line) for line in proc.stdout]
+                             + [proc.lines.put(None)], daemon=True).start()
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = proc.lines.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            if matches(line):
+                return True
+        return False
+
+    def test_annotate(self):
+        out = self.kubectl("annotate", "node", "node-00002", "routelet.io/test=1").stdout
+        self.assertIn("annotated", out)
+        self.assertEqual(self.node("node-00002")["metadata"]["annotations"]["routelet.io/test"],
+                         "1")
+
+    def test_patch_merge_and_status_subresource(self):
+        self.kubectl("patch", "node", "node-00003", "--type=merge",
+                     "-p", '{"spec":{"unschedulable":true},"metadata":{"labels":{"p":"1"}}}')
+        node = self.node("node-00003")
+        self.assertEqual((node["spec"]["unschedulable"], node["metadata"]["labels"]["p"]),
+                         (True, "1"))
+        self.kubectl("patch", "node", "node-00003", "--subresource=status", "--type=merge",
+                     "-p", '{"status":{"conditions":[{"type":"NetworkUnavailable",'
+                           '"status":"False","reason":"RouteletReady"}]}}')
+        conditions = self.node("node-00003")["status"]["conditions"]
+        self.assertEqual([c["type"] for c in conditions], ["NetworkUnavailable"])
+        table = self.kubectl("get", "node", "node-00003").stdout
+        self.assertIn("SchedulingDisabled", table)
+
+    def test_delete(self):
+        self.s.request("POST", "/api/v1/nodes", {"metadata": {"name": "doomed"}})
+        out = self.kubectl("delete", "node", "doomed").stdout
+        self.assertIn('"doomed" deleted', out)
+        result = self.kubectl("get", "node", "doomed", check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn('nodes "doomed" not found', result.stderr)
+
+    def test_agent_kubeconfig_reads_but_cannot_write_outside_its_role(self):
+        agent = self.s.agent_kubeconfig
+        self.assertIn("node-00001", self.kubectl("get", "nodes", kubeconfig=agent).stdout)
+        watch = self.kubectl("get", "nodes", "-w", "--request-timeout=2s", kubeconfig=agent,
+                             check=False)
+        self.assertIn("node-00001", watch.stdout)
+        self.assertNotIn("Forbidden", watch.stderr)
+        result = self.kubectl("delete", "node", "node-00001", kubeconfig=agent, check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn('Error from server (Forbidden): nodes "node-00001" is forbidden: User '
+                      '"system:serviceaccount:kube-system:routelet" cannot delete resource '
+                      '"nodes" in API group "" at the cluster scope', result.stderr)
+        result = self.kubectl("patch", "node", "node-00001", "--type=merge", "-p",
+                              '{"metadata":{"labels":{"x":"y"}}}', kubeconfig=agent, check=False)
+        self.assertIn('cannot patch resource "nodes"', result.stderr)
+        self.assertEqual(self.kubectl("get", "node", "node-00001").returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
