@@ -1,16 +1,18 @@
 # Functions behind scripts/lab. Names the lab makes, so people and scripts can find them:
-#   rl-underlay          the shared L2 segment (a bridge) and the API stand-in
+#   rl-underlay          the shared L2 segment (bridge br0, 192.168.1.1) and the API stand-in
 #   rl-node1..N          node namespaces, eth0 = 192.168.1.(10+i), podCIDR 10.244.i.0/24
 #   rl-nodeI-podJ        pod namespaces, made by routelet-cni as a runtime would
+# ("rl" is --prefix: tests run their own lab beside a person's under another prefix.)
 # State (logs, kubeconfigs, each node's CNI conf and IPAM dirs) lives under $STATE.
 
-UNDERLAY=rl-underlay
+PREFIX=${PREFIX:-rl}
+UNDERLAY=$PREFIX-underlay
 API_IP=192.168.1.1
 API_PORT=6443
 PODS_PER_NODE=2
 
-node_ns() { echo "rl-node$1"; }
-pod_ns() { echo "rl-node$1-pod$2"; }
+node_ns() { echo "$PREFIX-node$1"; }
+pod_ns() { echo "$PREFIX-node$1-pod$2"; }
 node_ip() { echo "192.168.1.$((10 + $1))"; }
 node_ip6() { echo "fd00:192:168:1::$((10 + $1))"; }
 node_cidr() { echo "10.244.$1.0/24"; }
@@ -25,6 +27,8 @@ need_root() {
 }
 
 build() {
+  # Tests run the lab from binaries their build already made.
+  [[ ${LAB_SKIP_BUILD:-0} == 1 ]] && return 0
   "$ROOT/scripts/setup"
   cmake -S "$ROOT" -B "$BUILD" -G Ninja >/dev/null
   cmake --build "$BUILD" -j "$(nproc)" --target routelet-cni ${LAB_AGENT:+routelet} >/dev/null
@@ -82,10 +86,10 @@ make_underlay() {
   ns_exists $UNDERLAY && return 0
   ip netns add $UNDERLAY
   ip -n $UNDERLAY link set lo up
-  ip -n $UNDERLAY link add rl-br type bridge
-  ip -n $UNDERLAY addr add $API_IP/24 dev rl-br
-  ip -n $UNDERLAY -6 addr add fd00:192:168:1::1/64 dev rl-br nodad
-  ip -n $UNDERLAY link set rl-br up
+  ip -n $UNDERLAY link add br0 type bridge
+  ip -n $UNDERLAY addr add $API_IP/24 dev br0
+  ip -n $UNDERLAY -6 addr add fd00:192:168:1::1/64 dev br0 nodad
+  ip -n $UNDERLAY link set br0 up
 }
 
 make_node() {
@@ -94,8 +98,8 @@ make_node() {
   ns_exists "$ns" && return 0
   ip netns add "$ns"
   ip -n "$ns" link set lo up
-  ip link add "rl-n$i" netns $UNDERLAY type veth peer name eth0 netns "$ns"
-  ip -n $UNDERLAY link set "rl-n$i" master rl-br up
+  ip -n $UNDERLAY link add "n$i" type veth peer name eth0 netns "$ns"
+  ip -n $UNDERLAY link set "n$i" master br0 up
   ip -n "$ns" addr add "$(node_ip "$i")/24" dev eth0
   ip -n "$ns" -6 addr add "$(node_ip6 "$i")/64" dev eth0 nodad
   ip -n "$ns" link set eth0 up
@@ -114,13 +118,26 @@ make_pods() {
 lab_down() {
   need_root
   local pidfile ns
-  for pidfile in "$STATE"/*/agent.pid "$STATE"/apiserver.pid; do
+  if [[ -f $STATE/apiserver/standin.json ]]; then
+    ip netns exec $UNDERLAY "$ROOT/tests/apiserver/standin" ctl --state-dir "$STATE/apiserver" stop >/dev/null 2>&1 || true
+  fi
+  for pidfile in "$STATE"/*/agent.pid; do
     [[ -f $pidfile ]] || continue
     kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
   done
-  # Pods first (through the plugin, so leases are released), then nodes, then the underlay.
-  for ns in $(ip netns list | awk '{print $1}' | grep -E '^rl-(node[0-9]+(-pod[0-9]+)?|underlay)$' | sort -r); do
+  # Pods first, through the plugin as a runtime would (leases released, host veths gone),
+  # then every namespace the lab made: nodes, pods, the underlay.
+  if [[ -f $STATE/lab.conf ]]; then read -r NODES DUAL <"$STATE/lab.conf"; fi
+  local i j
+  for ((i = 1; i <= NODES; i++)); do
+    for ((j = 1; j <= PODS_PER_NODE; j++)); do
+      if ns_exists "$(pod_ns "$i" "$j")" && [[ -f $(conflist_of "$i") && -x $STATE/bin/routelet-cni ]]; then
+        cni "$i" "$j" DEL >/dev/null 2>&1 || true
+      fi
+    done
+  done
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$PREFIX-(node[0-9]+(-pod[0-9]+)?|underlay)\$" | sort -r); do
     ip netns del "$ns" 2>/dev/null || true
   done
   rm -rf "$STATE"
@@ -134,10 +151,10 @@ print_matrix() {
     for ((j = 1; j <= PODS_PER_NODE; j++)); do pods+=("$i:$j"); done
   done
   printf '\nping matrix (IPv%s), from row to column:\n%-16s' "$family" ""
-  for dst in "${pods[@]}"; do printf '%-16s' "$(pod_ns "${dst%:*}" "${dst#*:}" | sed 's/^rl-//')"; done
+  for dst in "${pods[@]}"; do printf '%-16s' "$(pod_ns "${dst%:*}" "${dst#*:}" | sed "s/^$PREFIX-//")"; done
   echo
   for src in "${pods[@]}"; do
-    printf '%-16s' "$(pod_ns "${src%:*}" "${src#*:}" | sed 's/^rl-//')"
+    printf '%-16s' "$(pod_ns "${src%:*}" "${src#*:}" | sed "s/^$PREFIX-//")"
     for dst in "${pods[@]}"; do
       k=${dst%:*} l=${dst#*:}
       if [[ $family == 4 ]]; then ip=$(pod_ip "$k" "$l"); else ip=$(pod_ip6 "$k" "$l"); fi
@@ -151,4 +168,124 @@ print_matrix() {
     echo
   done
   return $((failures > 0))
+}
+
+STANDIN="$ROOT/tests/apiserver/standin"
+KUBECTL_ADMIN() { ip netns exec $UNDERLAY kubectl --kubeconfig "$STATE/apiserver/admin.kubeconfig" "$@"; }
+
+write_node_file() {
+  python3 - "$NODES" "$DUAL" "$PREFIX" >"$STATE/nodes.json" <<'PY'
+import json, sys
+n, dual, prefix = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3]
+nodes = []
+for i in range(1, n + 1):
+    cidrs = [f"10.244.{i}.0/24"] + ([f"fd00:10:244:{i}::/64"] if dual else [])
+    addrs = [{"type": "InternalIP", "address": f"192.168.1.{10 + i}"}]
+    if dual:
+        addrs.append({"type": "InternalIP", "address": f"fd00:192:168:1::{10 + i}"})
+    addrs.append({"type": "Hostname", "address": f"{prefix}-node{i}"})
+    nodes.append({"metadata": {"name": f"{prefix}-node{i}"},
+                  "spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs},
+                  "status": {"addresses": addrs}})
+print(json.dumps(nodes))
+PY
+}
+
+pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_standin() {
+  if [[ -f $STATE/apiserver/standin.json ]] && kill -0 "$(python3 -c "import json;print(json.load(open('$STATE/apiserver/standin.json'))['pid'])")" 2>/dev/null; then
+    return 0
+  fi
+  mkdir -p "$STATE/apiserver"
+  write_node_file
+  # --daemon returns once the server listens and its kubeconfigs are written.
+  ip netns exec $UNDERLAY "$STANDIN" serve --listen "$API_IP:$API_PORT" --state-dir "$STATE/apiserver" \
+    --node-file "$STATE/nodes.json" --daemon >/dev/null
+}
+
+start_agent() {
+  local i=$1 ns dir
+  ns=$(node_ns "$i")
+  dir=$STATE/$ns
+  pid_alive "$dir/agent.pid" && return 0
+  ip netns exec "$ns" setsid "$STATE/bin/routelet" --node-name "$ns" \
+    --kubeconfig "$STATE/apiserver/agent.kubeconfig" --cni-conf-dir "$dir/net.d" \
+    --cni-bin-dir "$STATE/bin" --ipam-data-dir "$dir/ipam" --run-dir "$dir/run" \
+    --listen 127.0.0.1:9654 </dev/null >>"$dir/agent.log" 2>&1 &
+  echo $! >"$dir/agent.pid"
+}
+
+# GET a path from the agent's endpoints inside its node namespace; prints the status code.
+agent_http() {
+  ip netns exec "$(node_ns "$1")" bash -c "exec 3<>/dev/tcp/127.0.0.1/9654 && printf 'GET $2 HTTP/1.0\r\n\r\n' >&3 && head -1 <&3" 2>/dev/null | awk '{print $2}'
+}
+agent_ready() { [[ $(agent_http "$1" /readyz) == 200 ]]; }
+
+install_binaries() {
+  mkdir -p "$STATE/bin"
+  local b
+  for b in "$BUILD/cni/routelet-cni" "$BUILD/controller/agent/routelet"; do
+    # temp file + rename: a running node never execs half a binary.
+    cp "$b" "$STATE/bin/.$(basename "$b").tmp"
+    mv -f "$STATE/bin/.$(basename "$b").tmp" "$STATE/bin/$(basename "$b")"
+  done
+}
+
+lab_up() {
+  need_root
+  echo "lab: building (first run installs packages and compiles; later runs are quick)"
+  LAB_AGENT=1 build
+  mkdir -p "$STATE"
+  echo "$NODES $DUAL" >"$STATE/lab.conf"
+  install_binaries
+  make_underlay
+  start_standin
+  local i
+  for ((i = 1; i <= NODES; i++)); do
+    make_node "$i"
+    start_agent "$i"
+  done
+  for ((i = 1; i <= NODES; i++)); do
+    wait_for "agent on $(node_ns "$i") to be ready (log: $STATE/$(node_ns "$i")/agent.log)" 60 agent_ready "$i"
+  done
+  for ((i = 1; i <= NODES; i++)); do make_pods "$i"; done
+  lab_status
+}
+
+lab_status() {
+  need_root
+  if [[ -f $STATE/lab.conf ]]; then read -r NODES DUAL <"$STATE/lab.conf"; fi
+  if ! ns_exists $UNDERLAY; then
+    echo "lab: not running (scripts/lab up starts it)" >&2
+    return 1
+  fi
+  local i j
+  echo
+  echo "== nodes (API stand-in at https://$API_IP:$API_PORT, kubeconfig $STATE/apiserver/admin.kubeconfig)"
+  KUBECTL_ADMIN get nodes -o custom-columns='NAME:.metadata.name,NODE-IPS:.metadata.annotations.routelet\.io/node-ips,POD-CIDRS:.metadata.annotations.routelet\.io/pod-cidrs,BRIDGE:.metadata.annotations.routelet\.io/bridge,MTU:.metadata.annotations.routelet\.io/mtu,STATE:.metadata.annotations.routelet\.io/state,NETWORK-UNAVAILABLE:.status.conditions[?(@.type=="NetworkUnavailable")].status'
+  echo
+  echo "== routes (\"<- routelet\": programmed by routelet, proto 201)"
+  for ((i = 1; i <= NODES; i++)); do
+    echo "$(node_ns "$i"):"
+    { ip -n "$(node_ns "$i")" route; ((DUAL)) && ip -n "$(node_ns "$i")" -6 route | grep -v '^fe80\|^multicast\|^local'; } |
+      sed -e 's/^/  /' -e 's/\(.* proto 201 .*\)/\1   <- routelet/'
+  done
+  echo
+  echo "== pods"
+  printf '  %-16s %-16s %s\n' POD NODE IP
+  for ((i = 1; i <= NODES; i++)); do
+    for ((j = 1; j <= PODS_PER_NODE; j++)); do
+      printf '  %-16s %-16s %s\n' "$(pod_ns "$i" "$j")" "$(node_ns "$i")" "$(pod_ip "$i" "$j") $(pod_ip6 "$i" "$j")"
+    done
+  done
+  local failed=0
+  print_matrix 4 || failed=1
+  if ((DUAL)); then print_matrix 6 || failed=1; fi
+  echo
+  if ((failed)); then
+    echo "lab: some pods cannot reach each other (agent logs: $STATE/$PREFIX-node*/agent.log)" >&2
+    return 1
+  fi
+  echo "lab: every pod reaches every other pod. scripts/lab down removes it all."
 }
