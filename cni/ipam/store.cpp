@@ -1,0 +1,549 @@
+#include "cni/ipam/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <set>
+
+#include "cni/ipam/records.h"
+#include "common/base/log.h"
+#include "common/fs/files.h"
+
+// Layout of dataDir/<network>/ and the write order that makes a crash at any point safe.
+//
+//   lock                        flock(2) held by every operation; dies with its process
+//   leases/<address>            one per leased address, "<containerId>\n<ifname>\n"
+//   attachments/<cid>:<ifname>  the attachment's index: owner, then every address it holds
+//   last-reserved.<net>_<len>   round-robin cursor of a subnet: the address last handed out
+//
+// allocate, under the lock:
+//   1. pick a free address per range (lstat; under the lock no other plugin creates leases);
+//   2. write the index atomically (temp file, fsync, rename, fsync dir): the intent names every
+//      address before any lease file exists;
+//   3. create each lease with O_CREAT|O_EXCL (so an address is never held twice, whatever the
+//      index says), write, fsync; then fsync leases/ so the names survive a power loss;
+//   4. rewrite the round-robin cursor without fsync: losing it only restarts the search.
+// Invariant: every lease file was named by its owner's index before it was created. A crash after 2
+// or during 3 leaves an index naming missing or empty leases: DEL (release) removes exactly those,
+// a repeated ADD of the same attachment treats the incomplete index as stale and releases it first,
+// and GC releases it once the attachment is no longer valid (after a reboot the runtime's GC lists
+// only the sandboxes that still exist). release: unlink the leases (only if owned by the attachment
+// or unreadable garbage), then the index; a crash in between leaves an index naming missing leases,
+// which a repeated DEL or GC removes. Unlinks are not fsynced: a lease that reappears after a power
+// loss is released by GC.
+//
+// Leases persist across reboots on purpose (dataDir lives under /var/lib): a pod whose sandbox
+// survives keeps its address, and the runtime's CNI GC cleans up the rest.
+
+namespace routelet::cni::ipam {
+namespace {
+
+constexpr size_t kMaxIndexBytes = 64 * 1024;
+constexpr size_t kMaxLeaseBytes = 4096;
+
+using U128 = unsigned __int128;
+
+U128 toU128(const ip::Address& a) {
+  U128 v = 0;
+  for (int i = 0; i < a.byteLength(); ++i) v = (v << 8) | a.bytes()[i];
+  return v;
+}
+
+ip::Address fromU128(ip::Family family, U128 v) {
+  uint8_t bytes[16] = {};
+  for (int i = (family == ip::Family::kV4 ? 4 : 16) - 1; i >= 0; --i) {
+    bytes[i] = static_cast<uint8_t>(v & 0xff);
+    v >>= 8;
+  }
+  return ip::Address::fromBytes(family, bytes);
+}
+
+std::string decimal(U128 v) {
+  std::string out;
+  do {
+    out.insert(out.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return out;
+}
+
+std::string describe(const Attachment& who) {
+  return "container " + who.containerId + " ifname " + who.ifname;
+}
+
+std::string describe(const Range& r) {
+  std::string out = r.subnet.network().str();
+  if (r.rangeStart || r.rangeEnd) {
+    out += " [" + (r.rangeStart ? r.rangeStart->str() : std::string("start")) + "-" +
+           (r.rangeEnd ? r.rangeEnd->str() : std::string("end")) + "]";
+  }
+  return out;
+}
+
+std::string join(const std::vector<ip::Address>& addresses) {
+  std::string out;
+  for (const auto& a : addresses) out += (out.empty() ? "" : ", ") + a.str();
+  return out;
+}
+
+// The usable addresses of a range as the inclusive interval [first, last] minus the gateway.
+struct Span {
+  ip::Family family = ip::Family::kV4;
+  U128 first = 1;
+  U128 last = 0;  // first > last: empty
+  std::optional<U128> gateway;
+
+  bool contains(U128 v) const { return first <= v && v <= last; }
+  U128 positions() const { return first > last ? 0 : last - first + 1; }
+  U128 usable() const { return positions() - (gateway ? 1 : 0); }
+};
+
+Result<Span> spanOf(const Range& r) {
+  const ip::Prefix net = r.subnet.network();
+  Span s;
+  s.family = net.family();
+  const bool v4 = s.family == ip::Family::kV4;
+  const int hostBits = (v4 ? 32 : 128) - net.length();
+  const U128 hostMask = hostBits >= 128 ? ~U128(0) : (U128(1) << hostBits) - 1;
+  const U128 base = toU128(net.address());
+  // IPv4 loses the network and broadcast addresses; IPv6 has no broadcast and loses only the
+  // subnet-router anycast address, which is the network address (RFC 4291 2.6.1).
+  if (hostMask >= (v4 ? 2u : 1u)) {
+    s.first = base + 1;
+    s.last = base + hostMask - (v4 ? 1 : 0);
+  }
+  for (const auto& [field, bound] :
+       {std::pair{"rangeStart", r.rangeStart}, std::pair{"rangeEnd", r.rangeEnd}}) {
+    if (bound && !net.contains(*bound)) {
+      return makeError(std::string(field) + " " + bound->str() + " is outside subnet " + net.str() +
+                           ": pick an address inside the subnet",
+                       EINVAL);
+    }
+  }
+  if (r.rangeStart) s.first = std::max(s.first, toU128(*r.rangeStart));
+  if (r.rangeEnd) s.last = std::min(s.last, toU128(*r.rangeEnd));
+  if (r.gateway.family() == s.family && s.contains(toU128(r.gateway)))
+    s.gateway = toU128(r.gateway);
+  return s;
+}
+
+// Canonical lease file names only: anything else in leases/ is a leftover temp file.
+std::optional<ip::Address> leaseName(const std::string& name) {
+  auto a = ip::Address::parse(name);
+  if (!a || a->str() != name) return std::nullopt;
+  return *a;
+}
+
+struct Layout {
+  std::string dir;
+  std::string lock() const { return dir + "/lock"; }
+  std::string leases() const { return dir + "/leases"; }
+  std::string indexes() const { return dir + "/attachments"; }
+  std::string lease(const ip::Address& a) const { return leases() + "/" + a.str(); }
+  std::string index(const Attachment& who) const { return indexes() + "/" + indexFileName(who); }
+  std::string cursor(const Range& r) const {
+    std::string net = r.subnet.network().str();
+    std::replace(net.begin(), net.end(), '/', '_');
+    return dir + "/last-reserved." + net;
+  }
+};
+
+Result<std::vector<std::string>> listDir(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) return errnoError("list " + path);
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(d);
+  return names;
+}
+
+Status removeFile(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errnoError("remove " + path);
+  return okStatus();
+}
+
+Status fsyncDir(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errnoError("open " + path);
+  Status st = ::fsync(fd) == 0 ? okStatus() : errnoError("fsync " + path);
+  ::close(fd);
+  return st;
+}
+
+// O_EXCL is the last line of defence: even with a damaged index an address is never leased to
+// two attachments. The content is synced before ADD reports the address to the runtime.
+Status createLease(const std::string& path, const Attachment& owner) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errnoError("create lease " + path);
+  const std::string content = formatLease(owner);
+  ssize_t n = ::write(fd, content.data(), content.size());
+  Status st =
+      n == static_cast<ssize_t>(content.size())
+          ? okStatus()
+          : (n < 0 ? errnoError("write " + path) : makeError("short write to " + path, EIO));
+  if (st && ::fsync(fd) != 0) st = errnoError("fsync " + path);
+  ::close(fd);
+  if (!st) ::unlink(path.c_str());
+  return st;
+}
+
+enum class FileState { kMissing, kOk, kCorrupt };
+
+struct LeaseFile {
+  FileState state = FileState::kMissing;
+  Attachment owner;
+  std::string problem;  // why it is corrupt
+};
+
+Result<LeaseFile> readLease(const std::string& path) {
+  auto content = fs::readFile(path, kMaxLeaseBytes);
+  if (!content) {
+    if (content.error().code == ENOENT) return LeaseFile{};
+    if (content.error().code != EFBIG) return content.error();
+    return LeaseFile{FileState::kCorrupt, {}, "larger than a lease"};
+  }
+  auto owner = parseLease(*content);
+  if (!owner) return LeaseFile{FileState::kCorrupt, {}, owner.error().message};
+  return LeaseFile{FileState::kOk, *owner, ""};
+}
+
+// What the store records for one attachment, found through its index (no scan) unless the
+// index is corrupt.
+struct Holding {
+  FileState index = FileState::kMissing;
+  std::vector<ip::Address> listed;  // addresses the index names
+  std::vector<ip::Address> held;    // leases owned by the attachment
+  std::vector<ip::Address> torn;    // named by the index but unparsable: a crash in step 3
+  bool complete() const { return index == FileState::kOk && held.size() == listed.size(); }
+};
+
+// Only for a corrupt index: the one case where the owner's leases cannot be found otherwise.
+std::vector<ip::Address> scanOwnedBy(const Layout& layout, const Attachment& who) {
+  std::vector<ip::Address> owned;
+  auto names = listDir(layout.leases());
+  if (!names) {
+    log::warn("ipam: " + names.error().message);
+    return owned;
+  }
+  for (const auto& name : *names) {
+    auto a = leaseName(name);
+    if (!a) continue;
+    auto l = readLease(layout.lease(*a));
+    if (l && l->state == FileState::kOk && l->owner == who) owned.push_back(*a);
+  }
+  return owned;
+}
+
+Result<Holding> loadHolding(const Layout& layout, const Attachment& who) {
+  Holding h;
+  const std::string path = layout.index(who);
+  auto content = fs::readFile(path, kMaxIndexBytes);
+  if (!content) {
+    if (content.error().code == ENOENT) return h;
+    if (content.error().code != EFBIG) return content.error();
+  }
+  auto record = content ? parseIndex(*content) : Result<IndexRecord>(content.error());
+  if (!record || record->owner != who) {
+    std::string why = record ? "it names " + describe(record->owner) : record.error().message;
+    log::warn("ipam: index " + path + " is corrupt (" + why + "); finding " + describe(who) +
+              "'s leases by scanning instead");
+    h.index = FileState::kCorrupt;
+    h.held = scanOwnedBy(layout, who);
+    return h;
+  }
+  h.index = FileState::kOk;
+  h.listed = record->addresses;
+  for (const auto& a : h.listed) {
+    auto l = readLease(layout.lease(a));
+    if (!l) return l.error();
+    if (l->state == FileState::kOk && l->owner == who) h.held.push_back(a);
+    if (l->state == FileState::kCorrupt) h.torn.push_back(a);
+  }
+  return h;
+}
+
+// Leases go first and the index last, so a failure or crash leaves the index for a retry.
+Status releaseHolding(const Layout& layout, const Attachment& who, const Holding& h) {
+  if (h.index == FileState::kMissing) return okStatus();
+  Status result;
+  for (const auto* list : {&h.held, &h.torn}) {
+    for (const auto& a : *list) {
+      if (auto st = removeFile(layout.lease(a)); !st && result) result = st;
+    }
+  }
+  if (!result) return result;
+  return removeFile(layout.index(who));
+}
+
+std::optional<U128> readCursor(const std::string& path, ip::Family family) {
+  auto content = fs::readFile(path, 256);
+  if (!content) return std::nullopt;
+  if (!content->empty() && content->back() == '\n') content->pop_back();
+  auto a = ip::Address::parse(*content);
+  if (!a || a->family() != family) return std::nullopt;  // torn by a crash: start over
+  return toU128(*a);
+}
+
+void writeCursor(const std::string& path, const ip::Address& a) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const std::string text = a.str() + "\n";
+  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    log::warn("ipam: cannot record round-robin position in " + path);
+  }
+  if (fd >= 0) ::close(fd);
+}
+
+// Round robin walks forward from the cursor, so a range searched exhaustively (up to
+// maxProbes positions, kDefaultMaxProbes by default) reports exhaustion exactly. A larger range
+// (an IPv6 /64 has 2^64 addresses) is probed maxProbes positions past the cursor at most: the
+// cursor only moves forward, so leases sit behind it and the first probe is free unless the
+// range has wrapped around and is nearly full; failing after maxProbes taken neighbours says so
+// instead of walking for ever. canAllocate counts leases, so it stays true for such a range.
+Result<ip::Address> pickFree(const Layout& layout, const Range& r, const Span& s,
+                             const std::vector<ip::Address>& taken, uint64_t maxProbes) {
+  if (s.usable() == 0) {
+    return makeError(
+        "no usable address in range " + describe(r) + ": widen the subnet or rangeStart/rangeEnd",
+        kErrExhausted);
+  }
+  U128 cur = s.first;
+  auto cursor = readCursor(layout.cursor(r), s.family);
+  if (cursor && s.contains(*cursor) && *cursor != s.last) cur = *cursor + 1;
+  const U128 start = cur;
+  const U128 probes = std::min<U128>(s.positions(), std::max<uint64_t>(maxProbes, 1));
+  for (U128 i = 0; i < probes; ++i, cur = cur == s.last ? s.first : cur + 1) {
+    if (s.gateway && cur == *s.gateway) continue;
+    ip::Address a = fromU128(s.family, cur);
+    if (std::find(taken.begin(), taken.end(), a) != taken.end()) continue;
+    const std::string path = layout.lease(a);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) continue;
+    if (errno != ENOENT) return errnoError("stat lease " + path);
+    return a;
+  }
+  if (probes == s.positions()) {
+    return makeError("no free address in range " + describe(r) + " (" + decimal(s.usable()) +
+                         " usable, all leased): release leases (CNI DEL/GC) or widen the range",
+                     kErrExhausted);
+  }
+  return makeError("no free address in range " + describe(r) + " within " + decimal(probes) +
+                       " addresses after " + fromU128(s.family, start).str() + " (" +
+                       decimal(s.usable()) +
+                       " usable): the range is nearly full; release leases (CNI GC)",
+                   kErrExhausted);
+}
+
+}  // namespace
+
+Result<Store> Store::open(const std::string& dataDir, const std::string& network,
+                          uint64_t maxProbes) {
+  if (dataDir.empty()) return makeError("IPAM dataDir is empty: set dataDir", EINVAL);
+  if (auto st = checkFileName("network", network); !st) return st.error();
+  Layout layout{dataDir + "/" + network};
+  for (const auto& dir : {layout.dir, layout.leases(), layout.indexes()}) {
+    if (auto st = fs::makeDirs(dir, 0700); !st) return st.error().wrap("open IPAM store");
+  }
+  return Store(layout.dir, maxProbes);
+}
+
+Result<std::vector<ip::Address>> Store::allocate(const std::vector<Range>& ranges,
+                                                 const Attachment& who) {
+  if (auto st = checkAttachment(who); !st) return st.error();
+  if (ranges.empty()) {
+    return makeError("allocate for " + describe(who) + ": no range configured", EINVAL);
+  }
+  const Layout layout{dir_};
+  auto lock = fs::FileLock::acquire(layout.lock());
+  if (!lock) return lock.error();
+
+  auto h = loadHolding(layout, who);
+  if (!h) return h.error();
+  if (h->complete() || (h->index == FileState::kCorrupt && !h->held.empty())) {
+    if (h->index == FileState::kCorrupt) {  // repair, so DEL finds them without a scan
+      (void)fs::writeAtomic(layout.index(who), formatIndex({who, h->held}), 0600);
+    }
+    return makeError(
+        describe(who) + " already holds " + join(h->held) + ": a second ADD needs a DEL first",
+        kErrAlreadyAllocated);
+  }
+  if (h->index != FileState::kMissing) {
+    log::warn("ipam: " + describe(who) + " has an incomplete allocation (crash during ADD?); " +
+              "releasing it first");
+    if (auto st = releaseHolding(layout, who, *h); !st) return st.error();
+  }
+
+  std::vector<ip::Address> picked;
+  for (const auto& r : ranges) {
+    auto s = spanOf(r);
+    if (!s) return s.error();
+    auto a = pickFree(layout, r, *s, picked, maxProbes_);
+    if (!a) return a.error();
+    picked.push_back(*a);
+  }
+
+  if (auto st = fs::writeAtomic(layout.index(who), formatIndex({who, picked}), 0600); !st) {
+    return st.error().wrap("record leases of " + describe(who));
+  }
+  Status st;
+  size_t created = 0;
+  while (st && created < picked.size()) {
+    st = createLease(layout.lease(picked[created]), who);
+    if (st) ++created;  // a failed O_EXCL may be someone else's lease: never undo that one
+  }
+  if (st) st = fsyncDir(layout.leases());
+  if (!st) {  // all or nothing: undo in release order
+    Holding undo{FileState::kOk, picked, {}, {}};
+    undo.held.assign(picked.begin(), picked.begin() + static_cast<std::ptrdiff_t>(created));
+    (void)releaseHolding(layout, who, undo);
+    return st.error();
+  }
+  for (size_t i = 0; i < ranges.size(); ++i) writeCursor(layout.cursor(ranges[i]), picked[i]);
+  return picked;
+}
+
+Status Store::release(const Attachment& who) {
+  if (auto st = checkAttachment(who); !st) return st;
+  const Layout layout{dir_};
+  auto lock = fs::FileLock::acquire(layout.lock());
+  if (!lock) return lock.error();
+  auto h = loadHolding(layout, who);
+  if (!h) return h.error();
+  return releaseHolding(layout, who, *h);
+}
+
+Result<std::vector<ip::Address>> Store::leasesOf(const Attachment& who) {
+  if (auto st = checkAttachment(who); !st) return st.error();
+  const Layout layout{dir_};
+  auto lock = fs::FileLock::acquire(layout.lock());
+  if (!lock) return lock.error();
+  auto h = loadHolding(layout, who);
+  if (!h) return h.error();
+  return h->held;
+}
+
+Result<GcReport> Store::gc(const std::vector<Attachment>& valid) {
+  const Layout layout{dir_};
+  auto lock = fs::FileLock::acquire(layout.lock());
+  if (!lock) return lock.error();
+  const std::set<Attachment> keep(valid.begin(), valid.end());
+  GcReport report;
+  auto fail = [&](const Status& st) {
+    if (!st) report.errors.push_back(st.error());
+  };
+
+  // Indexes first: which address a valid attachment claims lets a corrupt lease be repaired.
+  std::map<ip::Address, Attachment> claimed;
+  std::vector<std::string> dropIndexes;
+  auto indexNames = listDir(layout.indexes());
+  if (!indexNames) return indexNames.error();
+  for (const auto& name : *indexNames) {
+    const std::string path = layout.indexes() + "/" + name;
+    auto content = fs::readFile(path, kMaxIndexBytes);
+    auto record = content ? parseIndex(*content) : Result<IndexRecord>(content.error());
+    if (!record) {
+      report.errors.push_back(makeError(
+          "attachment index " + path + " is corrupt (" + record.error().message +
+              "); removed: leases of attachments not in the valid list are released below",
+          EBADMSG));
+      fail(removeFile(path));
+    } else if (indexFileName(record->owner) != name) {
+      fail(removeFile(path));  // a temp file left by a writeAtomic interrupted by a crash
+    } else if (keep.count(record->owner) != 0) {
+      for (const auto& a : record->addresses) claimed.emplace(a, record->owner);
+    } else {
+      dropIndexes.push_back(path);
+    }
+  }
+
+  auto leaseNames = listDir(layout.leases());
+  if (!leaseNames) return leaseNames.error();
+  for (const auto& name : *leaseNames) {
+    const std::string path = layout.leases() + "/" + name;
+    auto address = leaseName(name);
+    if (!address) {
+      fail(removeFile(path));  // not a lease: a temp file of a repair interrupted by a crash
+      continue;
+    }
+    auto l = readLease(path);
+    if (!l) {
+      report.errors.push_back(l.error());
+    } else if (l->state == FileState::kCorrupt) {
+      auto owner = claimed.find(*address);
+      std::string action = "removed, no valid attachment names it";
+      Status st;
+      if (owner != claimed.end()) {
+        action = "rewritten for " + describe(owner->second) + ", whose index names it";
+        st = fs::writeAtomic(path, formatLease(owner->second), 0600);
+      } else {
+        st = removeFile(path);
+      }
+      report.errors.push_back(
+          makeError("lease " + path + " is corrupt (" + l->problem + "); " + action, EBADMSG));
+      fail(st);
+    } else if (l->state == FileState::kOk && keep.count(l->owner) == 0) {
+      auto st = removeFile(path);
+      if (st) report.released.push_back({*address, l->owner});
+      fail(st);
+    }
+  }
+  for (const auto& path : dropIndexes) fail(removeFile(path));
+  return report;
+}
+
+Result<bool> Store::canAllocate(const std::vector<Range>& ranges) {
+  const Layout layout{dir_};
+  auto lock = fs::FileLock::acquire(layout.lock());
+  if (!lock) return lock.error();
+  auto names = listDir(layout.leases());
+  if (!names) return names.error();
+  std::vector<ip::Address> leased;
+  for (const auto& name : *names) {
+    if (auto a = leaseName(name)) leased.push_back(*a);
+  }
+  for (const auto& r : ranges) {
+    auto s = spanOf(r);
+    if (!s) return s.error();
+    U128 used = 0;
+    for (const auto& a : leased) {
+      U128 v = toU128(a);
+      if (a.family() == s->family && s->contains(v) && v != s->gateway) ++used;
+    }
+    // Exact for ranges allocate searches exhaustively; a huge range counts as available
+    // although allocate may fail after maxProbes taken neighbours (see pickFree).
+    if (used >= s->usable()) return false;
+  }
+  return true;
+}
+
+Result<std::vector<Lease>> Store::all() {
+  const Layout layout{dir_};
+  auto lock = fs::FileLock::acquire(layout.lock());
+  if (!lock) return lock.error();
+  auto names = listDir(layout.leases());
+  if (!names) return names.error();
+  std::vector<Lease> leases;
+  for (const auto& name : *names) {
+    auto a = leaseName(name);
+    if (!a) continue;
+    auto l = readLease(layout.lease(*a));
+    if (l && l->state == FileState::kOk) {
+      leases.push_back({*a, l->owner});
+    } else if (!l || l->state == FileState::kCorrupt) {
+      log::warn("ipam: lease " + layout.lease(*a) + " is unusable (" +
+                (l ? l->problem : l.error().message) + "); CNI GC repairs or reports it");
+    }
+  }
+  std::sort(leases.begin(), leases.end(),
+            [](const Lease& x, const Lease& y) { return x.address < y.address; });
+  return leases;
+}
+
+}  // namespace routelet::cni::ipam

@@ -1,0 +1,457 @@
+#include "cni/ipam/store.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "common/fs/files.h"
+
+namespace routelet::cni::ipam {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+ip::Address addr(const char* text) {
+  return *ip::Address::parse(text);
+}
+
+Range range(const char* subnet, const char* gateway) {
+  return Range{*ip::Prefix::parse(subnet), addr(gateway), std::nullopt, std::nullopt};
+}
+
+std::vector<ip::Address> addrs(std::initializer_list<const char*> texts) {
+  std::vector<ip::Address> out;
+  for (const char* t : texts) out.push_back(addr(t));
+  return out;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/routelet-ipam-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    auto s = Store::open(root_, "routelet");
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_.emplace(std::move(*s));
+  }
+  void TearDown() override { stdfs::remove_all(root_); }
+
+  Store& store() { return *store_; }
+  std::string lease(const char* address) const { return store_->dir() + "/leases/" + address; }
+  std::string index(const char* cid, const char* ifname = "eth0") const {
+    return store_->dir() + "/attachments/" + cid + ":" + ifname;
+  }
+  void put(const std::string& path, const std::string& content) {
+    ASSERT_TRUE(fs::writeAtomic(path, content).ok()) << path;
+  }
+  std::string get(const std::string& path) {
+    auto r = fs::readFile(path);
+    return r ? *r : "<" + r.error().message + ">";
+  }
+  std::vector<ip::Address> take(const std::vector<Range>& ranges, const std::string& cid) {
+    auto r = store().allocate(ranges, {cid, "eth0"});
+    EXPECT_TRUE(r.ok()) << cid << ": " << r.error().message;
+    return r ? *r : std::vector<ip::Address>{};
+  }
+  size_t leaseCount() {
+    auto all = store().all();
+    EXPECT_TRUE(all.ok());
+    return all ? all->size() : 0;
+  }
+
+  std::string root_;
+  std::optional<Store> store_;
+  const Range v4_ = range("10.244.1.0/24", "10.244.1.1");
+  const Range small_ = range("10.0.0.0/29", "10.0.0.1");  // .2-.6 usable
+};
+
+TEST_F(StoreTest, OpenCreatesPrivateDirectoryAndRefusesUnsafeNetworkName) {
+  struct stat st {};
+  ASSERT_EQ(stat(store().dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(store().dir(), root_ + "/routelet");
+  auto bad = Store::open(root_, "../escape");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("network \"../escape\""), std::string::npos);
+  EXPECT_FALSE(stdfs::exists(root_ + "/../escape"));
+}
+
+TEST_F(StoreTest, FirstAddressFollowsTheGatewayAndLeaseRecordsOwner) {
+  EXPECT_EQ(take({v4_}, "c1"), addrs({"10.244.1.2"}));
+  EXPECT_EQ(take({v4_}, "c2"), addrs({"10.244.1.3"}));
+  EXPECT_EQ(get(lease("10.244.1.2")), "c1\neth0\n");
+  EXPECT_EQ(get(index("c2")), "c2\neth0\n10.244.1.3\n");
+  auto held = store().leasesOf({"c2", "eth0"});
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(*held, addrs({"10.244.1.3"}));
+}
+
+TEST_F(StoreTest, GatewayInTheMiddleIsSkipped) {
+  Range r = range("10.0.0.0/29", "10.0.0.3");
+  EXPECT_EQ(take({r}, "c1"), addrs({"10.0.0.1"}));
+  EXPECT_EQ(take({r}, "c2"), addrs({"10.0.0.2"}));
+  EXPECT_EQ(take({r}, "c3"), addrs({"10.0.0.4"}));
+}
+
+TEST_F(StoreTest, RoundRobinDoesNotReuseAJustReleasedAddress) {
+  EXPECT_EQ(take({v4_}, "c1"), addrs({"10.244.1.2"}));
+  ASSERT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_EQ(take({v4_}, "c2"), addrs({"10.244.1.3"}));
+}
+
+TEST_F(StoreTest, RoundRobinWrapsAroundToFreedAddresses) {
+  for (int i = 2; i <= 6; ++i) take({small_}, "c" + std::to_string(i));
+  ASSERT_TRUE(store().release({"c3", "eth0"}).ok());
+  ASSERT_TRUE(store().release({"c5", "eth0"}).ok());
+  // Cursor is at .6, the end: the search wraps to .2 (held) and finds .3 before .5.
+  EXPECT_EQ(take({small_}, "n1"), addrs({"10.0.0.3"}));
+  EXPECT_EQ(take({small_}, "n2"), addrs({"10.0.0.5"}));
+}
+
+TEST_F(StoreTest, ExhaustionNamesTheRangeAndItsUsableCount) {
+  for (int i = 0; i < 5; ++i) take({small_}, "c" + std::to_string(i));
+  auto r = store().allocate({small_}, {"c5", "eth0"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, kErrExhausted);
+  EXPECT_NE(r.error().message.find("no free address in range 10.0.0.0/29 (5 usable, all leased)"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_FALSE(stdfs::exists(index("c5")));
+}
+
+TEST_F(StoreTest, RangeStartAndEndNarrowTheRange) {
+  Range r = v4_;
+  r.rangeStart = addr("10.244.1.10");
+  r.rangeEnd = addr("10.244.1.11");
+  EXPECT_EQ(take({r}, "c1"), addrs({"10.244.1.10"}));
+  EXPECT_EQ(take({r}, "c2"), addrs({"10.244.1.11"}));
+  auto full = store().allocate({r}, {"c3", "eth0"});
+  ASSERT_FALSE(full.ok());
+  EXPECT_NE(full.error().message.find("10.244.1.0/24 [10.244.1.10-10.244.1.11] (2 usable"),
+            std::string::npos)
+      << full.error().message;
+  r.rangeEnd = addr("10.245.0.1");
+  auto outside = store().allocate({r}, {"c3", "eth0"});
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.error().message.find("rangeEnd 10.245.0.1 is outside subnet 10.244.1.0/24"),
+            std::string::npos);
+}
+
+TEST_F(StoreTest, Ipv6UsesTheLastAddressAndWrapsAtTheEndOfTheRange) {
+  // IPv6 has no broadcast: only the subnet-router anycast (network) address is excluded.
+  Range r = range("fd00::/64", "fd00::1");
+  r.rangeStart = addr("fd00::ffff:ffff:ffff:fffe");
+  EXPECT_EQ(take({r}, "c1"), addrs({"fd00::ffff:ffff:ffff:fffe"}));
+  EXPECT_EQ(take({r}, "c2"), addrs({"fd00::ffff:ffff:ffff:ffff"}));
+  ASSERT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_EQ(take({r}, "c3"), addrs({"fd00::ffff:ffff:ffff:fffe"}));
+  EXPECT_EQ(store().allocate({r}, {"c4", "eth0"}).error().code, kErrExhausted);
+}
+
+TEST_F(StoreTest, HugeRangeIsProbedBoundedlyAfterTheCursor) {
+  auto bounded = Store::open(root_, "bounded", 16);
+  ASSERT_TRUE(bounded.ok());
+  Range r = range("fd00::/64", "fd00::1");
+  ASSERT_EQ(*bounded->allocate({r}, {"c1", "eth0"}), addrs({"fd00::2"}));
+  // 16 taken neighbours after the cursor: a search without a bound would walk 2^64 addresses.
+  for (int i = 3; i < 3 + 16; ++i) {
+    put(bounded->dir() + "/leases/" + addr("fd00::").offset(i).str(),
+        "x" + std::to_string(i) + "\neth0\n");
+  }
+  auto full = bounded->allocate({r}, {"c2", "eth0"});
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, kErrExhausted);
+  EXPECT_NE(full.error().message.find("no free address in range fd00::/64 within 16 addresses "
+                                      "after fd00::3 (18446744073709551614 usable)"),
+            std::string::npos)
+      << full.error().message;
+  // The range is far from full, so STATUS must still report it as usable.
+  EXPECT_TRUE(*bounded->canAllocate({r}));
+  // One more free neighbour inside the bound is found.
+  ASSERT_TRUE(bounded->release({"c1", "eth0"}).ok());
+  ASSERT_EQ(::unlink((bounded->dir() + "/leases/fd00::12").c_str()), 0);
+  EXPECT_EQ(*bounded->allocate({r}, {"c2", "eth0"}), addrs({"fd00::12"}));
+}
+
+TEST_F(StoreTest, RangesUpToTheProbeBoundAreSearchedCompletely) {
+  auto bounded = Store::open(root_, "bounded", 6);
+  ASSERT_TRUE(bounded.ok());
+  // 6 positions (.1-.6), gateway .1: the bound covers the whole range, so exhaustion is exact.
+  for (const char* cid : {"a", "b", "c", "d", "e"}) {
+    ASSERT_TRUE(bounded->allocate({small_}, {cid, "eth0"}).ok()) << cid;
+  }
+  auto full = bounded->allocate({small_}, {"f", "eth0"});
+  ASSERT_FALSE(full.ok());
+  EXPECT_NE(full.error().message.find("(5 usable, all leased)"), std::string::npos);
+}
+
+TEST_F(StoreTest, DualStackReturnsOneAddressPerRangeInOrder) {
+  Range v6 = range("fd00:1::/64", "fd00:1::1");
+  EXPECT_EQ(take({v4_, v6}, "c1"), addrs({"10.244.1.2", "fd00:1::2"}));
+  EXPECT_EQ(get(index("c1")), "c1\neth0\n10.244.1.2\nfd00:1::2\n");
+  EXPECT_EQ(get(lease("fd00:1::2")), "c1\neth0\n");
+}
+
+TEST_F(StoreTest, DualStackIsAllOrNothing) {
+  Range v6 = range("fd00::/126", "fd00::1");  // fd00::2 and fd00::3 usable
+  take({v4_, v6}, "c1");
+  take({v4_, v6}, "c2");
+  auto r = store().allocate({v4_, v6}, {"c3", "eth0"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, kErrExhausted);
+  EXPECT_NE(r.error().message.find("fd00::/126 (2 usable, all leased)"), std::string::npos);
+  EXPECT_EQ(leaseCount(), 4u);
+  EXPECT_FALSE(stdfs::exists(lease("10.244.1.4")));
+  EXPECT_FALSE(stdfs::exists(index("c3")));
+  EXPECT_TRUE(store().leasesOf({"c3", "eth0"})->empty());
+}
+
+TEST_F(StoreTest, TwoRangesOfOneSubnetGetDistinctAddresses) {
+  EXPECT_EQ(take({v4_, v4_}, "c1"), addrs({"10.244.1.2", "10.244.1.3"}));
+}
+
+TEST_F(StoreTest, SecondAllocateForTheSameAttachmentIsRefused) {
+  take({v4_}, "c1");
+  auto r = store().allocate({v4_}, {"c1", "eth0"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, kErrAlreadyAllocated);
+  EXPECT_NE(r.error().message.find("container c1 ifname eth0 already holds 10.244.1.2"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(leaseCount(), 1u);
+  // Another interface of the same container is another attachment.
+  auto other = store().allocate({v4_}, {"c1", "net1"});
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(*other, addrs({"10.244.1.3"}));
+}
+
+TEST_F(StoreTest, ReleaseIsIdempotentAndSucceedsWithoutALease) {
+  take({v4_}, "c1");
+  EXPECT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_FALSE(stdfs::exists(lease("10.244.1.2")));
+  EXPECT_FALSE(stdfs::exists(index("c1")));
+  EXPECT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_TRUE(store().release({"never", "eth0"}).ok());
+  EXPECT_EQ(leaseCount(), 0u);
+}
+
+TEST_F(StoreTest, UnsafeNamesAreRefusedByEveryOperation) {
+  auto a = store().allocate({v4_}, {"../../etc", "eth0"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, EINVAL);
+  EXPECT_NE(a.error().message.find("containerId \"../../etc\" starts with '.'"), std::string::npos);
+  EXPECT_FALSE(store().release({"c1", "a/b"}).ok());
+  EXPECT_FALSE(store().leasesOf({".x", "eth0"}).ok());
+  EXPECT_EQ(leaseCount(), 0u);
+}
+
+TEST_F(StoreTest, ReleaseFollowsTheIndexAndDoesNotScanTheLeases) {
+  take({v4_}, "c1");
+  // Many unrelated leases, one corrupt, and a lease of c1 that its index does not name: a
+  // release that scanned would read them all and delete the stray one.
+  for (int i = 0; i < 1000; ++i) {
+    std::string path = store().dir() + "/leases/" + addr("10.100.0.0").offset(i).str();
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+  }
+  put(lease("10.244.1.100"), "c1\neth0\n");
+  put(lease("10.244.1.101"), "\x01garbage");
+  ASSERT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_FALSE(stdfs::exists(lease("10.244.1.2")));
+  EXPECT_FALSE(stdfs::exists(index("c1")));
+  EXPECT_EQ(get(lease("10.244.1.100")), "c1\neth0\n");  // left for GC
+  EXPECT_EQ(get(lease("10.244.1.101")), "\x01garbage");
+}
+
+TEST_F(StoreTest, GcKeepsValidReleasesTheRestAndGoesOnPastErrors) {
+  take({v4_}, "keep");
+  take({v4_}, "gone1");
+  take({v4_}, "gone2");
+  put(lease("10.244.1.200"), "");                  // corrupt, nobody names it
+  stdfs::create_directory(lease("10.244.1.201"));  // unreadable as a file
+  auto report = store().gc({{"keep", "eth0"}});
+  ASSERT_TRUE(report.ok()) << report.error().message;
+
+  std::set<std::string> released;
+  for (const auto& l : report->released)
+    released.insert(l.owner.containerId + "@" + l.address.str());
+  EXPECT_EQ(released, (std::set<std::string>{"gone1@10.244.1.3", "gone2@10.244.1.4"}));
+  ASSERT_EQ(report->errors.size(), 2u);
+  std::string errors = report->errors[0].message + " | " + report->errors[1].message;
+  EXPECT_NE(errors.find("10.244.1.200 is corrupt (file is empty); removed"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("10.244.1.201"), std::string::npos) << errors;
+
+  EXPECT_EQ(get(lease("10.244.1.2")), "keep\neth0\n");
+  EXPECT_TRUE(stdfs::exists(index("keep")));
+  EXPECT_FALSE(stdfs::exists(index("gone1")));
+  EXPECT_FALSE(stdfs::exists(lease("10.244.1.3")));
+  EXPECT_FALSE(stdfs::exists(lease("10.244.1.200")));
+  EXPECT_EQ(leaseCount(), 1u);
+}
+
+TEST_F(StoreTest, GcWithoutValidAttachmentsReleasesEverything) {
+  take({v4_}, "c1");
+  take({v4_}, "c2");
+  auto report = store().gc({});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->released.size(), 2u);
+  EXPECT_TRUE(report->errors.empty());
+  EXPECT_EQ(leaseCount(), 0u);
+  EXPECT_TRUE(stdfs::is_empty(store().dir() + "/attachments"));
+}
+
+TEST_F(StoreTest, GcRewritesACorruptLeaseThatAValidIndexNames) {
+  take({v4_}, "c1");
+  put(lease("10.244.1.2"), "c1\n");  // torn
+  auto report = store().gc({{"c1", "eth0"}});
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->errors.size(), 1u);
+  EXPECT_NE(report->errors[0].message.find("rewritten for container c1 ifname eth0"),
+            std::string::npos);
+  EXPECT_EQ(get(lease("10.244.1.2")), "c1\neth0\n");
+  EXPECT_EQ(*store().leasesOf({"c1", "eth0"}), addrs({"10.244.1.2"}));
+}
+
+// Crash leftovers, one per step of the write order documented in store.cpp.
+
+TEST_F(StoreTest, CrashLeftoverTempFilesDoNotDisturbAndGcRemovesThem) {
+  put(index("c1") + ".tmp.4242", "c1\neth0\n10.244.1.2\n");  // crash inside writeAtomic
+  put(lease("10.244.1.9") + ".tmp.4242", "c9\neth0\n");
+  EXPECT_EQ(take({v4_}, "c1"), addrs({"10.244.1.2"}));
+  EXPECT_EQ(leaseCount(), 1u);
+  auto report = store().gc({{"c1", "eth0"}});
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->errors.empty());
+  EXPECT_FALSE(stdfs::exists(index("c1") + ".tmp.4242"));
+  EXPECT_FALSE(stdfs::exists(lease("10.244.1.9") + ".tmp.4242"));
+  EXPECT_TRUE(stdfs::exists(index("c1")));
+}
+
+TEST_F(StoreTest, CrashAfterTheIndexBeforeTheLease) {
+  put(index("c1"), "c1\neth0\n10.244.1.2\n");           // intent written, lease never created
+  EXPECT_EQ(take({v4_}, "c2"), addrs({"10.244.1.2"}));  // the address was never leased
+  // c1's stale index names c2's lease: releasing c1 must not free it.
+  ASSERT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_EQ(get(lease("10.244.1.2")), "c2\neth0\n");
+  EXPECT_FALSE(stdfs::exists(index("c1")));
+}
+
+TEST_F(StoreTest, RetriedAddAfterACrashReplacesTheIncompleteAllocation) {
+  put(index("c1"), "c1\neth0\n10.244.1.2\nfd00::2\n");
+  put(lease("10.244.1.2"), "c1\neth0\n");
+  put(lease("fd00::2"), "");  // crashed while writing the second lease
+  Range v6 = range("fd00::/64", "fd00::1");
+  auto r = store().allocate({v4_, v6}, {"c1", "eth0"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, addrs({"10.244.1.2", "fd00::2"}));
+  EXPECT_EQ(get(lease("fd00::2")), "c1\neth0\n");
+}
+
+TEST_F(StoreTest, ReleaseRemovesAnEmptyLeaseItsIndexNames) {
+  put(index("c1"), "c1\neth0\n10.244.1.2\n");
+  put(lease("10.244.1.2"), "");
+  ASSERT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_FALSE(stdfs::exists(lease("10.244.1.2")));
+  EXPECT_FALSE(stdfs::exists(index("c1")));
+}
+
+TEST_F(StoreTest, LeaseWithoutIndexIsSkippedAndCollectedByGc) {
+  put(lease("10.244.1.2"), "orphan\neth0\n");
+  EXPECT_EQ(take({v4_}, "c1"), addrs({"10.244.1.3"}));
+  auto report = store().gc({{"c1", "eth0"}});
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->released.size(), 1u);
+  EXPECT_EQ(report->released[0].owner.containerId, "orphan");
+  EXPECT_EQ(report->released[0].address, addr("10.244.1.2"));
+}
+
+TEST_F(StoreTest, GarbageIndexFallsBackToAScanOnRelease) {
+  take({v4_}, "c1");
+  put(index("c1"), "\xff\xfe garbage");
+  ASSERT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_FALSE(stdfs::exists(lease("10.244.1.2")));
+  EXPECT_FALSE(stdfs::exists(index("c1")));
+}
+
+TEST_F(StoreTest, GarbageIndexIsRepairedWhenTheAttachmentStillHoldsLeases) {
+  take({v4_}, "c1");
+  put(index("c1"), "");
+  auto again = store().allocate({v4_}, {"c1", "eth0"});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, kErrAlreadyAllocated);
+  EXPECT_EQ(get(index("c1")), "c1\neth0\n10.244.1.2\n");
+}
+
+TEST_F(StoreTest, GarbageCursorRestartsTheSearch) {
+  take({v4_}, "c1");
+  put(store().dir() + "/last-reserved.10.244.1.0_24", "10.244.");
+  EXPECT_EQ(take({v4_}, "c2"), addrs({"10.244.1.3"}));
+  EXPECT_EQ(get(store().dir() + "/last-reserved.10.244.1.0_24"), "10.244.1.3\n");
+}
+
+TEST_F(StoreTest, CanAllocateTracksExhaustion) {
+  for (int i = 0; i < 4; ++i) take({small_}, "c" + std::to_string(i));
+  EXPECT_TRUE(*store().canAllocate({small_}));
+  take({small_}, "c4");
+  EXPECT_FALSE(*store().canAllocate({small_}));
+  EXPECT_FALSE(*store().canAllocate({v4_, small_}));  // every range needs a free address
+  EXPECT_TRUE(*store().canAllocate({v4_}));
+  ASSERT_TRUE(store().release({"c2", "eth0"}).ok());
+  EXPECT_TRUE(*store().canAllocate({small_}));
+  EXPECT_TRUE(*store().canAllocate({range("fd00::/64", "fd00::1")}));
+}
+
+TEST_F(StoreTest, ConcurrentProcessesNeverShareAnAddress) {
+  constexpr int kChildren = 20;
+  int gate[2];
+  ASSERT_EQ(pipe(gate), 0);
+  std::vector<pid_t> children;
+  for (int i = 0; i < kChildren; ++i) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // Each child opens its own store (and so its own lock fd) after the fork, then waits
+      // for the gate so all allocate at the same time.
+      ::close(gate[1]);
+      char c;
+      (void)::read(gate[0], &c, 1);
+      auto s = Store::open(root_, "routelet");
+      if (!s) _exit(2);
+      auto r = s->allocate({v4_}, {"p" + std::to_string(i), "eth0"});
+      _exit(r && r->size() == 1 ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  ::close(gate[0]);
+  ::close(gate[1]);  // opens the gate
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  auto all = store().all();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), static_cast<size_t>(kChildren));
+  std::set<ip::Address> addresses;
+  std::set<std::string> owners;
+  for (const auto& l : *all) {
+    addresses.insert(l.address);
+    owners.insert(l.owner.containerId);
+  }
+  EXPECT_EQ(addresses.size(), static_cast<size_t>(kChildren));
+  EXPECT_EQ(owners.size(), static_cast<size_t>(kChildren));
+  EXPECT_EQ(*addresses.begin(), addr("10.244.1.2"));
+  EXPECT_EQ(*addresses.rbegin(), addr("10.244.1.21"));
+}
+
+}  // namespace
+}  // namespace routelet::cni::ipam
