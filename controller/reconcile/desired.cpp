@@ -1,0 +1,189 @@
+#include "controller/reconcile/desired.h"
+
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <string_view>
+#include <utility>
+
+namespace routelet::reconcile {
+
+namespace {
+
+// Accepted podCIDR claims of one family. Accepted claims never overlap, and two CIDR
+// prefixes overlap only when one contains the other, so a new prefix can only collide
+// with its nearest neighbours in address order: O(log n) per claim instead of a scan.
+class Claims {
+ public:
+  // The owner of an accepted claim overlapping p, if any.
+  // net must have its host bits cleared.
+  const std::string* overlapping(const ip::Prefix& net) const {
+    auto after = claims_.lower_bound(net.address());
+    if (after != claims_.end() && after->second.first.overlaps(net)) return after->second.second;
+    if (after != claims_.begin()) {
+      auto before = std::prev(after);
+      if (before->second.first.overlaps(net)) return before->second.second;
+    }
+    return nullptr;
+  }
+  // owner must outlive the Claims (it points into the NodeCache).
+  void add(const ip::Prefix& net, const std::string* owner) {
+    claims_.emplace(net.address(), std::make_pair(net, owner));
+  }
+
+ private:
+  std::map<ip::Address, std::pair<ip::Prefix, const std::string*>> claims_;
+};
+
+// The decoder's problem lines start with the field path (model::Node::problems).
+std::string problemsAbout(const model::Node& node, std::string_view fieldPrefix) {
+  std::string out;
+  for (const auto& p : node.problems) {
+    if (!p.starts_with(fieldPrefix)) continue;
+    if (!out.empty()) out += "; ";
+    out += p;
+  }
+  return out;
+}
+
+std::string joinPrefixes(const std::vector<ip::Prefix>& prefixes, ip::Family family) {
+  std::string out;
+  for (const auto& p : prefixes) {
+    if (p.family() != family) continue;
+    if (!out.empty()) out += ", ";
+    out += p.str();
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+std::optional<ip::Prefix> SelfInfo::podCIDR(ip::Family family) const {
+  for (const auto& p : podCIDRs)
+    if (p.family() == family) return p;
+  return std::nullopt;
+}
+
+std::optional<ip::Address> SelfInfo::nodeIP(ip::Family family) const {
+  for (const auto& a : nodeIPs)
+    if (a.family() == family) return a;
+  return std::nullopt;
+}
+
+const char* skipReasonName(SkipReason reason) {
+  switch (reason) {
+    case SkipReason::kDeleting:
+      return "deleting";
+    case SkipReason::kNoPodCIDR:
+      return "no-podcidr";
+    case SkipReason::kNoNodeIP:
+      return "no-node-ip";
+    case SkipReason::kUnparsable:
+      return "unparsable";
+    case SkipReason::kPodCIDROverlapsOwn:
+      return "podcidr-overlaps-own";
+    case SkipReason::kPodCIDRConflict:
+      return "podcidr-conflict";
+    case SkipReason::kNodeIPIsOwn:
+      return "node-ip-is-own";
+    case SkipReason::kNotOnLink:
+      return "not-on-link";
+  }
+  return "unknown";
+}
+
+Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self) {
+  Desired out;
+  std::vector<ip::Family> families;
+  for (ip::Family f : {ip::Family::kV4, ip::Family::kV6})
+    if (self.podCIDR(f)) families.push_back(f);
+  std::map<ip::Family, Claims> claims;
+
+  // The cache iterates in name order, which makes "first by name wins" a single pass.
+  for (const auto& [name, node] : cache.nodes()) {
+    if (name == self.name) continue;
+    if (node.deleting) {
+      out.skipped.push_back({name, std::nullopt, SkipReason::kDeleting,
+                             "metadata.deletionTimestamp is set; its routes are removed"});
+      continue;
+    }
+    for (ip::Family family : families) {
+      auto skip = [&](SkipReason reason, std::string detail) {
+        out.skipped.push_back({name, family, reason, std::move(detail)});
+      };
+      auto fam = [family] { return std::string("IPv") + ip::familyName(family); };
+
+      // A missing field is kUnparsable when the decoder dropped it, the plain reason
+      // otherwise; fieldPrefix selects the problem lines that concern the field.
+      auto skipMissing = [&](std::string_view fieldPrefix, SkipReason plain, std::string detail) {
+        std::string bad = problemsAbout(node, fieldPrefix);
+        if (bad.empty())
+          skip(plain, std::move(detail));
+        else
+          skip(SkipReason::kUnparsable, std::move(bad));
+      };
+
+      auto cidr = node.podCIDR(family);
+      if (!cidr) {
+        skipMissing("spec.podCIDR", SkipReason::kNoPodCIDR,
+                    "spec.podCIDRs has no " + fam() + " CIDR");
+        continue;
+      }
+      ip::Prefix dst = cidr->network();
+      ip::Prefix own = *self.podCIDR(family);
+      if (dst.overlaps(own)) {
+        skip(SkipReason::kPodCIDROverlapsOwn,
+             "podCIDR " + dst.str() + " overlaps this node's podCIDR " + own.str());
+        continue;
+      }
+      if (const std::string* winner = claims[family].overlapping(dst)) {
+        skip(SkipReason::kPodCIDRConflict,
+             "podCIDR " + dst.str() + " overlaps the podCIDR of node " + *winner);
+        continue;
+      }
+      claims[family].add(dst, &name);
+
+      auto gateway = node.nodeIP(family);
+      if (!gateway) {
+        skipMissing("status.addresses", SkipReason::kNoNodeIP,
+                    "status.addresses has no " + fam() + " InternalIP or ExternalIP");
+        continue;
+      }
+      if (self.nodeIP(family) == gateway) {
+        skip(SkipReason::kNodeIPIsOwn, "node IP " + gateway->str() + " is this node's own IP");
+        continue;
+      }
+      bool onLink = std::any_of(self.onLink.begin(), self.onLink.end(),
+                                [&](const ip::Prefix& p) { return p.contains(*gateway); });
+      if (!onLink) {
+        skip(SkipReason::kNotOnLink, "node IP " + gateway->str() +
+                                         " is not inside an on-link prefix of this node (" +
+                                         joinPrefixes(self.onLink, family) + ")");
+        continue;
+      }
+
+      netlink::Route route;
+      route.dst = dst;
+      route.gateway = *gateway;
+      route.table = self.table;
+      route.protocol = self.protocol;
+      route.scope = 0;  // RT_SCOPE_UNIVERSE: the gateway is resolved through the on-link route
+      route.type = 1;   // RTN_UNICAST
+      out.routes.push_back(std::move(route));
+    }
+  }
+
+  // Keys computed once: Route::key() clears host bits, too slow inside a comparator.
+  std::vector<std::pair<netlink::Route::Key, std::size_t>> order;
+  order.reserve(out.routes.size());
+  for (std::size_t i = 0; i < out.routes.size(); ++i) order.emplace_back(out.routes[i].key(), i);
+  std::sort(order.begin(), order.end());
+  std::vector<netlink::Route> sorted;
+  sorted.reserve(order.size());
+  for (const auto& [key, i] : order) sorted.push_back(std::move(out.routes[i]));
+  out.routes = std::move(sorted);
+  // Skips were produced in name order and, per node, in family order: already sorted.
+  return out;
+}
+
+}  // namespace routelet::reconcile

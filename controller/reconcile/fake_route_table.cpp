@@ -1,0 +1,76 @@
+#include "controller/reconcile/fake_route_table.h"
+
+#include <cerrno>
+
+namespace routelet::reconcile {
+
+Result<std::vector<netlink::Route>> FakeRouteTable::dump(std::optional<ip::Family> family,
+                                                         uint32_t table) {
+  ++dumpCalls_;
+  if (dumpError_) return *dumpError_;
+  std::vector<netlink::Route> out;
+  for (const auto& [key, route] : routes_)
+    if (key.table == table && (!family || key.family == *family)) out.push_back(route);
+  return out;
+}
+
+Result<std::vector<Status>> FakeRouteTable::apply(const std::vector<netlink::RouteOp>& ops) {
+  ++applyCalls_;
+  if (applyError_) return *applyError_;
+  std::vector<Status> out;
+  out.reserve(ops.size());
+  for (const auto& op : ops) out.push_back(applyOne(op));
+  return out;
+}
+
+Status FakeRouteTable::applyOne(const netlink::RouteOp& op) {
+  ++opsApplied_;
+  if (auto f = failures_.find(op.route.dst.network()); f != failures_.end()) {
+    Error error = f->second.error;
+    if (f->second.times > 0 && --f->second.times == 0) failures_.erase(f);
+    return error;
+  }
+  auto key = op.route.key();
+  if (op.kind == netlink::RouteOp::Kind::kReplace) {
+    routes_.insert_or_assign(key, op.route);
+    return okStatus();
+  }
+  // RTM_DELROUTE: fib_table_delete()/ip6_route_del() skip candidates whose protocol or
+  // gateway differ from the ones the request names, and answer ESRCH when none is left.
+  auto it = routes_.find(key);
+  if (it == routes_.end() || (op.route.protocol != 0 && op.route.protocol != it->second.protocol) ||
+      (op.route.gateway && op.route.gateway != it->second.gateway)) {
+    return errnoError("delete route " + op.route.dst.str(), ESRCH);
+  }
+  routes_.erase(it);
+  return okStatus();
+}
+
+void FakeRouteTable::put(const netlink::Route& route) {
+  routes_.insert_or_assign(route.key(), route);
+}
+
+bool FakeRouteTable::erase(const netlink::Route::Key& key) {
+  return routes_.erase(key) > 0;
+}
+
+const netlink::Route* FakeRouteTable::find(const netlink::Route::Key& key) const {
+  auto it = routes_.find(key);
+  return it == routes_.end() ? nullptr : &it->second;
+}
+
+std::vector<netlink::Route> FakeRouteTable::routes() const {
+  std::vector<netlink::Route> out;
+  for (const auto& [key, route] : routes_) out.push_back(route);
+  return out;
+}
+
+void FakeRouteTable::failOps(const ip::Prefix& dst, Error error, int times) {
+  failures_.insert_or_assign(dst.network(), Failure{std::move(error), times});
+}
+
+void FakeRouteTable::clearFailures() {
+  failures_.clear();
+}
+
+}  // namespace routelet::reconcile

@@ -1,0 +1,51 @@
+#include "controller/reconcile/node_cache.h"
+
+#include <utility>
+
+namespace routelet::reconcile {
+
+namespace {
+
+bool sameRouting(const model::Node& a, const model::Node& b) {
+  return a.deleting == b.deleting && a.podCIDRs == b.podCIDRs && a.internalIPs == b.internalIPs &&
+         a.externalIPs == b.externalIPs && a.problems == b.problems;
+}
+
+}  // namespace
+
+bool NodeCache::upsert(model::Node node) {
+  auto it = nodes_.find(node.name);
+  if (it == nodes_.end()) {
+    std::string name = node.name;
+    nodes_.emplace(std::move(name), std::move(node));
+    return true;
+  }
+  bool changed = !sameRouting(it->second, node);
+  it->second = std::move(node);
+  return changed;
+}
+
+bool NodeCache::remove(const std::string& name) {
+  return nodes_.erase(name) > 0;
+}
+
+std::vector<std::string> NodeCache::replaceAll(std::vector<model::Node> nodes) {
+  std::map<std::string, model::Node> fresh;
+  for (auto& node : nodes) {
+    std::string name = node.name;
+    fresh.insert_or_assign(std::move(name), std::move(node));
+  }
+  std::vector<std::string> vanished;
+  for (const auto& [name, node] : nodes_)
+    if (!fresh.contains(name)) vanished.push_back(name);
+  nodes_ = std::move(fresh);
+  synced_ = true;
+  return vanished;
+}
+
+const model::Node* NodeCache::get(const std::string& name) const {
+  auto it = nodes_.find(name);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+}  // namespace routelet::reconcile

@@ -1,0 +1,42 @@
+// The agent's view of every Node in the cluster, kept from the LIST+WATCH stream.
+//
+// Only model::Node is held (never the Node JSON), so 5000 Nodes stay in a few MiB. Names
+// are kept sorted, which makes everything computed from the cache deterministic.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "controller/model/node.h"
+
+namespace routelet::reconcile {
+
+class NodeCache {
+ public:
+  // A watch ADDED or MODIFIED event. Returns true when a field that routing reads
+  // (podCIDRs, addresses, deletion) changed or the Node is new, so the caller can skip a
+  // reconcile for status-only updates (kubelet heartbeats touch a Node every few seconds).
+  bool upsert(model::Node node);
+  // A watch DELETED event. Returns true when the Node was known.
+  bool remove(const std::string& name);
+  // The result of a complete LIST (startup, or a relist after 410 Gone): the cache
+  // becomes exactly `nodes` and is marked synced. Returns the names that vanished, in
+  // sorted order: Nodes deleted while the watch was down, whose DELETED event was lost.
+  std::vector<std::string> replaceAll(std::vector<model::Node> nodes);
+
+  const model::Node* get(const std::string& name) const;
+  std::size_t size() const { return nodes_.size(); }
+  const std::map<std::string, model::Node>& nodes() const { return nodes_; }
+
+  // True once a complete LIST has filled the cache. Before that, a Node missing from the
+  // cache may simply not have been seen yet, so its route must not be deleted.
+  bool synced() const { return synced_; }
+
+ private:
+  std::map<std::string, model::Node> nodes_;
+  bool synced_ = false;
+};
+
+}  // namespace routelet::reconcile

@@ -1,0 +1,50 @@
+// One level-triggered reconcile pass: dump, desired, plan, apply. The caller decides when
+// (watch events, monitor events, the periodic resync) and coalesces; a pass always works
+// from the whole cache and the whole table, so a missed event costs nothing.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include "common/base/result.h"
+#include "controller/reconcile/desired.h"
+#include "controller/reconcile/node_cache.h"
+#include "controller/reconcile/plan.h"
+#include "controller/reconcile/route_table.h"
+
+namespace routelet::reconcile {
+
+struct FailedOp {
+  netlink::RouteOp op;
+  Error error;
+};
+
+struct Report {
+  std::vector<netlink::Route> installed;  // added
+  std::vector<netlink::Route> updated;    // replaced an observed routelet route
+  std::vector<netlink::Route> deleted;    // stale routelet routes removed
+  std::size_t unchanged = 0;
+  std::vector<FailedOp> failed;           // retried by the next pass: it plans them again
+  std::vector<Conflict> conflicts;        // desired but held by a foreign route
+  std::vector<Skip> skipped;              // peers without a route, and why
+  std::vector<netlink::Route> keptStale;  // not desired, kept because the cache is unsynced
+  std::optional<Error> dumpError;         // set: nothing was planned or applied
+
+  bool ok() const { return !dumpError && failed.empty(); }
+};
+
+class Reconciler {
+ public:
+  explicit Reconciler(RouteTable& table) : table_(table) {}
+
+  // cacheSynced: the cache was filled by a complete LIST (NodeCache::synced()). Without
+  // it only adds and repairs happen, never deletes: an agent restarted while the API
+  // server is down starts with an empty cache and must not drop every route.
+  Report reconcile(const NodeCache& cache, const SelfInfo& self, bool cacheSynced);
+
+ private:
+  RouteTable& table_;
+};
+
+}  // namespace routelet::reconcile
