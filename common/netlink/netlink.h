@@ -74,7 +74,7 @@ class Handle {
  public:
   // A socket in the calling thread's current network namespace.
   static Result<Handle> open();
-  // A socket in the namespace behind nsFd (from openNetns). Sockets stay bound to the
+  // A socket in the namespace behind nsFd (netns::Fd::get()). Sockets stay bound to the
   // namespace they were created in, so the handle keeps working after the caller moves.
   static Result<Handle> openIn(int nsFd);
 

@@ -1,0 +1,490 @@
+#include "common/netlink/message.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <net/if.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <map>
+
+namespace routelet::netlink {
+namespace {
+
+// Every request here is a fixed header plus a few short attributes; strings are the only
+// variable part, so the buffer is sized from them and libmnl never writes past it.
+constexpr size_t kFixedRoom = 512;
+
+class Builder {
+ public:
+  Builder(uint16_t type, uint16_t flags, uint32_t seq, size_t extra = 0)
+      : buf_(kFixedRoom + extra, 0) {
+    nlh_ = mnl_nlmsg_put_header(buf_.data());
+    nlh_->nlmsg_type = type;
+    nlh_->nlmsg_flags = flags;
+    nlh_->nlmsg_seq = seq;
+  }
+  // Moving keeps the vector's heap block, so nlh_ stays valid; a copy would not.
+  Builder(Builder&&) = default;
+  Builder(const Builder&) = delete;
+  nlmsghdr* nlh() { return nlh_; }
+  template <typename T>
+  T* extra() {
+    return static_cast<T*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(T)));
+  }
+  Bytes finish() {
+    buf_.resize(nlh_->nlmsg_len);
+    return std::move(buf_);
+  }
+
+ private:
+  Bytes buf_;
+  nlmsghdr* nlh_;
+};
+
+constexpr uint16_t kChange = NLM_F_REQUEST | NLM_F_ACK;
+
+ifinfomsg* linkHeader(Builder& b, int index) {
+  auto* ifi = b.extra<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = index;
+  return ifi;
+}
+
+Builder setLink(uint32_t seq, int index) {
+  Builder b(RTM_NEWLINK, kChange, seq);
+  linkHeader(b, index);
+  return b;
+}
+
+// Name, MAC and MTU of a link being created (the host end and the veth peer alike).
+void putLinkBasics(nlmsghdr* nlh, const std::string& name, const Mac& mac, uint32_t mtu) {
+  mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
+  mnl_attr_put(nlh, IFLA_ADDRESS, mac.size(), mac.data());
+  if (mtu) mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+}
+
+void putExtMask(nlmsghdr* nlh) {
+  // Statistics blocks are most of a link message and routelet never reads them.
+  mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+}
+
+Bytes addressMessage(uint16_t type, uint16_t flags, uint32_t seq, int index,
+                     const ip::Prefix& prefix, bool nodad) {
+  Builder b(type, flags, seq);
+  auto* ifa = b.extra<ifaddrmsg>();
+  ifa->ifa_family = static_cast<uint8_t>(ip::familyAf(prefix.family()));
+  ifa->ifa_prefixlen = static_cast<uint8_t>(prefix.length());
+  ifa->ifa_index = static_cast<uint32_t>(index);
+  const ip::Address& a = prefix.address();
+  auto len = static_cast<size_t>(a.byteLength());
+  mnl_attr_put(b.nlh(), IFA_LOCAL, len, a.bytes());
+  mnl_attr_put(b.nlh(), IFA_ADDRESS, len, a.bytes());
+  if (nodad && !a.isV4()) {
+    ifa->ifa_flags = IFA_F_NODAD;
+    // IFA_FLAGS carries the full 32-bit flag word; the kernel prefers it over ifa_flags.
+    mnl_attr_put_u32(b.nlh(), IFA_FLAGS, IFA_F_NODAD);
+  }
+  return b.finish();
+}
+
+// rtm_table is 8 bits; larger ids travel only in RTA_TABLE (as iproute2 does).
+uint8_t headerTable(uint32_t table) {
+  return table < 256 ? static_cast<uint8_t>(table) : uint8_t{RT_TABLE_UNSPEC};
+}
+
+// --- Parsing helpers. Every read is bounds-checked and copies through memcpy, so hostile
+// or truncated input (fuzzing, a bug elsewhere) gives an Error rather than a crash or an
+// unaligned access.
+
+constexpr size_t align4(size_t n) {
+  return (n + 3) & ~size_t{3};
+}
+
+template <typename T>
+bool readStruct(ByteView bytes, size_t offset, T* out) {
+  if (offset > bytes.size() || bytes.size() - offset < sizeof(T)) return false;
+  std::memcpy(out, bytes.data() + offset, sizeof(T));
+  return true;
+}
+
+Error malformed(const std::string& what) {
+  return makeError("malformed netlink message: " + what, EBADMSG);
+}
+
+// Attributes by type; a type seen twice keeps the last, like the kernel's nla_parse.
+using Attributes = std::map<uint16_t, ByteView>;
+
+Result<Attributes> parseAttributes(ByteView bytes) {
+  Attributes attrs;
+  size_t offset = 0;
+  while (offset < bytes.size()) {
+    nlattr attr{};
+    if (!readStruct(bytes, offset, &attr))
+      return malformed("attribute header truncated at byte " + std::to_string(offset));
+    if (attr.nla_len < sizeof(nlattr) || attr.nla_len > bytes.size() - offset)
+      return malformed("attribute type " + std::to_string(attr.nla_type) + " has length " +
+                       std::to_string(attr.nla_len) + " with " +
+                       std::to_string(bytes.size() - offset) + " bytes left");
+    attrs[attr.nla_type & NLA_TYPE_MASK] =
+        bytes.subspan(offset + sizeof(nlattr), attr.nla_len - sizeof(nlattr));
+    offset += align4(attr.nla_len);
+  }
+  return attrs;
+}
+
+Result<uint32_t> u32Attr(const Attributes& attrs, uint16_t type, const char* name) {
+  auto it = attrs.find(type);
+  if (it == attrs.end()) return uint32_t{0};
+  uint32_t v = 0;
+  if (it->second.size() != sizeof v)
+    return malformed(std::string(name) + " has " + std::to_string(it->second.size()) +
+                     " bytes, expected 4");
+  std::memcpy(&v, it->second.data(), sizeof v);
+  return v;
+}
+
+std::string stringAttr(ByteView payload) {
+  std::string s(reinterpret_cast<const char*>(payload.data()), payload.size());
+  auto nul = s.find('\0');
+  if (nul != std::string::npos) s.resize(nul);
+  return s;
+}
+
+Result<ip::Address> addressAttr(ByteView payload, ip::Family family, const char* name) {
+  size_t want = family == ip::Family::kV4 ? 4 : 16;
+  if (payload.size() != want)
+    return malformed(std::string(name) + " has " + std::to_string(payload.size()) +
+                     " bytes, expected " + std::to_string(want));
+  return ip::Address::fromBytes(family, payload.data());
+}
+
+Result<ip::Family> familyOf(uint8_t af) {
+  if (af == AF_INET) return ip::Family::kV4;
+  if (af == AF_INET6) return ip::Family::kV6;
+  return malformed("address family " + std::to_string(af) + " is not IPv4 or IPv6");
+}
+
+// The fixed header of type T after the nlmsghdr, and the attributes after that.
+template <typename T>
+Result<Attributes> body(ByteView message, T* header) {
+  nlmsghdr nlh{};
+  if (!readStruct(message, 0, &nlh) || nlh.nlmsg_len < sizeof nlh || nlh.nlmsg_len > message.size())
+    return malformed("header truncated or length beyond the buffer");
+  ByteView payload = message.subspan(sizeof nlh, nlh.nlmsg_len - sizeof nlh);
+  if (!readStruct(payload, 0, header)) return malformed("fixed header truncated");
+  size_t start = align4(sizeof(T));
+  if (start > payload.size()) return Attributes{};
+  return parseAttributes(payload.subspan(start));
+}
+
+}  // namespace
+
+Bytes buildNewBridge(uint32_t seq, const std::string& name, const Mac& mac, uint32_t mtu) {
+  Builder b(RTM_NEWLINK, kChange | NLM_F_CREATE | NLM_F_EXCL, seq, name.size());
+  linkHeader(b, 0);
+  putLinkBasics(b.nlh(), name, mac, mtu);
+  nlattr* info = mnl_attr_nest_start(b.nlh(), IFLA_LINKINFO);
+  mnl_attr_put_strz(b.nlh(), IFLA_INFO_KIND, "bridge");
+  mnl_attr_nest_end(b.nlh(), info);
+  return b.finish();
+}
+
+Bytes buildNewVeth(uint32_t seq, const std::string& name, const Mac& mac,
+                   const std::string& peerName, const Mac& peerMac, uint32_t mtu, int peerNsFd) {
+  Builder b(RTM_NEWLINK, kChange | NLM_F_CREATE | NLM_F_EXCL, seq, name.size() + peerName.size());
+  linkHeader(b, 0);
+  putLinkBasics(b.nlh(), name, mac, mtu);
+  nlattr* info = mnl_attr_nest_start(b.nlh(), IFLA_LINKINFO);
+  mnl_attr_put_strz(b.nlh(), IFLA_INFO_KIND, "veth");
+  nlattr* data = mnl_attr_nest_start(b.nlh(), IFLA_INFO_DATA);
+  // The peer is a whole link description: an ifinfomsg followed by its own attributes
+  // (drivers/net/veth.c parses it with rtnl_nla_parse_ifinfomsg).
+  nlattr* peer = mnl_attr_nest_start(b.nlh(), VETH_INFO_PEER);
+  linkHeader(b, 0);
+  putLinkBasics(b.nlh(), peerName, peerMac, mtu);
+  if (peerNsFd >= 0) mnl_attr_put_u32(b.nlh(), IFLA_NET_NS_FD, static_cast<uint32_t>(peerNsFd));
+  mnl_attr_nest_end(b.nlh(), peer);
+  mnl_attr_nest_end(b.nlh(), data);
+  mnl_attr_nest_end(b.nlh(), info);
+  return b.finish();
+}
+
+Bytes buildSetUp(uint32_t seq, int index, bool up) {
+  Builder b(RTM_NEWLINK, kChange, seq);
+  auto* ifi = linkHeader(b, index);
+  ifi->ifi_flags = up ? IFF_UP : 0;
+  ifi->ifi_change = IFF_UP;  // only IFF_UP changes
+  return b.finish();
+}
+
+Bytes buildSetMaster(uint32_t seq, int index, int masterIndex) {
+  Builder b = setLink(seq, index);
+  mnl_attr_put_u32(b.nlh(), IFLA_MASTER, static_cast<uint32_t>(masterIndex));
+  return b.finish();
+}
+
+Bytes buildSetMtu(uint32_t seq, int index, uint32_t mtu) {
+  Builder b = setLink(seq, index);
+  mnl_attr_put_u32(b.nlh(), IFLA_MTU, mtu);
+  return b.finish();
+}
+
+Bytes buildSetMac(uint32_t seq, int index, const Mac& mac) {
+  Builder b = setLink(seq, index);
+  mnl_attr_put(b.nlh(), IFLA_ADDRESS, mac.size(), mac.data());
+  return b.finish();
+}
+
+Bytes buildRename(uint32_t seq, int index, const std::string& newName) {
+  Builder b(RTM_NEWLINK, kChange, seq, newName.size());
+  linkHeader(b, index);
+  mnl_attr_put_strz(b.nlh(), IFLA_IFNAME, newName.c_str());
+  return b.finish();
+}
+
+Bytes buildDeleteLink(uint32_t seq, int index) {
+  Builder b(RTM_DELLINK, kChange, seq);
+  linkHeader(b, index);
+  return b.finish();
+}
+
+Bytes buildDeleteLinkByName(uint32_t seq, const std::string& name) {
+  Builder b(RTM_DELLINK, kChange, seq, name.size());
+  linkHeader(b, 0);
+  mnl_attr_put_strz(b.nlh(), IFLA_IFNAME, name.c_str());
+  return b.finish();
+}
+
+Bytes buildGetLinkByName(uint32_t seq, const std::string& name) {
+  Builder b(RTM_GETLINK, NLM_F_REQUEST, seq, name.size());
+  linkHeader(b, 0);
+  mnl_attr_put_strz(b.nlh(), IFLA_IFNAME, name.c_str());
+  putExtMask(b.nlh());
+  return b.finish();
+}
+
+Bytes buildGetLinkByIndex(uint32_t seq, int index) {
+  Builder b(RTM_GETLINK, NLM_F_REQUEST, seq);
+  linkHeader(b, index);
+  putExtMask(b.nlh());
+  return b.finish();
+}
+
+Bytes buildLinkDump(uint32_t seq) {
+  Builder b(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  linkHeader(b, 0);
+  putExtMask(b.nlh());
+  return b.finish();
+}
+
+Bytes buildNewAddress(uint32_t seq, int index, const ip::Prefix& prefix, bool nodad) {
+  return addressMessage(RTM_NEWADDR, kChange | NLM_F_CREATE | NLM_F_EXCL, seq, index, prefix,
+                        nodad);
+}
+
+Bytes buildDeleteAddress(uint32_t seq, int index, const ip::Prefix& prefix) {
+  return addressMessage(RTM_DELADDR, kChange, seq, index, prefix, false);
+}
+
+Bytes buildAddressDump(uint32_t seq, int index) {
+  Builder b(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  auto* ifa = b.extra<ifaddrmsg>();
+  ifa->ifa_family = AF_UNSPEC;
+  ifa->ifa_index = static_cast<uint32_t>(index);
+  return b.finish();
+}
+
+Bytes buildRoute(uint32_t seq, RouteOp::Kind kind, const Route& route) {
+  bool replace = kind == RouteOp::Kind::kReplace;
+  Builder b(replace ? RTM_NEWROUTE : RTM_DELROUTE,
+            replace ? kChange | NLM_F_CREATE | NLM_F_REPLACE : kChange, seq);
+  auto* rtm = b.extra<rtmsg>();
+  rtm->rtm_family = static_cast<uint8_t>(ip::familyAf(route.dst.family()));
+  rtm->rtm_dst_len = static_cast<uint8_t>(route.dst.length());
+  rtm->rtm_table = headerTable(route.table);
+  rtm->rtm_protocol = route.protocol;
+  rtm->rtm_scope = replace ? route.scope : static_cast<uint8_t>(RT_SCOPE_NOWHERE);
+  rtm->rtm_type = route.type;
+  if (route.onlink) rtm->rtm_flags = RTNH_F_ONLINK;
+  if (route.dst.length() > 0) {
+    ip::Prefix net = route.dst.network();
+    mnl_attr_put(b.nlh(), RTA_DST, static_cast<size_t>(net.address().byteLength()),
+                 net.address().bytes());
+  }
+  if (route.gateway)
+    mnl_attr_put(b.nlh(), RTA_GATEWAY, static_cast<size_t>(route.gateway->byteLength()),
+                 route.gateway->bytes());
+  if (route.oif) mnl_attr_put_u32(b.nlh(), RTA_OIF, static_cast<uint32_t>(route.oif));
+  if (route.priority) mnl_attr_put_u32(b.nlh(), RTA_PRIORITY, route.priority);
+  mnl_attr_put_u32(b.nlh(), RTA_TABLE, route.table);
+  return b.finish();
+}
+
+Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> protocol,
+                     uint32_t table) {
+  Builder b(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  auto* rtm = b.extra<rtmsg>();
+  rtm->rtm_family = static_cast<uint8_t>(ip::familyAf(family));
+  rtm->rtm_table = headerTable(table);
+  rtm->rtm_protocol = protocol.value_or(0);
+  mnl_attr_put_u32(b.nlh(), RTA_TABLE, table);
+  return b.finish();
+}
+
+Result<std::vector<Message>> splitMessages(ByteView datagram) {
+  std::vector<Message> out;
+  size_t offset = 0;
+  while (offset < datagram.size()) {
+    nlmsghdr nlh{};
+    if (!readStruct(datagram, offset, &nlh))
+      return malformed("message header truncated at byte " + std::to_string(offset));
+    if (nlh.nlmsg_len < sizeof nlh || nlh.nlmsg_len > datagram.size() - offset)
+      return malformed("message length " + std::to_string(nlh.nlmsg_len) + " with " +
+                       std::to_string(datagram.size() - offset) + " bytes left");
+    out.push_back(Message{nlh.nlmsg_type, nlh.nlmsg_flags, nlh.nlmsg_seq, nlh.nlmsg_pid,
+                          datagram.subspan(offset, nlh.nlmsg_len)});
+    offset += align4(nlh.nlmsg_len);
+  }
+  return out;
+}
+
+Result<Ack> parseAck(ByteView message) {
+  nlmsghdr nlh{};
+  nlmsgerr err{};
+  if (!readStruct(message, 0, &nlh) || nlh.nlmsg_type != NLMSG_ERROR ||
+      nlh.nlmsg_len > message.size() || !readStruct(message, sizeof nlh, &err))
+    return malformed("not a complete NLMSG_ERROR");
+  Ack ack{nlh.nlmsg_seq, -err.error, ""};
+  if (!(nlh.nlmsg_flags & NLM_F_ACK_TLVS)) return ack;
+  // The TLVs follow the echoed request: its header only when NLM_F_CAPPED, else all of it.
+  size_t echoed = (nlh.nlmsg_flags & NLM_F_CAPPED) ? sizeof(nlmsghdr) : align4(err.msg.nlmsg_len);
+  size_t start = sizeof nlh + sizeof(int) + echoed;
+  if (start >= nlh.nlmsg_len) return ack;
+  auto attrs = parseAttributes(message.subspan(start, nlh.nlmsg_len - start));
+  if (!attrs.ok()) return attrs.error();
+  if (auto it = attrs->find(NLMSGERR_ATTR_MSG); it != attrs->end())
+    ack.extack = stringAttr(it->second);
+  return ack;
+}
+
+Result<Link> parseLink(ByteView message) {
+  ifinfomsg ifi{};
+  auto attrs = body(message, &ifi);
+  if (!attrs.ok()) return attrs.error().wrap("link");
+  Link link;
+  link.index = ifi.ifi_index;
+  link.up = ifi.ifi_flags & IFF_UP;
+  link.running = ifi.ifi_flags & IFF_RUNNING;
+  if (auto it = attrs->find(IFLA_IFNAME); it != attrs->end()) link.name = stringAttr(it->second);
+  auto mtu = u32Attr(*attrs, IFLA_MTU, "IFLA_MTU");
+  if (!mtu.ok()) return mtu.error().wrap("link " + link.name);
+  link.mtu = *mtu;
+  auto master = u32Attr(*attrs, IFLA_MASTER, "IFLA_MASTER");
+  if (!master.ok()) return master.error().wrap("link " + link.name);
+  link.master = static_cast<int>(*master);
+  // Only Ethernet-like links have a 6-byte address; others (tunnels) keep the zero MAC.
+  if (auto it = attrs->find(IFLA_ADDRESS); it != attrs->end() && it->second.size() == 6)
+    std::memcpy(link.mac.data(), it->second.data(), 6);
+  if (auto it = attrs->find(IFLA_LINKINFO); it != attrs->end()) {
+    auto info = parseAttributes(it->second);
+    if (!info.ok()) return info.error().wrap("link " + link.name + " IFLA_LINKINFO");
+    if (auto kind = info->find(IFLA_INFO_KIND); kind != info->end())
+      link.kind = stringAttr(kind->second);
+  }
+  return link;
+}
+
+Result<ParsedRoute> parseRoute(ByteView message) {
+  rtmsg rtm{};
+  auto attrs = body(message, &rtm);
+  if (!attrs.ok()) return attrs.error().wrap("route");
+  auto family = familyOf(rtm.rtm_family);
+  if (!family.ok()) return family.error().wrap("route");
+  int maxLen = *family == ip::Family::kV4 ? 32 : 128;
+  if (rtm.rtm_dst_len > maxLen)
+    return malformed("route prefix length " + std::to_string(rtm.rtm_dst_len));
+  ParsedRoute out;
+  Route& r = out.route;
+  out.cloned = rtm.rtm_flags & RTM_F_CLONED;
+  ip::Address dst = ip::Address::fromBytes(*family, std::array<uint8_t, 16>{}.data());
+  if (auto it = attrs->find(RTA_DST); it != attrs->end()) {
+    auto a = addressAttr(it->second, *family, "RTA_DST");
+    if (!a.ok()) return a.error();
+    dst = *a;
+  }
+  r.dst = ip::Prefix::make(dst, rtm.rtm_dst_len);
+  if (auto it = attrs->find(RTA_GATEWAY); it != attrs->end()) {
+    auto a = addressAttr(it->second, *family, "RTA_GATEWAY");
+    if (!a.ok()) return a.error();
+    r.gateway = *a;
+  }
+  auto oif = u32Attr(*attrs, RTA_OIF, "RTA_OIF");
+  auto priority = u32Attr(*attrs, RTA_PRIORITY, "RTA_PRIORITY");
+  auto table = u32Attr(*attrs, RTA_TABLE, "RTA_TABLE");
+  for (auto* v : {&oif, &priority, &table})
+    if (!v->ok()) return v->error().wrap("route " + r.dst.str());
+  r.oif = static_cast<int>(*oif);
+  r.priority = *priority;
+  r.table = attrs->count(RTA_TABLE) ? *table : rtm.rtm_table;
+  r.protocol = rtm.rtm_protocol;
+  r.scope = rtm.rtm_scope;
+  r.type = rtm.rtm_type;
+  r.onlink = rtm.rtm_flags & RTNH_F_ONLINK;
+  return out;
+}
+
+Result<AddressEntry> parseAddress(ByteView message) {
+  ifaddrmsg ifa{};
+  auto attrs = body(message, &ifa);
+  if (!attrs.ok()) return attrs.error().wrap("address");
+  auto family = familyOf(ifa.ifa_family);
+  if (!family.ok()) return family.error().wrap("address");
+  if (ifa.ifa_prefixlen > (*family == ip::Family::kV4 ? 32 : 128))
+    return malformed("address prefix length " + std::to_string(ifa.ifa_prefixlen));
+  // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point
+  // links and the only one IPv6 sends.
+  auto it = attrs->find(IFA_LOCAL);
+  if (it == attrs->end()) it = attrs->find(IFA_ADDRESS);
+  if (it == attrs->end()) return malformed("address without IFA_LOCAL or IFA_ADDRESS");
+  auto a = addressAttr(it->second, *family, "IFA_LOCAL");
+  if (!a.ok()) return a.error();
+  AddressEntry e;
+  e.index = static_cast<int>(ifa.ifa_index);
+  e.prefix = ip::Prefix::make(*a, ifa.ifa_prefixlen);
+  e.scope = ifa.ifa_scope;
+  return e;
+}
+
+int parseAnyForFuzz(const uint8_t* data, size_t size) {
+  auto messages = splitMessages(ByteView(data, size));
+  if (!messages.ok()) return 0;
+  for (const Message& m : *messages) {
+    switch (m.type) {
+      case NLMSG_ERROR:
+        (void)parseAck(m.bytes);
+        break;
+      case RTM_NEWLINK:
+      case RTM_DELLINK:
+        (void)parseLink(m.bytes);
+        break;
+      case RTM_NEWROUTE:
+      case RTM_DELROUTE:
+        (void)parseRoute(m.bytes);
+        break;
+      case RTM_NEWADDR:
+      case RTM_DELADDR:
+        (void)parseAddress(m.bytes);
+        break;
+      default:
+        break;
+    }
+  }
+  return 0;
+}
+
+}  // namespace routelet::netlink

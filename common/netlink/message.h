@@ -1,0 +1,99 @@
+// rtnetlink messages as bytes: pure builders for every request Handle sends and
+// bounds-checked parsers for what the kernel sends back. Nothing here touches a socket,
+// so the exact bytes are golden-tested and the parsers fuzzed without root.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/ip/address.h"
+#include "common/netlink/netlink.h"
+
+namespace routelet::netlink {
+
+using Bytes = std::vector<uint8_t>;
+using ByteView = std::span<const uint8_t>;
+
+// --- Requests. `seq` goes into nlmsg_seq; nlmsg_pid stays 0 (the kernel fills it). Every
+// change request carries NLM_F_REQUEST | NLM_F_ACK so each one is answered.
+
+// RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, kind "bridge".
+Bytes buildNewBridge(uint32_t seq, const std::string& name, const Mac& mac, uint32_t mtu);
+// RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, kind "veth"; the peer is described inside
+// IFLA_INFO_DATA/VETH_INFO_PEER and lands in the namespace behind peerNsFd (-1: same one).
+Bytes buildNewVeth(uint32_t seq, const std::string& name, const Mac& mac,
+                   const std::string& peerName, const Mac& peerMac, uint32_t mtu, int peerNsFd);
+// RTM_NEWLINK without NLM_F_CREATE modifies the existing link `index`.
+Bytes buildSetUp(uint32_t seq, int index, bool up);
+Bytes buildSetMaster(uint32_t seq, int index, int masterIndex);
+Bytes buildSetMtu(uint32_t seq, int index, uint32_t mtu);
+Bytes buildSetMac(uint32_t seq, int index, const Mac& mac);
+Bytes buildRename(uint32_t seq, int index, const std::string& newName);
+// RTM_DELLINK.
+Bytes buildDeleteLink(uint32_t seq, int index);
+Bytes buildDeleteLinkByName(uint32_t seq, const std::string& name);
+// RTM_GETLINK: one link (answered by RTM_NEWLINK or an error), or a dump of all.
+Bytes buildGetLinkByName(uint32_t seq, const std::string& name);
+Bytes buildGetLinkByIndex(uint32_t seq, int index);
+Bytes buildLinkDump(uint32_t seq);
+
+// RTM_NEWADDR (NLM_F_CREATE | NLM_F_EXCL) or RTM_DELADDR with IFA_LOCAL and IFA_ADDRESS;
+// nodad adds IFA_F_NODAD (IPv6 only: IPv4 has no DAD) in ifa_flags and IFA_FLAGS.
+Bytes buildNewAddress(uint32_t seq, int index, const ip::Prefix& prefix, bool nodad);
+Bytes buildDeleteAddress(uint32_t seq, int index, const ip::Prefix& prefix);
+// RTM_GETADDR dump; index 0 asks for every interface (the kernel filters by index only
+// with NETLINK_GET_STRICT_CHK, so callers filter again).
+Bytes buildAddressDump(uint32_t seq, int index);
+
+// RTM_NEWROUTE with NLM_F_CREATE | NLM_F_REPLACE (kReplace) or RTM_DELROUTE (kDelete).
+// A delete matches any scope (RT_SCOPE_NOWHERE, as `ip route del` does) but only the
+// route's own protocol, so foreign routes with the same key are never removed.
+Bytes buildRoute(uint32_t seq, RouteOp::Kind kind, const Route& route);
+// RTM_GETROUTE dump of one family, with table/protocol in the header for kernels that
+// filter under NETLINK_GET_STRICT_CHK (callers filter again).
+Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> protocol,
+                     uint32_t table);
+
+// --- Replies.
+
+// One netlink message inside a received buffer.
+struct Message {
+  uint16_t type = 0;
+  uint16_t flags = 0;
+  uint32_t seq = 0;
+  uint32_t pid = 0;
+  ByteView bytes;  // the whole message, header included
+};
+
+// Splits a datagram into its messages; an Error when a header or length is inconsistent.
+Result<std::vector<Message>> splitMessages(ByteView datagram);
+
+// NLMSG_ERROR: error 0 is an acknowledgement; otherwise a negative errno. extack is the
+// kernel's NLMSGERR_ATTR_MSG text when NETLINK_EXT_ACK is on ("" otherwise).
+struct Ack {
+  uint32_t seq = 0;
+  int error = 0;  // positive errno, 0 for success
+  std::string extack;
+};
+Result<Ack> parseAck(ByteView message);
+
+// RTM_NEWLINK / RTM_DELLINK.
+Result<Link> parseLink(ByteView message);
+// RTM_NEWROUTE / RTM_DELROUTE. cloned reports RTM_F_CLONED (cache entries, not routes).
+struct ParsedRoute {
+  Route route;
+  bool cloned = false;
+};
+Result<ParsedRoute> parseRoute(ByteView message);
+// RTM_NEWADDR / RTM_DELADDR.
+Result<AddressEntry> parseAddress(ByteView message);
+
+// Entry point for libFuzzer: splits and parses whatever it is given; never crashes.
+int parseAnyForFuzz(const uint8_t* data, size_t size);
+
+}  // namespace routelet::netlink

@@ -1,0 +1,543 @@
+#include "common/netlink/netlink.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "common/base/log.h"
+#include "common/netlink/message.h"
+#include "common/netlink/netns.h"
+
+namespace routelet::netlink {
+namespace {
+
+// The kernel sizes one dump datagram up to 32 KiB (net/netlink/af_netlink.c caps
+// max_recvmsg_len there); a larger buffer means no truncation even for unusual links.
+constexpr size_t kReceiveBuffer = 256 * 1024;
+// Socket receive queue: every acknowledgement of a batch is queued before sendmsg returns
+// (rtnetlink processes the batch in the sender's context), and each one costs a whole skb
+// of accounting, so a batch must fit here or its acks are dropped with ENOBUFS.
+constexpr int kSocketReceiveQueue = 8 * 1024 * 1024;
+// Route operations per sendmsg: large enough to avoid a round trip per route, small enough
+// that its acks fit in the receive queue even when SO_RCVBUFFORCE is refused.
+constexpr size_t kBatchSize = 128;
+// A dump that changed underneath (NLM_F_DUMP_INTR) is repeated this many times.
+constexpr int kDumpAttempts = 5;
+
+void setOption(mnl_socket* sock, int option) {
+  // Optional features: older kernels lack them and the library still works without.
+  int one = 1;
+  (void)mnl_socket_setsockopt(sock, option, &one, sizeof one);
+}
+
+void growReceiveQueue(int fd) {
+  int size = kSocketReceiveQueue;
+  // SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN; fall back to the cap.
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
+Result<mnl_socket*> openSocket(unsigned groups, int flags) {
+  mnl_socket* sock = mnl_socket_open2(NETLINK_ROUTE, flags | SOCK_CLOEXEC);
+  if (!sock) return errnoError("open rtnetlink socket");
+  if (mnl_socket_bind(sock, groups, MNL_SOCKET_AUTOPID) < 0) {
+    Error e = errnoError("bind rtnetlink socket");
+    mnl_socket_close(sock);
+    return e;
+  }
+  setOption(sock, NETLINK_EXT_ACK);
+  setOption(sock, NETLINK_CAP_ACK);  // acks echo only the request header, not all of it
+  setOption(sock, NETLINK_GET_STRICT_CHK);
+  growReceiveQueue(mnl_socket_get_fd(sock));
+  return sock;
+}
+
+Error ackError(const std::string& what, const Ack& ack) {
+  Error e = errnoError(what, ack.error);
+  if (!ack.extack.empty()) e.message += " (" + ack.extack + ")";
+  return e;
+}
+
+std::string routeWhat(RouteOp::Kind kind, const Route& r) {
+  return (kind == RouteOp::Kind::kReplace ? "replace route " : "delete route ") + describe(r);
+}
+
+}  // namespace
+
+std::string macString(const Mac& mac) {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+  return buf;
+}
+
+Result<Mac> parseMac(const std::string& text) {
+  auto bad = [&] {
+    return makeError("MAC address \"" + text.substr(0, 64) +
+                         "\" is not six colon-separated hex bytes (like 02:42:ac:11:00:02)",
+                     EINVAL);
+  };
+  if (text.size() != 17) return bad();
+  Mac mac{};
+  for (size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[i * 3 - 1] != ':') return bad();
+    unsigned value = 0;
+    for (size_t j = 0; j < 2; ++j) {
+      char c = text[i * 3 + j];
+      unsigned digit;
+      if (c >= '0' && c <= '9')
+        digit = static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        digit = static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        digit = static_cast<unsigned>(c - 'A' + 10);
+      else
+        return bad();
+      value = value * 16 + digit;
+    }
+    mac[i] = static_cast<uint8_t>(value);
+  }
+  return mac;
+}
+
+std::string describe(const Route& r) {
+  std::string s = r.dst.str();
+  if (r.type != RTN_UNICAST) s = "type " + std::to_string(r.type) + " " + s;
+  if (r.gateway) s += " via " + r.gateway->str();
+  if (r.oif) s += " dev " + std::to_string(r.oif);
+  if (r.table != RT_TABLE_MAIN) s += " table " + std::to_string(r.table);
+  s += " proto " + std::to_string(r.protocol);
+  if (r.scope != RT_SCOPE_UNIVERSE) s += " scope " + std::to_string(r.scope);
+  if (r.priority) s += " metric " + std::to_string(r.priority);
+  if (r.onlink) s += " onlink";
+  return s;
+}
+
+// --- Handle
+
+struct Handle::Impl {
+  explicit Impl(mnl_socket* s) : sock(s), buffer(kReceiveBuffer) {}
+  ~Impl() { mnl_socket_close(sock); }
+
+  uint32_t nextSeq() { return ++seq; }
+
+  Status send(const Bytes& bytes, const std::string& what) {
+    ssize_t n = mnl_socket_sendto(sock, bytes.data(), bytes.size());
+    if (n < 0) return errnoError(what + ": send");
+    if (static_cast<size_t>(n) != bytes.size())
+      return makeError(what + ": short send of " + std::to_string(n) + " bytes", EIO);
+    return okStatus();
+  }
+
+  // One datagram, split into messages.
+  Result<std::vector<Message>> receive(const std::string& what) {
+    for (;;) {
+      ssize_t n = mnl_socket_recvfrom(sock, buffer.data(), buffer.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errnoError(what + ": receive");
+      auto messages = splitMessages(ByteView(buffer.data(), static_cast<size_t>(n)));
+      if (!messages.ok()) return messages.error().wrap(what);
+      return messages;
+    }
+  }
+
+  // A change request: waits for its acknowledgement.
+  Status call(const std::string& what, auto build) {
+    uint32_t s = nextSeq();
+    if (auto sent = send(build(s), what); !sent.ok()) return sent;
+    for (;;) {
+      auto messages = receive(what);
+      if (!messages.ok()) return messages.error();
+      for (const Message& m : *messages) {
+        if (m.seq != s || m.type != NLMSG_ERROR) continue;
+        auto ack = parseAck(m.bytes);
+        if (!ack.ok()) return ack.error().wrap(what);
+        if (ack->error) return ackError(what, *ack);
+        return okStatus();
+      }
+    }
+  }
+
+  // A request answered by a single message (RTM_GETLINK for one link).
+  Result<Bytes> get(const std::string& what, auto build) {
+    uint32_t s = nextSeq();
+    if (auto sent = send(build(s), what); !sent.ok()) return sent.error();
+    for (;;) {
+      auto messages = receive(what);
+      if (!messages.ok()) return messages.error();
+      for (const Message& m : *messages) {
+        if (m.seq != s) continue;
+        if (m.type == NLMSG_ERROR) {
+          auto ack = parseAck(m.bytes);
+          if (!ack.ok()) return ack.error().wrap(what);
+          return ackError(what, *ack);
+        }
+        return Bytes(m.bytes.begin(), m.bytes.end());
+      }
+    }
+  }
+
+  // Every message of a dump, repeated when the kernel flags it as interrupted by a
+  // concurrent change (NLM_F_DUMP_INTR), so callers see one consistent snapshot.
+  Result<std::vector<Bytes>> dump(const std::string& what, auto build) {
+    for (int attempt = 0;; ++attempt) {
+      auto once = dumpOnce(what, build);
+      if (!once.ok()) return once.error();
+      if (!once->second) return std::move(once->first);
+      if (attempt + 1 == kDumpAttempts)
+        return makeError(what + ": the table kept changing during " +
+                             std::to_string(kDumpAttempts) + " dumps; retry later",
+                         EAGAIN);
+    }
+  }
+
+  Result<std::pair<std::vector<Bytes>, bool>> dumpOnce(const std::string& what, auto build) {
+    uint32_t s = nextSeq();
+    if (auto sent = send(build(s), what); !sent.ok()) return sent.error();
+    std::vector<Bytes> out;
+    bool interrupted = false;
+    for (;;) {
+      auto messages = receive(what);
+      if (!messages.ok()) return messages.error();
+      for (const Message& m : *messages) {
+        if (m.seq != s) continue;
+        if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (m.type == NLMSG_ERROR) {
+          auto ack = parseAck(m.bytes);
+          if (!ack.ok()) return ack.error().wrap(what);
+          return ackError(what, *ack);
+        }
+        if (m.type == NLMSG_DONE) {
+          // A dump that fails part way reports the errno in NLMSG_DONE's payload.
+          int status = 0;
+          if (m.bytes.size() >= sizeof(nlmsghdr) + sizeof status)
+            std::memcpy(&status, m.bytes.data() + sizeof(nlmsghdr), sizeof status);
+          if (status < 0) return ackError(what, Ack{s, -status, ""});
+          return std::make_pair(std::move(out), interrupted);
+        }
+        out.emplace_back(m.bytes.begin(), m.bytes.end());
+      }
+    }
+  }
+
+  mnl_socket* sock;
+  uint32_t seq = 0;
+  Bytes buffer;
+};
+
+Handle::Handle(Impl* impl) : impl_(impl) {}
+Handle::Handle(Handle&& o) noexcept : impl_(o.impl_) {
+  o.impl_ = nullptr;
+}
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    delete impl_;
+    impl_ = o.impl_;
+    o.impl_ = nullptr;
+  }
+  return *this;
+}
+Handle::~Handle() {
+  delete impl_;
+}
+
+int Handle::fd() const {
+  return impl_ ? mnl_socket_get_fd(impl_->sock) : -1;
+}
+
+Result<Handle> Handle::open() {
+  auto sock = openSocket(0, 0);
+  if (!sock.ok()) return sock.error();
+  return Handle(new Impl(*sock));
+}
+
+Result<Handle> Handle::openIn(int nsFd) {
+  // Reopening through /proc validates the descriptor as a network namespace and gives an
+  // owned copy for Enter.
+  std::string path = "/proc/self/fd/" + std::to_string(nsFd);
+  auto ns = netns::Fd::open(path);
+  if (!ns.ok())
+    return ns.error().wrap("open rtnetlink socket in namespace fd " + std::to_string(nsFd));
+  // The guard returns this thread to its namespace on every path, failures included.
+  auto entered = netns::Enter::into(*ns);
+  if (!entered.ok()) return entered.error();
+  return open();
+}
+
+Result<Link> Handle::linkByName(const std::string& name) {
+  auto reply =
+      impl_->get("get link " + name, [&](uint32_t s) { return buildGetLinkByName(s, name); });
+  if (!reply.ok()) return reply.error();
+  return parseLink(*reply);
+}
+
+Result<Link> Handle::linkByIndex(int index) {
+  auto reply = impl_->get("get link " + std::to_string(index),
+                          [&](uint32_t s) { return buildGetLinkByIndex(s, index); });
+  if (!reply.ok()) return reply.error();
+  return parseLink(*reply);
+}
+
+Result<std::vector<Link>> Handle::links() {
+  auto messages = impl_->dump("list links", [](uint32_t s) { return buildLinkDump(s); });
+  if (!messages.ok()) return messages.error();
+  std::vector<Link> out;
+  for (const Bytes& m : *messages) {
+    auto link = parseLink(m);
+    if (!link.ok()) return link.error().wrap("list links");
+    out.push_back(std::move(*link));
+  }
+  return out;
+}
+
+Status Handle::createBridge(const std::string& name, const Mac& mac, uint32_t mtu) {
+  return impl_->call("create bridge " + name,
+                     [&](uint32_t s) { return buildNewBridge(s, name, mac, mtu); });
+}
+
+Status Handle::createVeth(const std::string& hostName, const Mac& hostMac,
+                          const std::string& peerName, const Mac& peerMac, uint32_t mtu,
+                          int peerNsFd) {
+  return impl_->call("create veth " + hostName + " (peer " + peerName + ")", [&](uint32_t s) {
+    return buildNewVeth(s, hostName, hostMac, peerName, peerMac, mtu, peerNsFd);
+  });
+}
+
+Status Handle::setUp(int index, bool up) {
+  return impl_->call("set link " + std::to_string(index) + (up ? " up" : " down"),
+                     [&](uint32_t s) { return buildSetUp(s, index, up); });
+}
+
+Status Handle::setMaster(int index, int masterIndex) {
+  return impl_->call(
+      "set master of link " + std::to_string(index) + " to " + std::to_string(masterIndex),
+      [&](uint32_t s) { return buildSetMaster(s, index, masterIndex); });
+}
+
+Status Handle::setMtu(int index, uint32_t mtu) {
+  return impl_->call("set mtu of link " + std::to_string(index) + " to " + std::to_string(mtu),
+                     [&](uint32_t s) { return buildSetMtu(s, index, mtu); });
+}
+
+Status Handle::setMac(int index, const Mac& mac) {
+  return impl_->call("set mac of link " + std::to_string(index) + " to " + macString(mac),
+                     [&](uint32_t s) { return buildSetMac(s, index, mac); });
+}
+
+Status Handle::rename(int index, const std::string& newName) {
+  return impl_->call("rename link " + std::to_string(index) + " to " + newName,
+                     [&](uint32_t s) { return buildRename(s, index, newName); });
+}
+
+Status Handle::deleteLink(int index) {
+  return impl_->call("delete link " + std::to_string(index),
+                     [&](uint32_t s) { return buildDeleteLink(s, index); });
+}
+
+Status Handle::deleteLinkByName(const std::string& name) {
+  return impl_->call("delete link " + name,
+                     [&](uint32_t s) { return buildDeleteLinkByName(s, name); });
+}
+
+Status Handle::addAddress(int index, const ip::Prefix& prefix, bool nodad) {
+  return impl_->call("add address " + prefix.str() + " to link " + std::to_string(index),
+                     [&](uint32_t s) { return buildNewAddress(s, index, prefix, nodad); });
+}
+
+Status Handle::deleteAddress(int index, const ip::Prefix& prefix) {
+  return impl_->call("delete address " + prefix.str() + " from link " + std::to_string(index),
+                     [&](uint32_t s) { return buildDeleteAddress(s, index, prefix); });
+}
+
+Result<std::vector<AddressEntry>> Handle::addresses(int index) {
+  auto messages =
+      impl_->dump("list addresses", [&](uint32_t s) { return buildAddressDump(s, index); });
+  if (!messages.ok()) return messages.error();
+  std::vector<AddressEntry> out;
+  for (const Bytes& m : *messages) {
+    auto entry = parseAddress(m);
+    if (!entry.ok()) return entry.error().wrap("list addresses");
+    if (index == 0 || entry->index == index) out.push_back(*entry);
+  }
+  return out;
+}
+
+Status Handle::replaceRoute(const Route& route) {
+  return impl_->call(routeWhat(RouteOp::Kind::kReplace, route),
+                     [&](uint32_t s) { return buildRoute(s, RouteOp::Kind::kReplace, route); });
+}
+
+Status Handle::deleteRoute(const Route& route) {
+  return impl_->call(routeWhat(RouteOp::Kind::kDelete, route),
+                     [&](uint32_t s) { return buildRoute(s, RouteOp::Kind::kDelete, route); });
+}
+
+Result<std::vector<Route>> Handle::routes(std::optional<ip::Family> family,
+                                          std::optional<uint8_t> protocol, uint32_t table) {
+  std::vector<ip::Family> families;
+  if (family)
+    families = {*family};
+  else
+    families = {ip::Family::kV4, ip::Family::kV6};
+  std::vector<Route> out;
+  for (ip::Family f : families) {
+    std::string what =
+        std::string("list IPv") + ip::familyName(f) + " routes in table " + std::to_string(table);
+    auto messages =
+        impl_->dump(what, [&](uint32_t s) { return buildRouteDump(s, f, protocol, table); });
+    // Under NETLINK_GET_STRICT_CHK the kernel answers ENOENT for a table that does not
+    // exist yet (inet_dump_fib, inet6_dump_fib): it simply holds no routes.
+    if (!messages.ok() && messages.error().code == ENOENT && table != RT_TABLE_MAIN) continue;
+    if (!messages.ok()) return messages.error();
+    for (const Bytes& m : *messages) {
+      auto parsed = parseRoute(m);
+      if (!parsed.ok()) return parsed.error().wrap(what);
+      const Route& r = parsed->route;
+      // Kernels without strict checking ignore the header's filter: filter here too.
+      if (parsed->cloned || r.dst.family() != f || r.table != table) continue;
+      if (protocol && r.protocol != *protocol) continue;
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+Result<std::vector<Status>> Handle::apply(const std::vector<RouteOp>& ops) {
+  std::vector<Status> statuses(ops.size());
+  std::vector<bool> answered(ops.size(), false);
+  for (size_t begin = 0; begin < ops.size(); begin += kBatchSize) {
+    size_t end = std::min(ops.size(), begin + kBatchSize);
+    std::string what = "apply route operations " + std::to_string(begin + 1) + "-" +
+                       std::to_string(end) + " of " + std::to_string(ops.size());
+    // Each message has its own seq: first + i belongs to ops[begin + i].
+    uint32_t first = impl_->seq + 1;
+    Bytes batch;
+    for (size_t i = begin; i < end; ++i) {
+      Bytes m = buildRoute(impl_->nextSeq(), ops[i].kind, ops[i].route);
+      batch.insert(batch.end(), m.begin(), m.end());
+    }
+    if (auto sent = impl_->send(batch, what); !sent.ok()) return sent.error();
+    size_t pending = end - begin;
+    while (pending > 0) {
+      auto messages = impl_->receive(what);
+      if (!messages.ok()) return messages.error();
+      for (const Message& m : *messages) {
+        if (m.type != NLMSG_ERROR) continue;
+        uint32_t offset = m.seq - first;  // wraps to a large value for older seqs
+        if (offset >= end - begin || answered[begin + offset]) continue;
+        size_t i = begin + offset;
+        auto ack = parseAck(m.bytes);
+        if (!ack.ok()) return ack.error().wrap(what);
+        if (ack->error) statuses[i] = ackError(routeWhat(ops[i].kind, ops[i].route), *ack);
+        answered[i] = true;
+        --pending;
+      }
+    }
+  }
+  return statuses;
+}
+
+// --- Monitor
+
+Monitor::Monitor(int fd, void* sock) : sock_(sock), fd_(fd) {}
+Monitor::Monitor(Monitor&& o) noexcept : sock_(o.sock_), fd_(o.fd_) {
+  o.sock_ = nullptr;
+  o.fd_ = -1;
+}
+Monitor& Monitor::operator=(Monitor&& o) noexcept {
+  if (this != &o) {
+    if (sock_) mnl_socket_close(static_cast<mnl_socket*>(sock_));
+    sock_ = o.sock_;
+    fd_ = o.fd_;
+    o.sock_ = nullptr;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+Monitor::~Monitor() {
+  if (sock_) mnl_socket_close(static_cast<mnl_socket*>(sock_));
+}
+
+int Monitor::fd() const {
+  return fd_;
+}
+
+Result<Monitor> Monitor::open() {
+  auto sock = openSocket(RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, SOCK_NONBLOCK);
+  if (!sock.ok()) return sock.error().wrap("open rtnetlink monitor");
+  return Monitor(mnl_socket_get_fd(*sock), *sock);
+}
+
+namespace {
+
+// Datagrams read per drain, so a flood cannot keep the caller here forever; the socket
+// stays readable and the next poll comes back.
+constexpr int kDrainDatagrams = 1024;
+
+std::optional<Event> toEvent(const Message& m) {
+  switch (m.type) {
+    case RTM_NEWLINK:
+    case RTM_DELLINK: {
+      auto link = parseLink(m.bytes);
+      if (!link.ok()) {
+        log::warn("rtnetlink monitor: skipping " + link.error().message);
+        return std::nullopt;
+      }
+      return Event{m.type == RTM_NEWLINK ? Event::Kind::kLinkChanged : Event::Kind::kLinkRemoved,
+                   link->index, link->name, std::nullopt};
+    }
+    case RTM_NEWROUTE:
+    case RTM_DELROUTE: {
+      auto parsed = parseRoute(m.bytes);
+      if (!parsed.ok()) {
+        log::warn("rtnetlink monitor: skipping " + parsed.error().message);
+        return std::nullopt;
+      }
+      if (parsed->cloned) return std::nullopt;
+      return Event{m.type == RTM_NEWROUTE ? Event::Kind::kRouteAdded : Event::Kind::kRouteRemoved,
+                   0, "", parsed->route};
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<Event>> Monitor::drain() {
+  std::vector<Event> events;
+  Bytes buffer(kReceiveBuffer);
+  auto* sock = static_cast<mnl_socket*>(sock_);
+  for (int i = 0; i < kDrainDatagrams; ++i) {
+    ssize_t n = mnl_socket_recvfrom(sock, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == ENOBUFS)
+        return makeError("rtnetlink monitor overrun: the kernel dropped events; resync fully",
+                         ENOBUFS);
+      return errnoError("rtnetlink monitor: receive");
+    }
+    auto messages = splitMessages(ByteView(buffer.data(), static_cast<size_t>(n)));
+    if (!messages.ok()) return messages.error().wrap("rtnetlink monitor");
+    for (const Message& m : *messages)
+      if (auto e = toEvent(m)) events.push_back(std::move(*e));
+  }
+  return events;
+}
+
+Result<std::vector<Event>> Monitor::wait(std::chrono::milliseconds timeout) {
+  pollfd p{fd_, POLLIN, 0};
+  int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  if (n < 0 && errno != EINTR) return errnoError("rtnetlink monitor: poll");
+  if (n <= 0) return std::vector<Event>{};
+  return drain();
+}
+
+}  // namespace routelet::netlink

@@ -1,0 +1,547 @@
+// The rtnetlink Handle, Monitor and netns helpers against the real kernel, each test in
+// namespaces of its own.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/netlink/netlink.h"
+#include "common/netlink/netns.h"
+#include "tests/support/netns_fixture.h"
+
+namespace routelet::netlink {
+namespace {
+
+using testing::requireRootAndIp;
+using testing::TestNetns;
+
+constexpr uint8_t kProto = 201;
+
+Mac mac(uint8_t last) {
+  return Mac{0x02, 0x00, 0x00, 0x00, 0x00, last};
+}
+
+ip::Prefix prefix(const char* text) {
+  return *ip::Prefix::parseInterface(text);
+}
+
+ip::Address addr(const char* text) {
+  return *ip::Address::parse(text);
+}
+
+// A test namespace with its fd and a Handle bound inside it.
+struct Space {
+  explicit Space(const std::string& tag) : ns(tag) {
+    auto f = netns::Fd::open(ns.path());
+    EXPECT_TRUE(f.ok()) << f.error().message;
+    if (!f.ok()) return;
+    fd.emplace(std::move(*f));
+    auto h = Handle::openIn(fd->get());
+    EXPECT_TRUE(h.ok()) << h.error().message;
+    if (h.ok()) handle.emplace(std::move(*h));
+  }
+  bool ok() const { return ns.ok() && handle.has_value(); }
+  int index(const std::string& name) {
+    auto l = handle->linkByName(name);
+    EXPECT_TRUE(l.ok()) << l.error().message;
+    return l.ok() ? l->index : 0;
+  }
+
+  TestNetns ns;
+  std::optional<netns::Fd> fd;
+  std::optional<Handle> handle;
+};
+
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    auto status_ = (expr);                                \
+    ASSERT_TRUE(status_.ok()) << status_.error().message; \
+  } while (0)
+
+ino_t netnsInode(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_ino;
+}
+
+// A veth pair v0 (192.168.50.1/24, fd50::1/64) / v1 inside one namespace, both up, so
+// gateways in 192.168.50.0/24 and fd50::/64 are on-link.
+void addOnLinkSubnet(Space& s) {
+  ASSERT_OK(s.handle->createVeth("v0", mac(0x10), "v1", mac(0x11), 1500, -1));
+  int v0 = s.index("v0");
+  ASSERT_OK(s.handle->setUp(v0));
+  ASSERT_OK(s.handle->setUp(s.index("v1")));
+  ASSERT_OK(s.handle->addAddress(v0, prefix("192.168.50.1/24")));
+  ASSERT_OK(s.handle->addAddress(v0, prefix("fd50::1/64"), true));
+}
+
+// Sends one UDP datagram from namespace `from` to `dst` (bound by a socket in namespace
+// `to`) and reports whether it arrived: traffic across the links under test, needing no
+// tool such as ping. Sockets stay in the namespace they were created in.
+bool udpReaches(const netns::Fd& from, const netns::Fd& to, const ip::Address& dst) {
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (dst.isV4()) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(40123);
+    std::memcpy(&sin->sin_addr, dst.bytes(), 4);
+    len = sizeof *sin;
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(40123);
+    std::memcpy(&sin6->sin6_addr, dst.bytes(), 16);
+    len = sizeof *sin6;
+  }
+  auto* sa = reinterpret_cast<sockaddr*>(&ss);
+  int af = ip::familyAf(dst.family());
+  int rx = -1;
+  int tx = -1;
+  {
+    auto entered = netns::Enter::into(to);
+    EXPECT_TRUE(entered.ok());
+    rx = ::socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    EXPECT_EQ(::bind(rx, sa, len), 0) << "bind " << dst.str() << ": " << std::strerror(errno);
+  }
+  {
+    auto entered = netns::Enter::into(from);
+    EXPECT_TRUE(entered.ok());
+    tx = ::socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  }
+  bool arrived = false;
+  if (::sendto(tx, "hello", 5, 0, sa, len) == 5) {
+    pollfd p{rx, POLLIN, 0};
+    char buf[16];
+    arrived = ::poll(&p, 1, 5000) == 1 && ::recv(rx, buf, sizeof buf, 0) == 5 &&
+              std::memcmp(buf, "hello", 5) == 0;
+  }
+  ::close(rx);
+  ::close(tx);
+  return arrived;
+}
+
+Route viaRoute(const char* dst, const char* gateway) {
+  Route r;
+  r.dst = *ip::Prefix::parse(dst);
+  r.gateway = addr(gateway);
+  r.protocol = kProto;
+  return r;
+}
+
+TEST(NetlinkKernelTest, CreatesBridgeWithMacAndMtu) {
+  if (!requireRootAndIp()) return;
+  Space s("nlbr");
+  ASSERT_TRUE(s.ok());
+  ASSERT_OK(s.handle->createBridge("br0", mac(0x01), 1400));
+  auto link = s.handle->linkByName("br0");
+  ASSERT_TRUE(link.ok()) << link.error().message;
+  EXPECT_EQ(link->kind, "bridge");
+  EXPECT_EQ(link->mtu, 1400u);
+  EXPECT_EQ(link->mac, mac(0x01));
+  EXPECT_FALSE(link->up);
+  auto byIndex = s.handle->linkByIndex(link->index);
+  ASSERT_TRUE(byIndex.ok()) << byIndex.error().message;
+  EXPECT_EQ(byIndex->name, "br0");
+
+  auto json = nlohmann::json::parse(
+      testing::shellOutput("ip -n " + s.ns.name() + " -j -d link show br0"), nullptr, false);
+  ASSERT_TRUE(json.is_array() && json.size() == 1) << json.dump();
+  EXPECT_EQ(json[0]["mtu"], 1400);
+  EXPECT_EQ(json[0]["address"], "02:00:00:00:00:01");
+  EXPECT_EQ(json[0]["linkinfo"]["info_kind"], "bridge");
+
+  auto all = s.handle->links();
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_TRUE(std::any_of(all->begin(), all->end(), [](const Link& l) { return l.name == "br0"; }));
+  EXPECT_TRUE(std::any_of(all->begin(), all->end(), [](const Link& l) { return l.name == "lo"; }));
+}
+
+TEST(NetlinkKernelTest, DuplicateBridgeIsEexistAndMissingLinkIsEnodev) {
+  if (!requireRootAndIp()) return;
+  Space s("nldup");
+  ASSERT_TRUE(s.ok());
+  ASSERT_OK(s.handle->createBridge("br0", mac(0x01), 1500));
+  Status again = s.handle->createBridge("br0", mac(0x02), 1500);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, EEXIST);
+  EXPECT_EQ(again.error().message.rfind("create bridge br0: File exists", 0), 0u)
+      << again.error().message;
+
+  Status missing = s.handle->deleteLinkByName("nope0");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ENODEV) << missing.error().message;
+  auto get = s.handle->linkByName("nope0");
+  ASSERT_FALSE(get.ok());
+  EXPECT_EQ(get.error().code, ENODEV) << get.error().message;
+
+  ASSERT_OK(s.handle->deleteLinkByName("br0"));
+  EXPECT_EQ(s.handle->linkByName("br0").error().code, ENODEV);
+  ASSERT_OK(s.handle->createBridge("br1", mac(0x03), 1500));
+  ASSERT_OK(s.handle->deleteLink(s.index("br1")));
+  EXPECT_EQ(s.handle->linkByName("br1").error().code, ENODEV);
+  EXPECT_EQ(s.handle->deleteLink(999999).error().code, ENODEV);
+}
+
+TEST(NetlinkKernelTest, ChangesMtuAndMac) {
+  if (!requireRootAndIp()) return;
+  Space s("nlmtu");
+  ASSERT_TRUE(s.ok());
+  ASSERT_OK(s.handle->createVeth("a0", mac(0x20), "a1", mac(0x21), 1500, -1));
+  int a0 = s.index("a0");
+  ASSERT_OK(s.handle->setMtu(a0, 1350));
+  ASSERT_OK(s.handle->setMac(a0, mac(0x99)));
+  auto link = s.handle->linkByIndex(a0);
+  ASSERT_TRUE(link.ok()) << link.error().message;
+  EXPECT_EQ(link->kind, "veth");
+  EXPECT_EQ(link->mtu, 1350u);
+  EXPECT_EQ(link->mac, mac(0x99));
+}
+
+// Two "pods" on one "host" bridge: the CNI plugin's whole link setup, then traffic.
+TEST(NetlinkKernelTest, VethPeersInOtherNamespacesPingAcrossBridge) {
+  if (!requireRootAndIp()) return;
+  Space host("nlhost");
+  Space pod1("nlpod1");
+  Space pod2("nlpod2");
+  ASSERT_TRUE(host.ok() && pod1.ok() && pod2.ok());
+  ASSERT_OK(host.handle->createBridge("br0", mac(0x01), 1500));
+  int br = host.index("br0");
+  ASSERT_OK(host.handle->setUp(br));
+
+  struct Pod {
+    Space* space;
+    std::string hostName;
+    uint8_t id;
+    const char* v4;
+    const char* v6;
+  };
+  for (const Pod& p : {Pod{&pod1, "vh1", 1, "10.99.0.1/24", "fd99::1/64"},
+                       Pod{&pod2, "vh2", 2, "10.99.0.2/24", "fd99::2/64"}}) {
+    ASSERT_OK(host.handle->createVeth(p.hostName, mac(static_cast<uint8_t>(0x30 + p.id)), "tmp0",
+                                      mac(static_cast<uint8_t>(0x40 + p.id)), 1500,
+                                      p.space->fd->get()));
+    // The peer was created in the pod namespace, not on the host.
+    EXPECT_EQ(host.handle->linkByName("tmp0").error().code, ENODEV);
+    int hostIndex = host.index(p.hostName);
+    ASSERT_OK(host.handle->setMaster(hostIndex, br));
+    ASSERT_OK(host.handle->setUp(hostIndex));
+    auto hostLink = host.handle->linkByIndex(hostIndex);
+    ASSERT_TRUE(hostLink.ok());
+    EXPECT_EQ(hostLink->master, br);
+    EXPECT_TRUE(hostLink->up);
+
+    Handle& pod = *p.space->handle;
+    int peer = p.space->index("tmp0");
+    ASSERT_OK(pod.rename(peer, "eth0"));
+    ASSERT_OK(pod.setUp(peer));
+    auto eth0 = pod.linkByName("eth0");
+    ASSERT_TRUE(eth0.ok()) << eth0.error().message;
+    EXPECT_EQ(eth0->index, peer);
+    EXPECT_EQ(eth0->mac, mac(static_cast<uint8_t>(0x40 + p.id)));
+    ASSERT_OK(pod.addAddress(peer, prefix(p.v4)));
+    ASSERT_OK(pod.addAddress(peer, prefix(p.v6), true));
+    auto addrs = pod.addresses(peer);
+    ASSERT_TRUE(addrs.ok()) << addrs.error().message;
+    for (const char* want : {p.v4, p.v6})
+      EXPECT_TRUE(std::any_of(addrs->begin(), addrs->end(), [&](const AddressEntry& a) {
+        return a.prefix == prefix(want);
+      })) << want;
+  }
+  // nodad: the address is usable at once, not "tentative" for a second or more (a
+  // tentative address could not even be bound below).
+  EXPECT_EQ(pod1.ns.output("ip -6 addr show dev eth0 scope global tentative"), "");
+  EXPECT_TRUE(udpReaches(*pod1.fd, *pod2.fd, addr("10.99.0.2")));
+  EXPECT_TRUE(udpReaches(*pod1.fd, *pod2.fd, addr("fd99::2")));
+  EXPECT_TRUE(udpReaches(*pod2.fd, *pod1.fd, addr("fd99::1")));
+
+  ASSERT_OK(pod1.handle->deleteAddress(pod1.index("eth0"), prefix("10.99.0.1/24")));
+  auto left = pod1.handle->addresses(pod1.index("eth0"));
+  ASSERT_TRUE(left.ok());
+  EXPECT_FALSE(std::any_of(left->begin(), left->end(), [](const AddressEntry& a) {
+    return a.prefix == prefix("10.99.0.1/24");
+  }));
+}
+
+TEST(NetlinkKernelTest, RouteReplaceIsIdempotentDumpFiltersByProtocolDeleteWorks) {
+  if (!requireRootAndIp()) return;
+  Space s("nlroute");
+  ASSERT_TRUE(s.ok());
+  addOnLinkSubnet(s);
+  int v0 = s.index("v0");
+  Route r4 = viaRoute("10.1.0.0/24", "192.168.50.2");
+  Route r6 = viaRoute("fd01::/64", "fd50::2");
+  r6.priority = 1024;  // IPv6 routes always carry a metric; 1024 is the kernel's default
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK(s.handle->replaceRoute(r4));
+    ASSERT_OK(s.handle->replaceRoute(r6));
+  }
+  ASSERT_EQ(s.ns.run("ip route add 10.2.0.0/24 via 192.168.50.2 proto static"), 0);
+
+  auto ours = s.handle->routes(ip::Family::kV4, kProto);
+  ASSERT_TRUE(ours.ok()) << ours.error().message;
+  ASSERT_EQ(ours->size(), 1u);
+  Route want = r4;
+  want.oif = v0;  // resolved by the kernel from the gateway
+  EXPECT_EQ((*ours)[0], want) << describe((*ours)[0]);
+
+  auto both = s.handle->routes(std::nullopt, kProto);
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[1].dst, r6.dst);
+  EXPECT_EQ((*both)[1].gateway, r6.gateway);
+  EXPECT_EQ((*both)[1].oif, v0);
+
+  auto all = s.handle->routes(ip::Family::kV4);
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(std::any_of(all->begin(), all->end(), [](const Route& r) {
+    return r.dst == *ip::Prefix::parse("10.2.0.0/24") && r.protocol == RTPROT_STATIC;
+  }));
+  auto otherTable = s.handle->routes(ip::Family::kV4, std::nullopt, 1234);
+  ASSERT_TRUE(otherTable.ok()) << otherTable.error().message;
+  EXPECT_TRUE(otherTable->empty());
+
+  ASSERT_OK(s.handle->deleteRoute(r4));
+  ASSERT_OK(s.handle->deleteRoute(r6));
+  auto after = s.handle->routes(std::nullopt, kProto);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty());
+  EXPECT_EQ(s.handle->deleteRoute(r4).error().code, ESRCH);
+  // A delete names our protocol, so the foreign route with another protocol survives it.
+  Route foreign = viaRoute("10.2.0.0/24", "192.168.50.2");
+  EXPECT_FALSE(s.handle->deleteRoute(foreign).ok());
+  EXPECT_NE(s.ns.output("ip route show 10.2.0.0/24"), "");
+}
+
+TEST(NetlinkKernelTest, OnLinkRouteInOtherTableRoundTrips) {
+  if (!requireRootAndIp()) return;
+  Space s("nlonlink");
+  ASSERT_TRUE(s.ok());
+  addOnLinkSubnet(s);
+  Route r = viaRoute("10.3.0.0/24", "172.16.0.9");  // not in any local subnet
+  r.oif = s.index("v0");
+  r.onlink = true;
+  r.table = 1000;
+  r.priority = 7;
+  ASSERT_OK(s.handle->replaceRoute(r));
+  auto got = s.handle->routes(ip::Family::kV4, kProto, 1000);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0], r) << describe((*got)[0]);
+  auto main = s.handle->routes(ip::Family::kV4, kProto);
+  ASSERT_TRUE(main.ok());
+  EXPECT_TRUE(main->empty());
+}
+
+std::vector<RouteOp> manyRoutes(RouteOp::Kind kind, int count) {
+  std::vector<RouteOp> ops;
+  for (int i = 0; i < count; ++i) {
+    Route r = viaRoute("10.0.0.0/24", "192.168.50.2");
+    r.dst = ip::Prefix::make(
+        ip::Address::v4((10u << 24) | (uint32_t(100 + i / 250) << 16) | (uint32_t(i % 250) << 8)),
+        24);
+    ops.push_back(RouteOp{kind, r});
+  }
+  return ops;
+}
+
+TEST(NetlinkKernelTest, ApplyInstallsAndRemovesTwoThousandRoutes) {
+  if (!requireRootAndIp()) return;
+  Space s("nlapply");
+  ASSERT_TRUE(s.ok());
+  addOnLinkSubnet(s);
+  auto statuses = s.handle->apply(manyRoutes(RouteOp::Kind::kReplace, 2000));
+  ASSERT_TRUE(statuses.ok()) << statuses.error().message;
+  ASSERT_EQ(statuses->size(), 2000u);
+  for (const Status& st : *statuses) ASSERT_TRUE(st.ok()) << st.error().message;
+  auto dump = s.handle->routes(ip::Family::kV4, kProto);
+  ASSERT_TRUE(dump.ok()) << dump.error().message;
+  EXPECT_EQ(dump->size(), 2000u);
+  EXPECT_EQ(s.ns.output("ip route show proto 201 | wc -l"), "2000\n");
+
+  auto removed = s.handle->apply(manyRoutes(RouteOp::Kind::kDelete, 2000));
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  for (const Status& st : *removed) ASSERT_TRUE(st.ok()) << st.error().message;
+  dump = s.handle->routes(ip::Family::kV4, kProto);
+  ASSERT_TRUE(dump.ok());
+  EXPECT_TRUE(dump->empty());
+}
+
+TEST(NetlinkKernelTest, ApplyReportsTheOneBadOperation) {
+  if (!requireRootAndIp()) return;
+  Space s("nlapplybad");
+  ASSERT_TRUE(s.ok());
+  addOnLinkSubnet(s);
+  std::vector<RouteOp> ops = manyRoutes(RouteOp::Kind::kReplace, 9);
+  ops[4].route.gateway = addr("172.31.0.1");  // not on any link: the kernel refuses it
+  ops.push_back(RouteOp{RouteOp::Kind::kDelete, viaRoute("10.77.0.0/24", "192.168.50.2")});
+  auto statuses = s.handle->apply(ops);
+  ASSERT_TRUE(statuses.ok()) << statuses.error().message;
+  ASSERT_EQ(statuses->size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    if (i == 4) {
+      ASSERT_FALSE((*statuses)[4].ok());
+      EXPECT_EQ((*statuses)[4].error().code, ENETUNREACH) << (*statuses)[4].error().message;
+      EXPECT_NE((*statuses)[4].error().message.find("replace route " + describe(ops[4].route)),
+                std::string::npos)
+          << (*statuses)[4].error().message;
+    } else if (i == 9) {
+      ASSERT_FALSE((*statuses)[9].ok());  // deleting a route that is not there
+      EXPECT_EQ((*statuses)[9].error().code, ESRCH);
+    } else {
+      EXPECT_TRUE((*statuses)[i].ok()) << (*statuses)[i].error().message;
+    }
+  }
+  auto dump = s.handle->routes(ip::Family::kV4, kProto);
+  ASSERT_TRUE(dump.ok());
+  EXPECT_EQ(dump->size(), 8u);
+}
+
+Monitor monitorIn(const netns::Fd& fd) {
+  auto entered = netns::Enter::into(fd);
+  EXPECT_TRUE(entered.ok());
+  auto m = Monitor::open();
+  EXPECT_TRUE(m.ok()) << m.error().message;
+  return std::move(*m);
+}
+
+// Waits (bounded) until an event satisfying pred arrives.
+template <typename Pred>
+bool awaitEvent(Monitor& m, Pred pred) {
+  for (int i = 0; i < 50; ++i) {
+    auto events = m.wait(std::chrono::milliseconds(100));
+    EXPECT_TRUE(events.ok()) << events.error().message;
+    if (!events.ok()) return false;
+    for (const Event& e : *events)
+      if (pred(e)) return true;
+  }
+  return false;
+}
+
+TEST(NetlinkKernelTest, MonitorSeesRouteDeletedByIpAndLinkChange) {
+  if (!requireRootAndIp()) return;
+  Space s("nlmon");
+  ASSERT_TRUE(s.ok());
+  addOnLinkSubnet(s);
+  std::optional<Monitor> monitor(monitorIn(*s.fd));
+  Route r = viaRoute("10.5.0.0/24", "192.168.50.2");
+  ASSERT_OK(s.handle->replaceRoute(r));
+  EXPECT_TRUE(awaitEvent(*monitor, [&](const Event& e) {
+    return e.kind == Event::Kind::kRouteAdded && e.route && e.route->dst == r.dst;
+  }));
+  ASSERT_EQ(s.ns.run("ip route del 10.5.0.0/24"), 0);
+  EXPECT_TRUE(awaitEvent(*monitor, [&](const Event& e) {
+    return e.kind == Event::Kind::kRouteRemoved && e.route && e.route->dst == r.dst &&
+           e.route->protocol == kProto && e.route->gateway == r.gateway;
+  }));
+  ASSERT_EQ(s.ns.run("ip link set v1 mtu 1400"), 0);
+  int v1 = s.index("v1");
+  EXPECT_TRUE(awaitEvent(*monitor, [&](const Event& e) {
+    return e.kind == Event::Kind::kLinkChanged && e.linkIndex == v1 && e.linkName == "v1";
+  }));
+  ASSERT_EQ(s.ns.run("ip link del v1"), 0);
+  EXPECT_TRUE(awaitEvent(*monitor, [&](const Event& e) {
+    return e.kind == Event::Kind::kLinkRemoved && e.linkIndex == v1;
+  }));
+  // Nothing queued: drain returns at once with no events.
+  auto rest = monitor->drain();
+  ASSERT_TRUE(rest.ok());
+}
+
+TEST(NetlinkKernelTest, MonitorOverrunIsReportedAsEnobufs) {
+  if (!requireRootAndIp()) return;
+  Space s("nlover");
+  ASSERT_TRUE(s.ok());
+  addOnLinkSubnet(s);
+  Monitor monitor = monitorIn(*s.fd);
+  // Shrink the queue (the kernel's minimum) so 2000 route events cannot fit.
+  int tiny = 1;
+  ASSERT_EQ(::setsockopt(monitor.fd(), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny), 0);
+  auto statuses = s.handle->apply(manyRoutes(RouteOp::Kind::kReplace, 2000));
+  ASSERT_TRUE(statuses.ok()) << statuses.error().message;
+  auto events = monitor.drain();
+  ASSERT_FALSE(events.ok());
+  EXPECT_EQ(events.error().code, ENOBUFS);
+  EXPECT_NE(events.error().message.find("resync"), std::string::npos);
+  // The overrun is reported once; the socket keeps working afterwards.
+  auto after = monitor.drain();
+  EXPECT_TRUE(after.ok());
+}
+
+TEST(NetlinkKernelTest, ApplyOfNothingIsNothing) {
+  if (!requireRootAndIp()) return;
+  Space s("nlempty");
+  ASSERT_TRUE(s.ok());
+  auto statuses = s.handle->apply({});
+  ASSERT_TRUE(statuses.ok());
+  EXPECT_TRUE(statuses->empty());
+}
+
+TEST(NetnsKernelTest, OpenRejectsWhatIsNotANetworkNamespace) {
+  if (!requireRootAndIp()) return;
+  char path[] = "/tmp/routelet-netns-test-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  auto file = netns::Fd::open(path);
+  ::unlink(path);
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.error().message.find(std::string(path) + " is not a network namespace"),
+            std::string::npos)
+      << file.error().message;
+
+  auto mountNs = netns::Fd::open("/proc/self/ns/mnt");
+  ASSERT_FALSE(mountNs.ok());
+  EXPECT_NE(mountNs.error().message.find("is not a network namespace"), std::string::npos);
+
+  auto missing = netns::Fd::open("/var/run/netns/routelet-does-not-exist");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ENOENT);
+
+  int notNs = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(notNs, 0);
+  auto handle = Handle::openIn(notNs);
+  ::close(notNs);
+  ASSERT_FALSE(handle.ok());
+  EXPECT_NE(handle.error().message.find("is not a network namespace"), std::string::npos)
+      << handle.error().message;
+}
+
+TEST(NetnsKernelTest, EnterMovesThisThreadAndRestores) {
+  if (!requireRootAndIp()) return;
+  TestNetns ns("nsenter");
+  ASSERT_TRUE(ns.ok());
+  ino_t original = netnsInode("/proc/thread-self/ns/net");
+  auto target = netns::Fd::open(ns.path());
+  ASSERT_TRUE(target.ok()) << target.error().message;
+  {
+    auto entered = netns::Enter::into(*target);
+    ASSERT_TRUE(entered.ok()) << entered.error().message;
+    EXPECT_EQ(netnsInode("/proc/thread-self/ns/net"), netnsInode(ns.path()));
+    EXPECT_NE(netnsInode("/proc/thread-self/ns/net"), original);
+    auto current = netns::Fd::current();
+    ASSERT_TRUE(current.ok()) << current.error().message;
+    EXPECT_EQ(netnsInode("/proc/self/fd/" + std::to_string(current->get())), netnsInode(ns.path()));
+  }
+  EXPECT_EQ(netnsInode("/proc/thread-self/ns/net"), original);
+
+  // openIn leaves the thread where it was and the socket where it was asked.
+  auto handle = Handle::openIn(target->get());
+  ASSERT_TRUE(handle.ok()) << handle.error().message;
+  EXPECT_EQ(netnsInode("/proc/thread-self/ns/net"), original);
+  ASSERT_OK(handle->createBridge("brx", mac(0x05), 1500));
+  EXPECT_EQ(ns.run("ip link show brx >/dev/null"), 0);
+}
+
+}  // namespace
+}  // namespace routelet::netlink
