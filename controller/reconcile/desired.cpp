@@ -169,6 +169,10 @@ Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self) {
       route.protocol = self.protocol;
       route.scope = 0;  // RT_SCOPE_UNIVERSE: the gateway is resolved through the on-link route
       route.type = 1;   // RTN_UNICAST
+      // The kernel stores an IPv6 route given metric 0 as metric 1024 (IP6_RT_PRIO_USER),
+      // and the metric is part of the route's key: asking for 0 would make every pass see
+      // its own route as foreign-keyed and stale. Ask for what the kernel keeps.
+      route.priority = dst.family() == ip::Family::kV6 ? 1024 : 0;
       out.routes.push_back(std::move(route));
     }
   }
