@@ -23,10 +23,10 @@
 //
 // allocate, under the lock:
 //   1. pick a free address per range (lstat; under the lock no other plugin creates leases);
-//   2. write the index atomically (temp file, fsync, rename, fsync dir): the intent names every
-//      address before any lease file exists;
+//   2. write the index atomically (temp file, rename): the intent names every address before
+//      any lease file exists;
 //   3. create each lease with O_CREAT|O_EXCL (so an address is never held twice, whatever the
-//      index says), write, fsync; then fsync leases/ so the names survive a power loss;
+//      index says), write;
 //   4. rewrite the round-robin cursor without fsync: losing it only restarts the search.
 // Invariant: every lease file was named by its owner's index before it was created. A crash after 2
 // or during 3 leaves an index naming missing or empty leases: DEL (release) removes exactly those,
@@ -37,8 +37,13 @@
 // which a repeated DEL or GC removes. Unlinks are not fsynced: a lease that reappears after a power
 // loss is released by GC.
 //
-// Leases persist across reboots on purpose (dataDir lives under /var/lib): a pod whose sandbox
-// survives keeps its address, and the runtime's CNI GC cleans up the rest.
+// Nothing is fsynced. The order above protects against a plugin killed at any instruction,
+// which is what happens on a node (the page cache outlives the process). Durability against
+// a power loss would buy nothing: no pod network namespace survives a reboot, so every lease
+// is stale afterwards. The agent puts the store on /run (tmpfs), so a reboot empties it --
+// host-local keeps its leases under /var/lib and leaks them across reboots -- and a store on
+// disk tolerates whatever a power loss leaves (torn or empty files, missing leases; see GC).
+// The fsyncs this saves were most of an ADD's time (several ms each on a loaded disk).
 
 namespace routelet::cni::ipam {
 namespace {
@@ -170,16 +175,8 @@ Status removeFile(const std::string& path) {
   return okStatus();
 }
 
-Status fsyncDir(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errnoError("open " + path);
-  Status st = ::fsync(fd) == 0 ? okStatus() : errnoError("fsync " + path);
-  ::close(fd);
-  return st;
-}
-
 // O_EXCL is the last line of defence: even with a damaged index an address is never leased to
-// two attachments. The content is synced before ADD reports the address to the runtime.
+// two attachments.
 Status createLease(const std::string& path, const Attachment& owner) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return errnoError("create lease " + path);
@@ -189,7 +186,6 @@ Status createLease(const std::string& path, const Attachment& owner) {
       n == static_cast<ssize_t>(content.size())
           ? okStatus()
           : (n < 0 ? errnoError("write " + path) : makeError("short write to " + path, EIO));
-  if (st && ::fsync(fd) != 0) st = errnoError("fsync " + path);
   ::close(fd);
   if (!st) ::unlink(path.c_str());
   return st;
@@ -368,7 +364,8 @@ Result<std::vector<ip::Address>> Store::allocate(const std::vector<Range>& range
   if (!h) return h.error();
   if (h->complete() || (h->index == FileState::kCorrupt && !h->held.empty())) {
     if (h->index == FileState::kCorrupt) {  // repair, so DEL finds them without a scan
-      (void)fs::writeAtomic(layout.index(who), formatIndex({who, h->held}), 0600);
+      (void)fs::writeAtomic(layout.index(who), formatIndex({who, h->held}), 0600,
+                            fs::Durability::kAtomicOnly);
     }
     return makeError(
         describe(who) + " already holds " + join(h->held) + ": a second ADD needs a DEL first",
@@ -389,7 +386,9 @@ Result<std::vector<ip::Address>> Store::allocate(const std::vector<Range>& range
     picked.push_back(*a);
   }
 
-  if (auto st = fs::writeAtomic(layout.index(who), formatIndex({who, picked}), 0600); !st) {
+  if (auto st = fs::writeAtomic(layout.index(who), formatIndex({who, picked}), 0600,
+                                fs::Durability::kAtomicOnly);
+      !st) {
     return st.error().wrap("record leases of " + describe(who));
   }
   Status st;
@@ -398,7 +397,6 @@ Result<std::vector<ip::Address>> Store::allocate(const std::vector<Range>& range
     st = createLease(layout.lease(picked[created]), who);
     if (st) ++created;  // a failed O_EXCL may be someone else's lease: never undo that one
   }
-  if (st) st = fsyncDir(layout.leases());
   if (!st) {  // all or nothing: undo in release order
     Holding undo{FileState::kOk, picked, {}, {}};
     undo.held.assign(picked.begin(), picked.begin() + static_cast<std::ptrdiff_t>(created));
@@ -481,7 +479,7 @@ Result<GcReport> Store::gc(const std::vector<Attachment>& valid) {
       Status st;
       if (owner != claimed.end()) {
         action = "rewritten for " + describe(owner->second) + ", whose index names it";
-        st = fs::writeAtomic(path, formatLease(owner->second), 0600);
+        st = fs::writeAtomic(path, formatLease(owner->second), 0600, fs::Durability::kAtomicOnly);
       } else {
         st = removeFile(path);
       }

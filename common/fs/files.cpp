@@ -33,13 +33,14 @@ Status writeAll(int fd, const std::string& content, const std::string& path) {
 
 }  // namespace
 
-Status writeAtomic(const std::string& path, const std::string& content, int mode) {
+Status writeAtomic(const std::string& path, const std::string& content, int mode,
+                   Durability durability) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return errnoError("create " + tmp);
   Status st = writeAll(fd, content, tmp);
   if (st && ::fchmod(fd, static_cast<mode_t>(mode)) != 0) st = errnoError("chmod " + tmp);
-  if (st && ::fsync(fd) != 0) st = errnoError("fsync " + tmp);
+  if (st && durability == Durability::kDurable && ::fsync(fd) != 0) st = errnoError("fsync " + tmp);
   if (::close(fd) != 0 && st) st = errnoError("close " + tmp);
   if (st && ::rename(tmp.c_str(), path.c_str()) != 0)
     st = errnoError("rename " + tmp + " to " + path);
@@ -47,6 +48,7 @@ Status writeAtomic(const std::string& path, const std::string& content, int mode
     ::unlink(tmp.c_str());
     return st;
   }
+  if (durability == Durability::kAtomicOnly) return okStatus();
   std::string dir = dirOf(path);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

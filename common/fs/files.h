@@ -7,10 +7,15 @@
 
 namespace routelet::fs {
 
+// kDurable survives a power loss (fsync of file and directory); kAtomicOnly is enough for
+// state that a reboot makes meaningless anyway, and costs no disk flush.
+enum class Durability { kDurable, kAtomicOnly };
+
 // Writes content to path so that readers see the old file or the new one, never a torn
-// one: temp file in the same directory, fsync, rename, fsync of the directory.
+// one: temp file in the same directory, (fsync,) rename, (fsync of the directory).
 // A runtime may read the CNI conf dir at any moment (containerd watches it).
-Status writeAtomic(const std::string& path, const std::string& content, int mode = 0644);
+Status writeAtomic(const std::string& path, const std::string& content, int mode = 0644,
+                   Durability durability = Durability::kDurable);
 
 // Whole file into a string; bounded so a hostile or runaway file cannot exhaust memory.
 Result<std::string> readFile(const std::string& path, size_t maxBytes = 1 << 20);

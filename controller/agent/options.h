@@ -26,7 +26,7 @@ struct Options {
   std::string cniConfDir = "/etc/cni/net.d";
   std::string cniConfName = "10-routelet.conflist";
   std::string cniBinDir = "/opt/cni/bin";
-  std::string ipamDataDir = "/var/lib/cni/routelet";
+  std::string ipamDataDir = "/run/routelet/ipam";  // tmpfs: a reboot frees every lease
   std::string runDir = "/run/routelet";
   std::string bridge = "cni0";
   uint32_t mtu = 0;             // 0: the MTU of the interface holding the node IP
