@@ -282,16 +282,22 @@ Status releaseHolding(const Layout& layout, const Attachment& who, const Holding
 std::optional<U128> readCursor(const std::string& path, ip::Family family) {
   auto content = fs::readFile(path, 256);
   if (!content) return std::nullopt;
-  if (!content->empty() && content->back() == '\n') content->pop_back();
+  while (!content->empty() && (content->back() == '\n' || content->back() == ' '))
+    content->pop_back();
   auto a = ip::Address::parse(*content);
   if (!a || a->family() != family) return std::nullopt;  // torn by a crash: start over
   return toU128(*a);
 }
 
 void writeCursor(const std::string& path, const ip::Address& a) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const std::string text = a.str() + "\n";
-  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+  // Overwritten in place at a fixed width, never truncated or renamed over: ext4's
+  // auto_da_alloc starts writeback of a file that is truncated and rewritten (or renamed
+  // over another), which cost up to 4 ms per ADD here. The reader trims the padding.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  std::string text = a.str();
+  text.resize(47, ' ');  // INET6_ADDRSTRLEN - 1: the longest address text
+  text += "\n";
+  if (fd < 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
     log::warn("ipam: cannot record round-robin position in " + path);
   }
   if (fd >= 0) ::close(fd);

@@ -22,9 +22,11 @@ Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec) {
   }
   if (link->mac != spec.mac) {
     if (auto st = nl.setMac(link->index, spec.mac); !st) return st.error();
+    link->mac = spec.mac;
   }
   if (link->mtu != spec.mtu) {
     if (auto st = nl.setMtu(link->index, spec.mtu); !st) return st.error();
+    link->mtu = spec.mtu;
   }
   bool v6 = false;
   if (!spec.gateways.empty()) {
@@ -46,8 +48,9 @@ Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec) {
   }
   if (!link->up) {
     if (auto st = nl.setUp(link->index); !st) return st.error();
+    link->up = true;
   }
-  return nl.linkByIndex(link->index);
+  return link;
 }
 
 }  // namespace routelet::bridge

@@ -395,7 +395,10 @@ TEST_F(StoreTest, GarbageCursorRestartsTheSearch) {
   take({v4_}, "c1");
   put(store().dir() + "/last-reserved.10.244.1.0_24", "10.244.");
   EXPECT_EQ(take({v4_}, "c2"), addrs({"10.244.1.3"}));
-  EXPECT_EQ(get(store().dir() + "/last-reserved.10.244.1.0_24"), "10.244.1.3\n");
+  // Rewritten in place at a fixed width (no truncate): the address, then padding.
+  std::string cursor = get(store().dir() + "/last-reserved.10.244.1.0_24");
+  EXPECT_EQ(cursor.substr(0, cursor.find(' ')), "10.244.1.3");
+  EXPECT_EQ(cursor.size(), 48u);
 }
 
 TEST_F(StoreTest, CanAllocateTracksExhaustion) {

@@ -1,0 +1,69 @@
+#include "cni/config/names.h"
+
+namespace routelet::cni::config {
+namespace {
+bool isAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+}  // namespace
+
+bool isValidIdentifier(std::string_view s) {
+  if (s.empty() || !isAlnum(s[0])) return false;
+  for (char c : s)
+    if (!isAlnum(c) && c != '_' && c != '.' && c != '-') return false;
+  return true;
+}
+
+std::optional<std::string> ifnameProblem(std::string_view s) {
+  if (s.empty()) return "is empty";
+  if (s.size() > 15) return "is longer than 15 bytes";
+  if (s == "." || s == "..") return "may not be \".\" or \"..\"";
+  for (char c : s) {
+    if (c == '/' || c == ':') return "may not contain '/' or ':'";
+    if (isSpace(c)) return "may not contain whitespace";
+  }
+  return std::nullopt;
+}
+
+std::string quoteValue(std::string_view value) {
+  constexpr size_t kMax = 80;
+  std::string out = "\"";
+  for (char c : value.substr(0, kMax)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      static const char* kHex = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  if (value.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+uint64_t stableHash(std::string_view data) {
+  uint64_t h = 14695981039346656037ull;
+  for (char c : data) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::array<uint8_t, 6> derivedMac(std::string_view seed) {
+  uint64_t h = stableHash(seed);
+  std::array<uint8_t, 6> mac{};
+  for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(h >> (8 * (7 - i)));
+  mac[0] = static_cast<uint8_t>((mac[0] & 0xfc) | 0x02);
+  return mac;
+}
+
+}  // namespace routelet::cni::config

@@ -1,0 +1,32 @@
+// Identifier rules from the CNI spec, shared by the env parser (CNI_CONTAINERID,
+// CNI_IFNAME: code 4) and the config parser (network name, bridge: code 7).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace routelet::cni::config {
+
+// SPEC.md: container ID and network name match ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$.
+bool isValidIdentifier(std::string_view s);
+
+// Why s cannot be a Linux interface name, or nullopt when it can. The kernel
+// (dev_valid_name) refuses empty names, names of IFNAMSIZ-1 = 15 bytes or more than that,
+// "." and "..", and names with '/', ':' or whitespace.
+std::optional<std::string> ifnameProblem(std::string_view s);
+
+// A value quoted for an error message, cut short so hostile input stays readable.
+std::string quoteValue(std::string_view value);
+
+// 64-bit FNV-1a: stable across builds and hosts, so names and MACs derived from it are the
+// same for every plugin invocation (DEL and GC recompute what ADD chose).
+uint64_t stableHash(std::string_view data);
+
+// A unicast, locally administered MAC (IEEE 802: bit 0 of the first octet clear, bit 1 set)
+// derived from seed, so it never collides with a vendor-assigned address.
+std::array<uint8_t, 6> derivedMac(std::string_view seed);
+
+}  // namespace routelet::cni::config

@@ -1,0 +1,50 @@
+#include "cni/plugin/naming.h"
+
+#include "cni/config/names.h"
+
+namespace routelet::cni::plugin {
+namespace {
+constexpr int kHexDigits = 10;
+
+std::string key(std::string_view containerId, std::string_view ifname) {
+  std::string k(containerId);
+  k += ':';
+  k += ifname;
+  return k;
+}
+
+std::string hashName(std::string_view prefix, std::string_view seed) {
+  static const char* kHex = "0123456789abcdef";
+  // The high bits of FNV-1a mix every input byte; the low bits only the low ones.
+  uint64_t h = config::stableHash(seed);
+  std::string out(prefix);
+  for (int i = 0; i < kHexDigits; ++i) out += kHex[(h >> (60 - 4 * i)) & 0xf];
+  return out;
+}
+}  // namespace
+
+std::string hostVethName(std::string_view containerId, std::string_view ifname) {
+  return hashName(kHostVethPrefix, key(containerId, ifname));
+}
+
+std::string tempPeerName(std::string_view containerId, std::string_view ifname) {
+  return hashName("rlp", key(containerId, ifname));
+}
+
+bool isHostVethName(std::string_view name) {
+  if (name.size() != kHostVethPrefix.size() + kHexDigits || !name.starts_with(kHostVethPrefix))
+    return false;
+  for (char c : name.substr(kHostVethPrefix.size()))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+config::MacBytes hostVethMac(std::string_view containerId, std::string_view ifname) {
+  return config::derivedMac("routelet-host/" + key(containerId, ifname));
+}
+
+config::MacBytes podMac(std::string_view containerId, std::string_view ifname) {
+  return config::derivedMac("routelet-pod/" + key(containerId, ifname));
+}
+
+}  // namespace routelet::cni::plugin
