@@ -1,0 +1,56 @@
+// Decoding Node JSON from the API into the compact model::Node, keeping only what routing
+// needs. Everything goes through nlohmann's SAX interface: a LIST page of 500 Nodes is
+// 5-7 MB (each Node carries ~50 image names) and must never become a DOM.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/base/result.h"
+#include "controller/model/node.h"
+
+namespace routelet::kube {
+
+struct DecodeLimits {
+  // routelet.io/* annotation values are short facts (an IP, a CIDR, a state); a longer one
+  // is hostile or a bug and is dropped with a problem line.
+  size_t maxAnnotationValue = 1024;
+  size_t maxAnnotations = 32;
+  // problems is bounded too: a Node with thousands of bad addresses must stay small.
+  size_t maxProblems = 16;
+};
+
+// One Node object. An object without metadata.name decodes with an empty name (callers
+// skip it); bad field values are left out and named in Node::problems. Errors only for
+// input that is not a JSON object.
+Result<model::Node> decodeNode(std::string_view json, const DecodeLimits& limits = {});
+
+struct ListMeta {
+  std::string resourceVersion;  // metadata.resourceVersion: where a WATCH continues
+  std::string continueToken;    // metadata.continue: "" on the last page
+};
+
+// One page of a NodeList: each of items[] is decoded and handed to onNode as soon as its
+// closing brace is read, so at most one model::Node is held at a time.
+Result<ListMeta> decodeNodeList(std::string_view json,
+                                const std::function<void(model::Node&&)>& onNode,
+                                const DecodeLimits& limits = {});
+
+enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };
+const char* watchEventTypeName(WatchEventType type);
+
+struct WatchEvent {
+  WatchEventType type = WatchEventType::kAdded;
+  // ADDED/MODIFIED/DELETED: the Node. BOOKMARK: only node.resourceVersion is meaningful.
+  model::Node node;
+  // ERROR: the Status object's code and message (410 = resourceVersion too old: relist).
+  int errorCode = 0;
+  std::string errorMessage;
+};
+
+// One line of a watch stream: {"type": ..., "object": ...}.
+Result<WatchEvent> decodeWatchEvent(std::string_view json, const DecodeLimits& limits = {});
+
+}  // namespace routelet::kube

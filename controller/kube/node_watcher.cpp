@@ -1,0 +1,165 @@
+#include "controller/kube/node_watcher.h"
+
+#include <random>
+
+#include "common/base/log.h"
+
+namespace routelet::kube {
+namespace {
+
+bool isExpired(const ApiStatus& st) {
+  return st.httpStatus == 410;
+}
+
+}  // namespace
+
+NodeWatcher::NodeWatcher(ApiClient& api, NodeWatcherCallbacks callbacks, NodeWatcherOptions options)
+    : api_(api), callbacks_(std::move(callbacks)), options_(std::move(options)) {
+  if (!options_.uniform01) {
+    options_.uniform01 = [rng = std::mt19937_64(std::random_device{}())]() mutable {
+      return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    };
+  }
+  if (!options_.sleep) options_.sleep = [this](auto d) { return cancel_.sleepFor(d); };
+  backoff_ = Backoff(options_.backoff, options_.uniform01);
+}
+
+NodeWatcher::~NodeWatcher() {
+  stop();
+}
+
+void NodeWatcher::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void NodeWatcher::stop() {
+  cancel_.cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+NodeWatcherStats NodeWatcher::stats() const {
+  std::lock_guard lock(statsMu_);
+  return stats_;
+}
+
+// Waits before the next attempt; returns false when stopped.
+bool NodeWatcher::pause(const ApiStatus& st) {
+  if (cancel_.cancelled()) return false;
+  auto delay = backoff_.next(st.retryAfter);
+  return options_.sleep(delay) && !cancel_.cancelled();
+}
+
+ApiStatus NodeWatcher::listAll() {
+  std::vector<model::Node> nodes;
+  std::string rv;
+  ApiStatus st = api_.listNodes(
+      [&](model::Node&& n) {
+        if (n.name.empty()) {
+          log::warn("LIST nodes: skipping an item without metadata.name");
+          return;
+        }
+        nodes.push_back(std::move(n));
+      },
+      &rv, &cancel_);
+  if (!st.ok) {
+    if (!st.cancelled) {
+      log::warn("LIST nodes failed: " + st.message);
+      std::lock_guard lock(statsMu_);
+      ++stats_.listFailures;
+    }
+    return st;
+  }
+  log::info("LIST nodes: " + std::to_string(nodes.size()) + " nodes at resourceVersion " + rv);
+  {
+    std::lock_guard lock(statsMu_);
+    ++stats_.lists;
+    stats_.resourceVersion = rv;
+  }
+  if (callbacks_.onSynced) callbacks_.onSynced(std::move(nodes));
+  synced_ = true;
+  return st;
+}
+
+bool NodeWatcher::watchOnce(bool* relist) {
+  int span = std::max(0, options_.maxWatchSeconds - options_.minWatchSeconds);
+  int timeout = options_.minWatchSeconds +
+                std::min(span, static_cast<int>(options_.uniform01() * (span + 1)));
+  std::string rv;
+  {
+    std::lock_guard lock(statsMu_);
+    rv = stats_.resourceVersion;
+    ++stats_.watches;
+  }
+  bool delivered = false;
+  bool expiredEvent = false;
+  ApiStatus st = api_.watchNodes(
+      rv, timeout,
+      [&](WatchEvent&& ev) {
+        if (ev.type == WatchEventType::kError) {
+          // kube-apiserver sends ERROR with a Status and then ends the stream; 410 means
+          // the resourceVersion left its history window.
+          expiredEvent = ev.errorCode == 410;
+          log::warn("watch nodes: ERROR event, code " + std::to_string(ev.errorCode) + ": " +
+                    ev.errorMessage);
+          return false;
+        }
+        delivered = true;
+        // Bookmarks carry only a resourceVersion: tracking it lets the next watch resume
+        // there instead of from an old version the server may have compacted.
+        if (!ev.node.resourceVersion.empty()) {
+          std::lock_guard lock(statsMu_);
+          stats_.resourceVersion = ev.node.resourceVersion;
+        }
+        if (ev.type == WatchEventType::kBookmark) return true;
+        if (ev.node.name.empty()) {
+          log::warn(std::string("watch nodes: skipping a ") + watchEventTypeName(ev.type) +
+                    " event without metadata.name");
+          return true;
+        }
+        {
+          std::lock_guard lock(statsMu_);
+          ++stats_.events;
+        }
+        if (callbacks_.onEvent) callbacks_.onEvent(ev.type, ev.node);
+        return true;
+      },
+      &cancel_);
+  if (st.cancelled || cancel_.cancelled()) return false;
+  bool expired = expiredEvent || isExpired(st);
+  if (expired) {
+    log::info("watch nodes: resourceVersion " + rv + " expired (410 Gone); relisting");
+    std::lock_guard lock(statsMu_);
+    ++stats_.expired;
+    *relist = true;
+  } else if (!st.ok) {
+    log::warn("watch nodes ended: " + st.message);
+    std::lock_guard lock(statsMu_);
+    ++stats_.watchFailures;
+  }
+  // Progress resets the backoff, and a watch that delivered events reconnects at once.
+  if (delivered) {
+    backoff_.reset();
+    return true;
+  }
+  // A clean end without events (a quiet cluster reaching the server's timeout) starts
+  // over from the first, short delay instead of growing it on every quiet period.
+  if (st.ok && !expired) backoff_.reset();
+  return pause(st);
+}
+
+void NodeWatcher::run() {
+  bool relist = true;
+  while (!cancel_.cancelled()) {
+    if (relist) {
+      ApiStatus st = listAll();
+      if (!st.ok) {
+        if (!pause(st)) return;
+        continue;
+      }
+      relist = false;
+    }
+    if (!watchOnce(&relist)) return;
+  }
+}
+
+}  // namespace routelet::kube

@@ -1,0 +1,7 @@
+// libFuzzer target; build with -DROUTELET_FUZZ=ON and clang.
+#include "tests/fuzz/kube/fuzz_entries.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  routelet::kube::fuzz::kubeconfig(data, size);
+  return 0;
+}
