@@ -87,10 +87,6 @@ void Agent::nodeDeleted(const std::string& name) {
   }
 }
 
-void Agent::watchRestarted() {
-  metrics_.add("routelet_watch_restarts_total", {});
-}
-
 void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
   std::lock_guard<std::mutex> lock(mu_);
   bool relevant = false;

@@ -58,7 +58,6 @@ class Agent {
   void nodesListed(std::vector<model::Node> nodes);
   void nodeUpserted(model::Node node);
   void nodeDeleted(const std::string& name);
-  void watchRestarted();
   // Feed from the netlink monitor (any thread).
   void kernelEvents(const std::vector<netlink::Event>& events);
   void kernelEventsLost();  // monitor overrun: do a full pass

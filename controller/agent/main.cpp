@@ -84,15 +84,15 @@ int runAgent(const Options& options) {
 
   metrics.declare("routelet_api_requests_total", Metrics::Type::kCounter,
                   "Kubernetes API responses by HTTP code (0: no response).");
-  uint64_t lastRestarts = 0;
   auto refreshApiMetrics = [&] {
     for (const auto& [code, n] : (*api)->requestCounts()) {
       metrics.set("routelet_api_requests_total", {{"code", std::to_string(code)}},
                   static_cast<double>(n));
     }
+    // Every watch after the first one is a restart: a timeout, a disconnect or a relist.
     auto stats = watcher.stats();
-    uint64_t restarts = stats.lists + stats.watches;
-    for (; lastRestarts + 1 < restarts; ++lastRestarts) agent.watchRestarted();
+    metrics.set("routelet_watch_restarts_total", {},
+                static_cast<double>(stats.watches > 0 ? stats.watches - 1 : 0));
   };
 
   auto endpoints = HttpEndpoints::start(

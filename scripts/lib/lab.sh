@@ -111,7 +111,7 @@ make_pods() {
   for ((j = 1; j <= PODS_PER_NODE; j++)); do
     ns_exists "$(pod_ns "$i" "$j")" && [[ -n $(pod_ip "$i" "$j") ]] && continue
     ns_exists "$(pod_ns "$i" "$j")" || ip netns add "$(pod_ns "$i" "$j")"
-    cni "$i" "$j" ADD >"$STATE/$(pod_ns "$i" "$j").result.json"
+    cni "$i" "$j" ADD >"$STATE/$(pod_ns "$i" "$j").result.json" 2>>"$STATE/cni.log"
   done
 }
 
@@ -150,6 +150,8 @@ print_matrix() {
   for ((i = 1; i <= NODES; i++)); do
     for ((j = 1; j <= PODS_PER_NODE; j++)); do pods+=("$i:$j"); done
   done
+  # ok: at least one of three echo requests answered (the first may wait for neighbour
+  # discovery on every hop of a busy machine).
   printf '\nping matrix (IPv%s), from row to column:\n%-16s' "$family" ""
   for dst in "${pods[@]}"; do printf '%-16s' "$(pod_ns "${dst%:*}" "${dst#*:}" | sed "s/^$PREFIX-//")"; done
   echo
@@ -158,7 +160,7 @@ print_matrix() {
     for dst in "${pods[@]}"; do
       k=${dst%:*} l=${dst#*:}
       if [[ $family == 4 ]]; then ip=$(pod_ip "$k" "$l"); else ip=$(pod_ip6 "$k" "$l"); fi
-      if [[ -n $ip ]] && ip netns exec "$(pod_ns "${src%:*}" "${src#*:}")" ping -"$family" -c1 -W1 -q "$ip" >/dev/null 2>&1; then
+      if [[ -n $ip ]] && ip netns exec "$(pod_ns "${src%:*}" "${src#*:}")" ping -"$family" -c3 -i0.2 -W2 -q "$ip" >/dev/null 2>&1; then
         printf '%-16s' "ok"
       else
         printf '%-16s' "FAIL"
@@ -191,10 +193,13 @@ print(json.dumps(nodes))
 PY
 }
 
-pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process that runs: not gone and not a zombie (an exited agent whose reparented parent,
+# e.g. a container's PID 1, does not reap it still answers kill -0).
+running() { kill -0 "$1" 2>/dev/null && [[ $(ps -o stat= -p "$1" 2>/dev/null) != Z* ]]; }
+pid_alive() { [[ -f $1 ]] && running "$(cat "$1")"; }
 
 start_standin() {
-  if [[ -f $STATE/apiserver/standin.json ]] && kill -0 "$(python3 -c "import json;print(json.load(open('$STATE/apiserver/standin.json'))['pid'])")" 2>/dev/null; then
+  if [[ -f $STATE/apiserver/standin.json ]] && running "$(python3 -c "import json;print(json.load(open('$STATE/apiserver/standin.json'))['pid'])")"; then
     return 0
   fi
   mkdir -p "$STATE/apiserver"
@@ -268,7 +273,7 @@ lab_status() {
   echo "== routes (\"<- routelet\": programmed by routelet, proto 201)"
   for ((i = 1; i <= NODES; i++)); do
     echo "$(node_ns "$i"):"
-    { ip -n "$(node_ns "$i")" route; ((DUAL)) && ip -n "$(node_ns "$i")" -6 route | grep -v '^fe80\|^multicast\|^local'; } |
+    { ip -n "$(node_ns "$i")" route; if ((DUAL)); then ip -n "$(node_ns "$i")" -6 route | grep -v '^fe80\|^multicast\|^local'; fi; } |
       sed -e 's/^/  /' -e 's/\(.* proto 201 .*\)/\1   <- routelet/'
   done
   echo
