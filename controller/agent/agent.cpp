@@ -5,6 +5,7 @@
 #include "common/base/log.h"
 #include "controller/agent/cni_config.h"
 #include "controller/agent/node_status.h"
+#include "controller/agent/status_report.h"
 
 namespace routelet::agent {
 namespace {
@@ -275,7 +276,19 @@ void Agent::pass() {
     health_.notReadyReason.clear();
   else if (health_.notReadyReason.empty())
     health_.notReadyReason = "first reconcile not done";
+  std::string status =
+      statusJson({cache_, self, report, published, health_.ready(), health_.notReadyReason,
+                  options_.cniConfDir + "/" + options_.cniConfName});
   lock.unlock();
+
+  if (status != lastStatus_) {
+    auto wrote = host_.writeIfChanged(options_.runDir + "/" + kStatusFileName, status);
+    if (wrote)
+      lastStatus_ = std::move(status);
+    else
+      logOnce("status-file", "cannot write " + options_.runDir + "/" + kStatusFileName + ": " +
+                                 wrote.error().message);
+  }
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   recordReport(report, seconds);

@@ -102,6 +102,7 @@ class Agent {
   std::set<std::string> logged_;    // log-once keys of conditions currently true
   std::set<std::string> standing_;  // per-peer conditions logged when they started
   std::string lastPatch_;
+  std::string lastStatus_;     // what <run dir>/status.json holds
   std::string lastPatchBase_;  // resourceVersion of the own Node the patch was computed on
   std::string lastConflist_;
   std::chrono::steady_clock::time_point nextResync_;

@@ -242,3 +242,41 @@ TEST_F(AgentTest, OwnNodeIPOverrideWins) {
 
 }  // namespace
 }  // namespace routelet::agent
+
+namespace routelet::agent {
+namespace {
+
+TEST_F(AgentTest, StatusFileListsEveryPeerWithItsState) {
+  options_.runDir = "/run/routelet";
+  auto nodes = threeNodes();
+  nodes[2].internalIPs = {*ip::Address::parse("10.9.9.9")};
+  agent().nodesListed(nodes);
+  agent().pass();
+  auto doc = nlohmann::json::parse(host_.files.at("/run/routelet/status.json"));
+  EXPECT_EQ(doc["node"], "node1");
+  EXPECT_EQ(doc["ready"], true);
+  ASSERT_EQ(doc["peers"].size(), 2u);
+  EXPECT_EQ(doc["peers"][0]["node"], "node2");
+  EXPECT_EQ(doc["peers"][0]["state"], "programmed");
+  EXPECT_EQ(doc["peers"][0]["nodeIP"], "192.168.1.12");
+  EXPECT_EQ(doc["peers"][1]["node"], "node3");
+  EXPECT_EQ(doc["peers"][1]["state"], "not-on-link");
+  EXPECT_NE(doc["peers"][1]["detail"].get<std::string>().find("10.9.9.9"), std::string::npos);
+}
+
+TEST_F(AgentTest, StatusFileNamesAForeignRouteInTheWay) {
+  options_.runDir = "/run/routelet";
+  netlink::Route foreign;
+  foreign.dst = *ip::Prefix::parse("10.244.2.0/24");
+  foreign.gateway = *ip::Address::parse("192.168.1.99");
+  foreign.protocol = 4;
+  table_.put(foreign);
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  auto doc = nlohmann::json::parse(host_.files.at("/run/routelet/status.json"));
+  EXPECT_EQ(doc["peers"][0]["state"], "conflict");
+  EXPECT_EQ(table_.find(foreign.key())->gateway->str(), "192.168.1.99");  // never fought
+}
+
+}  // namespace
+}  // namespace routelet::agent

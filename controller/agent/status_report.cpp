@@ -1,0 +1,68 @@
+#include "controller/agent/status_report.h"
+
+#include <nlohmann/json.hpp>
+
+namespace routelet::agent {
+
+std::string statusJson(const StatusInputs& in) {
+  using nlohmann::json;
+  std::map<std::pair<std::string, ip::Family>, std::pair<std::string, std::string>> verdicts;
+  std::map<std::string, std::pair<std::string, std::string>> wholeNode;
+  for (const auto& s : in.report.skipped) {
+    std::pair<std::string, std::string> v{reconcile::skipReasonName(s.reason), s.detail};
+    if (s.family)
+      verdicts[{s.node, *s.family}] = v;
+    else
+      wholeNode[s.node] = v;
+  }
+  auto nodeOf = [&](const ip::Prefix& dst) -> std::string {
+    for (const auto& [name, node] : in.cache.nodes())
+      for (const auto& c : node.podCIDRs)
+        if (c == dst && name != in.self.name) return name;
+    return "";
+  };
+  for (const auto& c : in.report.conflicts) {
+    verdicts[{nodeOf(c.desired.dst), c.desired.dst.family()}] = {
+        "conflict", "held by " + netlink::describe(c.foreign)};
+  }
+  for (const auto& f : in.report.failed) {
+    if (f.op.kind == netlink::RouteOp::Kind::kDelete) continue;
+    verdicts[{nodeOf(f.op.route.dst), f.op.route.dst.family()}] = {"failed", f.error.message};
+  }
+
+  json peers = json::array();
+  for (const auto& [name, node] : in.cache.nodes()) {
+    if (name == in.self.name) continue;
+    for (const auto& own : in.self.podCIDRs) {
+      ip::Family f = own.family();
+      json p = {{"node", name}, {"family", ip::familyName(f)}};
+      if (auto cidr = node.podCIDR(f)) p["podCIDR"] = cidr->str();
+      if (auto nodeIP = node.nodeIP(f)) p["nodeIP"] = nodeIP->str();
+      std::pair<std::string, std::string> v{"programmed", ""};
+      if (auto w = wholeNode.find(name); w != wholeNode.end()) v = w->second;
+      if (auto it = verdicts.find({name, f}); it != verdicts.end()) v = it->second;
+      p["state"] = v.first;
+      if (!v.second.empty()) p["detail"] = v.second;
+      peers.push_back(std::move(p));
+    }
+  }
+  json podCIDRs = json::array(), nodeIPs = json::array();
+  for (const auto& c : in.published.podCIDRs) podCIDRs.push_back(c.str());
+  for (const auto& a : in.published.nodeIPs) nodeIPs.push_back(a.str());
+  json doc = {
+      {"node", in.self.name},
+      {"ready", in.ready},
+      {"state", in.published.state},
+      {"bridge", in.published.bridge},
+      {"mtu", in.published.mtu},
+      {"podCIDRs", podCIDRs},
+      {"nodeIPs", nodeIPs},
+      {"cniConfig", in.cniConfigPath},
+      {"routeProtocol", in.self.protocol},
+      {"peers", peers},
+  };
+  if (!in.notReadyReason.empty()) doc["notReadyReason"] = in.notReadyReason;
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace routelet::agent

@@ -1,0 +1,31 @@
+// The agent's account of this node, peer by peer, written to <run dir>/status.json after
+// every pass that changes it. `routelet status` reads it (no API access needed on the node).
+#pragma once
+
+#include <string>
+
+#include "controller/agent/node_status.h"
+#include "controller/reconcile/desired.h"
+#include "controller/reconcile/node_cache.h"
+#include "controller/reconcile/reconciler.h"
+
+namespace routelet::agent {
+
+inline constexpr const char* kStatusFileName = "status.json";
+
+struct StatusInputs {
+  const reconcile::NodeCache& cache;
+  const reconcile::SelfInfo& self;
+  const reconcile::Report& report;
+  const PublishedState& published;
+  bool ready = false;
+  std::string notReadyReason;
+  std::string cniConfigPath;
+};
+
+// Pure. Peers sorted by name, one entry per routed family, each with a state:
+// "programmed", "failed", "conflict" (a foreign route holds the destination) or the skip
+// reason ("not-on-link", "no-podcidr", ...), and a detail naming what is wrong.
+std::string statusJson(const StatusInputs& in);
+
+}  // namespace routelet::agent
