@@ -17,7 +17,7 @@ Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec) {
   if (link->kind != "bridge") {
     return makeError("link " + spec.name + " exists but is a " +
                          (link->kind.empty() ? std::string("device") : link->kind) +
-                         ", not a bridge",
+                         ", not a bridge: remove it or configure another bridge name",
                      EEXIST);
   }
   if (link->mac != spec.mac) {
@@ -51,6 +51,27 @@ Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec) {
     link->up = true;
   }
   return link;
+}
+
+bool isPodPortName(std::string_view name) {
+  constexpr std::string_view kPrefix = "rl";
+  constexpr size_t kHexDigits = 10;
+  if (name.size() != kPrefix.size() + kHexDigits || !name.starts_with(kPrefix)) return false;
+  for (char c : name.substr(kPrefix.size()))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+Result<int> reattachPorts(netlink::Handle& nl, const netlink::Link& bridge) {
+  auto links = nl.links();
+  if (!links) return links.error();
+  int attached = 0;
+  for (const auto& l : *links) {
+    if (l.master != 0 || l.kind != "veth" || !isPodPortName(l.name)) continue;
+    if (auto st = nl.setMaster(l.index, bridge.index); !st) return st.error();
+    ++attached;
+  }
+  return attached;
 }
 
 }  // namespace routelet::bridge

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/base/result.h"
@@ -23,5 +24,14 @@ struct Spec {
 // processes (parallel ADDs): EEXIST from the bridge or an address means another process
 // got there first. Runs in the calling thread's network namespace (sysctls are per netns).
 Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec);
+
+// The host end of a pod's veth as routelet-cni names it: "rl" + 10 lowercase hex digits.
+// GC and the agent act only on links with such names.
+bool isPodPortName(std::string_view name);
+
+// Puts pod ports that have no master back on the bridge. Deleting a bridge releases its
+// ports but leaves them up; without this, pods made before the bridge was deleted stay
+// cut off after it is made again. Returns how many ports it re-attached.
+Result<int> reattachPorts(netlink::Handle& nl, const netlink::Link& bridge);
 
 }  // namespace routelet::bridge

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "cni/config/net_conf.h"
+#include "common/base/log.h"
 #include "common/bridge/bridge.h"
 #include "common/fs/files.h"
 #include "common/sysctl/sysctl.h"
@@ -19,6 +20,14 @@ Status KernelHost::ensureBridge(const std::string& bridge, uint32_t mtu,
   bridge::Spec spec{bridge, cni::config::bridgeMacFor(bridge), mtu, gateways};
   auto link = bridge::ensure(nl_, spec);
   if (!link) return link.error();
+  // A new bridge (first pass, or made again after someone deleted it): pods that were on
+  // the old one get their ports back, so they are reachable again, not only new pods.
+  if (link->index != bridgeIndex_) {
+    auto n = bridge::reattachPorts(nl_, *link);
+    if (!n) return n.error().wrap("re-attach pod ports to " + bridge);
+    if (*n > 0) log::info("re-attached " + std::to_string(*n) + " pod ports to bridge " + bridge);
+    bridgeIndex_ = link->index;
+  }
   return okStatus();
 }
 

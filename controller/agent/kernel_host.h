@@ -19,6 +19,7 @@ class KernelHost : public HostEdge {
 
  private:
   netlink::Handle& nl_;
+  int bridgeIndex_ = 0;  // the bridge's ifindex when last ensured: a change means a new bridge
 };
 
 }  // namespace routelet::agent

@@ -17,6 +17,7 @@
 
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
+#include "tests/support/netlink_space.h"
 #include "tests/support/netns_fixture.h"
 
 namespace routelet::netlink {
@@ -39,28 +40,7 @@ ip::Address addr(const char* text) {
   return *ip::Address::parse(text);
 }
 
-// A test namespace with its fd and a Handle bound inside it.
-struct Space {
-  explicit Space(const std::string& tag) : ns(tag) {
-    auto f = netns::Fd::open(ns.path());
-    EXPECT_TRUE(f.ok()) << f.error().message;
-    if (!f.ok()) return;
-    fd.emplace(std::move(*f));
-    auto h = Handle::openIn(fd->get());
-    EXPECT_TRUE(h.ok()) << h.error().message;
-    if (h.ok()) handle.emplace(std::move(*h));
-  }
-  bool ok() const { return ns.ok() && handle.has_value(); }
-  int index(const std::string& name) {
-    auto l = handle->linkByName(name);
-    EXPECT_TRUE(l.ok()) << l.error().message;
-    return l.ok() ? l->index : 0;
-  }
-
-  TestNetns ns;
-  std::optional<netns::Fd> fd;
-  std::optional<Handle> handle;
-};
+using Space = testing::NetlinkSpace;
 
 #define ASSERT_OK(expr)                                   \
   do {                                                    \
