@@ -145,12 +145,14 @@ void Agent::run(const std::atomic<bool>& stop, std::chrono::milliseconds tick) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       lastLoop_ = std::chrono::steady_clock::now();
-      cv_.wait_for(lock, tick, [&] {
-        return stop || dirty_ || std::chrono::steady_clock::now() >= nextResync_;
-      });
+      auto due = [&] {
+        auto now = std::chrono::steady_clock::now();
+        return dirty_ || now >= nextResync_ || (statusDue_ && now >= *statusDue_);
+      };
+      cv_.wait_for(lock, tick, [&] { return stop || due(); });
       lastLoop_ = std::chrono::steady_clock::now();
       if (stop) break;
-      if (!dirty_ && lastLoop_ < nextResync_) continue;
+      if (!due()) continue;
     }
     pass();
   }
@@ -164,6 +166,7 @@ void Agent::pass() {
   auto start = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mu_);
   dirty_ = false;
+  statusDue_.reset();  // this pass writes the status, or sets it due again
   bool healing = std::exchange(healPending_, false);
   nextResync_ = start + options_.resyncPeriod;
   ++passes_;
@@ -276,12 +279,21 @@ void Agent::pass() {
     health_.notReadyReason.clear();
   else if (health_.notReadyReason.empty())
     health_.notReadyReason = "first reconcile not done";
-  std::string status =
-      statusJson({cache_, self, report, published, health_.ready(), health_.notReadyReason,
-                  options_.cniConfDir + "/" + options_.cniConfName});
+  // status.json lists every peer: at 5000 Nodes building it cost more than the pass
+  // itself, so it is rebuilt at most once per kStatusInterval. A pass inside the interval
+  // leaves it due, and run() makes one more pass when it falls due.
+  std::string status;
+  if (start - lastStatusAt_ >= kStatusInterval) {
+    status = statusJson({cache_, self, report, published, health_.ready(), health_.notReadyReason,
+                         options_.cniConfDir + "/" + options_.cniConfName});
+    lastStatusAt_ = start;
+    statusDue_.reset();
+  } else if (!statusDue_) {
+    statusDue_ = lastStatusAt_ + kStatusInterval;
+  }
   lock.unlock();
 
-  if (status != lastStatus_) {
+  if (!status.empty() && status != lastStatus_) {
     auto wrote = host_.writeIfChanged(options_.runDir + "/" + kStatusFileName, status);
     if (wrote)
       lastStatus_ = std::move(status);

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -102,7 +103,10 @@ class Agent {
   std::set<std::string> logged_;    // log-once keys of conditions currently true
   std::set<std::string> standing_;  // per-peer conditions logged when they started
   std::string lastPatch_;
-  std::string lastStatus_;     // what <run dir>/status.json holds
+  std::string lastStatus_;  // what <run dir>/status.json holds
+  static constexpr std::chrono::seconds kStatusInterval{1};
+  std::chrono::steady_clock::time_point lastStatusAt_{};
+  std::optional<std::chrono::steady_clock::time_point> statusDue_;  // guarded by mu_
   std::string lastPatchBase_;  // resourceVersion of the own Node the patch was computed on
   std::string lastConflist_;
   std::chrono::steady_clock::time_point nextResync_;

@@ -5,11 +5,13 @@
 
 #include <atomic>
 #include <cstdio>
+#include <iostream>
 #include <thread>
 
 #include "common/base/log.h"
 #include "common/fs/files.h"
 #include "common/netlink/netlink.h"
+#include "controller/admin/commands.h"
 #include "controller/agent/agent.h"
 #include "controller/agent/http_endpoints.h"
 #include "controller/agent/kernel_host.h"
@@ -174,14 +176,13 @@ int main(int argc, char** argv) {
     std::puts("routelet " ROUTELET_VERSION_STRING);
     return 0;
   }
+  if (inv->command == "status")
+    return admin::runStatus(inv->options, inv->rest, std::cout, std::cerr);
+  if (inv->command == "cleanup")
+    return admin::runCleanup(inv->options, inv->rest, std::cout, std::cerr);
   if (!inv->rest.empty()) {
     std::fprintf(stderr, "routelet: unknown argument \"%s\"\n\n%s", inv->rest[0].c_str(),
                  usage().c_str());
-    return 2;
-  }
-  if (inv->command != "run") {
-    std::fprintf(stderr, "routelet: \"%s\" is not available in this version\n",
-                 inv->command.c_str());
     return 2;
   }
   return runAgent(inv->options);

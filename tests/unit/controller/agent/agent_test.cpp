@@ -32,6 +32,7 @@ class FakeHost : public HostEdge {
     return okStatus();
   }
   Result<bool> writeIfChanged(const std::string& path, const std::string& content) override {
+    std::lock_guard<std::mutex> lock(*mu);
     if (files[path] == content) return false;
     files[path] = content;
     ++writes;
@@ -41,6 +42,7 @@ class FakeHost : public HostEdge {
 
   std::vector<ip::Prefix> onLink = {*ip::Prefix::parse("192.168.1.0/24")};
   std::map<std::string, std::string> files;
+  std::mutex* mu = nullptr;  // the fixture's, held while files changes
   std::set<std::string> existing;
   int writes = 0, bridgeCalls = 0;
   std::string bridgeName;
@@ -61,6 +63,7 @@ model::Node node(const std::string& name, const std::string& ipText, const std::
 class AgentTest : public ::testing::Test {
  protected:
   AgentTest() {
+    host_.mu = &filesMu_;
     options_.nodeName = "node1";
     options_.cniConfDir = "/etc/cni/net.d";
   }
@@ -84,6 +87,7 @@ class AgentTest : public ::testing::Test {
   std::string conflist() { return host_.files["/etc/cni/net.d/10-routelet.conflist"]; }
 
   Options options_;
+  std::mutex filesMu_;
   FakeHost host_;
   reconcile::FakeRouteTable table_;
   Metrics metrics_;
@@ -276,6 +280,38 @@ TEST_F(AgentTest, StatusFileNamesAForeignRouteInTheWay) {
   auto doc = nlohmann::json::parse(host_.files.at("/run/routelet/status.json"));
   EXPECT_EQ(doc["peers"][0]["state"], "conflict");
   EXPECT_EQ(table_.find(foreign.key())->gateway->str(), "192.168.1.99");  // never fought
+}
+
+}  // namespace
+}  // namespace routelet::agent
+
+namespace routelet::agent {
+namespace {
+
+TEST_F(AgentTest, StatusFileIsRebuiltAtMostOncePerSecondButNeverLeftStale) {
+  options_.runDir = "/run/routelet";
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  auto changed = threeNodes()[2];
+  changed.internalIPs = {*ip::Address::parse("10.9.9.9")};
+  agent().nodeUpserted(changed);
+  agent().pass();  // within the second: routes change at once, the file may wait
+  EXPECT_EQ(table_.routes().size(), 1u);
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { agent().run(stop, std::chrono::milliseconds(10)); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto state = [&] {
+    std::lock_guard<std::mutex> lock(filesMu_);
+    auto doc = nlohmann::json::parse(host_.files.at("/run/routelet/status.json"));
+    return doc["peers"][1]["state"].get<std::string>();
+  };
+  while (state() != "not-on-link" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  agent().wake();
+  loop.join();
+  EXPECT_EQ(state(), "not-on-link");
 }
 
 }  // namespace
