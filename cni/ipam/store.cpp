@@ -350,6 +350,14 @@ Result<Store> Store::open(const std::string& dataDir, const std::string& network
   if (dataDir.empty()) return makeError("IPAM dataDir is empty: set dataDir", EINVAL);
   if (auto st = checkFileName("network", network); !st) return st.error();
   Layout layout{dataDir + "/" + network};
+  // Every verb opens the store, and after the first ADD its directories exist: two stats
+  // answer that, where makeDirs walks every component of all three paths (14 mkdirs for
+  // the default dataDir).
+  auto isDir = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  };
+  if (isDir(layout.leases()) && isDir(layout.indexes())) return Store(layout.dir, maxProbes);
   for (const auto& dir : {layout.dir, layout.leases(), layout.indexes()}) {
     if (auto st = fs::makeDirs(dir, 0700); !st) return st.error().wrap("open IPAM store");
   }

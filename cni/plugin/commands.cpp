@@ -80,7 +80,6 @@ Outcome cmdAdd(const config::NetConf& conf, const config::Env& env, Dataplane& d
   spec.mtu = conf.mtu;
   spec.hostVeth = hostVethName(env.containerId, env.ifname);
   spec.hostMac = hostVethMac(env.containerId, env.ifname);
-  spec.tempName = tempPeerName(env.containerId, env.ifname);
   spec.ifname = env.ifname;
   spec.podMac = podMac(env.containerId, env.ifname);
   for (size_t i = 0; i < conf.ranges.size() && i < addresses->size(); ++i) {

@@ -25,8 +25,7 @@ struct AttachSpec {
   uint32_t mtu = 0;
   std::string hostVeth;
   config::MacBytes hostMac{};
-  std::string tempName;  // pod end's name until it is renamed to ifname
-  std::string ifname;
+  std::string ifname;  // the pod end is created under this name, in the pod netns
   config::MacBytes podMac{};
   std::vector<ip::Prefix> podAddresses;
   std::vector<ip::Address> gateways;  // one default route per family via each

@@ -1,6 +1,7 @@
 #include "cni/plugin/naming.h"
 
 #include "cni/config/names.h"
+#include "common/bridge/bridge.h"
 
 namespace routelet::cni::plugin {
 namespace {
@@ -27,16 +28,9 @@ std::string hostVethName(std::string_view containerId, std::string_view ifname) 
   return hashName(kHostVethPrefix, key(containerId, ifname));
 }
 
-std::string tempPeerName(std::string_view containerId, std::string_view ifname) {
-  return hashName("rlp", key(containerId, ifname));
-}
-
 bool isHostVethName(std::string_view name) {
-  if (name.size() != kHostVethPrefix.size() + kHexDigits || !name.starts_with(kHostVethPrefix))
-    return false;
-  for (char c : name.substr(kHostVethPrefix.size()))
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
+  // One rule for the plugin's GC and the agent's port re-attach: common/bridge owns it.
+  return bridge::isPodPortName(name);
 }
 
 config::MacBytes hostVethMac(std::string_view containerId, std::string_view ifname) {

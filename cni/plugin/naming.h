@@ -14,9 +14,6 @@ inline constexpr std::string_view kHostVethPrefix = "rl";
 // "rl" + 10 hex digits (40 bits) of a hash of containerId and ifname: 12 bytes, within
 // IFNAMSIZ-1 = 15. ':' separates the two because neither may contain it.
 std::string hostVethName(std::string_view containerId, std::string_view ifname);
-// The pod end's name while it is created in the pod netns, before the rename to CNI_IFNAME.
-// Distinct from any host veth name so a leftover is recognisable.
-std::string tempPeerName(std::string_view containerId, std::string_view ifname);
 // True for names hostVethName can produce: GC removes only these.
 bool isHostVethName(std::string_view name);
 

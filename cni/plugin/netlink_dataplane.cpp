@@ -4,6 +4,7 @@
 
 #include "cni/config/codes.h"
 #include "common/bridge/bridge.h"
+#include "common/netlink/message.h"
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
 #include "common/sysctl/sysctl.h"
@@ -47,58 +48,89 @@ Result<netlink::Link> ensureBridge(netlink::Handle& host, const AttachSpec& spec
   return br;
 }
 
-// Pod side, in the pod netns. podIndex is the pod end's index there.
-Status configurePod(netlink::Handle& pod, const netns::Fd& ns, const AttachSpec& spec,
-                    int podIndex) {
-  if (auto st = pod.rename(podIndex, spec.ifname); !st) {
-    if (st.error().code == EEXIST)
+// The pair in one request: the host end on the bridge and up, the pod end created directly
+// in the pod netns under CNI_IFNAME (so it never exists under another name; a name only
+// has to be free in the namespace a link is registered in, and veth_newlink registers the
+// peer in the target netns). Both ends stay at the MTU and MAC of the spec.
+Status createVeth(netlink::Handle& host, const netns::Fd& ns, const AttachSpec& spec,
+                  int bridgeIndex) {
+  netlink::VethSpec veth;
+  veth.name = spec.hostVeth;
+  veth.mac = spec.hostMac;
+  veth.mtu = spec.mtu;
+  veth.master = bridgeIndex;
+  veth.up = true;
+  veth.peerName = spec.ifname;
+  veth.peerMac = spec.podMac;
+  veth.peerNsFd = ns.get();
+  auto st = host.createVeth(veth);
+  if (!st && st.error().code == EEXIST) {
+    // EEXIST names no side: the host end may be a leftover of an ADD that died before
+    // cleaning up (the names are derived from this attachment, whose lease was free a
+    // moment ago, so nothing live uses it), or CNI_IFNAME may be taken in the pod netns.
+    // Removing the leftover (its peer goes with it) and trying once more tells them apart.
+    if (host.deleteLinkByName(spec.hostVeth)) st = host.createVeth(veth);
+    if (!st && st.error().code == EEXIST)
       return makeError("CNI_IFNAME \"" + spec.ifname + "\" already exists in " + spec.netnsPath,
                        kCodeIfnameExists);
-    return kernel(st.error(), "pod interface " + spec.ifname);
   }
+  if (!st) return kernel(st.error(), "veth " + spec.hostVeth);
+  return okStatus();
+}
+
+// Pod side, in the pod netns (the calling thread is inside it): addresses, the interface
+// and loopback up, a default route per family, as one batch after one lookup of the index.
+Status configurePod(netlink::Handle& pod, const AttachSpec& spec) {
   bool v6 = false;
   for (const auto& a : spec.podAddresses) v6 = v6 || a.family() == ip::Family::kV6;
   if (v6) {
     // Without this the link-local address (and any address without nodad) waits about a
-    // second for duplicate address detection; /proc/sys/net resolves against the calling
-    // thread's netns, so this one call runs inside the pod's.
-    auto entered = netns::Enter::into(ns);
-    if (!entered) return kernel(entered.error(), "enter " + spec.netnsPath);
+    // second for duplicate address detection. It must precede the link going up, which
+    // starts DAD; netlink cannot set it (inet6_set_link_af takes only the token and the
+    // address generation mode), and /proc/sys/net is this thread's netns: the pod's.
     auto st = sysctl::set("net.ipv6.conf." + spec.ifname + ".accept_dad", "0");
     if (!st) return kernel(st.error(), "pod interface " + spec.ifname);
   }
+  auto link = pod.linkByName(spec.ifname);
+  if (!link) return kernel(link.error(), "pod interface " + spec.ifname);
+  const int index = link->index;
+  const std::string podIf = "pod interface " + spec.ifname;
+  // What each request is part of, for the error message (parallel to requests).
+  std::vector<std::string> context;
+  std::vector<netlink::Request> requests;
   for (const auto& a : spec.podAddresses) {
-    if (auto st = pod.addAddress(podIndex, a, a.family() == ip::Family::kV6); !st)
-      return kernel(st.error(), "pod interface " + spec.ifname);
+    context.push_back(podIf);
+    requests.push_back(
+        {"add address " + a.str() + " to link " + std::to_string(index), [&a, index](uint32_t s) {
+           return netlink::buildNewAddress(s, index, a, !a.address().isV4());
+         }});
   }
-  if (auto st = pod.setUp(podIndex); !st) return kernel(st.error(), "pod interface " + spec.ifname);
-  if (auto st = pod.setUp(kLoopbackIndex); !st) return kernel(st.error(), "pod loopback");
+  context.push_back(podIf);
+  requests.push_back({"set link " + std::to_string(index) + " up",
+                      [index](uint32_t s) { return netlink::buildSetUp(s, index, true); }});
+  context.push_back("pod loopback");
+  requests.push_back({"set link " + std::to_string(kLoopbackIndex) + " up",
+                      [](uint32_t s) { return netlink::buildSetUp(s, kLoopbackIndex, true); }});
+  std::vector<netlink::Route> routes;
+  routes.reserve(spec.gateways.size());  // requests keep pointers into it
   for (const auto& gw : spec.gateways) {
     netlink::Route r;
     r.dst = *ip::Prefix::parse(gw.isV4() ? "0.0.0.0/0" : "::/0");
     r.gateway = gw;
-    r.oif = podIndex;
-    if (auto st = pod.replaceRoute(r); !st)
-      return kernel(st.error(), "default route via " + gw.str() + " in " + spec.netnsPath);
+    r.oif = index;
+    routes.push_back(r);
+    const netlink::Route& route = routes.back();
+    context.push_back("default route via " + gw.str() + " in " + spec.netnsPath);
+    requests.push_back({"replace route " + netlink::describe(route), [&route](uint32_t s) {
+                          return netlink::buildRoute(s, netlink::RouteOp::Kind::kReplace, route);
+                        }});
   }
-  return okStatus();
-}
-
-Status createVeth(netlink::Handle& host, netlink::Handle& pod, const netns::Fd& ns,
-                  const AttachSpec& spec) {
-  auto create = [&] {
-    return host.createVeth(spec.hostVeth, spec.hostMac, spec.tempName, spec.podMac, spec.mtu,
-                           ns.get());
-  };
-  auto st = create();
-  if (!st && st.error().code == EEXIST) {
-    // A leftover of an ADD that died before cleaning up: the names are derived from this
-    // attachment, whose lease was free a moment ago, so nothing live uses them.
-    (void)host.deleteLinkByName(spec.hostVeth);
-    (void)pod.deleteLinkByName(spec.tempName);
-    st = create();
-  }
-  if (!st) return kernel(st.error(), "veth " + spec.hostVeth);
+  // rtnetlink runs the batch in order, so each route finds its address and a link that is
+  // up, as it would with one request at a time; the first failure is the one reported.
+  auto done = pod.batch(requests);
+  if (!done) return kernel(done.error(), podIf);
+  for (size_t i = 0; i < done->size(); ++i)
+    if (!(*done)[i]) return kernel((*done)[i].error(), context[i]);
   return okStatus();
 }
 
@@ -109,32 +141,26 @@ Result<Attached> NetlinkDataplane::attach(const AttachSpec& spec) {
   if (!ns) return ns.error();
   auto host = openHere();
   if (!host) return host.error();
-  auto pod = openIn(*ns, spec.netnsPath);
-  if (!pod) return pod.error();
+  // In the node's netns: the bridge's accept_ra sysctl is written there.
   auto br = ensureBridge(*host, spec);
   if (!br) return br.error();
-  if (auto st = createVeth(*host, *pod, *ns, spec); !st) return st.error();
-
-  auto attached = [&]() -> Result<Attached> {
-    auto hostLink = host->linkByName(spec.hostVeth);
-    if (!hostLink) return kernel(hostLink.error(), "host veth " + spec.hostVeth);
-    if (auto st = host->setMaster(hostLink->index, br->index); !st)
-      return kernel(st.error(), "host veth " + spec.hostVeth + " onto " + spec.bridge);
-    if (auto st = host->setUp(hostLink->index); !st)
-      return kernel(st.error(), "host veth " + spec.hostVeth);
-    auto podLink = pod->linkByName(spec.tempName);
-    if (!podLink) return kernel(podLink.error(), "pod end " + spec.tempName);
-    if (auto st = configurePod(*pod, *ns, spec, podLink->index); !st) return st.error();
-    return Attached{br->mac};
-  }();
-  if (!attached) {
+  // The rest runs with this thread inside the pod netns, so the pod's socket is opened and
+  // its sysctl written with one setns pair per ADD. Sockets stay bound to the netns they
+  // were made in: the host handle keeps talking to the node's.
+  auto entered = netns::Enter::into(*ns);
+  if (!entered) return kernel(entered.error(), "enter " + spec.netnsPath);
+  auto pod = netlink::Handle::open();
+  if (!pod) return kernel(pod.error(), "open netlink in " + spec.netnsPath);
+  if (auto st = createVeth(*host, *ns, spec, br->index); !st) return st.error();
+  if (auto st = configurePod(*pod, spec); !st) {
     // Deleting the host end deletes the pod end too (a veth pair dies together).
-    if (auto st = host->deleteLinkByName(spec.hostVeth); !st && st.error().code != ENODEV)
-      return makeError(attached.error().message + "; removing " + spec.hostVeth +
-                           " failed too: " + st.error().message,
-                       attached.error().code);
+    if (auto del = host->deleteLinkByName(spec.hostVeth); !del && del.error().code != ENODEV)
+      return makeError(st.error().message + "; removing " + spec.hostVeth +
+                           " failed too: " + del.error().message,
+                       st.error().code);
+    return st.error();
   }
-  return attached;
+  return Attached{br->mac};
 }
 
 Status NetlinkDataplane::detach(const std::string& hostVeth) {

@@ -55,6 +55,16 @@ ifinfomsg* linkHeader(Builder& b, int index) {
   return ifi;
 }
 
+// IFF_UP at creation. ifi_change must name the flag: with ifi_change 0 the kernel takes
+// ifi_flags as the whole flag word (rtnl_dev_combine_flags) and would clear IFF_MULTICAST,
+// which IPv6 neighbour discovery needs. Nothing is set for a link that stays down, so the
+// kernel leaves its flags alone (rtnl_configure_link skips a zero flags/change pair).
+void setUpFlag(ifinfomsg* ifi, bool up) {
+  if (!up) return;
+  ifi->ifi_flags = IFF_UP;
+  ifi->ifi_change = IFF_UP;
+}
+
 Builder setLink(uint32_t seq, int index) {
   Builder b(RTM_NEWLINK, kChange, seq);
   linkHeader(b, index);
@@ -196,9 +206,22 @@ Bytes buildNewBridge(uint32_t seq, const std::string& name, const Mac& mac, uint
 
 Bytes buildNewVeth(uint32_t seq, const std::string& name, const Mac& mac,
                    const std::string& peerName, const Mac& peerMac, uint32_t mtu, int peerNsFd) {
-  Builder b(RTM_NEWLINK, kChange | NLM_F_CREATE | NLM_F_EXCL, seq, name.size() + peerName.size());
-  linkHeader(b, 0);
-  putLinkBasics(b.nlh(), name, mac, mtu);
+  VethSpec spec;
+  spec.name = name;
+  spec.mac = mac;
+  spec.mtu = mtu;
+  spec.peerName = peerName;
+  spec.peerMac = peerMac;
+  spec.peerNsFd = peerNsFd;
+  return buildNewVeth(seq, spec);
+}
+
+Bytes buildNewVeth(uint32_t seq, const VethSpec& spec) {
+  Builder b(RTM_NEWLINK, kChange | NLM_F_CREATE | NLM_F_EXCL, seq,
+            spec.name.size() + spec.peerName.size());
+  setUpFlag(linkHeader(b, 0), spec.up);
+  putLinkBasics(b.nlh(), spec.name, spec.mac, spec.mtu);
+  if (spec.master) mnl_attr_put_u32(b.nlh(), IFLA_MASTER, static_cast<uint32_t>(spec.master));
   nlattr* info = mnl_attr_nest_start(b.nlh(), IFLA_LINKINFO);
   mnl_attr_put_strz(b.nlh(), IFLA_INFO_KIND, "veth");
   nlattr* data = mnl_attr_nest_start(b.nlh(), IFLA_INFO_DATA);
@@ -206,8 +229,9 @@ Bytes buildNewVeth(uint32_t seq, const std::string& name, const Mac& mac,
   // (drivers/net/veth.c parses it with rtnl_nla_parse_ifinfomsg).
   nlattr* peer = mnl_attr_nest_start(b.nlh(), VETH_INFO_PEER);
   linkHeader(b, 0);
-  putLinkBasics(b.nlh(), peerName, peerMac, mtu);
-  if (peerNsFd >= 0) mnl_attr_put_u32(b.nlh(), IFLA_NET_NS_FD, static_cast<uint32_t>(peerNsFd));
+  putLinkBasics(b.nlh(), spec.peerName, spec.peerMac, spec.mtu);
+  if (spec.peerNsFd >= 0)
+    mnl_attr_put_u32(b.nlh(), IFLA_NET_NS_FD, static_cast<uint32_t>(spec.peerNsFd));
   mnl_attr_nest_end(b.nlh(), peer);
   mnl_attr_nest_end(b.nlh(), data);
   mnl_attr_nest_end(b.nlh(), info);

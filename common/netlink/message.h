@@ -28,6 +28,9 @@ Bytes buildNewBridge(uint32_t seq, const std::string& name, const Mac& mac, uint
 // IFLA_INFO_DATA/VETH_INFO_PEER and lands in the namespace behind peerNsFd (-1: same one).
 Bytes buildNewVeth(uint32_t seq, const std::string& name, const Mac& mac,
                    const std::string& peerName, const Mac& peerMac, uint32_t mtu, int peerNsFd);
+// The same with the options of VethSpec: IFLA_MASTER and IFF_UP on this end (with
+// ifi_change = IFF_UP, so no other flag changes).
+Bytes buildNewVeth(uint32_t seq, const VethSpec& spec);
 // RTM_NEWLINK without NLM_F_CREATE modifies the existing link `index`.
 Bytes buildSetUp(uint32_t seq, int index, bool up);
 Bytes buildSetMaster(uint32_t seq, int index, int masterIndex);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 
 #include "common/base/log.h"
 #include "common/netlink/message.h"
@@ -121,8 +122,20 @@ std::string describe(const Route& r) {
 
 // --- Handle
 
+namespace {
+
+// A receive buffer left uninitialised: malloc takes a block this size from fresh mmap'd
+// pages, and only the pages a reply really touches are faulted in. Value-initialising it
+// (a std::vector of the size) wrote all 64 pages on every open: the largest single CPU cost
+// of a routelet-cni ADD, which opens two handles and mostly receives 36-byte acks.
+std::unique_ptr<uint8_t[]> receiveBuffer() {
+  return std::unique_ptr<uint8_t[]>(new uint8_t[kReceiveBuffer]);
+}
+
+}  // namespace
+
 struct Handle::Impl {
-  explicit Impl(mnl_socket* s) : sock(s), buffer(kReceiveBuffer) {}
+  explicit Impl(mnl_socket* s) : sock(s), buffer(receiveBuffer()) {}
   ~Impl() { mnl_socket_close(sock); }
 
   uint32_t nextSeq() { return ++seq; }
@@ -138,10 +151,10 @@ struct Handle::Impl {
   // One datagram, split into messages.
   Result<std::vector<Message>> receive(const std::string& what) {
     for (;;) {
-      ssize_t n = mnl_socket_recvfrom(sock, buffer.data(), buffer.size());
+      ssize_t n = mnl_socket_recvfrom(sock, buffer.get(), kReceiveBuffer);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return errnoError(what + ": receive");
-      auto messages = splitMessages(ByteView(buffer.data(), static_cast<size_t>(n)));
+      auto messages = splitMessages(ByteView(buffer.get(), static_cast<size_t>(n)));
       if (!messages.ok()) return messages.error().wrap(what);
       return messages;
     }
@@ -228,7 +241,7 @@ struct Handle::Impl {
 
   mnl_socket* sock;
   uint32_t seq = 0;
-  Bytes buffer;
+  std::unique_ptr<uint8_t[]> buffer;
 };
 
 Handle::Handle(Impl* impl) : impl_(impl) {}
@@ -307,6 +320,11 @@ Status Handle::createVeth(const std::string& hostName, const Mac& hostMac,
   return impl_->call("create veth " + hostName + " (peer " + peerName + ")", [&](uint32_t s) {
     return buildNewVeth(s, hostName, hostMac, peerName, peerMac, mtu, peerNsFd);
   });
+}
+
+Status Handle::createVeth(const VethSpec& spec) {
+  return impl_->call("create veth " + spec.name + " (peer " + spec.peerName + ")",
+                     [&](uint32_t s) { return buildNewVeth(s, spec); });
 }
 
 Status Handle::setUp(int index, bool up) {
@@ -409,17 +427,27 @@ Result<std::vector<Route>> Handle::routes(std::optional<ip::Family> family,
 }
 
 Result<std::vector<Status>> Handle::apply(const std::vector<RouteOp>& ops) {
-  std::vector<Status> statuses(ops.size());
-  std::vector<bool> answered(ops.size(), false);
-  for (size_t begin = 0; begin < ops.size(); begin += kBatchSize) {
-    size_t end = std::min(ops.size(), begin + kBatchSize);
-    std::string what = "apply route operations " + std::to_string(begin + 1) + "-" +
-                       std::to_string(end) + " of " + std::to_string(ops.size());
-    // Each message has its own seq: first + i belongs to ops[begin + i].
+  std::vector<Request> requests;
+  requests.reserve(ops.size());
+  for (const RouteOp& op : ops) {
+    requests.push_back({routeWhat(op.kind, op.route),
+                        [&op](uint32_t s) { return buildRoute(s, op.kind, op.route); }});
+  }
+  return batch(requests);
+}
+
+Result<std::vector<Status>> Handle::batch(const std::vector<Request>& requests) {
+  std::vector<Status> statuses(requests.size());
+  std::vector<bool> answered(requests.size(), false);
+  for (size_t begin = 0; begin < requests.size(); begin += kBatchSize) {
+    size_t end = std::min(requests.size(), begin + kBatchSize);
+    std::string what = "apply operations " + std::to_string(begin + 1) + "-" + std::to_string(end) +
+                       " of " + std::to_string(requests.size());
+    // Each message has its own seq: first + i belongs to requests[begin + i].
     uint32_t first = impl_->seq + 1;
     Bytes batch;
     for (size_t i = begin; i < end; ++i) {
-      Bytes m = buildRoute(impl_->nextSeq(), ops[i].kind, ops[i].route);
+      Bytes m = requests[i].build(impl_->nextSeq());
       batch.insert(batch.end(), m.begin(), m.end());
     }
     if (auto sent = impl_->send(batch, what); !sent.ok()) return sent.error();
@@ -434,7 +462,7 @@ Result<std::vector<Status>> Handle::apply(const std::vector<RouteOp>& ops) {
         size_t i = begin + offset;
         auto ack = parseAck(m.bytes);
         if (!ack.ok()) return ack.error().wrap(what);
-        if (ack->error) statuses[i] = ackError(routeWhat(ops[i].kind, ops[i].route), *ack);
+        if (ack->error) statuses[i] = ackError(requests[i].what, *ack);
         answered[i] = true;
         --pending;
       }
@@ -512,10 +540,10 @@ std::optional<Event> toEvent(const Message& m) {
 
 Result<std::vector<Event>> Monitor::drain() {
   std::vector<Event> events;
-  Bytes buffer(kReceiveBuffer);
+  auto buffer = receiveBuffer();
   auto* sock = static_cast<mnl_socket*>(sock_);
   for (int i = 0; i < kDrainDatagrams; ++i) {
-    ssize_t n = mnl_socket_recvfrom(sock, buffer.data(), buffer.size());
+    ssize_t n = mnl_socket_recvfrom(sock, buffer.get(), kReceiveBuffer);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -524,7 +552,7 @@ Result<std::vector<Event>> Monitor::drain() {
                          ENOBUFS);
       return errnoError("rtnetlink monitor: receive");
     }
-    auto messages = splitMessages(ByteView(buffer.data(), static_cast<size_t>(n)));
+    auto messages = splitMessages(ByteView(buffer.get(), static_cast<size_t>(n)));
     if (!messages.ok()) return messages.error().wrap("rtnetlink monitor");
     for (const Message& m : *messages)
       if (auto e = toEvent(m)) events.push_back(std::move(*e));

@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,30 @@ struct Route {
 };
 std::string describe(const Route& r);  // "10.244.2.0/24 via 192.168.1.12 dev 3 proto 201"
 
+// A veth pair made by one RTM_NEWLINK. Besides names, MACs and the MTU of both ends, the
+// request can enslave this end and bring it up: the kernel applies the ifinfomsg's flags
+// (rtnl_configure_link) and IFLA_MASTER (do_set_master) while creating, and unregisters
+// the pair again if either fails. That saves a GETLINK, a set-master and a set-up round
+// trip afterwards. The peer cannot come up this way: veth_newlink configures it before the
+// two ends are linked, and veth_open refuses an end without a peer (ENOTCONN).
+struct VethSpec {
+  std::string name;
+  Mac mac{};
+  uint32_t mtu = 0;  // both ends; 0 leaves the kernel's default
+  int master = 0;    // IFLA_MASTER of this end; 0: none
+  bool up = false;
+  std::string peerName;
+  Mac peerMac{};
+  int peerNsFd = -1;  // the peer's namespace; -1: this one
+};
+
+// One change request of Handle::batch: its bytes, built for the seq it is given (a builder
+// of message.h bound to its arguments), and what it does, for error messages.
+struct Request {
+  std::string what;
+  std::function<std::vector<uint8_t>(uint32_t seq)> build;
+};
+
 // One operation of a route batch.
 struct RouteOp {
   enum class Kind { kReplace, kDelete } kind;
@@ -94,6 +119,7 @@ class Handle {
   // directly inside the namespace behind peerNsFd (-1: this namespace).
   Status createVeth(const std::string& hostName, const Mac& hostMac, const std::string& peerName,
                     const Mac& peerMac, uint32_t mtu, int peerNsFd);
+  Status createVeth(const VethSpec& spec);
   Status setUp(int index, bool up = true);
   Status setMaster(int index, int masterIndex);  // 0 releases it
   Status setMtu(int index, uint32_t mtu);
@@ -117,6 +143,10 @@ class Handle {
   // Sends the whole batch, each message acknowledged, and returns one Status per
   // operation, in order. Stops at the socket level only on a transport error.
   Result<std::vector<Status>> apply(const std::vector<RouteOp>& ops);
+  // Any change requests the same way: one sendmsg, each message acknowledged, one Status
+  // per request in order. rtnetlink runs them in order and goes on after a failed one
+  // (netlink_rcv_skb), so a later request that needs an earlier one fails on its own.
+  Result<std::vector<Status>> batch(const std::vector<Request>& requests);
 
   int fd() const;
 

@@ -105,7 +105,7 @@ class CniKernelTest : public ::testing::Test {
       if (l.name == name) return l;
     return std::nullopt;
   }
-  // Links the plugin names: host veths ("rl" + hex) in the node, temp peers ("rlp") anywhere.
+  // Links the plugin names: host veths ("rl" + hex); none may show up in a pod netns.
   static size_t routeletLinks(const TestNetns& ns) {
     size_t n = 0;
     for (auto& l : links(ns))
@@ -139,7 +139,7 @@ TEST_F(CniKernelTest, AddConnectsDualStackPodsToTheGatewayAndEachOther) {
   EXPECT_TRUE(ping(pod1, address(r2, 1)));
   EXPECT_TRUE(ping(pod2, address(r1, 1)));
 
-  // The pod interface: renamed, MAC, MTU, up, addresses without DAD, loopback up.
+  // The pod interface: its name, MAC, MTU, up, addresses without DAD, loopback up.
   auto eth0 = link(pod1, "eth0");
   ASSERT_TRUE(eth0);
   EXPECT_EQ(netlink::macString(eth0->mac), r1["interfaces"][2]["mac"]);
@@ -150,7 +150,7 @@ TEST_F(CniKernelTest, AddConnectsDualStackPodsToTheGatewayAndEachOther) {
   EXPECT_TRUE(link(pod1, "lo")->up);
   EXPECT_EQ(pod1.run("ip route show default | grep -q 'via 10.244.1.1 dev eth0'"), 0);
   EXPECT_EQ(pod1.run("ip -6 route show default | grep -q 'via fd00:10:244:1::1 dev eth0'"), 0);
-  EXPECT_EQ(routeletLinks(pod1), 0u) << "the temporary pod-end name is gone";
+  EXPECT_EQ(routeletLinks(pod1), 0u) << "the pod end has only CNI_IFNAME as its name";
 
   // Node side: bridge with a fixed MAC and both gateways; host veth on it, up, with its MAC.
   auto br = link(*node_, "cni0");
@@ -343,11 +343,26 @@ TEST_F(CniKernelTest, ExistingIfnameFailsTheAddAndLeaksNothing) {
   expectError(r, 103, "eth0");
   EXPECT_TRUE(leases().empty());
   EXPECT_EQ(routeletLinks(*node_), 0u);
-  EXPECT_EQ(routeletLinks(pod), 0u) << "no temporary pod end left behind";
+  EXPECT_EQ(routeletLinks(pod), 0u) << "no pod end left behind";
   auto eth0 = link(pod, "eth0");
   ASSERT_TRUE(eth0);
   EXPECT_EQ(eth0->kind, "veth");  // the pod's own interface is untouched
   EXPECT_TRUE(link(pod, "other0"));
+}
+
+TEST_F(CniKernelTest, LeftoverHostVethOfTheAttachmentIsReplaced) {
+  // A host veth left by an ADD whose lease is gone (here: the store was emptied) has the
+  // name this attachment derives. Creating the pair then fails with EEXIST, like a taken
+  // CNI_IFNAME would; the plugin must tell the two apart and replace the leftover.
+  TestNetns old("cpod"), pod("cpod");
+  json first = add("c1", old);
+  std::filesystem::remove_all(dataDir_ + "/routelet");
+  json second = add("c1", pod);
+  EXPECT_EQ(second["interfaces"][1]["name"], first["interfaces"][1]["name"]);
+  EXPECT_FALSE(link(old, "eth0")) << "the leftover's pod end went with it";
+  EXPECT_TRUE(link(pod, "eth0"));
+  EXPECT_EQ(routeletLinks(*node_), 1u);
+  EXPECT_TRUE(ping(pod, "10.244.1.1"));
 }
 
 TEST_F(CniKernelTest, FailuresAfterAllocationLeakNothing) {

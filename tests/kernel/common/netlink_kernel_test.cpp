@@ -15,6 +15,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/netlink/message.h"
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
 #include "tests/support/netlink_space.h"
@@ -251,6 +252,85 @@ TEST(NetlinkKernelTest, VethPeersInOtherNamespacesPingAcrossBridge) {
   EXPECT_FALSE(std::any_of(left->begin(), left->end(), [](const AddressEntry& a) {
     return a.prefix == prefix("10.99.0.1/24");
   }));
+}
+
+TEST(NetlinkKernelTest, VethMadeEnslavedAndUpInOneRequestThenConfiguredInOneBatch) {
+  if (!requireRootAndIp()) return;
+  Space host("nlvh");
+  Space pod("nlvp");
+  ASSERT_TRUE(host.ok() && pod.ok());
+  ASSERT_OK(host.handle->createBridge("br0", mac(0x01), 1500));
+  int br = host.index("br0");
+  ASSERT_OK(host.handle->setUp(br));
+  VethSpec spec;
+  spec.name = "vh1";
+  spec.mac = mac(0x31);
+  spec.mtu = 1400;
+  spec.master = br;
+  spec.up = true;
+  spec.peerName = "eth0";  // the final name, directly in the pod's namespace
+  spec.peerMac = mac(0x41);
+  spec.peerNsFd = pod.fd->get();
+  ASSERT_OK(host.handle->createVeth(spec));
+  auto h = host.handle->linkByName("vh1");
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_EQ(h->master, br);
+  EXPECT_TRUE(h->up);
+  EXPECT_EQ(h->mtu, 1400u);
+  EXPECT_EQ(h->mac, mac(0x31));
+  // Only IFF_UP changed on the host end: the flags a new link starts with (multicast, for
+  // IPv6 neighbour discovery) are kept.
+  EXPECT_EQ(host.ns.run("ip link show dev vh1 | grep -q 'MULTICAST,UP'"), 0);
+  auto p = pod.handle->linkByName("eth0");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_FALSE(p->up);
+  EXPECT_EQ(p->mtu, 1400u);
+  EXPECT_EQ(p->mac, mac(0x41));
+  EXPECT_EQ(host.handle->linkByName("eth0").error().code, ENODEV) << "peer not in the host";
+
+  // A name taken in the peer's namespace is EEXIST, and nothing is left behind.
+  spec.name = "vh2";
+  spec.mac = mac(0x32);
+  auto clash = host.handle->createVeth(spec);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error().code, EEXIST);
+  EXPECT_EQ(host.handle->linkByName("vh2").error().code, ENODEV);
+  // A master that does not exist fails the whole request: no half-made pair.
+  spec.peerName = "eth1";
+  spec.master = 9999;
+  EXPECT_FALSE(host.handle->createVeth(spec).ok());
+  EXPECT_EQ(host.handle->linkByName("vh2").error().code, ENODEV);
+  EXPECT_EQ(pod.handle->linkByName("eth1").error().code, ENODEV);
+
+  // One batch: two addresses, a duplicate (EEXIST, reported on its own), the link up and a
+  // route that needs both; each request gets its own status, in order.
+  const int eth0 = p->index;
+  const ip::Prefix v4 = prefix("10.98.0.2/24");
+  const ip::Prefix v6 = prefix("fd98::2/64");
+  Route def;
+  def.dst = prefix("0.0.0.0/0");
+  def.gateway = addr("10.98.0.1");
+  def.oif = eth0;
+  std::vector<Request> requests{
+      {"add v4", [&](uint32_t s) { return buildNewAddress(s, eth0, v4, false); }},
+      {"add v6", [&](uint32_t s) { return buildNewAddress(s, eth0, v6, true); }},
+      {"add v4 again", [&](uint32_t s) { return buildNewAddress(s, eth0, v4, false); }},
+      {"up", [&](uint32_t s) { return buildSetUp(s, eth0, true); }},
+      {"default route", [&](uint32_t s) { return buildRoute(s, RouteOp::Kind::kReplace, def); }},
+  };
+  auto done = pod.handle->batch(requests);
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  ASSERT_EQ(done->size(), 5u);
+  EXPECT_TRUE((*done)[0].ok());
+  EXPECT_TRUE((*done)[1].ok());
+  ASSERT_FALSE((*done)[2].ok());
+  EXPECT_EQ((*done)[2].error().code, EEXIST);
+  EXPECT_EQ((*done)[2].error().message.rfind("add v4 again", 0), 0u) << (*done)[2].error().message;
+  EXPECT_TRUE((*done)[3].ok()) << (*done)[3].error().message;
+  EXPECT_TRUE((*done)[4].ok()) << (*done)[4].error().message;
+  EXPECT_EQ(pod.ns.run("ip link show dev eth0 | grep -q 'MULTICAST,UP'"), 0);
+  EXPECT_EQ(pod.ns.run("ip route show default | grep -q 'via 10.98.0.1 dev eth0'"), 0);
+  EXPECT_EQ(pod.ns.output("ip -6 addr show dev eth0 scope global tentative"), "");
 }
 
 TEST(NetlinkKernelTest, RouteReplaceIsIdempotentDumpFiltersByProtocolDeleteWorks) {

@@ -109,7 +109,7 @@ TEST_F(CommandsTest, AddAllocatesOnePerFamilyAndPrintsTheResult) {
   EXPECT_EQ(s.hostVeth, hostVethName("c1", "eth0"));
   EXPECT_EQ(s.hostMac, hostVethMac("c1", "eth0"));
   EXPECT_EQ(s.podMac, podMac("c1", "eth0"));
-  EXPECT_EQ(s.tempName, tempPeerName("c1", "eth0"));
+  EXPECT_EQ(s.ifname, "eth0");
   EXPECT_EQ(s.bridgeMac, config::bridgeMacFor("cni0"));
   EXPECT_EQ(s.mtu, 1400u);
   ASSERT_EQ(s.bridgeAddresses.size(), 2u);

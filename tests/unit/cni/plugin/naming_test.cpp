@@ -31,13 +31,6 @@ TEST(NamingTest, ThousandContainersGetDistinctNamesAndMacs) {
   EXPECT_EQ(macs.size(), 2000u);
 }
 
-TEST(NamingTest, TempNameDiffersFromHostNameAndIsNotAHostVeth) {
-  std::string t = tempPeerName("c1", "eth0");
-  EXPECT_NE(t, hostVethName("c1", "eth0"));
-  EXPECT_LE(t.size(), 15u);
-  EXPECT_FALSE(isHostVethName(t));
-}
-
 TEST(NamingTest, IsHostVethNameRejectsForeignNames) {
   for (const char* n : {"", "rl", "eth0", "rl0123456789a", "rl012345678", "rl01234567Z9",
                         "xl0123456789", "cni0", "veth0123abcd"})

@@ -128,6 +128,30 @@ TEST(MessageGoldenTest, NewVethWithPeerInNamespace) {
   EXPECT_EQ(local.size(), want.size() - 8);
 }
 
+TEST(MessageGoldenTest, NewVethEnslavedAndUp) {
+  // The plain pair (its bytes are checked above) with three changes to the host end.
+  Bytes want = buildNewVeth(4, "h", mac(0x0a), "p", mac(0x0b), 1500, 7);
+  want[0] += 8;     // nlmsg_len 136 -> 144
+  want[24] = 0x01;  // ifi_flags IFF_UP
+  want[28] = 0x01;  // ifi_change IFF_UP: no other flag changes
+  const Bytes master = {0x08, 0x00, 0x0a, 0x00, 0x09, 0x00, 0x00, 0x00};  // IFLA_MASTER 9
+  want.insert(want.begin() + 60, master.begin(), master.end());           // after IFLA_MTU
+  VethSpec spec;
+  spec.name = "h";
+  spec.mac = mac(0x0a);
+  spec.mtu = 1500;
+  spec.master = 9;
+  spec.up = true;
+  spec.peerName = "p";
+  spec.peerMac = mac(0x0b);
+  spec.peerNsFd = 7;
+  EXPECT_EQ(buildNewVeth(4, spec), want);
+  // Without master and up it is exactly the plain builder's message: no flags, no master.
+  spec.master = 0;
+  spec.up = false;
+  EXPECT_EQ(buildNewVeth(4, spec), buildNewVeth(4, "h", mac(0x0a), "p", mac(0x0b), 1500, 7));
+}
+
 TEST(MessageGoldenTest, ReplaceRouteV4) {
   Route r = route("10.244.2.0/24", "192.168.1.12");
   r.protocol = 201;
