@@ -66,4 +66,11 @@ std::array<uint8_t, 6> derivedMac(std::string_view seed) {
   return mac;
 }
 
+std::string shownJson(const nlohmann::json& value) {
+  if (value.is_string()) return quoteValue(value.get_ref<const std::string&>());
+  if (value.is_array()) return "an array of " + std::to_string(value.size()) + " items";
+  if (value.is_object()) return "an object with " + std::to_string(value.size()) + " keys";
+  return value.dump();  // a number, bool or null: short, and not a string, so unquoted
+}
+
 }  // namespace routelet::cni::config

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,11 @@ std::optional<std::string> ifnameProblem(std::string_view s);
 
 // A value quoted for an error message, cut short so hostile input stays readable.
 std::string quoteValue(std::string_view value);
+// A JSON value for an error message, bounded: strings quoted (quoteValue), other scalars as
+// JSON,
+// arrays and objects by kind and size. Never dump()s a container: that recurses once per
+// nesting level, and 100k nested brackets on stdin would overflow the stack.
+std::string shownJson(const nlohmann::json& value);
 
 // 64-bit FNV-1a: stable across builds and hosts, so names and MACs derived from it are the
 // same for every plugin invocation (DEL and GC recompute what ADD chose).

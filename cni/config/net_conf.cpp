@@ -15,7 +15,7 @@ Error invalid(const std::string& message) {
 
 // The JSON value of a field as text for an error message.
 std::string shown(const json& v) {
-  return v.is_string() ? quoteValue(v.get_ref<const std::string&>()) : quoteValue(v.dump());
+  return shownJson(v);
 }
 
 // Reads an optional string field; a present non-string is an error naming the field.
@@ -158,8 +158,7 @@ Result<json> parseDocument(std::string_view text) {
                          " bytes, starting " + quoteValue(text.substr(0, 40)) + ")",
                      kCodeDecode);
   if (!doc.is_object())
-    return makeError("config on stdin must be a JSON object, got " + quoteValue(doc.dump()),
-                     kCodeDecode);
+    return makeError("config on stdin must be a JSON object, got " + shownJson(doc), kCodeDecode);
   return doc;
 }
 

@@ -286,7 +286,7 @@ Result<std::optional<std::vector<ipam::Attachment>>> gcValidList(const json& doc
     auto it = doc.find(key);
     if (it == doc.end() || it->is_null()) continue;
     if (!it->is_array())
-      return makeError(std::string(key) + " must be an array, got " + quoteValue(it->dump()),
+      return makeError(std::string(key) + " must be an array, got " + config::shownJson(*it),
                        kCodeInvalidConfig);
     if (!out) out.emplace();
     for (size_t i = 0; i < it->size(); ++i) {
@@ -297,7 +297,7 @@ Result<std::optional<std::vector<ipam::Attachment>>> gcValidList(const json& doc
       if (!item.is_object() || id == item.end() || !id->is_string() || ifname == item.end() ||
           !ifname->is_string())
         return makeError(path + " must be {\"containerID\":string,\"ifname\":string}, got " +
-                             quoteValue(item.dump()),
+                             config::shownJson(item),
                          kCodeInvalidConfig);
       ipam::Attachment a{id->get<std::string>(), ifname->get<std::string>()};
       if (std::find(out->begin(), out->end(), a) == out->end()) out->push_back(std::move(a));

@@ -21,7 +21,8 @@ const json* field(const json& obj, const char* key) {
 Result<std::string> stringField(const json& obj, const std::string& path, const char* key) {
   const json* v = field(obj, key);
   if (!v) return badPrev(path + key + " is missing");
-  if (!v->is_string()) return badPrev(path + key + " must be a string, got " + v->dump());
+  if (!v->is_string())
+    return badPrev(path + key + " must be a string, got " + config::shownJson(*v));
   return v->get<std::string>();
 }
 
@@ -72,7 +73,8 @@ Result<IpConfig> parseIp(const json& item, const std::string& path, size_t inter
   if (const json* index = field(item, "interface")) {
     if (!index->is_number_integer() || index->get<int64_t>() < 0 ||
         static_cast<size_t>(index->get<int64_t>()) >= interfaces)
-      return badPrev(path + ".interface " + index->dump() + " is not an index into interfaces");
+      return badPrev(path + ".interface " + config::shownJson(*index) +
+                     " is not an index into interfaces");
     out.interface = index->get<int>();
   }
   return out;

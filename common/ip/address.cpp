@@ -34,7 +34,8 @@ Address Address::fromBytes(Family family, const uint8_t* bytes) {
 
 Result<Address> Address::parse(std::string_view text) {
   // inet_pton needs a NUL-terminated string; bound the copy so hostile input stays cheap.
-  if (text.empty() || text.size() > INET6_ADDRSTRLEN) {
+  // A NUL would end the C string inet_pton sees and let "10.0.0.1\0junk" through.
+  if (text.empty() || text.size() > INET6_ADDRSTRLEN || text.find('\0') != std::string_view::npos) {
     return makeError("invalid IP address \"" + std::string(text.substr(0, 64)) + "\"");
   }
   std::string s(text);
@@ -111,8 +112,8 @@ Result<Prefix> Prefix::parse(std::string_view text, bool strict) {
   auto p = parseInterface(text);
   if (!p) return p;
   if (strict && p->network() != *p) {
-    return makeError("invalid CIDR \"" + std::string(text) + "\": host bits set (network is " +
-                     p->network().str() + ")");
+    return makeError("invalid CIDR \"" + std::string(text.substr(0, 64)) +
+                     "\": host bits set (network is " + p->network().str() + ")");
   }
   return p;
 }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <limits>
 #include <map>
 
 namespace routelet::netlink {
@@ -383,6 +384,9 @@ Result<Ack> parseAck(ByteView message) {
   if (!readStruct(message, 0, &nlh) || nlh.nlmsg_type != NLMSG_ERROR ||
       nlh.nlmsg_len > message.size() || !readStruct(message, sizeof nlh, &err))
     return malformed("not a complete NLMSG_ERROR");
+  // error is a negative errno; negating INT_MIN (hostile or corrupt input) is undefined.
+  if (err.error == std::numeric_limits<int>::min())
+    return malformed("NLMSG_ERROR with error INT_MIN");
   Ack ack{nlh.nlmsg_seq, -err.error, ""};
   if (!(nlh.nlmsg_flags & NLM_F_ACK_TLVS)) return ack;
   // The TLVs follow the echoed request: its header only when NLM_F_CAPPED, else all of it.

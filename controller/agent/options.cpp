@@ -184,7 +184,9 @@ Status applyYaml(Options& o, const std::string& path, const std::string& text,
     const Setting* found = nullptr;
     for (const auto& s : settings())
       if (s.yaml && key == s.yaml) found = &s;
-    if (!found) return makeError("config file " + path + ": unknown setting \"" + key + "\"");
+    if (!found) {
+      return makeError("config file " + path + ": unknown setting \"" + key.substr(0, 64) + "\"");
+    }
     if (fixed.count(found->flag)) continue;  // a flag or variable already set it
     std::string value;
     try {

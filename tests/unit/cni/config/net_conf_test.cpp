@@ -131,7 +131,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{\"cniVersion\":\"1.0.0\",\"name\":\"a/b\"," RL_BR "," RL_R4 "}",
                 kCodeInvalidConfig, "name \"a/b\""},
         BadCase{"{\"cniVersion\":\"1.0.0\",\"name\":7," RL_BR "," RL_R4 "}", kCodeInvalidConfig,
-                "name must be a string, got \"7\""},
+                "name must be a string, got 7"},
         // Bridge.
         BadCase{"{" RL_BASE "," RL_R4 "}", kCodeInvalidConfig, "bridge is required"},
         BadCase{"{" RL_BASE ",\"bridge\":\"\"," RL_R4 "}", kCodeInvalidConfig, "bridge \"\""},
