@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pplx/threadpool.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -437,6 +438,15 @@ class HttpApiClient : public ApiClient {
 };
 
 }  // namespace
+
+void configureHttpThreads(size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+  } catch (const std::exception& e) {
+    // Already initialised (a client existed before): keep its pool.
+    log::debug(std::string("cpprestsdk thread pool already set up: ") + e.what());
+  }
+}
 
 Result<std::unique_ptr<ApiClient>> makeHttpApiClient(const ClusterAccess& access,
                                                      HttpApiOptions options) {

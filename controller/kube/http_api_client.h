@@ -32,6 +32,11 @@ struct HttpApiOptions {
 
 // Checks the CA, client certificate and key up front, so a bad file fails at startup with
 // a message naming it rather than at the first TLS handshake.
+// Sizes cpprestsdk's shared thread pool. Call once, before the first client: its default
+// of 40 threads (each with its own malloc arena) is most of an idle agent's memory, and
+// the agent keeps one watch and an occasional patch in flight.
+void configureHttpThreads(size_t threads);
+
 Result<std::unique_ptr<ApiClient>> makeHttpApiClient(const ClusterAccess& access,
                                                      HttpApiOptions options = {});
 

@@ -409,6 +409,10 @@ class AgentTest(LabTestCase):
                 exit_time = time.monotonic() - sent
                 print(f"\n[e2e] SIGTERM: agent exited after {exit_time * 1000:.0f} ms")
                 self.assertEqual(lab.routes(k), before, "routes changed when the agent stopped")
+                # A clean stop, not death by the signal: every thread must have it blocked
+                # so that the agent's sigwait thread takes it.
+                self.assertIn("received SIGTERM", lab.agent_log(k),
+                              "the agent died of SIGTERM instead of stopping cleanly")
                 self.assertIsNotNone(lab.link(ns, "cni0"), "cni0 gone after SIGTERM")
                 self.assertTrue(os.path.exists(conflist), "CNI config gone after SIGTERM")
 

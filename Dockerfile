@@ -1,0 +1,28 @@
+# routelet's image: the agent `routelet` and the plugin `routelet-cni`, built from Debian
+# packages exactly as a developer or CI builds them (scripts/setup, then the cmake build of
+# scripts/test), on Debian 12. tests/manifests/test_image.py keeps this file honest: the
+# build steps must be the ones CI runs, and the final stage must install a package for
+# every shared library the two binaries load.
+
+FROM debian:12 AS build
+WORKDIR /src
+COPY . .
+# The same setup script as the README: Debian packages only.
+RUN scripts/setup
+# The normal build of scripts/test (RelWithDebInfo), only the two shipped targets.
+RUN cmake -S . -B build -G Ninja \
+ && cmake --build build -j "$(nproc)" --target routelet routelet-cni
+RUN strip build/controller/agent/routelet build/cni/routelet-cni
+
+FROM debian:12-slim
+# Runtime libraries of the two binaries (ldd): cpprestsdk and what it loads (OpenSSL,
+# brotli, zlib), yaml-cpp, libmnl and the C++ runtime. libc6 is in every Debian image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libcpprest2.10 libssl3 libbrotli1 zlib1g libyaml-cpp0.7 libmnl0 libstdc++6 libgcc-s1 \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/controller/agent/routelet /src/build/cni/routelet-cni /usr/local/bin/
+# So `ip route show proto routelet` names routelet's routes where iproute2 is present.
+COPY --from=build /src/dist/rt_protos.d/routelet.conf /etc/iproute2/rt_protos.d/routelet.conf
+ENTRYPOINT ["/usr/local/bin/routelet"]
+CMD ["run"]

@@ -1,0 +1,41 @@
+// The agent's own account of the node, read back from <run dir>/status.json (written by
+// controller/agent/status_report.cpp after every pass that changes it).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/ip/address.h"
+
+namespace routelet::admin {
+
+struct PeerRecord {
+  std::string node;
+  ip::Family family = ip::Family::kV4;
+  std::optional<ip::Prefix> podCIDR;
+  std::optional<ip::Address> nodeIP;
+  std::string state;  // "programmed", "failed", "conflict" or a skip reason ("not-on-link", ...)
+  std::string detail;
+};
+
+struct AgentStatus {
+  std::string node;
+  bool ready = false;
+  std::string notReadyReason;
+  std::string state;  // the coarse state published on the Node: "ready" or "degraded: ..."
+  std::string bridge;
+  uint32_t mtu = 0;
+  std::vector<ip::Prefix> podCIDRs;
+  std::vector<ip::Address> nodeIPs;
+  std::string cniConfig;
+  int routeProtocol = 0;
+  std::vector<PeerRecord> peers;
+};
+
+// Pure. Errors name the field and the value; a status file is written by the agent, so a
+// bad one means a different agent version or a damaged file.
+Result<AgentStatus> parseAgentStatus(const std::string& json);
+
+}  // namespace routelet::admin

@@ -1,0 +1,118 @@
+#include "controller/admin/cleanup_plan.h"
+
+#include "common/bridge/bridge.h"
+
+namespace routelet::admin {
+namespace {
+
+using Kind = CleanupAction::Kind;
+
+CleanupAction fileAction(Kind kind, const std::string& what, const std::string& path) {
+  return CleanupAction{kind, what + " " + path, path, {}, {}};
+}
+
+// The store's own names under dataDir/<network>/ (cni/ipam/store.cpp): lock, the cursors
+// last-reserved.*, and the directories leases/ and attachments/, whose files (including a
+// writer's leftover temp files) are all the store's.
+bool isStoreFile(const DirTree& e) {
+  return !e.directory && (e.name == "lock" || e.name.rfind("last-reserved.", 0) == 0);
+}
+bool isStoreDir(const DirTree& e) {
+  return e.directory && (e.name == "leases" || e.name == "attachments");
+}
+bool looksLikeStore(const DirTree& network) {
+  for (const auto& e : network.children)
+    if (isStoreDir(e) || (e.name == "lock" && !e.directory)) return true;
+  return false;
+}
+
+// Appends the removals of one store; returns true when the whole directory goes.
+bool planStore(const std::string& dir, const DirTree& network, CleanupPlan& plan) {
+  bool whole = true;
+  for (const auto& e : network.children) {
+    std::string path = dir + "/" + e.name;
+    if (isStoreFile(e)) {
+      plan.actions.push_back(fileAction(Kind::kRemoveFile, "remove IPAM file", path));
+    } else if (isStoreDir(e)) {
+      bool empty = true;
+      for (const auto& f : e.children) {
+        if (f.directory) {
+          plan.kept.push_back(path + "/" + f.name +
+                              ": a directory, not part of routelet's IPAM store");
+          empty = false;
+          continue;
+        }
+        plan.actions.push_back(
+            fileAction(Kind::kRemoveFile, "remove IPAM file", path + "/" + f.name));
+      }
+      if (empty)
+        plan.actions.push_back(fileAction(Kind::kRemoveDir, "remove IPAM directory", path));
+      whole = whole && empty;
+    } else {
+      plan.kept.push_back(path + ": not part of routelet's IPAM store");
+      whole = false;
+    }
+  }
+  if (whole) plan.actions.push_back(fileAction(Kind::kRemoveDir, "remove IPAM directory", dir));
+  return whole;
+}
+
+}  // namespace
+
+CleanupPlan planCleanup(const CleanupFacts& facts) {
+  CleanupPlan plan;
+  if (facts.cniConfigPresent) {
+    plan.actions.push_back(fileAction(Kind::kRemoveFile, "remove CNI config", facts.cniConfigPath));
+  }
+  // Host ends of pod veths: routelet-cni names them "rl" + 10 hex digits (cni/plugin/naming.h);
+  // deleting one end of a veth pair deletes the pod's end too.
+  for (const auto& l : facts.links) {
+    if (l.kind == "veth" && bridge::isPodPortName(l.name)) {
+      plan.actions.push_back({Kind::kDeleteLink, "delete pod veth " + l.name, "", l, {}});
+    }
+  }
+  for (const auto& l : facts.links) {
+    if (l.name != facts.bridgeName) continue;
+    if (l.kind != "bridge") {
+      plan.kept.push_back("link " + l.name + ": a " + (l.kind.empty() ? "device" : l.kind) +
+                          ", not a bridge; not routelet's");
+    } else if (l.mac != facts.bridgeMac) {
+      plan.kept.push_back("bridge " + l.name + ": MAC " + netlink::macString(l.mac) +
+                          " is not routelet's " + netlink::macString(facts.bridgeMac) +
+                          ", so another tool made it");
+    } else {
+      plan.actions.push_back({Kind::kDeleteLink, "delete bridge " + l.name, "", l, {}});
+    }
+  }
+  // Only routes carrying routelet's protocol: never another tool's, whatever they point at.
+  for (const auto& r : facts.routes) {
+    if (r.protocol != facts.routeProtocol) continue;
+    plan.actions.push_back({Kind::kDeleteRoute, "delete route " + netlink::describe(r), "", {}, r});
+  }
+  if (facts.ipamDataDirPresent) {
+    bool all = true;
+    for (const auto& network : facts.ipamData) {
+      std::string dir = facts.ipamDataDir + "/" + network.name;
+      if (!network.directory || !looksLikeStore(network)) {
+        plan.kept.push_back(dir + ": not a routelet IPAM store");
+        all = false;
+        continue;
+      }
+      all = planStore(dir, network, plan) && all;
+    }
+    if (all) {
+      plan.actions.push_back(
+          fileAction(Kind::kRemoveDir, "remove IPAM directory", facts.ipamDataDir));
+    }
+  }
+  if (facts.statusPresent) {
+    plan.actions.push_back(fileAction(Kind::kRemoveFile, "remove status file", facts.statusPath));
+  }
+  return plan;
+}
+
+std::string renderCleanupLine(const CleanupAction& action, bool dryRun) {
+  return (dryRun ? "would " : "") + action.description;
+}
+
+}  // namespace routelet::admin

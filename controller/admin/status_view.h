@@ -1,0 +1,77 @@
+// `routelet status`: the agent's account (status.json) checked against the kernel, as a
+// pure function of what was read, and rendered for a terminal or for scripts.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/netlink/netlink.h"
+#include "controller/admin/agent_status.h"
+#include "controller/admin/system.h"
+
+namespace routelet::admin {
+
+// Everything `status` reads from the node, gathered by the thin edge in commands.cpp.
+struct StatusFacts {
+  std::string statusPath;
+  std::optional<AgentStatus> agent;  // empty: see agentError
+  std::string agentError;
+  uint8_t routeProtocol = 201;
+  std::vector<netlink::Route> routes;  // the main table, every protocol
+  std::string routesError;
+  std::string bridgeName;
+  std::optional<netlink::Link> bridge;  // empty: no link of that name
+  std::string cniConfigPath;
+  bool cniConfigPresent = false;
+  std::vector<std::string> cniConfDirFiles;  // names in the conf dir (any order)
+  std::string listen;
+  HttpAnswer healthz;
+  HttpAnswer readyz;
+};
+
+struct PeerView {
+  std::string node;
+  std::string family;  // "4" or "6"
+  std::string nodeIP;  // "" when the peer has none of the family
+  std::string podCIDR;
+  std::string state;  // machine name: programmed, missing, conflict, stale, not-on-link, ...
+  std::string detail;
+  bool ok = false;
+};
+
+struct StatusView {
+  std::string node;
+  bool ready = false;
+  std::string agentState;
+  std::string notReadyReason;
+  std::string statusPath;
+  std::vector<std::string> podCIDRs;
+  std::vector<std::string> nodeIPs;
+  int routeProtocol = 0;
+  std::string listen;
+  HttpAnswer healthz;
+  HttpAnswer readyz;
+  std::string bridgeName;
+  bool bridgePresent = false;
+  bool bridgeUp = false;
+  uint32_t bridgeMtu = 0;
+  std::string cniConfigPath;
+  bool cniConfigPresent = false;
+  std::string cniConfigFirst;  // the file a runtime loads from the conf dir ("" if none)
+  std::vector<PeerView> peers;
+  std::vector<std::string> extraRoutes;  // routes of routelet's protocol no peer accounts for
+  std::vector<std::string> problems;     // empty: healthy
+};
+
+// The conf-dir file a runtime uses: containerd and CRI-O load the first of *.conf,
+// *.conflist and *.json in lexical order. "" when there is none.
+std::string firstCniConfig(std::vector<std::string> names);
+
+StatusView assessStatus(const StatusFacts& facts);
+// A human route state: "not on-link", "foreign route in the way", ...
+std::string describeState(const std::string& state);
+std::string renderStatusText(const StatusView& view);
+std::string renderStatusJson(const StatusView& view);
+
+}  // namespace routelet::admin

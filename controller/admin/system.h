@@ -1,0 +1,47 @@
+// The node as `routelet status` and `routelet cleanup` see it: the kernel's routes and
+// links, a few files and the agent's HTTP endpoints. One real implementation
+// (kernel_system.h) and a stateful fake in the unit tests.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/netlink/netlink.h"
+
+namespace routelet::admin {
+
+// What an HTTP GET of one of the agent's endpoints returned. status 0: no answer.
+struct HttpAnswer {
+  int status = 0;
+  std::string body;  // first line of the body, or why there was no answer
+};
+
+struct DirEntry {
+  std::string name;
+  bool directory = false;
+};
+
+class System {
+ public:
+  virtual ~System() = default;
+
+  // Every route of the main table, both families (cached and cloned routes left out).
+  virtual Result<std::vector<netlink::Route>> routes() = 0;
+  virtual Result<std::vector<netlink::Link>> links() = 0;
+  virtual Status deleteRoute(const netlink::Route& route) = 0;
+  virtual Status deleteLink(const netlink::Link& link) = 0;
+
+  // Files: readFile and listDir report a missing path with Error::code ENOENT.
+  virtual Result<std::string> readFile(const std::string& path) = 0;
+  virtual Result<std::vector<DirEntry>> listDir(const std::string& path) = 0;
+  virtual bool exists(const std::string& path) = 0;
+  // unlink(2) for a file, rmdir(2) for an (empty) directory; ENOENT when already gone.
+  virtual Status remove(const std::string& path, bool directory) = 0;
+
+  // GET http://<listen><path> with a short timeout; listen as the agent's --listen.
+  virtual HttpAnswer httpGet(const std::string& listen, const std::string& path) = 0;
+};
+
+}  // namespace routelet::admin

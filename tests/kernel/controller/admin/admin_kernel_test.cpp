@@ -1,0 +1,243 @@
+// `routelet status` and `routelet cleanup` on a real kernel. A node namespace holds what
+// the agent and routelet-cni leave on a node (bridge with routelet's MAC, a pod veth,
+// routes with proto 201, conflist, IPAM store, status.json) next to things that are not
+// routelet's (a static route, a CNI config of another plugin), and the built binary runs
+// inside it with `ip netns exec`.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cni/config/net_conf.h"
+#include "common/netlink/netlink.h"
+#include "tests/support/netns_fixture.h"
+
+namespace routelet::testing {
+namespace {
+
+namespace fsys = std::filesystem;
+
+constexpr const char* kStatusJson = R"({
+  "node": "lab-1", "ready": true, "state": "ready", "bridge": "cni0", "mtu": 1500,
+  "podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"], "nodeIPs": ["192.168.1.11", "fd00::11"],
+  "cniConfig": "@DIR@/net.d/10-routelet.conflist", "routeProtocol": 201,
+  "peers": [
+    {"node": "lab-2", "family": "4", "podCIDR": "10.244.2.0/24", "nodeIP": "192.168.1.12", "state": "programmed"},
+    {"node": "lab-2", "family": "6", "podCIDR": "fd00:10:244:2::/64", "nodeIP": "fd00::12", "state": "programmed"},
+    {"node": "lab-3", "family": "4", "podCIDR": "10.244.3.0/24", "nodeIP": "192.168.1.13", "state": "programmed"},
+    {"node": "lab-3", "family": "6", "podCIDR": "fd00:10:244:3::/64", "nodeIP": "fd00::13", "state": "programmed"}
+  ]})";
+
+struct CommandRun {
+  int code;
+  std::string out;
+};
+
+class AdminKernelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!requireRootAndIp()) GTEST_SKIP_("(failure recorded above)");
+    node_ = std::make_unique<TestNetns>("admin");
+    pod_ = std::make_unique<TestNetns>("apod");
+    ASSERT_TRUE(node_->ok() && pod_->ok());
+    char tmpl[] = "/tmp/rl-admin-kernel-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::string mac = netlink::macString(cni::config::bridgeMacFor("cni0"));
+    // The underlay: a veth pair with both ends in the node namespace (no dummy links here).
+    ASSERT_EQ(node_->run("set -e\n"
+                         "ip link add eth0 type veth peer name eth0p\n"
+                         "ip link set eth0p up; ip link set eth0 up\n"
+                         "ip addr add 192.168.1.11/24 dev eth0\n"
+                         "ip addr add fd00::11/64 dev eth0 nodad\n"
+                         "ip link add cni0 address " +
+                         mac +
+                         " type bridge\n"
+                         "ip link set cni0 up\n"
+                         "ip addr add 10.244.1.1/24 dev cni0\n"
+                         "ip link add rl0123456789 type veth peer name eth0 netns " +
+                         pod_->name() +
+                         "\n"
+                         "ip link set rl0123456789 master cni0 up\n"
+                         "ip route add 10.244.2.0/24 via 192.168.1.12 proto 201\n"
+                         "ip route add 10.244.3.0/24 via 192.168.1.13 proto 201\n"
+                         "ip -6 route add fd00:10:244:2::/64 via fd00::12 proto 201\n"
+                         "ip -6 route add fd00:10:244:3::/64 via fd00::13 proto 201\n"
+                         "ip route add 10.99.0.0/16 via 192.168.1.1 proto static\n"
+                         "ip -6 route add fd00:99::/64 via fd00::1 proto static\n"),
+              0);
+    fsys::create_directories(dir_ + "/net.d");
+    fsys::create_directories(dir_ + "/run/ipam/routelet/leases");
+    fsys::create_directories(dir_ + "/run/ipam/routelet/attachments");
+    write("net.d/10-routelet.conflist", R"({"cniVersion":"1.0.0","name":"routelet","plugins":[]})");
+    write("net.d/99-other.conflist", R"({"cniVersion":"1.0.0","name":"other","plugins":[]})");
+    write("run/ipam/routelet/lock", "");
+    write("run/ipam/routelet/leases/10.244.1.2", "abc\neth0\n");
+    write("run/ipam/routelet/attachments/abc:eth0", "abc\neth0\n10.244.1.2\n");
+    std::string status = kStatusJson;
+    status.replace(status.find("@DIR@"), 5, dir_);
+    write("run/status.json", status);
+    // Stands in for the agent's endpoints: python's http.server answers GET /healthz and
+    // /readyz from files of those names.
+    fsys::create_directories(dir_ + "/www");
+    write("www/healthz", "ok");
+    write("www/readyz", "ok");
+  }
+
+  void TearDown() override {
+    stopEndpoints();
+    pod_.reset();
+    node_.reset();
+    if (!dir_.empty()) fsys::remove_all(dir_);
+  }
+
+  void write(const std::string& rel, const std::string& content) {
+    std::ofstream(dir_ + "/" + rel) << content;
+  }
+
+  std::string flags() const {
+    return " --run-dir " + dir_ + "/run --ipam-data-dir " + dir_ + "/run/ipam --cni-conf-dir " +
+           dir_ + "/net.d --listen 127.0.0.1:9654";
+  }
+
+  CommandRun routelet(const std::string& args) {
+    CommandRun r;
+    std::string out =
+        node_->output(std::string(ROUTELET_BIN) + " " + args + flags() + " 2>&1; echo \"exit=$?\"");
+    auto at = out.rfind("exit=");
+    if (at == std::string::npos) return {-1, out};
+    r.code = std::stoi(out.substr(at + 5));
+    r.out = out.substr(0, at);
+    return r;
+  }
+
+  bool endpointsOpen() const {
+    return node_->run(
+               "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 9654))' "
+               "2>/dev/null") == 0;
+  }
+  // Polls with a deadline until open is what it should be (not a timing assertion).
+  bool waitEndpoints(bool open) const {
+    for (int i = 0; i < 200; ++i) {
+      if (endpointsOpen() == open) return true;
+      ::usleep(50 * 1000);
+    }
+    return false;
+  }
+  void startEndpoints() {
+    std::string pid = node_->output("python3 -m http.server 9654 --bind 127.0.0.1 --directory " +
+                                    dir_ + "/www >/dev/null 2>&1 & echo $!");
+    serverPid_ = std::stoi(pid);
+    if (!waitEndpoints(true)) ADD_FAILURE() << "the stand-in endpoints did not start";
+  }
+  void stopEndpoints() {
+    if (serverPid_ <= 0) return;
+    ::kill(serverPid_, SIGTERM);
+    serverPid_ = -1;
+    // Until the port is closed, cleanup would take it for a running agent.
+    if (!waitEndpoints(false)) ADD_FAILURE() << "the stand-in endpoints did not stop";
+  }
+
+  // Everything cleanup could touch, to compare before and after.
+  std::string snapshot() {
+    return node_->output(
+               "ip -d link show | grep -v 'link/\\|^ ' ; ip route show table main; "
+               "ip -6 route show table main") +
+           shellOutput("cd " + dir_ + " && find . | sort");
+  }
+
+  std::unique_ptr<TestNetns> node_;
+  std::unique_ptr<TestNetns> pod_;
+  std::string dir_;
+  int serverPid_ = -1;
+};
+
+TEST_F(AdminKernelTest, StatusChecksEveryPeerRouteAgainstTheKernel) {
+  startEndpoints();
+  auto r = routelet("status");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("lab-2  4    192.168.1.12  10.244.2.0/24       programmed"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("bridge      cni0 up"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nhealthy\n"), std::string::npos) << r.out;
+
+  // A route deleted by hand, and a foreign route where routelet's was.
+  ASSERT_EQ(node_->run("ip route del 10.244.3.0/24 proto 201 && "
+                       "ip -6 route del fd00:10:244:2::/64 proto 201 && "
+                       "ip -6 route add fd00:10:244:2::/64 via fd00::1 proto static"),
+            0);
+  r = routelet("status -o json");
+  EXPECT_EQ(r.code, 1) << r.out;
+  auto doc = nlohmann::json::parse(r.out);
+  std::map<std::string, std::string> states;
+  for (const auto& p : doc["peers"]) states[p["podCIDR"].get<std::string>()] = p["state"];
+  EXPECT_EQ(states["10.244.2.0/24"], "programmed");
+  EXPECT_EQ(states["10.244.3.0/24"], "missing");
+  EXPECT_EQ(states["fd00:10:244:2::/64"], "conflict");
+  EXPECT_EQ(states["fd00:10:244:3::/64"], "programmed");
+  EXPECT_EQ(doc["bridge"]["up"], true);
+  EXPECT_EQ(doc["cniConfig"]["present"], true);
+  EXPECT_EQ(doc["agent"]["healthz"]["status"], 200);
+
+  ASSERT_EQ(node_->run("ip link set cni0 down"), 0);
+  stopEndpoints();
+  r = routelet("status");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("bridge cni0 is down"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the agent does not answer on 127.0.0.1:9654"), std::string::npos) << r.out;
+}
+
+TEST_F(AdminKernelTest, CleanupRemovesExactlyRouteletsThingsOnceAndDryRunChangesNothing) {
+  startEndpoints();
+  std::string before = snapshot();
+  auto r = routelet("cleanup");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("the agent is running"), std::string::npos) << r.out;
+  EXPECT_EQ(snapshot(), before);
+  stopEndpoints();
+
+  r = routelet("cleanup --dry-run");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("would delete bridge cni0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("would delete route fd00:10:244:3::/64 via fd00::13"), std::string::npos);
+  EXPECT_EQ(snapshot(), before);
+
+  r = routelet("cleanup");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(node_->output("ip route show proto 201; ip -6 route show proto 201"), "");
+  EXPECT_NE(node_->output("ip route show 10.99.0.0/16"), "");  // not routelet's: stays
+  EXPECT_NE(node_->output("ip -6 route show fd00:99::/64"), "");
+  EXPECT_NE(node_->run("ip link show cni0 2>/dev/null"), 0);
+  EXPECT_NE(node_->run("ip link show rl0123456789 2>/dev/null"), 0);
+  EXPECT_EQ(node_->run("ip link show eth0 >/dev/null && ip link show eth0p >/dev/null"), 0);
+  EXPECT_EQ(pod_->run("ip link show eth0 2>/dev/null"), 1);  // the pod end went with the host end
+  EXPECT_FALSE(fsys::exists(dir_ + "/net.d/10-routelet.conflist"));
+  EXPECT_TRUE(fsys::exists(dir_ + "/net.d/99-other.conflist"));
+  EXPECT_FALSE(fsys::exists(dir_ + "/run/ipam"));
+  EXPECT_FALSE(fsys::exists(dir_ + "/run/status.json"));
+  EXPECT_TRUE(fsys::exists(dir_ + "/run"));
+
+  std::string after = snapshot();
+  r = routelet("cleanup");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "nothing to clean up\n");
+  EXPECT_EQ(snapshot(), after);
+}
+
+TEST_F(AdminKernelTest, ABridgeRouteletDidNotMakeSurvivesCleanup) {
+  ASSERT_EQ(node_->run("ip link set cni0 address 02:00:00:00:00:01"), 0);
+  auto r = routelet("cleanup");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("left in place: bridge cni0: MAC 02:00:00:00:00:01"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(node_->run("ip link show cni0 >/dev/null"), 0);
+}
+
+}  // namespace
+}  // namespace routelet::testing

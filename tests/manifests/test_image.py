@@ -1,0 +1,158 @@
+"""The Dockerfile, proven as far as a machine without a container engine can:
+- the build stage runs scripts/setup and the same cmake configure and build as
+  scripts/test's normal build, so the image is built the way CI builds and tests;
+- the final stage installs a Debian package for every shared library that ldd lists for
+  the two built binaries (found with dpkg -S), apart from the base set below;
+- it copies exactly the binaries the DaemonSet runs."""
+
+import os
+import re
+import shlex
+import unittest
+
+from manifestkit import AGENT_BIN, BUILD_DIR, CNI_BIN, DOCKERFILE, ROOT, require_binaries, run
+
+# In every Debian image, debian:12-slim included: the C library and its loader (libc.so.6,
+# libm.so.6, libpthread.so.0, ld-linux-x86-64.so.2) come from libc6, Priority required,
+# which nothing can remove. Every other package is listed in the final stage explicitly,
+# even those the slim image happens to carry today (libstdc++6 for apt, zlib1g for dpkg).
+BASE_PACKAGES = {"libc6"}
+
+
+def stages():
+    """[(FROM line words, [instructions with continuation lines joined])]."""
+    with open(DOCKERFILE) as f:
+        text = f.read()
+    joined = re.sub(r"\\\n", " ", text)
+    out = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            out.append((line.split(), []))
+        elif out:
+            out[-1][1].append(line)
+    return out
+
+
+def run_commands(instructions):
+    """Every shell command of the RUN instructions, split on &&."""
+    cmds = []
+    for ins in instructions:
+        if ins.startswith("RUN "):
+            cmds += [shlex.split(c) for c in ins[4:].split("&&")]
+    return cmds
+
+
+def script_test_build():
+    """The configure and build commands of scripts/test's normal suite, $dir and "$@"
+    substituted as `run_suite build` (no extra arguments) does."""
+    with open(os.path.join(ROOT, "scripts", "test")) as f:
+        text = f.read()
+    assert re.search(r"^run_suite build$", text, re.M), "scripts/test: no plain `run_suite build`"
+    configure = build = None
+    for line in text.splitlines():
+        words = shlex.split(line.split(">")[0]) if line.strip().startswith("cmake ") else []
+        words = ["build" if w == "$dir" else w for w in words if w != "$@"]
+        if words[:2] == ["cmake", "-S"]:
+            configure = words
+        elif words[:2] == ["cmake", "--build"]:
+            build = words
+    return configure, build
+
+
+def packages_of_libraries(binary):
+    """{library path: Debian package} for every shared library ldd lists."""
+    out = {}
+    for line in run(["ldd", binary]).stdout.splitlines():
+        m = re.search(r"(/\S+)", line)
+        if not m:
+            continue  # linux-vdso.so.1: in the kernel, not a file
+        path = m.group(1)
+        candidates = {path, os.path.realpath(path)}
+        for c in list(candidates):  # merged /usr: dpkg knows one of /lib and /usr/lib
+            candidates.add(c[4:] if c.startswith("/usr/") else "/usr" + c)
+        for c in sorted(candidates):
+            p = run(["dpkg", "-S", c], check=False)
+            if p.returncode == 0:
+                out[path] = p.stdout.split(":")[0]
+                break
+        else:
+            raise AssertionError(f"{binary}: no Debian package provides {path}")
+    return out
+
+
+class ImageTest(unittest.TestCase):
+    def setUp(self):
+        self.stages = stages()
+        self.assertEqual(len(self.stages), 2, "want a build stage and a final stage")
+        self.build_from, self.build = self.stages[0]
+        self.final_from, self.final = self.stages[1]
+
+    def test_both_stages_are_debian_12(self):
+        self.assertEqual(self.build_from[1], "debian:12")
+        self.assertEqual(self.build_from[2:], ["AS", "build"])
+        self.assertEqual(self.final_from[1:], ["debian:12-slim"])
+
+    def test_build_stage_runs_what_the_readme_and_ci_run(self):
+        cmds = run_commands(self.build)
+        self.assertIn(["scripts/setup"], cmds)
+        configure, build = script_test_build()
+        self.assertIsNotNone(configure)
+        self.assertIn(configure, cmds, f"scripts/test configures with {configure}")
+        builds = [c for c in cmds if c[:2] == ["cmake", "--build"]]
+        self.assertEqual(len(builds), 1)
+        # Same tree and parallel build; the image builds only the two shipped targets.
+        self.assertEqual(builds[0][:4], build[:4])
+        self.assertEqual(builds[0][builds[0].index("--target") + 1:], ["routelet", "routelet-cni"])
+        self.assertLess(cmds.index(["scripts/setup"]), cmds.index(configure))
+
+    def test_setup_installs_the_generator_scripts_test_uses(self):
+        # `-G Ninja` on a fresh Debian 12 (CI, the image's build stage) needs ninja-build.
+        configure, _ = script_test_build()
+        self.assertIn("Ninja", configure)
+        with open(os.path.join(ROOT, "scripts", "setup")) as f:
+            self.assertTrue("ninja-build" in f.read().split(),
+                            "scripts/setup does not install ninja-build")
+
+    def installed_packages(self):
+        pkgs = []
+        for cmd in run_commands(self.final):
+            if cmd[:2] == ["apt-get", "install"]:
+                pkgs += [w for w in cmd[2:] if not w.startswith("-")]
+        return pkgs
+
+    def test_final_stage_installs_a_package_for_every_library(self):
+        require_binaries()
+        listed = set(self.installed_packages())
+        self.assertTrue(listed)
+        needed = {}
+        for binary in (AGENT_BIN, CNI_BIN):
+            for lib, pkg in packages_of_libraries(binary).items():
+                needed.setdefault(pkg, set()).add(os.path.basename(lib))
+        missing = {p: sorted(libs) for p, libs in needed.items()
+                   if p not in listed and p not in BASE_PACKAGES}
+        self.assertEqual(missing, {}, "libraries the final stage does not install")
+        # And nothing more than the libraries: the final stage holds only what runs.
+        self.assertEqual(listed - set(needed), set(), "installed but not loaded by either binary")
+
+    def test_listed_packages_are_debian_12_package_names(self):
+        for pkg in self.installed_packages():
+            p = run(["dpkg-query", "-W", "-f=${Status}", pkg], check=False)
+            self.assertIn("installed", p.stdout, f"{pkg}: not a package of this Debian 12 system")
+
+    def test_final_stage_copies_the_two_built_binaries(self):
+        copies = [shlex.split(i) for i in self.final if i.startswith("COPY --from=build")]
+        sources = [s for c in copies for s in c[2:-1]]
+        rel = [os.path.relpath(b, BUILD_DIR) for b in (AGENT_BIN, CNI_BIN)]
+        self.assertIn(["/src/build/" + r for r in rel],
+                      [c[2:-1] for c in copies if c[-1] == "/usr/local/bin/"])
+        self.assertIn("/src/dist/rt_protos.d/routelet.conf", sources)
+        self.assertTrue(os.path.exists(os.path.join(ROOT, "dist", "rt_protos.d", "routelet.conf")))
+        workdir = [i for i in self.build if i.startswith("WORKDIR ")]
+        self.assertEqual(workdir, ["WORKDIR /src"])
+
+
+if __name__ == "__main__":
+    unittest.main()

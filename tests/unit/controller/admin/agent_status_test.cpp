@@ -1,0 +1,109 @@
+#include "controller/admin/agent_status.h"
+
+#include <gtest/gtest.h>
+
+#include "controller/agent/status_report.h"
+
+namespace routelet::admin {
+namespace {
+
+ip::Prefix P(const char* s) {
+  return *ip::Prefix::parse(s);
+}
+ip::Address A(const char* s) {
+  return *ip::Address::parse(s);
+}
+
+model::Node node(const char* name, const char* cidr, const char* nodeIP) {
+  model::Node n;
+  n.name = name;
+  n.podCIDRs = {P(cidr)};
+  n.internalIPs = {A(nodeIP)};
+  return n;
+}
+
+// The reader must understand exactly what the agent writes: the document comes from the
+// agent's own statusJson, not from a copy of its format.
+TEST(AgentStatusTest, ReadsWhatTheAgentWrites) {
+  reconcile::NodeCache cache;
+  cache.replaceAll({node("a", "10.244.1.0/24", "192.168.1.11"),
+                    node("b", "10.244.2.0/24", "192.168.1.12"),
+                    node("c", "10.244.3.0/24", "10.9.9.9")});
+  reconcile::SelfInfo self;
+  self.name = "a";
+  self.podCIDRs = {P("10.244.1.0/24")};
+  self.nodeIPs = {A("192.168.1.11")};
+  self.onLink = {P("192.168.1.0/24")};
+  reconcile::Report report;
+  report.skipped.push_back(
+      {"c", ip::Family::kV4, reconcile::SkipReason::kNotOnLink, "10.9.9.9 is not on-link"});
+  agent::PublishedState published;
+  published.podCIDRs = self.podCIDRs;
+  published.nodeIPs = self.nodeIPs;
+  published.bridge = "cni0";
+  published.mtu = 1500;
+  published.state = "degraded: 1 peer not on-link";
+  std::string json = agent::statusJson(
+      {cache, self, report, published, true, "", "/etc/cni/net.d/10-routelet.conflist"});
+
+  auto s = parseAgentStatus(json);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->node, "a");
+  EXPECT_TRUE(s->ready);
+  EXPECT_EQ(s->state, "degraded: 1 peer not on-link");
+  EXPECT_EQ(s->bridge, "cni0");
+  EXPECT_EQ(s->mtu, 1500u);
+  EXPECT_EQ(s->cniConfig, "/etc/cni/net.d/10-routelet.conflist");
+  EXPECT_EQ(s->routeProtocol, 201);
+  ASSERT_EQ(s->podCIDRs.size(), 1u);
+  EXPECT_EQ(s->podCIDRs[0], P("10.244.1.0/24"));
+  ASSERT_EQ(s->peers.size(), 2u);
+  EXPECT_EQ(s->peers[0].node, "b");
+  EXPECT_EQ(s->peers[0].state, "programmed");
+  EXPECT_EQ(s->peers[0].podCIDR, P("10.244.2.0/24"));
+  EXPECT_EQ(s->peers[0].nodeIP, A("192.168.1.12"));
+  EXPECT_EQ(s->peers[0].family, ip::Family::kV4);
+  EXPECT_EQ(s->peers[1].node, "c");
+  EXPECT_EQ(s->peers[1].state, "not-on-link");
+  EXPECT_EQ(s->peers[1].detail, "10.9.9.9 is not on-link");
+}
+
+TEST(AgentStatusTest, NotReadyReasonAndMissingOptionalFields) {
+  auto s = parseAgentStatus(
+      R"({"node":"a","ready":false,"notReadyReason":"no podCIDR","peers":[
+          {"node":"b","family":"6","state":"no-podcidr"}]})");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_FALSE(s->ready);
+  EXPECT_EQ(s->notReadyReason, "no podCIDR");
+  ASSERT_EQ(s->peers.size(), 1u);
+  EXPECT_EQ(s->peers[0].family, ip::Family::kV6);
+  EXPECT_FALSE(s->peers[0].podCIDR);
+  EXPECT_FALSE(s->peers[0].nodeIP);
+}
+
+TEST(AgentStatusTest, RejectsWhatItCannotTrustNamingTheField) {
+  struct Case {
+    const char* json;
+    const char* mentions;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"not json", "not the agent's status JSON"},
+           {"[1,2]", "want a JSON object"},
+           {R"({"podCIDRs":["10.0.0.0/33"]})", "podCIDRs"},
+           {R"({"nodeIPs":[7]})", "nodeIPs"},
+           {R"({"peers":[{"family":"4","state":"programmed"}]})", "peers[].node"},
+           {R"({"peers":[{"node":"b","family":"5","state":"x"}]})", "family \"5\""},
+           {R"({"peers":[{"node":"b","family":"4","podCIDR":"bogus","state":"x"}]})",
+            "podCIDR \"bogus\""},
+           {R"({"peers":[{"node":"b","family":"4"}]})", "state missing"},
+           {R"({"ready":"yes"})", "not the agent's status JSON"},
+       }) {
+    auto s = parseAgentStatus(c.json);
+    ASSERT_FALSE(s) << c.json;
+    EXPECT_NE(s.error().message.find(c.mentions), std::string::npos)
+        << c.json << " -> " << s.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace routelet::admin

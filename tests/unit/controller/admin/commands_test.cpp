@@ -1,0 +1,208 @@
+#include "controller/admin/commands.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cni/config/net_conf.h"
+#include "tests/unit/controller/admin/fake_system.h"
+
+namespace routelet::admin {
+namespace {
+
+using testing::FakeSystem;
+
+netlink::Route route(const char* dst, const char* via, uint8_t proto) {
+  netlink::Route r;
+  r.dst = *ip::Prefix::parse(dst);
+  r.gateway = *ip::Address::parse(via);
+  r.protocol = proto;
+  r.oif = 2;
+  return r;
+}
+
+constexpr const char* kStatus = R"({"node":"lab-1","ready":true,"state":"ready","bridge":"cni0",
+  "mtu":1500,"podCIDRs":["10.244.1.0/24"],"nodeIPs":["192.168.1.11"],
+  "cniConfig":"/etc/cni/net.d/10-routelet.conflist","routeProtocol":201,"peers":[
+  {"node":"lab-2","family":"4","podCIDR":"10.244.2.0/24","nodeIP":"192.168.1.12","state":"programmed"}]})";
+
+// A node as the agent leaves it: status, config, bridge, a pod, a route, a lease.
+FakeSystem node() {
+  FakeSystem s;
+  s.routeTable = {route("10.244.2.0/24", "192.168.1.12", 201),
+                  route("10.99.0.0/16", "192.168.1.1", 4)};
+  netlink::Link br;
+  br.index = 3;
+  br.name = "cni0";
+  br.kind = "bridge";
+  br.up = true;
+  br.mtu = 1500;
+  br.mac = cni::config::bridgeMacFor("cni0");
+  netlink::Link pod;
+  pod.index = 4;
+  pod.name = "rl0123456789";
+  pod.kind = "veth";
+  netlink::Link eth;
+  eth.index = 2;
+  eth.name = "eth0";
+  eth.kind = "veth";
+  s.linkTable = {eth, br, pod};
+  s.addFile("/run/routelet/status.json", kStatus);
+  s.addFile("/etc/cni/net.d/10-routelet.conflist", "{}");
+  s.addFile("/etc/cni/net.d/99-loopback.conf", "{}");
+  s.addFile("/run/routelet/ipam/routelet/lock");
+  s.addFile("/run/routelet/ipam/routelet/leases/10.244.1.2", "abc\neth0\n");
+  s.addFile("/run/routelet/ipam/routelet/attachments/abc:eth0", "abc\neth0\n10.244.1.2\n");
+  s.http["/healthz"] = {200, "ok"};
+  s.http["/readyz"] = {200, "ok"};
+  return s;
+}
+
+struct CommandRun {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+CommandRun status(FakeSystem& s, std::vector<std::string> args) {
+  std::ostringstream out, err;
+  int code = runStatusOn(s, agent::Options{}, args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+CommandRun cleanup(FakeSystem& s, std::vector<std::string> args) {
+  std::ostringstream out, err;
+  int code = runCleanupOn(s, agent::Options{}, args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+TEST(StatusCommandTest, HealthyExitsZeroDegradedExitsOne) {
+  auto s = node();
+  auto r = status(s, {});
+  EXPECT_EQ(r.code, kExitOk) << r.out;
+  EXPECT_NE(r.out.find("lab-2  4    192.168.1.12  10.244.2.0/24  programmed"), std::string::npos)
+      << r.out;
+
+  s.routeTable.erase(s.routeTable.begin());
+  r = status(s, {});
+  EXPECT_EQ(r.code, kExitProblem);
+  EXPECT_NE(r.out.find("missing: no route with proto 201"), std::string::npos) << r.out;
+}
+
+TEST(StatusCommandTest, OutputFormatsAndBadArguments) {
+  auto s = node();
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"-o", "json"}, {"-ojson"}, {"-o=json"}, {"--output", "json"}, {"--output=json"}}) {
+    auto r = status(s, args);
+    EXPECT_EQ(r.code, kExitOk) << args[0];
+    EXPECT_EQ(nlohmann::json::parse(r.out)["peers"][0]["state"], "programmed") << args[0];
+  }
+  EXPECT_EQ(status(s, {"-o", "text"}).out, status(s, {}).out);
+  for (auto args : std::vector<std::vector<std::string>>{{"-o"}, {"-o", "yaml"}, {"--wat"}}) {
+    auto r = status(s, args);
+    EXPECT_EQ(r.code, kExitUsage) << args.back();
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_NE(r.err.find("status"), std::string::npos) << r.err;
+  }
+}
+
+TEST(StatusCommandTest, StoppedAgentAndNoStatusFileIsDegraded) {
+  auto s = node();
+  s.http.clear();
+  s.files.erase("/run/routelet/status.json");
+  auto r = status(s, {"-o", "json"});
+  EXPECT_EQ(r.code, kExitProblem);
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["healthy"], false);
+  EXPECT_EQ(doc["agent"]["healthz"]["status"], 0);
+  EXPECT_EQ(doc["extraRoutes"].size(), 1u);  // routelet's route, shown though unexplained
+}
+
+TEST(CleanupCommandTest, RemovesRouteletsThingsAndASecondRunIsANoOp) {
+  auto s = node();
+  s.http.clear();  // the DaemonSet is gone
+  auto r = cleanup(s, {});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(s.routeTable.size(), 1u);
+  EXPECT_EQ(s.routeTable[0].protocol, 4);  // the admin's static route survives
+  ASSERT_EQ(s.linkTable.size(), 1u);
+  EXPECT_EQ(s.linkTable[0].name, "eth0");
+  EXPECT_EQ(s.files.count("/etc/cni/net.d/10-routelet.conflist"), 0u);
+  EXPECT_EQ(s.files.count("/etc/cni/net.d/99-loopback.conf"), 1u);
+  EXPECT_EQ(s.files.count("/run/routelet/status.json"), 0u);
+  EXPECT_EQ(s.dirs.count("/run/routelet/ipam"), 0u);
+  EXPECT_EQ(s.dirs.count("/run/routelet"), 1u);
+  EXPECT_NE(r.out.find("delete bridge cni0\n"), std::string::npos) << r.out;
+
+  int before = s.mutations;
+  r = cleanup(s, {});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(r.out, "nothing to clean up\n");
+  EXPECT_EQ(s.mutations, before);
+}
+
+TEST(CleanupCommandTest, DryRunPrintsThePlanAndChangesNothing) {
+  auto s = node();
+  s.http.clear();
+  auto r = cleanup(s, {"--dry-run"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(s.mutations, 0);
+  EXPECT_NE(r.out.find("would delete route 10.244.2.0/24 via 192.168.1.12 dev 2 proto 201\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("would remove CNI config /etc/cni/net.d/10-routelet.conflist\n"),
+            std::string::npos);
+  auto real = cleanup(s, {});
+  std::string expected;
+  std::istringstream lines(r.out);
+  for (std::string l; std::getline(lines, l);) expected += l.substr(6) + "\n";  // drop "would "
+  EXPECT_EQ(real.out, expected);
+}
+
+TEST(CleanupCommandTest, RefusesWhileTheAgentRunsUnlessForced) {
+  auto s = node();
+  auto r = cleanup(s, {});
+  EXPECT_EQ(r.code, kExitProblem);
+  EXPECT_EQ(s.mutations, 0);
+  EXPECT_NE(r.err.find("the agent is running"), std::string::npos) << r.err;
+  r = cleanup(s, {"--dry-run"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_NE(r.err.find("warning"), std::string::npos);
+  r = cleanup(s, {"--force"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(s.routeTable.size(), 1u);
+  EXPECT_EQ(cleanup(s, {"--bogus"}).code, kExitUsage);
+}
+
+TEST(CleanupCommandTest, AlreadyGoneIsSuccessOtherFailuresAreReported) {
+  auto s = node();
+  s.http.clear();
+  // The kernel drops a route by itself when its device goes; a delete then finds nothing.
+  struct Vanishing : FakeSystem {
+    Status deleteLink(const netlink::Link& l) override {
+      auto st = FakeSystem::deleteLink(l);
+      routeTable.clear();
+      return st;
+    }
+    Status remove(const std::string& path, bool directory) override {
+      if (path == "/run/routelet/status.json")
+        return makeError("unlink: Read-only file system", EROFS);
+      return FakeSystem::remove(path, directory);
+    }
+  } v;
+  static_cast<FakeSystem&>(v) = s;
+  auto r = cleanup(v, {});
+  EXPECT_EQ(r.code, kExitProblem);
+  EXPECT_NE(
+      r.out.find("delete route 10.244.2.0/24 via 192.168.1.12 dev 2 proto 201 (already gone)"),
+      std::string::npos)
+      << r.out;
+  EXPECT_NE(r.err.find("remove status file /run/routelet/status.json: unlink: Read-only"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("1 of"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace routelet::admin

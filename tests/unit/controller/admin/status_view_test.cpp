@@ -1,0 +1,209 @@
+#include "controller/admin/status_view.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace routelet::admin {
+namespace {
+
+ip::Prefix P(const char* s) {
+  return *ip::Prefix::parse(s);
+}
+ip::Address A(const char* s) {
+  return *ip::Address::parse(s);
+}
+
+netlink::Route route(const char* dst, const char* via, uint8_t proto) {
+  netlink::Route r;
+  r.dst = P(dst);
+  r.gateway = A(via);
+  r.protocol = proto;
+  r.oif = 2;
+  return r;
+}
+
+PeerRecord peer(const char* name, const char* cidr, const char* nodeIP,
+                const char* state = "programmed", const char* detail = "") {
+  return PeerRecord{name, ip::Family::kV4, P(cidr), A(nodeIP), state, detail};
+}
+
+// A healthy node: agent ready, both peers' routes in the kernel, bridge up, config first.
+StatusFacts healthy() {
+  StatusFacts f;
+  f.statusPath = "/run/routelet/status.json";
+  AgentStatus a;
+  a.node = "lab-1";
+  a.ready = true;
+  a.state = "ready";
+  a.bridge = "cni0";
+  a.mtu = 1500;
+  a.podCIDRs = {P("10.244.1.0/24")};
+  a.nodeIPs = {A("192.168.1.11")};
+  a.cniConfig = "/etc/cni/net.d/10-routelet.conflist";
+  a.routeProtocol = 201;
+  a.peers = {peer("lab-2", "10.244.2.0/24", "192.168.1.12"),
+             peer("lab-3", "10.244.3.0/24", "192.168.1.13")};
+  f.agent = a;
+  f.routes = {route("10.244.2.0/24", "192.168.1.12", 201),
+              route("10.244.3.0/24", "192.168.1.13", 201), route("0.0.0.0/0", "192.168.1.1", 3)};
+  f.bridgeName = "cni0";
+  netlink::Link br;
+  br.name = "cni0";
+  br.kind = "bridge";
+  br.up = true;
+  br.mtu = 1500;
+  f.bridge = br;
+  f.cniConfigPath = "/etc/cni/net.d/10-routelet.conflist";
+  f.cniConfigPresent = true;
+  f.cniConfDirFiles = {"10-routelet.conflist", "README"};
+  f.listen = "0.0.0.0:9654";
+  f.healthz = {200, "ok"};
+  f.readyz = {200, "ok"};
+  return f;
+}
+
+const PeerView& peerNamed(const StatusView& v, const std::string& name) {
+  for (const auto& p : v.peers)
+    if (p.node == name) return p;
+  throw std::runtime_error("no peer " + name);
+}
+
+TEST(StatusViewTest, HealthyNodeHasNoProblems) {
+  auto v = assessStatus(healthy());
+  EXPECT_TRUE(v.problems.empty()) << v.problems[0];
+  ASSERT_EQ(v.peers.size(), 2u);
+  EXPECT_EQ(v.peers[0].state, "programmed");
+  EXPECT_TRUE(v.peers[0].ok);
+  EXPECT_TRUE(v.extraRoutes.empty());
+  EXPECT_NE(renderStatusText(v).find("\nhealthy\n"), std::string::npos);
+}
+
+TEST(StatusViewTest, ProgrammedPeerWhoseRouteIsGoneIsMissing) {
+  auto f = healthy();
+  f.routes.erase(f.routes.begin() + 1);  // lab-3's route deleted by hand
+  auto v = assessStatus(f);
+  EXPECT_EQ(peerNamed(v, "lab-2").state, "programmed");
+  EXPECT_EQ(peerNamed(v, "lab-3").state, "missing");
+  EXPECT_FALSE(peerNamed(v, "lab-3").ok);
+  ASSERT_EQ(v.problems.size(), 1u);
+  EXPECT_EQ(v.problems[0], "1 of 2 peer routes not programmed");
+}
+
+TEST(StatusViewTest, ForeignRouteInTheWayAndWrongGateway) {
+  auto f = healthy();
+  f.routes[0] = route("10.244.2.0/24", "192.168.1.99", 4);    // someone else's (proto static)
+  f.routes[1] = route("10.244.3.0/24", "192.168.1.99", 201);  // ours, but an old gateway
+  auto v = assessStatus(f);
+  EXPECT_EQ(peerNamed(v, "lab-2").state, "conflict");
+  EXPECT_NE(peerNamed(v, "lab-2").detail.find("via 192.168.1.99"), std::string::npos);
+  EXPECT_EQ(describeState("conflict"), "foreign route in the way");
+  EXPECT_EQ(peerNamed(v, "lab-3").state, "stale");
+  EXPECT_NE(peerNamed(v, "lab-3").detail.find("192.168.1.13"), std::string::npos);
+}
+
+TEST(StatusViewTest, AgentVerdictsOtherThanProgrammedAreKeptAndDegrade) {
+  auto f = healthy();
+  f.agent->peers[1] =
+      peer("lab-3", "10.244.3.0/24", "10.9.9.9", "not-on-link", "node IP 10.9.9.9 is not on-link");
+  f.agent->peers.push_back(peer("lab-4", "10.244.4.0/24", "192.168.1.14", "deleting"));
+  f.agent->state = "degraded: 1 peer not on-link";
+  f.routes.erase(f.routes.begin() + 1);
+  auto v = assessStatus(f);
+  EXPECT_EQ(peerNamed(v, "lab-3").state, "not-on-link");
+  EXPECT_EQ(describeState("not-on-link"), "not on-link");
+  EXPECT_TRUE(peerNamed(v, "lab-4").ok);  // a Node being deleted loses its route by design
+  EXPECT_EQ(v.problems.size(), 2u);       // the agent's state, and one peer not programmed
+  std::string text = renderStatusText(v);
+  EXPECT_NE(text.find("not on-link: node IP 10.9.9.9 is not on-link"), std::string::npos) << text;
+  EXPECT_NE(text.find("DEGRADED:"), std::string::npos);
+}
+
+TEST(StatusViewTest, RoutesNoPeerAccountsForAreListedNotCounted) {
+  auto f = healthy();
+  f.routes.push_back(route("10.244.9.0/24", "192.168.1.19", 201));
+  auto v = assessStatus(f);
+  ASSERT_EQ(v.extraRoutes.size(), 1u);
+  EXPECT_NE(v.extraRoutes[0].find("10.244.9.0/24"), std::string::npos);
+  EXPECT_TRUE(v.problems.empty());
+}
+
+TEST(StatusViewTest, NodeLevelProblems) {
+  auto f = healthy();
+  f.agent.reset();
+  f.agentError = "missing";
+  f.bridge->up = false;
+  f.cniConfigPresent = false;
+  f.healthz = {0, "connect 127.0.0.1:9654: Connection refused"};
+  auto v = assessStatus(f);
+  ASSERT_EQ(v.problems.size(), 4u);
+  EXPECT_NE(v.problems[0].find("does not answer on 0.0.0.0:9654"), std::string::npos);
+  EXPECT_NE(v.problems[1].find("no agent status in /run/routelet/status.json"), std::string::npos);
+  EXPECT_EQ(v.problems[2], "bridge cni0 is down");
+  EXPECT_EQ(v.problems[3], "CNI config /etc/cni/net.d/10-routelet.conflist does not exist");
+  // Without the agent's account, routelet's routes are still shown.
+  EXPECT_EQ(v.extraRoutes.size(), 2u);
+
+  auto g = healthy();
+  g.bridge.reset();
+  g.agent->ready = false;
+  g.agent->notReadyReason = "no podCIDR on Node lab-1";
+  g.healthz = {503, "reconcile loop stuck"};
+  auto w = assessStatus(g);
+  ASSERT_EQ(w.problems.size(), 3u);
+  EXPECT_EQ(w.problems[0], "the agent's /healthz says 503 reconcile loop stuck");
+  EXPECT_EQ(w.problems[1], "the agent is not ready: no podCIDR on Node lab-1");
+  EXPECT_EQ(w.problems[2], "bridge cni0 does not exist");
+}
+
+TEST(StatusViewTest, AnotherPluginsConfigAheadInTheConfDir) {
+  EXPECT_EQ(firstCniConfig({"10-routelet.conflist", "05-other.conf", "00-notes.txt"}),
+            "05-other.conf");
+  EXPECT_EQ(firstCniConfig({"a.json", "b.conflist"}), "a.json");
+  EXPECT_EQ(firstCniConfig({"README"}), "");
+  auto f = healthy();
+  f.cniConfDirFiles.push_back("05-other.conflist");
+  auto v = assessStatus(f);
+  ASSERT_EQ(v.problems.size(), 1u);
+  EXPECT_NE(v.problems[0].find("loads 05-other.conflist"), std::string::npos);
+  EXPECT_NE(renderStatusText(v).find("(runtime loads 05-other.conflist first)"), std::string::npos);
+}
+
+TEST(StatusViewTest, TextIsATableReadableInATerminal) {
+  std::string text = renderStatusText(assessStatus(healthy()));
+  EXPECT_EQ(text,
+            "node        lab-1\n"
+            "state       ready\n"
+            "agent       /healthz 200 ok, /readyz 200 ok on 0.0.0.0:9654\n"
+            "bridge      cni0 up, mtu 1500\n"
+            "cni config  /etc/cni/net.d/10-routelet.conflist\n"
+            "pod CIDRs   10.244.1.0/24\n"
+            "node IPs    192.168.1.11\n"
+            "routes      proto 201\n"
+            "\n"
+            "PEER   IPV  NODE IP       POD CIDR       ROUTE\n"
+            "lab-2  4    192.168.1.12  10.244.2.0/24  programmed\n"
+            "lab-3  4    192.168.1.13  10.244.3.0/24  programmed\n"
+            "\n"
+            "healthy\n");
+}
+
+TEST(StatusViewTest, JsonCarriesEveryFieldForScripts) {
+  auto f = healthy();
+  f.routes.erase(f.routes.begin());
+  auto doc = nlohmann::json::parse(renderStatusJson(assessStatus(f)));
+  EXPECT_FALSE(doc["healthy"].get<bool>());
+  EXPECT_EQ(doc["node"], "lab-1");
+  EXPECT_EQ(doc["bridge"]["up"], true);
+  EXPECT_EQ(doc["cniConfig"]["runtimeLoads"], "10-routelet.conflist");
+  EXPECT_EQ(doc["agent"]["healthz"]["status"], 200);
+  ASSERT_EQ(doc["peers"].size(), 2u);
+  EXPECT_EQ(doc["peers"][0]["state"], "missing");
+  EXPECT_EQ(doc["peers"][0]["ok"], false);
+  EXPECT_EQ(doc["peers"][0]["podCIDR"], "10.244.2.0/24");
+  EXPECT_EQ(doc["peers"][1]["state"], "programmed");
+  EXPECT_EQ(doc["problems"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace routelet::admin
