@@ -77,7 +77,7 @@ class Api(unittest.TestCase):
         self.assertEqual(self.s.request("GET", "/api")[2]["versions"], ["v1"])
         self.assertEqual(self.s.request("GET", "/apis")[2]["kind"], "APIGroupList")
         resources = {r["name"]: r for r in self.s.request("GET", "/api/v1")[2]["resources"]}
-        self.assertEqual(set(resources), {"nodes", "nodes/status"})
+        self.assertEqual(set(resources), {"nodes", "nodes/status", "serviceaccounts", "configmaps"})
         self.assertFalse(resources["nodes"]["namespaced"])
         self.assertTrue({"get", "list", "watch", "patch", "update", "create", "delete"}
                         <= set(resources["nodes"]["verbs"]))

@@ -4,9 +4,10 @@ npm, pinned in package-lock.json) and against kubectl's own decoding of the obje
 import os
 import shutil
 import tempfile
+import sys
 import unittest
 
-from manifestkit import HERE, MANIFEST, find, documents, run
+from manifestkit import HERE, MANIFEST, ROOT, find, documents, run
 
 VALIDATOR = os.path.join(HERE, "validate_schema.js")
 
@@ -58,10 +59,8 @@ class SchemaTest(unittest.TestCase):
 
 
 class KubectlDecodeTest(unittest.TestCase):
-    """kubectl decodes every object offline. `kubectl apply --dry-run=client` needs the API
-    server's discovery for every kind (and /openapi for validation), which the API stand-in
-    serves only for Nodes, so these use kubectl's --local mode: the same decoding into
-    kubectl's compiled-in Kubernetes types, without a server."""
+    """kubectl decodes every object offline (--local mode): the decoding into kubectl's
+    compiled-in Kubernetes types, without a server; strict about field types."""
 
     def kubectl(self, *args, stdin=None):
         if shutil.which("kubectl") is None:
@@ -89,6 +88,49 @@ class KubectlDecodeTest(unittest.TestCase):
                          "-o", "yaml", stdin=bad)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("hostNetwork", p.stderr)
+
+
+class KubectlApplyDryRunTest(unittest.TestCase):
+    """`kubectl apply --dry-run=client` against the API stand-in, which lists every kind of
+    the manifest in its discovery (it stores only Nodes: each object is "created"). Schema
+    validation needs the server's /openapi, which the stand-in does not serve, so it is
+    off here (--validate=false): the kubernetes-models test above validates the schema."""
+
+    @classmethod
+    def setUpClass(cls):
+        if shutil.which("kubectl") is None:
+            raise AssertionError("kubectl not found (the stand-in tests need it too)")
+        cls.state = tempfile.mkdtemp(prefix="routelet-manifest-apply-")
+        standin = os.path.join(ROOT, "tests", "apiserver", "standin")
+        run([sys.executable, standin, "serve", "--listen", "127.0.0.1:0", "--state-dir",
+             cls.state, "--daemon"])
+        cls.addClassCleanup(shutil.rmtree, cls.state, True)
+        cls.addClassCleanup(run, [sys.executable, standin, "ctl", "--state-dir", cls.state,
+                                  "stop"], check=False)
+
+    def apply(self, path):
+        return run(["kubectl", "--kubeconfig", os.path.join(self.state, "admin.kubeconfig"),
+                    "apply", "--dry-run=client", "--validate=false", "-f", path], check=False)
+
+    def test_every_object_applies(self):
+        p = self.apply(MANIFEST)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines(), [
+            "serviceaccount/routelet created (dry run)",
+            "clusterrole.rbac.authorization.k8s.io/routelet created (dry run)",
+            "clusterrolebinding.rbac.authorization.k8s.io/routelet created (dry run)",
+            "configmap/routelet created (dry run)",
+            "daemonset.apps/routelet created (dry run)"])
+
+    def test_a_misspelled_kind_is_refused(self):
+        with open(MANIFEST) as f:
+            text = f.read().replace("kind: DaemonSet", "kind: DaemonSett")
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            f.write(text)
+            f.flush()
+            p = self.apply(f.name)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("DaemonSett", p.stderr)
 
 
 if __name__ == "__main__":

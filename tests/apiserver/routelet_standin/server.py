@@ -42,8 +42,36 @@ def api_resource_list():
              "verbs": NODE_VERBS, "shortNames": ["no"], "storageVersionHash": "XwShjMxG9Fs="},
             {"name": "nodes/status", "singularName": "", "namespaced": False, "kind": "Node",
              "verbs": ["get", "patch", "update"]},
-        ],
+        ] + discovery_resources("v1"),
     }
+
+
+# Kinds the stand-in stores nothing of but lists in discovery, so that
+# `kubectl apply --dry-run=client -f manifests/routelet.yaml` can map every object of the
+# manifest to a resource; a GET of one answers 404 (not found), as for a fresh cluster.
+DISCOVERY_ONLY = {
+    "v1": [("serviceaccounts", "ServiceAccount", True), ("configmaps", "ConfigMap", True)],
+    "apps/v1": [("daemonsets", "DaemonSet", True)],
+    "rbac.authorization.k8s.io/v1": [("clusterroles", "ClusterRole", False),
+                                     ("clusterrolebindings", "ClusterRoleBinding", False)],
+}
+DISCOVERY_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+
+def discovery_resources(group_version):
+    return [{"name": name, "singularName": "", "namespaced": namespaced, "kind": kind,
+             "verbs": DISCOVERY_VERBS} for name, kind, namespaced in DISCOVERY_ONLY[group_version]]
+
+
+def api_group_list():
+    groups = []
+    for gv in DISCOVERY_ONLY:
+        if "/" not in gv:
+            continue
+        group, version = gv.split("/")
+        groups.append({"name": group, "versions": [{"groupVersion": gv, "version": version}],
+                       "preferredVersion": {"groupVersion": gv, "version": version}})
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
 class Faults:
@@ -360,8 +388,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
                                                 "serverAddress": f"{app.host}:{app.port}"}]})
         if method == "GET" and path == "/apis":
-            return self._send_json(200, {"kind": "APIGroupList", "apiVersion": "v1",
-                                         "groups": []})
+            return self._send_json(200, api_group_list())
+        if method == "GET" and path.startswith("/apis/") and path[len("/apis/"):] in DISCOVERY_ONLY:
+            gv = path[len("/apis/"):]
+            return self._send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
+                                         "groupVersion": gv, "resources": discovery_resources(gv)})
         if method == "GET" and path == "/api/v1":
             return self._send_json(200, api_resource_list())
         parts = path.strip("/").split("/")
