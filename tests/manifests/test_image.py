@@ -70,6 +70,11 @@ def packages_of_libraries(binary):
         if not m:
             continue  # linux-vdso.so.1: in the kernel, not a file
         path = m.group(1)
+        if re.search(r"/lib(asan|ubsan|lsan|tsan)\.so", path):
+            # The suite also runs on an ASan+UBSan build; the image is built without
+            # sanitizers (its build stage runs the normal build), so their runtimes are
+            # not part of it.
+            continue
         candidates = {path, os.path.realpath(path)}
         for c in list(candidates):  # merged /usr: dpkg knows one of /lib and /usr/lib
             candidates.add(c[4:] if c.startswith("/usr/") else "/usr" + c)
