@@ -41,10 +41,7 @@ Error fromStore(const Error& e) {
     case ipam::kErrExhausted:
       return makeError(e.message, kCodeExhausted);
     case ipam::kErrAlreadyAllocated:
-      return makeError(e.message +
-                           "; a second ADD for one container and interface needs a DEL "
-                           "first",
-                       kCodeAlreadyAttached);
+      return makeError(e.message, kCodeAlreadyAttached);  // it says a DEL must come first
     default:
       return makeError("IPAM store: " + e.message, kCodeIo);
   }

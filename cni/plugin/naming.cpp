@@ -5,7 +5,7 @@
 
 namespace routelet::cni::plugin {
 namespace {
-constexpr int kHexDigits = 10;
+constexpr int kHexDigits = bridge::kPodPortHexDigits;
 
 std::string key(std::string_view containerId, std::string_view ifname) {
   std::string k(containerId);

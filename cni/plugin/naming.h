@@ -6,10 +6,11 @@
 #include <string_view>
 
 #include "cni/config/net_conf.h"
+#include "common/bridge/bridge.h"
 
 namespace routelet::cni::plugin {
 
-inline constexpr std::string_view kHostVethPrefix = "rl";
+inline constexpr std::string_view kHostVethPrefix = bridge::kPodPortPrefix;
 
 // "rl" + 10 hex digits (40 bits) of a hash of containerId and ifname: 12 bytes, within
 // IFNAMSIZ-1 = 15. ':' separates the two because neither may contain it.

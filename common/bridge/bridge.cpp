@@ -60,10 +60,9 @@ Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec) {
 }
 
 bool isPodPortName(std::string_view name) {
-  constexpr std::string_view kPrefix = "rl";
-  constexpr size_t kHexDigits = 10;
-  if (name.size() != kPrefix.size() + kHexDigits || !name.starts_with(kPrefix)) return false;
-  for (char c : name.substr(kPrefix.size()))
+  if (name.size() != kPodPortPrefix.size() + kPodPortHexDigits || !name.starts_with(kPodPortPrefix))
+    return false;
+  for (char c : name.substr(kPodPortPrefix.size()))
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
 }

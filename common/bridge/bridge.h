@@ -26,6 +26,8 @@ struct Spec {
 Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec);
 
 // The host end of a pod's veth as routelet-cni names it: "rl" + 10 lowercase hex digits.
+inline constexpr std::string_view kPodPortPrefix = "rl";
+inline constexpr int kPodPortHexDigits = 10;
 // GC and the agent act only on links with such names.
 bool isPodPortName(std::string_view name);
 
