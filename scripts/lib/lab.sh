@@ -19,6 +19,21 @@ node_cidr() { echo "10.244.$1.0/24"; }
 node_cidr6() { echo "fd00:10:244:$1::/64"; }
 ns_exists() { [[ -e /var/run/netns/$1 ]]; }
 
+# $STATE/lab.conf records what `up` made (node count, dual-stack, prefix), so status, down
+# and a later up find that same lab whatever --prefix they are given.
+lab_conf_save() { echo "$NODES $DUAL $PREFIX" >"$STATE/lab.conf"; }
+lab_conf_prefix() {
+  local nodes dual prefix=""
+  [[ -f $STATE/lab.conf ]] && read -r nodes dual prefix <"$STATE/lab.conf"
+  echo "$prefix"
+}
+lab_conf_load() {
+  [[ -f $STATE/lab.conf ]] || return 0
+  read -r NODES DUAL PREFIX <"$STATE/lab.conf"
+  PREFIX=${PREFIX:-rl}
+  UNDERLAY=$PREFIX-underlay
+}
+
 need_root() {
   if [[ $(id -u) -ne 0 ]]; then
     echo "lab: run as root: it creates network namespaces" >&2
@@ -128,7 +143,7 @@ lab_down() {
   done
   # Pods first, through the plugin as a runtime would (leases released, host veths gone),
   # then every namespace the lab made: nodes, pods, the underlay.
-  if [[ -f $STATE/lab.conf ]]; then read -r NODES DUAL <"$STATE/lab.conf"; fi
+  lab_conf_load
   local i j
   for ((i = 1; i <= NODES; i++)); do
     for ((j = 1; j <= PODS_PER_NODE; j++)); do
@@ -242,7 +257,7 @@ lab_up() {
   echo "lab: building (first run installs packages and compiles; later runs are quick)"
   LAB_AGENT=1 build
   mkdir -p "$STATE"
-  echo "$NODES $DUAL" >"$STATE/lab.conf"
+  lab_conf_save
   install_binaries
   make_underlay
   start_standin
@@ -260,7 +275,7 @@ lab_up() {
 
 lab_status() {
   need_root
-  if [[ -f $STATE/lab.conf ]]; then read -r NODES DUAL <"$STATE/lab.conf"; fi
+  lab_conf_load
   if ! ns_exists $UNDERLAY; then
     echo "lab: not running (scripts/lab up starts it)" >&2
     return 1

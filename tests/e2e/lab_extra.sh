@@ -6,14 +6,14 @@
 # The lab's node count (lab.conf) is what `status` and `down` walk; keep it equal to the
 # highest node that exists so a joined node is shown and torn down like the others.
 lab_extra_sync_conf() {
-  local nodes=0 dual=0 ns i
-  [[ -f $STATE/lab.conf ]] && read -r nodes dual <"$STATE/lab.conf"
-  nodes=0
+  local ns i
+  lab_conf_load
+  NODES=0
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^$PREFIX-node[0-9]+\$"); do
     i=${ns#"$PREFIX-node"}
-    ((i > nodes)) && nodes=$i
+    ((i > NODES)) && NODES=$i
   done
-  echo "$nodes $dual" >"$STATE/lab.conf"
+  lab_conf_save
 }
 
 lab_extra_gone() { ! running "$1"; }

@@ -29,7 +29,8 @@ class LabTest(LabTestCase):
         self.assertEqual(self.lab.unreachable_pairs(family), [], "pods that cannot reach another")
 
     def start_pings(self, pairs):
-        """pairs: [((i, j), (k, l))] pod to pod; each ping sends 100 packets a second."""
+        """pairs: [((i, j), (k, l))] pod to pod; each ping sends 100 packets a second. Losses
+        count from when every path has answered, that is from before what the test does."""
         pings = []
         for src, dst in pairs:
             ping = Ping(self.lab, self.lab.pod(*src), self.lab.pod_ip(*dst))
@@ -37,6 +38,7 @@ class LabTest(LabTestCase):
             pings.append(ping)
         for ping in pings:
             ping.wait_replies()
+            ping.mark()
         return pings
 
     def stop_pings(self, pings):
