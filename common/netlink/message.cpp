@@ -325,9 +325,11 @@ Bytes buildAddressDump(uint32_t seq, int index) {
 }
 
 Bytes buildRoute(uint32_t seq, RouteOp::Kind kind, const Route& route) {
-  bool replace = kind == RouteOp::Kind::kReplace;
-  Builder b(replace ? RTM_NEWROUTE : RTM_DELROUTE,
-            replace ? kChange | NLM_F_CREATE | NLM_F_REPLACE : kChange, seq);
+  bool replace = kind != RouteOp::Kind::kDelete;  // kReplace or kCreate: a RTM_NEWROUTE
+  uint16_t flags = kChange;
+  if (kind == RouteOp::Kind::kReplace) flags |= NLM_F_CREATE | NLM_F_REPLACE;
+  if (kind == RouteOp::Kind::kCreate) flags |= NLM_F_CREATE | NLM_F_EXCL;
+  Builder b(replace ? RTM_NEWROUTE : RTM_DELROUTE, flags, seq);
   auto* rtm = b.extra<rtmsg>();
   rtm->rtm_family = static_cast<uint8_t>(ip::familyAf(route.dst.family()));
   rtm->rtm_dst_len = static_cast<uint8_t>(route.dst.length());

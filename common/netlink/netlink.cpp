@@ -66,7 +66,15 @@ Error ackError(const std::string& what, const Ack& ack) {
 }
 
 std::string routeWhat(RouteOp::Kind kind, const Route& r) {
-  return (kind == RouteOp::Kind::kReplace ? "replace route " : "delete route ") + describe(r);
+  switch (kind) {
+    case RouteOp::Kind::kReplace:
+      return "replace route " + describe(r);
+    case RouteOp::Kind::kCreate:
+      return "add route " + describe(r);
+    case RouteOp::Kind::kDelete:
+      break;
+  }
+  return "delete route " + describe(r);
 }
 
 }  // namespace

@@ -91,7 +91,10 @@ struct Request {
 
 // One operation of a route batch.
 struct RouteOp {
-  enum class Kind { kReplace, kDelete } kind;
+  // kReplace: install or overwrite whatever route holds the key. kCreate: install, or
+  // fail with EEXIST when any route (of any owner) holds the key. kDelete: remove the
+  // route with the key, protocol and gateway given (ESRCH when there is none).
+  enum class Kind { kReplace, kCreate, kDelete } kind;
   Route route;
 };
 

@@ -35,6 +35,11 @@ Status FakeRouteTable::applyOne(const netlink::RouteOp& op) {
     routes_.insert_or_assign(key, op.route);
     return okStatus();
   }
+  if (op.kind == netlink::RouteOp::Kind::kCreate) {
+    if (!routes_.emplace(key, op.route).second)
+      return errnoError("add route " + op.route.dst.str(), EEXIST);
+    return okStatus();
+  }
   // RTM_DELROUTE: fib_table_delete()/ip6_route_del() skip candidates whose protocol or
   // gateway differ from the ones the request names, and answer ESRCH when none is left.
   auto it = routes_.find(key);

@@ -383,6 +383,28 @@ TEST(NetlinkKernelTest, RouteReplaceIsIdempotentDumpFiltersByProtocolDeleteWorks
   EXPECT_NE(s.ns.output("ip route show 10.2.0.0/24"), "");
 }
 
+TEST(NetlinkKernelTest, CreateNeverOverwritesARouteThatHoldsTheKey) {
+  if (!requireRootAndIp()) return;
+  Space s("nlcreate");
+  ASSERT_TRUE(s.ok());
+  addOnLinkSubnet(s);
+  ASSERT_EQ(s.ns.run("ip route add 10.2.0.0/24 via 192.168.50.3 proto static"), 0);
+  Route taken = viaRoute("10.2.0.0/24", "192.168.50.2");
+  Route fresh = viaRoute("10.4.0.0/24", "192.168.50.2");
+  auto statuses =
+      s.handle->apply({{RouteOp::Kind::kCreate, taken}, {RouteOp::Kind::kCreate, fresh}});
+  ASSERT_TRUE(statuses.ok()) << statuses.error().message;
+  ASSERT_EQ(statuses->size(), 2u);
+  ASSERT_FALSE((*statuses)[0].ok());
+  EXPECT_EQ((*statuses)[0].error().code, EEXIST) << (*statuses)[0].error().message;
+  EXPECT_NE((*statuses)[0].error().message.find("add route 10.2.0.0/24"), std::string::npos)
+      << (*statuses)[0].error().message;
+  EXPECT_TRUE((*statuses)[1].ok()) << (*statuses)[1].error().message;
+  EXPECT_EQ(s.ns.output("ip route show 10.2.0.0/24"),
+            "10.2.0.0/24 via 192.168.50.3 dev v0 proto static \n");
+  EXPECT_EQ(s.ns.output("ip route show proto 201"), "10.4.0.0/24 via 192.168.50.2 dev v0 \n");
+}
+
 TEST(NetlinkKernelTest, OnLinkRouteInOtherTableRoundTrips) {
   if (!requireRootAndIp()) return;
   Space s("nlonlink");

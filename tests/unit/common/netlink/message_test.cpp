@@ -167,6 +167,15 @@ TEST(MessageGoldenTest, ReplaceRouteV4) {
   EXPECT_EQ(buildRoute(0x01020304, RouteOp::Kind::kReplace, r), want);
 }
 
+TEST(MessageGoldenTest, CreateRouteDiffersFromReplaceOnlyInFlags) {
+  Route r = route("10.244.2.0/24", "192.168.1.12");
+  r.protocol = 201;
+  Bytes want = buildRoute(7, RouteOp::Kind::kReplace, r);
+  want[6] = 0x05;  // NLM_F_REQUEST|NLM_F_ACK
+  want[7] = 0x06;  // NLM_F_CREATE|NLM_F_EXCL (0x400|0x200): EEXIST when the key is taken
+  EXPECT_EQ(buildRoute(7, RouteOp::Kind::kCreate, r), want);
+}
+
 TEST(MessageGoldenTest, DeleteRouteV6OnLinkWithOifMetricAndBigTable) {
   Route r = route("fd00:1::/64", "fd00::9");
   r.oif = 4;
