@@ -1,5 +1,6 @@
 #include "controller/agent/agent.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/base/log.h"
@@ -49,7 +50,10 @@ void Agent::declareMetrics() {
   metrics_.declare("routelet_reconcile_duration_seconds", T::kHistogram,
                    "Time of one reconcile pass.",
                    {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
-  metrics_.declare("routelet_reconcile_passes_total", T::kCounter, "Reconcile passes.");
+  metrics_.declare("routelet_reconcile_passes_total", T::kCounter,
+                   "Whole reconcile passes (dump, every peer, plan).");
+  metrics_.declare("routelet_targeted_passes_total", T::kCounter,
+                   "Passes that handled changed peer Nodes or vanished routes alone.");
   metrics_.declare("routelet_route_operations_total", T::kCounter,
                    "Route operations sent to the kernel, by operation and result.");
   metrics_.declare("routelet_route_heals_total", T::kCounter,
@@ -70,22 +74,30 @@ void Agent::nodesListed(std::vector<model::Node> nodes) {
 
 void Agent::nodeUpserted(model::Node node) {
   std::lock_guard<std::mutex> lock(mu_);
-  bool own = node.name == options_.nodeName;
-  bool changed = cache_.upsert(std::move(node));
+  std::string name = node.name;
+  std::optional<model::Node> previous;
+  bool changed = cache_.upsert(std::move(node), &previous);
   // The own Node also matters for what it carries (annotations, condition): a change
-  // there may need a status patch, so it always gets a pass.
-  if (changed || own) {
+  // there may need a status patch, so it always gets a whole pass.
+  if (name == options_.nodeName) {
     dirty_ = true;
-    cv_.notify_all();
+  } else if (changed) {
+    pendingPeers_.try_emplace(name, std::move(previous));  // keeps the oldest version
+  } else {
+    return;
   }
+  cv_.notify_all();
 }
 
 void Agent::nodeDeleted(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (cache_.remove(name)) {
+  std::optional<model::Node> removed;
+  if (!cache_.remove(name, &removed)) return;
+  if (name == options_.nodeName)
     dirty_ = true;
-    cv_.notify_all();
-  }
+  else
+    pendingPeers_.try_emplace(name, std::move(removed));
+  cv_.notify_all();
 }
 
 void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
@@ -94,24 +106,39 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
   for (const auto& e : events) {
     switch (e.kind) {
       case netlink::Event::Kind::kRouteRemoved:
-        // One of ours vanished (deleted by hand, or its device went down): heal now.
+        // One of ours vanished (deleted by hand, or its device went down): heal now. Our
+        // own deletes come back here too; the pass finds them not desired.
         if (e.route && e.route->protocol == options_.routeProtocol) {
           relevant = true;
           healPending_ = true;
+          // Many at once (a whole pass deleting stale routes, a link gone): one whole
+          // pass answers them all for less than a targeted look at each.
+          if (pendingHeals_.size() < kMaxTargetedHeals)
+            pendingHeals_.push_back(*e.route);
+          else
+            dirty_ = true;
         }
         break;
       case netlink::Event::Kind::kLinkRemoved:
       case netlink::Event::Kind::kLinkChanged:
-        relevant = relevant || e.linkName == options_.bridge || e.linkName == nodeInterface_;
+        if (e.linkName == options_.bridge || e.linkName == nodeInterface_) {
+          relevant = true;
+          dirty_ = true;
+        }
         break;
       case netlink::Event::Kind::kRouteAdded:
+        // Another owner's route at a peer's podCIDR in routelet's table: a targeted pass
+        // would replace it when that peer changes. Only a whole pass (which reports it as
+        // a conflict) may go on from here.
+        if (e.route && e.route->protocol != options_.routeProtocol &&
+            e.route->table == lastSelf_.table && peerWithPodCIDR(e.route->dst)) {
+          relevant = true;
+          dirty_ = true;
+        }
         break;
     }
   }
-  if (relevant) {
-    dirty_ = true;
-    cv_.notify_all();
-  }
+  if (relevant) cv_.notify_all();
 }
 
 void Agent::kernelEventsLost() {
@@ -147,7 +174,8 @@ void Agent::run(const std::atomic<bool>& stop, std::chrono::milliseconds tick) {
       lastLoop_ = std::chrono::steady_clock::now();
       auto due = [&] {
         auto now = std::chrono::steady_clock::now();
-        return dirty_ || now >= nextResync_ || (statusDue_ && now >= *statusDue_);
+        return dirty_ || !pendingPeers_.empty() || !pendingHeals_.empty() || followUpDue(now) ||
+               now >= nextResync_ || (statusDue_ && now >= *statusDue_);
       };
       cv_.wait_for(lock, tick, [&] { return stop || due(); });
       lastLoop_ = std::chrono::steady_clock::now();
@@ -162,10 +190,103 @@ void Agent::logOnce(const std::string& key, const std::string& message) {
   if (logged_.insert(key).second) log::warn(message);
 }
 
+bool Agent::followUpDue(std::chrono::steady_clock::time_point now) const {
+  return followUpAt_ && now >= *followUpAt_;
+}
+
+const std::pair<const std::string, model::Node>* Agent::peerWithPodCIDR(
+    const ip::Prefix& dst) const {
+  for (const auto& entry : cache_.nodes()) {
+    if (entry.first == options_.nodeName) continue;
+    for (const auto& cidr : entry.second.podCIDRs)
+      if (cidr.network() == dst.network()) return &entry;
+  }
+  return nullptr;
+}
+
 void Agent::pass() {
-  auto start = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  bool targeted = !dirty_ && targetedOk_ && (!pendingPeers_.empty() || !pendingHeals_.empty()) &&
+                  !followUpDue(now) && now < nextResync_;
+  if (targeted && targetedPass(lock)) return;
+  wholePass(lock);
+}
+
+bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
+  using Kind = netlink::RouteOp::Kind;
+  reconcile::Plan plan;
+  std::set<netlink::Route::Key> planned;
+  auto add = [&](reconcile::Plan part) {
+    for (std::size_t i = 0; i < part.ops.size(); ++i) {
+      planned.insert(part.ops[i].route.key());
+      plan.ops.push_back(std::move(part.ops[i]));
+      plan.changes.push_back(std::move(part.changes[i]));
+    }
+    plan.unchanged += part.unchanged;
+  };
+  for (const auto& [name, before] : pendingPeers_) {
+    auto was = reconcile::peerDesired(cache_, lastSelf_, name, before ? &*before : nullptr);
+    auto now = reconcile::peerDesired(cache_, lastSelf_, name, cache_.get(name));
+    if (!was || !now) {
+      dirty_ = true;  // overlapping podCIDRs: who gets the route is a whole-cluster question
+      return false;
+    }
+    add(reconcile::planPeerChange(was->routes, now->routes));
+  }
+  // A vanished route comes back when it is still what its peer should have: same key and
+  // gateway (an older gateway is an echo of this agent's own replace or delete).
+  std::set<netlink::Route::Key> healing;
+  for (const auto& gone : pendingHeals_) {
+    auto key = gone.key();
+    if (planned.contains(key)) continue;
+    const auto* peer = peerWithPodCIDR(gone.dst);
+    if (!peer) continue;  // no peer wants it any more
+    auto want = reconcile::peerDesired(cache_, lastSelf_, peer->first, &peer->second);
+    if (!want) {
+      dirty_ = true;
+      return false;
+    }
+    for (const auto& r : want->routes) {
+      if (r.key() != key || r.gateway != gone.gateway) continue;
+      reconcile::Plan part;
+      part.ops.push_back({Kind::kCreate, r});
+      part.changes.push_back({reconcile::Change::Kind::kAdd, {}});
+      add(std::move(part));
+      healing.insert(key);
+    }
+  }
+  pendingPeers_.clear();
+  pendingHeals_.clear();
+  healPending_ = false;
+
+  reconcile::Report report = reconciler_.applyTargeted(plan);
+  metrics_.add("routelet_targeted_passes_total", {});
+  std::size_t healed = 0;
+  for (const auto& r : report.installed) healed += healing.contains(r.key());
+  if (healed) metrics_.add("routelet_route_heals_total", {}, static_cast<double>(healed));
+  // A failure (EEXIST: another owner's route holds the key) is a whole pass's to explain.
+  if (!report.ok()) dirty_ = true;
+  auto now = std::chrono::steady_clock::now();
+  if (!followUpCap_) followUpCap_ = now + kFollowUpMax;
+  followUpAt_ = std::min(now + kFollowUpQuiet, *followUpCap_);
+  lock.unlock();
+
+  recordOperations(report);
+  for (const auto& f : report.failed)
+    log::info("route operation failed: " + netlink::describe(f.op.route) + ": " + f.error.message +
+              "; a whole pass follows");
+  return true;
+}
+
+void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
+  auto start = std::chrono::steady_clock::now();
   dirty_ = false;
+  targetedOk_ = false;
+  pendingPeers_.clear();
+  pendingHeals_.clear();
+  followUpAt_.reset();
+  followUpCap_.reset();
   statusDue_.reset();  // this pass writes the status, or sets it due again
   bool healing = std::exchange(healPending_, false);
   nextResync_ = start + options_.resyncPeriod;
@@ -268,6 +389,11 @@ void Agent::pass() {
   self.protocol = options_.routeProtocol;
   bool synced = cache_.synced();
   reconcile::Report report = reconciler_.reconcile(cache_, self, synced);
+  lastSelf_ = self;
+  targetedOk_ = synced && localOk && report.ok() && report.conflicts.empty() &&
+                std::none_of(report.skipped.begin(), report.skipped.end(), [](const auto& s) {
+                  return s.reason == reconcile::SkipReason::kPodCIDRConflict;
+                });
   metrics_.set("routelet_peers", {},
                static_cast<double>(cache_.size() > 0 ? cache_.size() - 1 : 0));
   if (healing)
@@ -335,8 +461,7 @@ std::string Agent::coarseState(const reconcile::Report& report) const {
   return out;
 }
 
-void Agent::recordReport(const reconcile::Report& report, double seconds) {
-  metrics_.observe("routelet_reconcile_duration_seconds", {}, seconds);
+void Agent::recordOperations(const reconcile::Report& report) {
   auto ops = [&](const char* op, size_t n) {
     if (n)
       metrics_.add("routelet_route_operations_total", {{"op", op}, {"result", "ok"}},
@@ -346,9 +471,19 @@ void Agent::recordReport(const reconcile::Report& report, double seconds) {
   ops("update", report.updated.size());
   ops("delete", report.deleted.size());
   for (const auto& f : report.failed) {
-    const char* op = f.op.kind == netlink::RouteOp::Kind::kDelete ? "delete" : "replace";
+    const char* op = f.op.kind == netlink::RouteOp::Kind::kDelete   ? "delete"
+                     : f.op.kind == netlink::RouteOp::Kind::kCreate ? "add"
+                                                                    : "replace";
     metrics_.add("routelet_route_operations_total", {{"op", op}, {"result", "error"}});
   }
+  for (const auto& r : report.installed) log::info("route added: " + netlink::describe(r));
+  for (const auto& r : report.updated) log::info("route updated: " + netlink::describe(r));
+  for (const auto& r : report.deleted) log::info("route removed: " + netlink::describe(r));
+}
+
+void Agent::recordReport(const reconcile::Report& report, double seconds) {
+  metrics_.observe("routelet_reconcile_duration_seconds", {}, seconds);
+  recordOperations(report);
   size_t notOnLink = 0;
   for (const auto& s : report.skipped) notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
   metrics_.set("routelet_unreachable_peers", {}, static_cast<double>(notOnLink));
@@ -362,11 +497,8 @@ void Agent::recordReport(const reconcile::Report& report, double seconds) {
   metrics_.set("routelet_routes", {{"state", "skipped"}},
                static_cast<double>(report.skipped.size()));
 
-  // Logs: one line per event, and a standing condition (a peer off-link, a foreign route)
-  // only when it starts, not on every pass.
-  for (const auto& r : report.installed) log::info("route added: " + netlink::describe(r));
-  for (const auto& r : report.updated) log::info("route updated: " + netlink::describe(r));
-  for (const auto& r : report.deleted) log::info("route removed: " + netlink::describe(r));
+  // Logs: one line per event (recordOperations), and a standing condition (a peer
+  // off-link, a foreign route) only when it starts, not on every pass.
   if (report.dumpError) log::warn("cannot dump routes: " + report.dumpError->message);
   std::set<std::string> current;
   for (const auto& s : report.skipped) {

@@ -72,4 +72,13 @@ struct Desired {
 // node-local fact (on-link) must not change which peer owns a CIDR.
 Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self);
 
+// What desiredRoutes() gives for one peer, `name` with the Node `node` (nullptr: none), in
+// O(cluster) comparisons instead of a whole pass: the agent's targeted pass after a Node
+// event. node may be a version that is no longer in the cache (what the peer was at the
+// last pass). nullopt when another Node (own excepted) has a podCIDR overlapping one of
+// node's: then the winner, and other peers' routes, depend on the whole cluster and only
+// desiredRoutes() can say.
+std::optional<Desired> peerDesired(const NodeCache& cache, const SelfInfo& self,
+                                   const std::string& name, const model::Node* node);
+
 }  // namespace routelet::reconcile

@@ -13,20 +13,26 @@ bool sameRouting(const model::Node& a, const model::Node& b) {
 
 }  // namespace
 
-bool NodeCache::upsert(model::Node node) {
+bool NodeCache::upsert(model::Node node, std::optional<model::Node>* previous) {
   auto it = nodes_.find(node.name);
   if (it == nodes_.end()) {
     std::string name = node.name;
     nodes_.emplace(std::move(name), std::move(node));
+    if (previous) previous->reset();
     return true;
   }
   bool changed = !sameRouting(it->second, node);
+  if (changed && previous) *previous = std::move(it->second);
   it->second = std::move(node);
   return changed;
 }
 
-bool NodeCache::remove(const std::string& name) {
-  return nodes_.erase(name) > 0;
+bool NodeCache::remove(const std::string& name, std::optional<model::Node>* removed) {
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) return false;
+  if (removed) *removed = std::move(it->second);
+  nodes_.erase(it);
+  return true;
 }
 
 std::vector<std::string> NodeCache::replaceAll(std::vector<model::Node> nodes) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,11 @@ class NodeCache {
   // A watch ADDED or MODIFIED event. Returns true when a field that routing reads
   // (podCIDRs, addresses, deletion) changed or the Node is new, so the caller can skip a
   // reconcile for status-only updates (kubelet heartbeats touch a Node every few seconds).
-  bool upsert(model::Node node);
-  // A watch DELETED event. Returns true when the Node was known.
-  bool remove(const std::string& name);
+  // previous, when given and the result is true: the version replaced (empty for a new
+  // Node), what a targeted pass compares against.
+  bool upsert(model::Node node, std::optional<model::Node>* previous = nullptr);
+  // A watch DELETED event. Returns true when the Node was known; removed gets it.
+  bool remove(const std::string& name, std::optional<model::Node>* removed = nullptr);
   // The result of a complete LIST (startup, or a relist after 410 Gone): the cache
   // becomes exactly `nodes` and is marked synced. Returns the names that vanished, in
   // sorted order: Nodes deleted while the watch was down, whose DELETED event was lost.

@@ -34,6 +34,24 @@ const netlink::Route* findKey(const Keyed& sorted, const Key& key) {
   return it != sorted.end() && it->first == key ? it->second : nullptr;
 }
 
+struct Entry {
+  Key key;
+  netlink::RouteOp op;
+  Change change;
+};
+
+// Adds and updates come in key order, deletes too; merges them into one key-ordered batch.
+void finish(std::vector<Entry>& entries, Plan& plan) {
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& a, const Entry& b) { return a.key < b.key; });
+  plan.ops.reserve(entries.size());
+  plan.changes.reserve(entries.size());
+  for (auto& e : entries) {
+    plan.ops.push_back(std::move(e.op));
+    plan.changes.push_back(std::move(e.change));
+  }
+}
+
 }  // namespace
 
 Plan planRoutes(const std::vector<netlink::Route>& desired,
@@ -46,11 +64,6 @@ Plan planRoutes(const std::vector<netlink::Route>& desired,
   const Keyed theirs = byKey(foreign);
 
   Plan plan;
-  struct Entry {
-    Key key;
-    netlink::RouteOp op;
-    Change change;
-  };
   std::vector<Entry> entries;
 
   for (std::size_t i = 0; i < wanted.size(); ++i) {
@@ -87,15 +100,36 @@ Plan planRoutes(const std::vector<netlink::Route>& desired,
     ++plan.deletes;
   }
 
-  // Adds and updates come in key order, deletes too; merge them into one key-ordered batch.
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const Entry& a, const Entry& b) { return a.key < b.key; });
-  plan.ops.reserve(entries.size());
-  plan.changes.reserve(entries.size());
-  for (auto& e : entries) {
-    plan.ops.push_back(std::move(e.op));
-    plan.changes.push_back(std::move(e.change));
+  finish(entries, plan);
+  return plan;
+}
+
+Plan planPeerChange(const std::vector<netlink::Route>& before,
+                    const std::vector<netlink::Route>& after) {
+  const Keyed was = byKey(before);
+  const Keyed now = byKey(after);
+  Plan plan;
+  std::vector<Entry> entries;
+  for (const auto& [key, route] : now) {
+    const netlink::Route* old = findKey(was, key);
+    if (old == nullptr) {
+      entries.push_back({key, {netlink::RouteOp::Kind::kCreate, *route}, {Change::Kind::kAdd, {}}});
+      ++plan.adds;
+    } else if (!sameRoute(*route, *old)) {
+      entries.push_back(
+          {key, {netlink::RouteOp::Kind::kReplace, *route}, {Change::Kind::kUpdate, *old}});
+      ++plan.updates;
+    } else {
+      ++plan.unchanged;
+    }
   }
+  for (const auto& [key, route] : was) {
+    if (findKey(now, key) != nullptr) continue;
+    entries.push_back(
+        {key, {netlink::RouteOp::Kind::kDelete, *route}, {Change::Kind::kDelete, *route}});
+    ++plan.deletes;
+  }
+  finish(entries, plan);
   return plan;
 }
 

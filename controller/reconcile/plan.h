@@ -58,4 +58,13 @@ Plan planRoutes(const std::vector<netlink::Route>& desired,
                 const std::vector<netlink::Route>& observed,
                 const std::vector<netlink::Route>& foreign, PlanOptions options = {});
 
+// The batch that takes one peer from the routes it had at the last pass to the routes it
+// should have now (both from peerDesired()), without a dump: the agent's targeted pass.
+// A route whose key stays is replaced when it differs (it was routelet's at the last
+// pass); a route of a new key is created, never replaced, so that a route some other
+// owner put there since fails with EEXIST instead of being overwritten; a route whose key
+// goes is deleted with routelet's protocol. Only a whole pass sees conflicts: none here.
+Plan planPeerChange(const std::vector<netlink::Route>& before,
+                    const std::vector<netlink::Route>& after);
+
 }  // namespace routelet::reconcile

@@ -24,11 +24,21 @@ Report Reconciler::reconcile(const NodeCache& cache, const SelfInfo& self, bool 
 
   Plan plan =
       planRoutes(desired.routes, observed, foreign, PlanOptions{.deleteStale = cacheSynced});
-  report.unchanged = plan.unchanged;
   report.conflicts = std::move(plan.conflicts);
   report.keptStale = std::move(plan.keptStale);
-  if (plan.ops.empty()) return report;
+  apply(plan, report);
+  return report;
+}
 
+Report Reconciler::applyTargeted(const Plan& plan) {
+  Report report;
+  apply(plan, report);
+  return report;
+}
+
+void Reconciler::apply(const Plan& plan, Report& report) {
+  report.unchanged = plan.unchanged;
+  if (plan.ops.empty()) return;
   auto applied = table_.apply(plan.ops);
   for (std::size_t i = 0; i < plan.ops.size(); ++i) {
     const auto& op = plan.ops[i];
@@ -59,7 +69,6 @@ Report Reconciler::reconcile(const NodeCache& cache, const SelfInfo& self, bool 
         break;
     }
   }
-  return report;
 }
 
 }  // namespace routelet::reconcile

@@ -43,7 +43,14 @@ class Reconciler {
   // server is down starts with an empty cache and must not drop every route.
   Report reconcile(const NodeCache& cache, const SelfInfo& self, bool cacheSynced);
 
+  // Applies a plan made without a dump (planPeerChange) and reports like reconcile(). A
+  // failed operation (EEXIST from a create among them) is the caller's cue for a whole
+  // pass.
+  Report applyTargeted(const Plan& plan);
+
  private:
+  void apply(const Plan& plan, Report& report);
+
   RouteTable& table_;
 };
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/reconcile/fake_route_table.h"
+#include "tests/unit/controller/reconcile/builders.h"
 
 namespace routelet::agent {
 namespace {
@@ -312,6 +313,145 @@ TEST_F(AgentTest, StatusFileIsRebuiltAtMostOncePerSecondButNeverLeftStale) {
   agent().wake();
   loop.join();
   EXPECT_EQ(state(), "not-on-link");
+}
+
+}  // namespace
+}  // namespace routelet::agent
+
+namespace routelet::agent {
+namespace {
+
+// --- targeted passes: peer events and heals after a clean whole pass, without a dump
+
+netlink::Route routeTo(const std::string& dst, const std::string& gateway, uint8_t protocol) {
+  return reconcile::testing::makeRoute(dst, gateway, protocol);
+}
+
+std::string gatewayOf(const reconcile::FakeRouteTable& table, const std::string& dst) {
+  for (const auto& r : table.routes())
+    if (r.dst.str() == dst) return r.gateway ? r.gateway->str() : "";
+  return "none";
+}
+
+TEST_F(AgentTest, PeerEventsAfterACleanPassChangeRoutesWithoutADump) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  ASSERT_EQ(table_.dumpCalls(), 1u);
+
+  agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));  // new IP
+  agent().pass();
+  EXPECT_EQ(gatewayOf(table_, "10.244.2.0/24"), "192.168.1.22");
+  agent().nodeDeleted("node3");
+  agent().pass();
+  EXPECT_EQ(gatewayOf(table_, "10.244.3.0/24"), "none");
+  agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));  // joins
+  agent().pass();
+  EXPECT_EQ(gatewayOf(table_, "10.244.4.0/24"), "192.168.1.14");
+  agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.40.0/24"));  // renumbered
+  agent().pass();
+  EXPECT_EQ(gatewayOf(table_, "10.244.4.0/24"), "none");
+  EXPECT_EQ(gatewayOf(table_, "10.244.40.0/24"), "192.168.1.14");
+
+  EXPECT_EQ(table_.dumpCalls(), 1u);
+  EXPECT_EQ(metrics_.value("routelet_targeted_passes_total"), 4);
+  EXPECT_EQ(metrics_.value("routelet_route_operations_total", {{"op", "update"}, {"result", "ok"}}),
+            1);
+  EXPECT_EQ(metrics_.value("routelet_route_operations_total", {{"op", "delete"}, {"result", "ok"}}),
+            2);
+  // The whole pass that follows finds the table exactly as the targeted ones left it.
+  size_t ops = table_.opsApplied();
+  agent().requestPass();
+  agent().pass();
+  EXPECT_EQ(table_.dumpCalls(), 2u);
+  EXPECT_EQ(table_.opsApplied(), ops);
+}
+
+TEST_F(AgentTest, TargetedAddNeverOverwritesAnotherOwnersRoute) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  // An admin's route at the podCIDR of a node about to join; its event not seen yet.
+  auto admin = routeTo("10.244.4.0/24", "192.168.1.200", 4);
+  table_.put(admin);
+  agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
+  agent().pass();  // targeted: the create fails with EEXIST
+  EXPECT_EQ(gatewayOf(table_, "10.244.4.0/24"), "192.168.1.200");
+  EXPECT_EQ(table_.dumpCalls(), 1u);
+  agent().pass();  // the whole pass it asked for reports the conflict, still not touching it
+  EXPECT_EQ(table_.dumpCalls(), 2u);
+  EXPECT_EQ(gatewayOf(table_, "10.244.4.0/24"), "192.168.1.200");
+  EXPECT_EQ(metrics_.value("routelet_routes", {{"state", "conflict"}}), 1);
+  // With a conflict standing, Node events go to whole passes.
+  agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));
+  agent().pass();
+  EXPECT_EQ(table_.dumpCalls(), 3u);
+  EXPECT_EQ(gatewayOf(table_, "10.244.2.0/24"), "192.168.1.22");
+}
+
+TEST_F(AgentTest, OverlappingPodCIDRsAreLeftToAWholePass) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  agent().nodeUpserted(node("node0", "192.168.1.10", "10.244.3.0/25"));  // inside node3's
+  agent().pass();
+  EXPECT_EQ(table_.dumpCalls(), 2u);
+  // node0 sorts first, so it wins the overlap and node3 loses its route, as every agent
+  // in the cluster decides.
+  EXPECT_EQ(gatewayOf(table_, "10.244.3.0/25"), "192.168.1.10");
+  EXPECT_EQ(gatewayOf(table_, "10.244.3.0/24"), "none");
+}
+
+TEST_F(AgentTest, HealIsTargetedAndEchoesOfOwnChangesAreNot) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  auto gone = table_.routes()[0];
+  ASSERT_TRUE(table_.erase(gone.key()));
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", gone}});
+  agent().pass();
+  EXPECT_EQ(table_.routes().size(), 2u);
+  EXPECT_EQ(metrics_.value("routelet_route_heals_total"), 1);
+
+  // The agent's own replace: the old route's removal event must not bring it back.
+  agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));
+  agent().pass();
+  size_t ops = table_.opsApplied();
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "",
+                                       routeTo("10.244.2.0/24", "192.168.1.12", 201)}});
+  agent().pass();
+  EXPECT_EQ(table_.opsApplied(), ops);
+  EXPECT_EQ(gatewayOf(table_, "10.244.2.0/24"), "192.168.1.22");
+  EXPECT_EQ(table_.dumpCalls(), 1u);
+  EXPECT_EQ(metrics_.value("routelet_route_heals_total"), 1);
+}
+
+TEST_F(AgentTest, AnotherOwnersRouteAtAPeersPodCIDRSendsTheNextPassWhole) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteAdded, 0, "",
+                                       routeTo("10.244.9.0/24", "192.168.1.9", 4)}});
+  agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));
+  agent().pass();
+  EXPECT_EQ(table_.dumpCalls(), 1u);  // not a peer's podCIDR: still targeted
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteAdded, 0, "",
+                                       routeTo("10.244.3.0/24", "192.168.1.9", 4)}});
+  agent().pass();
+  EXPECT_EQ(table_.dumpCalls(), 2u);
+}
+
+TEST_F(AgentTest, AWholePassFollowsTargetedOnesOnceEventsAreQuiet) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { agent().run(stop, std::chrono::milliseconds(10)); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // Metrics are safe to read while the loop runs; the fake table is not.
+  while (metrics_.value("routelet_reconcile_passes_total") < 2 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  stop = true;
+  agent().wake();
+  loop.join();
+  EXPECT_EQ(metrics_.value("routelet_targeted_passes_total"), 1);
+  EXPECT_EQ(table_.dumpCalls(), 2u) << "no whole pass followed the targeted one";
 }
 
 }  // namespace

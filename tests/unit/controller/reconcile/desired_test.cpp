@@ -215,6 +215,43 @@ TEST_P(DesiredTest, Computes) {
   }
 }
 
+// The targeted pass's computation for one peer gives exactly that peer's share of the whole
+// one, or declines, precisely when another Node's podCIDR overlaps the peer's.
+TEST_P(DesiredTest, PeerDesiredIsThePeersShareOfTheWhole) {
+  const Case& c = GetParam();
+  NodeCache cache;
+  for (const auto& n : c.nodes) (void)cache.upsert(n);
+  Desired whole = desiredRoutes(cache, c.self);
+  for (const auto& [name, node] : cache.nodes()) {
+    bool overlapped = false;
+    for (const auto& [other, peer] : cache.nodes()) {
+      if (other == name || other == c.self.name) continue;
+      for (const auto& a : node.podCIDRs)
+        for (const auto& b : peer.podCIDRs) overlapped = overlapped || a.overlaps(b);
+    }
+    auto mine = peerDesired(cache, c.self, name, &node);
+    if (name == c.self.name || !overlapped) {
+      ASSERT_TRUE(mine.has_value()) << name;
+    } else {
+      EXPECT_FALSE(mine.has_value()) << name;
+      continue;
+    }
+    std::vector<netlink::Route> routes;
+    for (const auto& r : whole.routes)
+      for (const auto& cidr : node.podCIDRs)
+        if (name != c.self.name && r.dst == cidr.network()) routes.push_back(r);
+    std::vector<Skip> skips;
+    for (const auto& sk : whole.skipped)
+      if (sk.node == name) skips.push_back(sk);
+    EXPECT_EQ(mine->routes, routes) << name;
+    EXPECT_EQ(mine->skipped, skips) << name;
+  }
+  // A peer that is not (or no longer) there has nothing.
+  auto none = peerDesired(cache, c.self, "not-a-node", nullptr);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->routes.empty() && none->skipped.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, DesiredTest, ::testing::ValuesIn(cases()),
                          [](const auto& param) { return testing::testName(param.param.name); });
 

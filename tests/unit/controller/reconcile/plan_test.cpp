@@ -200,6 +200,45 @@ TEST(Plan, UpdateRecordsWhatItReplaces) {
   EXPECT_EQ(*p.changes[0].before, old);
 }
 
+TEST(PlanPeerChange, NewGatewayReplacesNewKeyCreatesLostKeyDeletes) {
+  using Kind = netlink::RouteOp::Kind;
+  Route to2v6 = makeRoute("fd00:10:244:2::/64", "fd00:1::12", 201, 1024);
+  Route moved = makeRoute("10.244.2.0/24", "192.168.1.99");
+  Route renumbered = makeRoute("10.244.20.0/24", "192.168.1.12");
+
+  Plan same = planPeerChange({kTo2, to2v6}, {kTo2, to2v6});
+  EXPECT_TRUE(same.empty());
+  EXPECT_EQ(same.unchanged, 2u);
+
+  // The node IP changed: the key stays, and the route there was routelet's at the last
+  // pass, so it is replaced in place (no moment without a route).
+  Plan ip = planPeerChange({kTo2, to2v6}, {moved, to2v6});
+  ASSERT_EQ(ip.ops.size(), 1u);
+  EXPECT_EQ(ip.ops[0].kind, Kind::kReplace);
+  EXPECT_EQ(ip.ops[0].route, moved);
+  EXPECT_EQ(ip.changes[0].kind, Change::Kind::kUpdate);
+  EXPECT_EQ(*ip.changes[0].before, kTo2);
+
+  // The podCIDR changed: the new key is created (never overwriting what holds it), the
+  // old one deleted with routelet's protocol and gateway; in key order.
+  Plan cidr = planPeerChange({kTo2}, {renumbered});
+  ASSERT_EQ(cidr.ops.size(), 2u);
+  EXPECT_EQ(cidr.ops[0].kind, Kind::kDelete);
+  EXPECT_EQ(cidr.ops[0].route, kTo2);
+  EXPECT_EQ(cidr.ops[1].kind, Kind::kCreate);
+  EXPECT_EQ(cidr.ops[1].route, renumbered);
+  EXPECT_EQ(cidr.adds + cidr.deletes, 2u);
+
+  Plan joined = planPeerChange({}, {kTo2});
+  ASSERT_EQ(joined.ops.size(), 1u);
+  EXPECT_EQ(joined.ops[0].kind, Kind::kCreate);
+  Plan left = planPeerChange({kTo2, to2v6}, {});
+  ASSERT_EQ(left.ops.size(), 2u);
+  EXPECT_EQ(left.ops[0].kind, Kind::kDelete);
+  EXPECT_EQ(left.ops[1].kind, Kind::kDelete);
+  EXPECT_EQ(left.deletes, 2u);
+}
+
 TEST(Plan, SameRouteComparesWhatRouteletSets) {
   EXPECT_TRUE(sameRoute(kTo2, kTo2));
   EXPECT_TRUE(sameRoute(kTo2, withOif(kTo2, 9)));
