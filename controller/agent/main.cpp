@@ -61,7 +61,9 @@ int runAgent(const Options& options) {
   auto access = options.kubeconfig.empty() ? kube::inClusterAccess()
                                            : kube::loadKubeconfig(options.kubeconfig);
   if (!access) return fail("API access: " + access.error().message);
-  auto api = kube::makeHttpApiClient(*access);
+  kube::HttpApiOptions apiOptions;
+  apiOptions.decode.annotationsOnlyFor = options.nodeName;
+  auto api = kube::makeHttpApiClient(*access, apiOptions);
   if (!api) return fail("API client: " + api.error().message);
   auto nl = netlink::Handle::open();
   if (!nl) return fail("netlink: " + nl.error().message);

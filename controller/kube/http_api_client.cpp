@@ -11,9 +11,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
+#include <istream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <streambuf>
 #include <vector>
 
 #include "common/base/log.h"
@@ -51,6 +54,38 @@ std::vector<X509Ptr> parseCerts(const std::string& pem) {
   ERR_clear_error();  // the loop ends on a "no start line" error
   return out;
 }
+
+// A response body as a std::streambuf, read in 64 KiB blocks as cpprest receives it. Past
+// maxBytes it ends early and says so (tooLarge), so a parser sees a truncated document
+// and the caller reports the size.
+class BodyBuf : public std::streambuf {
+ public:
+  BodyBuf(Concurrency::streams::streambuf<uint8_t> source, size_t maxBytes)
+      : source_(std::move(source)), maxBytes_(maxBytes), block_(64 * 1024) {}
+  bool tooLarge() const { return tooLarge_; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (tooLarge_) return traits_type::eof();
+    size_t n = source_.getn(reinterpret_cast<uint8_t*>(block_.data()), block_.size()).get();
+    if (n == 0) return traits_type::eof();
+    received_ += n;
+    if (received_ > maxBytes_) {
+      tooLarge_ = true;
+      return traits_type::eof();
+    }
+    setg(block_.data(), block_.data(), block_.data() + n);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  Concurrency::streams::streambuf<uint8_t> source_;
+  size_t maxBytes_;
+  size_t received_ = 0;
+  bool tooLarge_ = false;
+  std::vector<char> block_;
+};
 
 // What verification needs, shared with OpenSSL callbacks on cpprest's threads. Owned by a
 // shared_ptr that the ssl_context_callback captures, so it outlives every connection.
@@ -216,10 +251,17 @@ class HttpApiClient : public ApiClient {
     do {
       std::string path = "/api/v1/nodes?limit=" + std::to_string(options_.listLimit);
       if (!cont.empty()) path += "&continue=" + web::uri::encode_data_string(cont);
-      std::string body;
-      ApiStatus st = fetch(http::methods::GET, path, nullptr, "", link, &body);
+      http::http_response resp;
+      ApiStatus st = send(*client_, http::methods::GET, path, nullptr, "", link, &resp);
       if (!st.ok) return st;
-      auto meta = decodeNodeList(body, onNode, options_.decode);
+      // Decoded as it arrives: a 500-Node page (~5 MB) is never held whole.
+      Result<ListMeta> meta = makeError("no body");
+      st = consumeBody(resp, "GET " + server_ + path, link, options_.maxPageBytes,
+                       [&](std::streambuf& body) {
+                         std::istream in(&body);
+                         meta = decodeNodeList(in, onNode, options_.decode);
+                       });
+      if (!st.ok) return st;
       if (!meta)
         return ApiStatus::failure(st.httpStatus,
                                   "GET " + server_ + path + ": " + meta.error().message);
@@ -356,19 +398,26 @@ class HttpApiClient : public ApiClient {
 
   ApiStatus readBody(http::http_response& resp, const std::string& what, std::string* out,
                      CancelLink& link, size_t maxBytes = 0) {
-    if (maxBytes == 0) maxBytes = options_.maxPageBytes;
+    return consumeBody(resp, what, link, maxBytes ? maxBytes : options_.maxPageBytes,
+                       [&](std::streambuf& body) {
+                         char block[16 * 1024];
+                         std::streamsize n;
+                         while ((n = body.sgetn(block, sizeof block)) > 0)
+                           out->append(block, static_cast<size_t>(n));
+                       });
+  }
+
+  // Hands the body to use() as a std::streambuf read as it arrives, at most maxBytes
+  // (more aborts the request and fails).
+  ApiStatus consumeBody(http::http_response& resp, const std::string& what, CancelLink& link,
+                        size_t maxBytes, const std::function<void(std::streambuf&)>& use) {
     try {
-      auto buf = resp.body().streambuf();
-      std::vector<uint8_t> chunk(64 * 1024);
-      for (;;) {
-        size_t n = buf.getn(chunk.data(), chunk.size()).get();
-        if (n == 0) break;
-        if (out->size() + n > maxBytes) {
-          link.abort();
-          return ApiStatus::failure(resp.status_code(), what + ": response body over " +
-                                                            std::to_string(maxBytes) + " bytes");
-        }
-        out->append(reinterpret_cast<const char*>(chunk.data()), n);
+      BodyBuf body(resp.body().streambuf(), maxBytes);
+      use(body);
+      if (body.tooLarge()) {
+        link.abort();
+        return ApiStatus::failure(resp.status_code(), what + ": response body over " +
+                                                          std::to_string(maxBytes) + " bytes");
       }
     } catch (const pplx::task_canceled&) {
       return ApiStatus::wasCancelled();

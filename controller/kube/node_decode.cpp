@@ -1,8 +1,11 @@
 #include "controller/kube/node_decode.h"
 
 #include <cstdint>
+#include <istream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace routelet::kube {
@@ -442,6 +445,10 @@ class Handler {
 
   void finishNode() {
     finishPodCIDRs();
+    if (!limits_.annotationsOnlyFor.empty() && state_.node.name != limits_.annotationsOnlyFor) {
+      state_.node.annotations.clear();
+      state_.node.networkUnavailable.reset();
+    }
     if (droppedProblems_ > 0)
       state_.node.problems.push_back("... and " + std::to_string(droppedProblems_) +
                                      " more problems");
@@ -470,9 +477,15 @@ class Handler {
   std::string error_;
 };
 
-Status run(std::string_view text, Handler* h) {
+// input: a string_view, or a std::istream read as it arrives.
+template <class Input>
+Status run(Input&& input, Handler* h) {
   try {
-    bool ok = json::sax_parse(text.begin(), text.end(), h);
+    bool ok;
+    if constexpr (std::is_same_v<std::decay_t<Input>, std::string_view>)
+      ok = json::sax_parse(input.begin(), input.end(), h);
+    else
+      ok = json::sax_parse(input, h);
     if (!ok || !h->error().empty())
       return makeError(h->error().empty() ? "invalid JSON" : h->error(), EINVAL);
   } catch (const json::exception& e) {
@@ -480,6 +493,15 @@ Status run(std::string_view text, Handler* h) {
   }
   if (!h->sawRoot()) return makeError("invalid JSON: empty input", EINVAL);
   return okStatus();
+}
+
+template <class Input>
+Result<ListMeta> decodeList(Input&& input, const std::function<void(model::Node&&)>& onNode,
+                            const DecodeLimits& limits) {
+  Handler h(Ctx::kListRoot, limits, &onNode);
+  Status st = run(std::forward<Input>(input), &h);
+  if (!st) return st.error().wrap("decode NodeList");
+  return std::move(h.listMeta());
 }
 
 }  // namespace
@@ -510,10 +532,13 @@ Result<model::Node> decodeNode(std::string_view json, const DecodeLimits& limits
 Result<ListMeta> decodeNodeList(std::string_view json,
                                 const std::function<void(model::Node&&)>& onNode,
                                 const DecodeLimits& limits) {
-  Handler h(Ctx::kListRoot, limits, &onNode);
-  Status st = run(json, &h);
-  if (!st) return st.error().wrap("decode NodeList");
-  return std::move(h.listMeta());
+  return decodeList(json, onNode, limits);
+}
+
+Result<ListMeta> decodeNodeList(std::istream& json,
+                                const std::function<void(model::Node&&)>& onNode,
+                                const DecodeLimits& limits) {
+  return decodeList(json, onNode, limits);
 }
 
 Result<WatchEvent> decodeWatchEvent(std::string_view json, const DecodeLimits& limits) {

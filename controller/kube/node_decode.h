@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,10 @@ struct DecodeLimits {
   size_t maxAnnotations = 32;
   // problems is bounded too: a Node with thousands of bad addresses must stay small.
   size_t maxProblems = 16;
+  // Set: only the Node of this name keeps annotations and the NetworkUnavailable status.
+  // The agent reads them on its own Node alone; at 5000 Nodes that all run routelet, the
+  // peers' routelet.io/* annotations would otherwise cost ~4 MiB.
+  std::string annotationsOnlyFor;
 };
 
 // One Node object. An object without metadata.name decodes with an empty name (callers
@@ -35,6 +40,11 @@ struct ListMeta {
 // One page of a NodeList: each of items[] is decoded and handed to onNode as soon as its
 // closing brace is read, so at most one model::Node is held at a time.
 Result<ListMeta> decodeNodeList(std::string_view json,
+                                const std::function<void(model::Node&&)>& onNode,
+                                const DecodeLimits& limits = {});
+// The same, read from a stream as it arrives (the API client's response body): the page
+// is never held whole. Exceptions of the stream's buffer (a read error) pass through.
+Result<ListMeta> decodeNodeList(std::istream& json,
                                 const std::function<void(model::Node&&)>& onNode,
                                 const DecodeLimits& limits = {});
 

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <istream>
 #include <nlohmann/json.hpp>
+#include <streambuf>
 
 namespace routelet::kube {
 namespace {
@@ -251,6 +254,72 @@ TEST(DecodeNodeList, ProblemsStayWithTheirNode) {
   EXPECT_EQ(nodes[0].problems.size(), 1u);
   EXPECT_TRUE(nodes[1].problems.empty());
   EXPECT_EQ(nodes[1].podCIDRs.size(), 1u);
+}
+
+// The API client's path: a page read from a stream as it arrives, in small pieces.
+class TrickleBuf : public std::streambuf {
+ public:
+  explicit TrickleBuf(std::string text) : text_(std::move(text)) {}
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (pos_ == text_.size()) return traits_type::eof();
+    size_t n = std::min<size_t>(7, text_.size() - pos_);  // pieces split tokens
+    char* begin = text_.data() + pos_;
+    pos_ += n;
+    setg(begin, begin, begin + n);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  std::string text_;
+  size_t pos_ = 0;
+};
+
+TEST(DecodeNodeList, FromAStreamDecodesLikeFromAString) {
+  json items = json::array();
+  for (int i = 1; i <= 20; ++i) items.push_back(realisticNode("n" + std::to_string(i), i));
+  std::string text =
+      json{{"metadata", {{"resourceVersion", "9"}, {"continue", "c"}}}, {"items", items}}.dump();
+  std::vector<model::Node> fromString, fromStream;
+  auto a = decodeNodeList(text, [&](model::Node&& n) { fromString.push_back(std::move(n)); });
+  TrickleBuf buf(text);
+  std::istream in(&buf);
+  auto b = decodeNodeList(in, [&](model::Node&& n) { fromStream.push_back(std::move(n)); });
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(b->resourceVersion, "9");
+  EXPECT_EQ(b->continueToken, "c");
+  ASSERT_EQ(fromStream.size(), 20u);
+  for (size_t i = 0; i < fromStream.size(); ++i) {
+    EXPECT_EQ(fromStream[i].name, fromString[i].name);
+    EXPECT_EQ(fromStream[i].podCIDRs, fromString[i].podCIDRs);
+    EXPECT_EQ(fromStream[i].internalIPs, fromString[i].internalIPs);
+    EXPECT_EQ(fromStream[i].annotations, fromString[i].annotations);
+  }
+  // A body cut short (the connection dropped) is an error, not a shorter list.
+  TrickleBuf cut(text.substr(0, text.size() / 2));
+  std::istream cutIn(&cut);
+  auto c = decodeNodeList(cutIn, [](model::Node&&) {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("decode NodeList"), std::string::npos) << c.error().message;
+}
+
+TEST(DecodeNodeList, AnnotationsKeptOnlyForTheNamedNode) {
+  json items = json::array({realisticNode("self", 1), realisticNode("peer", 2)});
+  std::string text = json{{"items", items}}.dump();
+  DecodeLimits limits;
+  limits.annotationsOnlyFor = "self";
+  std::vector<model::Node> nodes;
+  auto meta = decodeNodeList(
+      text, [&](model::Node&& n) { nodes.push_back(std::move(n)); }, limits);
+  ASSERT_TRUE(meta.ok());
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[0].annotations.size(), 1u);
+  EXPECT_EQ(nodes[0].networkUnavailable, "False");
+  EXPECT_TRUE(nodes[1].annotations.empty());
+  EXPECT_FALSE(nodes[1].networkUnavailable.has_value());
+  EXPECT_EQ(nodes[1].podCIDRs.size(), 2u);  // routing fields stay
 }
 
 TEST(DecodeWatchEvent, Types) {
