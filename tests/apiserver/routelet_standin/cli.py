@@ -43,7 +43,9 @@ def serve(args):
     store.load(nodes)
 
     app = StandIn(store, host, port, crt, key, {admin_token: admin, agent_token: agent},
-                  bookmark_interval=args.bookmark_interval, verbose=args.verbose)
+                  bookmark_interval=args.bookmark_interval, verbose=args.verbose,
+                  event_log=open(args.event_log, "a", buffering=1, encoding="utf-8")
+                  if args.event_log else None)
     # Signals go to sigwait() in this thread only; the server threads inherit the mask.
     handled = {signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2}
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
@@ -170,6 +172,8 @@ def main(argv=None):
     s.add_argument("--daemon", action="store_true",
                    help="run in the background; return once ready (log: STATE/standin.log)")
     s.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    s.add_argument("--event-log", help="append 'CLOCK_MONOTONIC-ns TYPE NAME RV' for every "
+                   "watch event sent (benchmarks)")
 
     c = sub.add_parser("ctl", help="control a running stand-in")
     c.add_argument("--state-dir", required=True)

@@ -198,8 +198,11 @@ class StandIn:
     """The running server: store, tokens, faults, and a listener that can stop and restart."""
 
     def __init__(self, store, host, port, cert, key, subjects, bookmark_interval=1.0,
-                 verbose=False):
+                 verbose=False, event_log=None):
         self.store, self.host, self.port = store, host, port
+        # Benchmarks: one line per watch event once written to the socket, stamped with
+        # CLOCK_MONOTONIC (one clock for every namespace on the machine).
+        self.event_log, self.event_log_lock = event_log, threading.Lock()
         self.subjects = subjects  # token -> rbac.Subject
         self.bookmark_interval = bookmark_interval
         self.verbose = verbose
@@ -548,6 +551,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _event(self, event_type, obj):
         line = json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n"
         self._write_chunk(line.encode())
+        app = self.server.app
+        if app.event_log is not None:
+            meta = obj.get("metadata", {})
+            with app.event_log_lock:
+                app.event_log.write(f"{time.monotonic_ns()} {event_type} {meta.get('name', '-')}"
+                                    f" {meta.get('resourceVersion', '-')}\n")
 
     # -- control
 
