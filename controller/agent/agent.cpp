@@ -82,7 +82,7 @@ void Agent::nodeUpserted(model::Node node) {
   if (name == options_.nodeName) {
     dirty_ = true;
   } else if (changed) {
-    pendingPeers_.try_emplace(name, std::move(previous));  // keeps the oldest version
+    addPendingPeer(name, std::move(previous));
   } else {
     return;
   }
@@ -96,8 +96,18 @@ void Agent::nodeDeleted(const std::string& name) {
   if (name == options_.nodeName)
     dirty_ = true;
   else
-    pendingPeers_.try_emplace(name, std::move(removed));
+    addPendingPeer(name, std::move(removed));
   cv_.notify_all();
+}
+
+void Agent::addPendingPeer(const std::string& name, std::optional<model::Node> before) {
+  if (dirty_) return;  // a whole pass is coming anyway
+  if (pendingPeers_.size() >= kMaxTargeted) {
+    dirty_ = true;
+    pendingPeers_.clear();
+    return;
+  }
+  pendingPeers_.try_emplace(name, std::move(before));  // keeps the version the last pass saw
 }
 
 void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
@@ -112,8 +122,8 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
           relevant = true;
           healPending_ = true;
           // Many at once (a whole pass deleting stale routes, a link gone): one whole
-          // pass answers them all for less than a targeted look at each.
-          if (pendingHeals_.size() < kMaxTargetedHeals)
+          // pass answers them all.
+          if (pendingHeals_.size() < kMaxTargeted)
             pendingHeals_.push_back(*e.route);
           else
             dirty_ = true;

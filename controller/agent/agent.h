@@ -116,7 +116,10 @@ class Agent {
   // Peers changed since the last pass, with the version that pass saw (empty: none).
   std::map<std::string, std::optional<model::Node>> pendingPeers_;
   std::vector<netlink::Route> pendingHeals_;  // routelet routes that vanished
-  static constexpr std::size_t kMaxTargetedHeals = 64;
+  // Past this many changed peers or vanished routes between two passes, one whole pass
+  // costs less than a targeted look at each (each look reads the whole cache once).
+  static constexpr std::size_t kMaxTargeted = 64;
+  void addPendingPeer(const std::string& name, std::optional<model::Node> before);
   std::optional<std::chrono::steady_clock::time_point> followUpAt_, followUpCap_;
   AgentHealth health_;
   std::chrono::steady_clock::time_point lastLoop_ = std::chrono::steady_clock::now();

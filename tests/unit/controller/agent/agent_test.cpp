@@ -436,6 +436,18 @@ TEST_F(AgentTest, AnotherOwnersRouteAtAPeersPodCIDRSendsTheNextPassWhole) {
   EXPECT_EQ(table_.dumpCalls(), 2u);
 }
 
+TEST_F(AgentTest, ManyChangedPeersAtOnceGetOneWholePass) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  for (int i = 20; i < 90; ++i)  // 70 joins between two passes
+    agent().nodeUpserted(node("node" + std::to_string(i), "192.168.1." + std::to_string(i),
+                              "10.244." + std::to_string(i) + ".0/24"));
+  agent().pass();
+  EXPECT_EQ(table_.dumpCalls(), 2u);
+  EXPECT_EQ(table_.routes().size(), 72u);
+  EXPECT_EQ(metrics_.value("routelet_targeted_passes_total"), 0);
+}
+
 TEST_F(AgentTest, AWholePassFollowsTargetedOnesOnceEventsAreQuiet) {
   agent().nodesListed(threeNodes());
   agent().pass();
