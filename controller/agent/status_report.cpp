@@ -30,7 +30,9 @@ std::string statusJson(const StatusInputs& in) {
     verdicts[{nodeOf(f.op.route.dst), f.op.route.dst.family()}] = {"failed", f.error.message};
   }
 
-  json peers = json::array();
+  // The peers are written one at a time: as one JSON tree, 5000 of them were most of the
+  // agent's memory peak (~8 MiB of small map nodes, copied once more into the document).
+  std::string peers = "[";
   for (const auto& [name, node] : in.cache.nodes()) {
     if (name == in.self.name) continue;
     for (const auto& own : in.self.podCIDRs) {
@@ -43,9 +45,11 @@ std::string statusJson(const StatusInputs& in) {
       if (auto it = verdicts.find({name, f}); it != verdicts.end()) v = it->second;
       p["state"] = v.first;
       if (!v.second.empty()) p["detail"] = v.second;
-      peers.push_back(std::move(p));
+      if (peers.size() > 1) peers += ',';
+      peers += p.dump();
     }
   }
+  peers += ']';
   json podCIDRs = json::array(), nodeIPs = json::array();
   for (const auto& c : in.published.podCIDRs) podCIDRs.push_back(c.str());
   for (const auto& a : in.published.nodeIPs) nodeIPs.push_back(a.str());
@@ -59,10 +63,13 @@ std::string statusJson(const StatusInputs& in) {
       {"nodeIPs", nodeIPs},
       {"cniConfig", in.cniConfigPath},
       {"routeProtocol", in.self.protocol},
-      {"peers", peers},
   };
   if (!in.notReadyReason.empty()) doc["notReadyReason"] = in.notReadyReason;
-  return doc.dump() + "\n";  // compact: 5000 peers, read by routelet status, not by eye
+  // compact: 5000 peers, read by routelet status, not by eye. "peers" goes last.
+  std::string out = doc.dump();
+  out.pop_back();  // the closing brace
+  out += ",\"peers\":" + peers + "}\n";
+  return out;
 }
 
 }  // namespace routelet::agent
