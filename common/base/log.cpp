@@ -52,18 +52,21 @@ void write(Level lvl, std::string_view message) {
   if (lvl < gLevel.load()) return;
   using namespace std::chrono;
   auto now = system_clock::now();
-  std::time_t secs = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  // Civil time by calendar arithmetic: gmtime_r() and strftime() load the time zone
+  // (/etc/localtime) even for UTC, one more file read in every plugin exec.
+  auto day = floor<days>(now);
+  year_month_day date{day};
+  hh_mm_ss<milliseconds> time{floor<milliseconds>(now - day)};
+  char stamp[96];  // room for any int the format could print
+  std::snprintf(stamp, sizeof stamp, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ ",
+                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()), static_cast<long long>(time.hours().count()),
+                static_cast<long long>(time.minutes().count()),
+                static_cast<long long>(time.seconds().count()),
+                static_cast<long long>(time.subseconds().count()));
   std::string line;
   line.reserve(message.size() + 64);
-  line.append(stamp).append(".");
-  char msbuf[8];
-  std::snprintf(msbuf, sizeof msbuf, "%03lld", static_cast<long long>(ms));
-  line.append(msbuf).append("Z ").append(levelName(lvl)).append(" ").append(gComponent);
+  line.append(stamp).append(levelName(lvl)).append(" ").append(gComponent);
   line.append(": ");
   // Keep one event on one line even if a message carries a newline from outside input.
   for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
