@@ -147,8 +147,18 @@ bool Prefix::contains(const Address& a) const {
 
 bool Prefix::overlaps(const Prefix& other) const {
   if (other.family() != family()) return false;
+  // The first min(length) bits agree. Compared in place: the agent runs this for every
+  // Node against a changed one, on each Node event.
   int shorter = std::min(length_, other.length_);
-  return make(address_, shorter).network() == make(other.address_, shorter).network();
+  const uint8_t* a = address_.bytes();
+  const uint8_t* b = other.address_.bytes();
+  int whole = shorter / 8;
+  for (int i = 0; i < whole; ++i)
+    if (a[i] != b[i]) return false;
+  int rest = shorter % 8;
+  if (rest == 0) return true;
+  auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a[whole] & mask) == (b[whole] & mask);
 }
 
 uint64_t Prefix::size() const {

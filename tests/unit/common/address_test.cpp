@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace routelet::ip {
 namespace {
 
@@ -82,6 +84,32 @@ TEST(PrefixTest, ContainsOverlapsAndIndexes) {
   EXPECT_EQ(v6.indexOf(*Address::parse("fd00:10:244:1::1:1")), 0x10001u);
   EXPECT_EQ(v6.size(), uint64_t{1} << 63);
   EXPECT_EQ(Prefix::parse("0.0.0.0/0")->size(), uint64_t{1} << 32);
+}
+
+TEST(PrefixTest, OverlapsMeansTheShorterPrefixContainsTheOther) {
+  // Every pair, against the definition; lengths off byte boundaries, host bits set,
+  // /0 and both families.
+  std::vector<Prefix> all;
+  for (const char* text :
+       {"10.244.1.0/24", "10.244.1.77/24", "10.244.0.0/16", "10.244.1.128/25", "10.244.1.0/25",
+        "10.245.0.0/16", "10.244.3.0/23", "10.0.0.0/7", "11.0.0.0/8", "0.0.0.0/0", "10.244.1.1/32",
+        "fd00:10:244:1::/64", "fd00:10:244::/48", "fd00:10:244:2::/63", "fd00::1/128", "::/0"}) {
+    auto p = Prefix::parseInterface(text);
+    ASSERT_TRUE(p.ok()) << text;
+    all.push_back(*p);
+  }
+  for (const auto& a : all) {
+    for (const auto& b : all) {
+      bool want = false;
+      if (a.family() == b.family()) {
+        const Prefix& wider = a.length() <= b.length() ? a : b;
+        const Prefix& other = a.length() <= b.length() ? b : a;
+        want = wider.network().contains(other.network().address());
+      }
+      EXPECT_EQ(a.overlaps(b), want) << a.str() << " " << b.str();
+      EXPECT_EQ(a.overlaps(b), b.overlaps(a)) << a.str() << " " << b.str();
+    }
+  }
 }
 
 TEST(PrefixTest, OrdersForStableOutput) {
