@@ -206,10 +206,10 @@ bool Agent::followUpDue(std::chrono::steady_clock::time_point now) const {
 
 const std::pair<const std::string, model::Node>* Agent::peerWithPodCIDR(
     const ip::Prefix& dst) const {
-  for (const auto& entry : cache_.nodes()) {
-    if (entry.first == options_.nodeName) continue;
-    for (const auto& cidr : entry.second.podCIDRs)
-      if (cidr.network() == dst.network()) return &entry;
+  for (const auto& name : cache_.withPodCIDR(dst)) {
+    if (name == options_.nodeName) continue;
+    auto it = cache_.nodes().find(name);
+    if (it != cache_.nodes().end()) return &*it;
   }
   return nullptr;
 }

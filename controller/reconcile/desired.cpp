@@ -221,12 +221,8 @@ std::optional<Desired> peerDesired(const NodeCache& cache, const SelfInfo& self,
   if (!node || name == self.name) return out;
   // Any other Node (own excepted: its overlap is a local skip) with an overlapping
   // podCIDR, whether or not it claims it now, makes the answer depend on the rest.
-  for (const auto& [other, peer] : cache.nodes()) {
-    if (other == name || other == self.name) continue;
-    for (const auto& mine : node->podCIDRs)
-      for (const auto& theirs : peer.podCIDRs)
-        if (mine.overlaps(theirs)) return std::nullopt;
-  }
+  for (const auto& mine : node->podCIDRs)
+    if (cache.podCIDROverlap(mine, name, self.name)) return std::nullopt;
   appendPeer(
       name, *node, self, routedFamilies(self),
       [](ip::Family, const ip::Prefix&) -> const std::string* { return nullptr; }, out);

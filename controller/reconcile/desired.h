@@ -73,7 +73,7 @@ struct Desired {
 Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self);
 
 // What desiredRoutes() gives for one peer, `name` with the Node `node` (nullptr: none), in
-// O(cluster) comparisons instead of a whole pass: the agent's targeted pass after a Node
+// O(log cluster) lookups instead of a whole pass: the agent's targeted pass after a Node
 // event. node may be a version that is no longer in the cache (what the peer was at the
 // last pass). nullopt when another Node (own excepted) has a podCIDR overlapping one of
 // node's: then the winner, and other peers' routes, depend on the whole cluster and only

@@ -13,15 +13,26 @@ bool sameRouting(const model::Node& a, const model::Node& b) {
 
 }  // namespace
 
+void NodeCache::index(const model::Node& node) {
+  for (const auto& cidr : node.podCIDRs) byPodCIDR_.emplace(cidr.network(), node.name);
+}
+
+void NodeCache::unindex(const model::Node& node) {
+  for (const auto& cidr : node.podCIDRs) byPodCIDR_.erase({cidr.network(), node.name});
+}
+
 bool NodeCache::upsert(model::Node node, std::optional<model::Node>* previous) {
   auto it = nodes_.find(node.name);
   if (it == nodes_.end()) {
     std::string name = node.name;
+    index(node);
     nodes_.emplace(std::move(name), std::move(node));
     if (previous) previous->reset();
     return true;
   }
   bool changed = !sameRouting(it->second, node);
+  unindex(it->second);
+  index(node);
   if (changed && previous) *previous = std::move(it->second);
   it->second = std::move(node);
   return changed;
@@ -30,9 +41,39 @@ bool NodeCache::upsert(model::Node node, std::optional<model::Node>* previous) {
 bool NodeCache::remove(const std::string& name, std::optional<model::Node>* removed) {
   auto it = nodes_.find(name);
   if (it == nodes_.end()) return false;
+  unindex(it->second);
   if (removed) *removed = std::move(it->second);
   nodes_.erase(it);
   return true;
+}
+
+const std::string* NodeCache::podCIDROverlap(const ip::Prefix& p, const std::string& except1,
+                                             const std::string& except2) const {
+  ip::Prefix net = p.network();
+  auto other = [&](const std::string& name) { return name != except1 && name != except2; };
+  // Prefixes that start inside p (contained in it, or p itself).
+  for (auto it = byPodCIDR_.lower_bound({net, std::string()});
+       it != byPodCIDR_.end() && net.contains(it->first.address()); ++it) {
+    if (other(it->second)) return &it->second;
+  }
+  // Prefixes that contain p: at most one network per shorter length.
+  for (int length = 0; length < net.length(); ++length) {
+    ip::Prefix wider = ip::Prefix::make(net.address(), length).network();
+    for (auto it = byPodCIDR_.lower_bound({wider, std::string()});
+         it != byPodCIDR_.end() && it->first == wider; ++it) {
+      if (other(it->second)) return &it->second;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> NodeCache::withPodCIDR(const ip::Prefix& net) const {
+  std::vector<std::string> out;
+  ip::Prefix key = net.network();
+  for (auto it = byPodCIDR_.lower_bound({key, std::string()});
+       it != byPodCIDR_.end() && it->first == key; ++it)
+    out.push_back(it->second);
+  return out;
 }
 
 std::vector<std::string> NodeCache::replaceAll(std::vector<model::Node> nodes) {
@@ -45,6 +86,8 @@ std::vector<std::string> NodeCache::replaceAll(std::vector<model::Node> nodes) {
   for (const auto& [name, node] : nodes_)
     if (!fresh.contains(name)) vanished.push_back(name);
   nodes_ = std::move(fresh);
+  byPodCIDR_.clear();
+  for (const auto& [name, node] : nodes_) index(node);
   synced_ = true;
   return vanished;
 }

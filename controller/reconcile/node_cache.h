@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "controller/model/node.h"
@@ -33,12 +35,25 @@ class NodeCache {
   std::size_t size() const { return nodes_.size(); }
   const std::map<std::string, model::Node>& nodes() const { return nodes_; }
 
+  // A Node, other than except1 and except2, with a podCIDR overlapping p (either contains
+  // the other); nullptr when there is none. O(log n) per prefix length of p.
+  const std::string* podCIDROverlap(const ip::Prefix& p, const std::string& except1,
+                                    const std::string& except2) const;
+  // The Nodes whose podCIDR is exactly net (host bits ignored), in name order.
+  std::vector<std::string> withPodCIDR(const ip::Prefix& net) const;
+
   // True once a complete LIST has filled the cache. Before that, a Node missing from the
   // cache may simply not have been seen yet, so its route must not be deleted.
   bool synced() const { return synced_; }
 
  private:
+  void index(const model::Node& node);
+  void unindex(const model::Node& node);
+
   std::map<std::string, model::Node> nodes_;
+  // Every podCIDR (network) with its Node: what a targeted pass asks about one Node,
+  // answered without walking all of them.
+  std::set<std::pair<ip::Prefix, std::string>> byPodCIDR_;
   bool synced_ = false;
 };
 

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "tests/unit/controller/reconcile/builders.h"
 
 namespace routelet::reconcile {
@@ -82,6 +86,71 @@ TEST(NodeCache, IteratesInNameOrder) {
   std::string order;
   for (const auto& [name, node] : cache.nodes()) order += name;
   EXPECT_EQ(order, "abc");
+}
+
+}  // namespace
+}  // namespace routelet::reconcile
+
+namespace routelet::reconcile {
+namespace {
+
+using testing::makeNode;
+
+// The podCIDR index answers as a walk over every Node would, through upserts that move
+// podCIDRs, removals and a relist.
+TEST(NodeCache, PodCIDRIndexAgreesWithAWalk) {
+  NodeCache cache;
+  auto walkOverlap = [&](const ip::Prefix& p, const std::string& a, const std::string& b) {
+    for (const auto& [name, node] : cache.nodes()) {
+      if (name == a || name == b) continue;
+      for (const auto& c : node.podCIDRs)
+        if (c.overlaps(p)) return true;
+    }
+    return false;
+  };
+  auto walkExact = [&](const ip::Prefix& p) {
+    std::vector<std::string> out;
+    for (const auto& [name, node] : cache.nodes())
+      for (const auto& c : node.podCIDRs)
+        if (c.network() == p.network()) out.push_back(name);
+    return out;
+  };
+  std::vector<std::string> probes = {"10.244.1.0/24", "10.244.1.128/25", "10.244.0.0/16",
+                                     "10.0.0.0/8",    "10.244.2.0/24",   "10.244.3.7/24",
+                                     "0.0.0.0/0",     "fd00:1::/64",     "fd00::/16",
+                                     "fd00:1::/96",   "192.168.0.0/16",  "10.244.9.0/24"};
+  auto check = [&](const std::string& when) {
+    for (const auto& text : probes) {
+      ip::Prefix p = *ip::Prefix::parseInterface(text);
+      for (const auto& [a, b] : {std::pair<std::string, std::string>{"", ""},
+                                 {"n1", "n2"},
+                                 {"n3", "self"},
+                                 {"n4", ""}}) {
+        EXPECT_EQ(cache.podCIDROverlap(p, a, b) != nullptr, walkOverlap(p, a, b))
+            << when << ": " << text << " except " << a << "," << b;
+        if (const std::string* who = cache.podCIDROverlap(p, a, b)) {
+          EXPECT_NE(*who, a);
+          EXPECT_NE(*who, b);
+        }
+      }
+      EXPECT_EQ(cache.withPodCIDR(p), walkExact(p)) << when << ": " << text;
+    }
+  };
+  (void)cache.upsert(makeNode("n1", {"10.244.1.0/24", "fd00:1::/64"}, {"192.168.1.1"}));
+  (void)cache.upsert(makeNode("n2", {"10.244.1.0/25"}, {"192.168.1.2"}));
+  (void)cache.upsert(makeNode("n3", {"10.244.0.0/16"}, {"192.168.1.3"}));
+  (void)cache.upsert(makeNode("n4", {"10.244.3.0/24"}, {"192.168.1.4"}));
+  check("after upserts");
+  (void)cache.upsert(makeNode("n3", {"10.244.9.0/24"}, {"192.168.1.3"}));  // moved
+  (void)cache.upsert(makeNode("n2", {}, {"192.168.1.2"}));                 // lost it
+  check("after moves");
+  (void)cache.remove("n1");
+  check("after a removal");
+  (void)cache.replaceAll({makeNode("n5", {"10.244.1.0/24"}, {"192.168.1.5"}),
+                          makeNode("n6", {"10.244.1.0/24"}, {"192.168.1.6"})});
+  check("after a relist");
+  EXPECT_EQ(cache.withPodCIDR(*ip::Prefix::parse("10.244.1.0/24")),
+            (std::vector<std::string>{"n5", "n6"}));
 }
 
 }  // namespace
