@@ -16,9 +16,8 @@ std::string statusJson(const StatusInputs& in) {
       wholeNode[s.node] = v;
   }
   auto nodeOf = [&](const ip::Prefix& dst) -> std::string {
-    for (const auto& [name, node] : in.cache.nodes())
-      for (const auto& c : node.podCIDRs)
-        if (c == dst && name != in.self.name) return name;
+    for (const auto& name : in.cache.withPodCIDR(dst))
+      if (name != in.self.name) return name;
     return "";
   };
   for (const auto& c : in.report.conflicts) {

@@ -31,8 +31,10 @@ bool NodeCache::upsert(model::Node node, std::optional<model::Node>* previous) {
     return true;
   }
   bool changed = !sameRouting(it->second, node);
-  unindex(it->second);
-  index(node);
+  if (it->second.podCIDRs != node.podCIDRs) {
+    unindex(it->second);
+    index(node);
+  }
   if (changed && previous) *previous = std::move(it->second);
   it->second = std::move(node);
   return changed;

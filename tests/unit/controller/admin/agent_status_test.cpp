@@ -3,22 +3,19 @@
 #include <gtest/gtest.h>
 
 #include "controller/agent/status_report.h"
+#include "tests/unit/controller/reconcile/builders.h"
 
 namespace routelet::admin {
 namespace {
 
-ip::Prefix P(const char* s) {
-  return *ip::Prefix::parse(s);
-}
-ip::Address A(const char* s) {
-  return *ip::Address::parse(s);
-}
+using reconcile::testing::addr;
+using reconcile::testing::prefix;
 
 model::Node node(const char* name, const char* cidr, const char* nodeIP) {
   model::Node n;
   n.name = name;
-  n.podCIDRs = {P(cidr)};
-  n.internalIPs = {A(nodeIP)};
+  n.podCIDRs = {prefix(cidr)};
+  n.internalIPs = {addr(nodeIP)};
   return n;
 }
 
@@ -31,9 +28,9 @@ TEST(AgentStatusTest, ReadsWhatTheAgentWrites) {
                     node("c", "10.244.3.0/24", "10.9.9.9")});
   reconcile::SelfInfo self;
   self.name = "a";
-  self.podCIDRs = {P("10.244.1.0/24")};
-  self.nodeIPs = {A("192.168.1.11")};
-  self.onLink = {P("192.168.1.0/24")};
+  self.podCIDRs = {prefix("10.244.1.0/24")};
+  self.nodeIPs = {addr("192.168.1.11")};
+  self.onLink = {prefix("192.168.1.0/24")};
   reconcile::Report report;
   report.skipped.push_back(
       {"c", ip::Family::kV4, reconcile::SkipReason::kNotOnLink, "10.9.9.9 is not on-link"});
@@ -56,12 +53,12 @@ TEST(AgentStatusTest, ReadsWhatTheAgentWrites) {
   EXPECT_EQ(s->cniConfig, "/etc/cni/net.d/10-routelet.conflist");
   EXPECT_EQ(s->routeProtocol, 201);
   ASSERT_EQ(s->podCIDRs.size(), 1u);
-  EXPECT_EQ(s->podCIDRs[0], P("10.244.1.0/24"));
+  EXPECT_EQ(s->podCIDRs[0], prefix("10.244.1.0/24"));
   ASSERT_EQ(s->peers.size(), 2u);
   EXPECT_EQ(s->peers[0].node, "b");
   EXPECT_EQ(s->peers[0].state, "programmed");
-  EXPECT_EQ(s->peers[0].podCIDR, P("10.244.2.0/24"));
-  EXPECT_EQ(s->peers[0].nodeIP, A("192.168.1.12"));
+  EXPECT_EQ(s->peers[0].podCIDR, prefix("10.244.2.0/24"));
+  EXPECT_EQ(s->peers[0].nodeIP, addr("192.168.1.12"));
   EXPECT_EQ(s->peers[0].family, ip::Family::kV4);
   EXPECT_EQ(s->peers[1].node, "c");
   EXPECT_EQ(s->peers[1].state, "not-on-link");

@@ -4,20 +4,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/controller/reconcile/builders.h"
+
 namespace routelet::admin {
 namespace {
 
-ip::Prefix P(const char* s) {
-  return *ip::Prefix::parse(s);
-}
-ip::Address A(const char* s) {
-  return *ip::Address::parse(s);
-}
+using reconcile::testing::addr;
+using reconcile::testing::prefix;
 
 netlink::Route route(const char* dst, const char* via, uint8_t proto) {
   netlink::Route r;
-  r.dst = P(dst);
-  r.gateway = A(via);
+  r.dst = prefix(dst);
+  r.gateway = addr(via);
   r.protocol = proto;
   r.oif = 2;
   return r;
@@ -25,7 +23,7 @@ netlink::Route route(const char* dst, const char* via, uint8_t proto) {
 
 PeerRecord peer(const char* name, const char* cidr, const char* nodeIP,
                 const char* state = "programmed", const char* detail = "") {
-  return PeerRecord{name, ip::Family::kV4, P(cidr), A(nodeIP), state, detail};
+  return PeerRecord{name, ip::Family::kV4, prefix(cidr), addr(nodeIP), state, detail};
 }
 
 // A healthy node: agent ready, both peers' routes in the kernel, bridge up, config first.
@@ -38,8 +36,8 @@ StatusFacts healthy() {
   a.state = "ready";
   a.bridge = "cni0";
   a.mtu = 1500;
-  a.podCIDRs = {P("10.244.1.0/24")};
-  a.nodeIPs = {A("192.168.1.11")};
+  a.podCIDRs = {prefix("10.244.1.0/24")};
+  a.nodeIPs = {addr("192.168.1.11")};
   a.cniConfig = "/etc/cni/net.d/10-routelet.conflist";
   a.routeProtocol = 201;
   a.peers = {peer("lab-2", "10.244.2.0/24", "192.168.1.12"),

@@ -323,9 +323,7 @@ namespace {
 
 // --- targeted passes: peer events and heals after a clean whole pass, without a dump
 
-netlink::Route routeTo(const std::string& dst, const std::string& gateway, uint8_t protocol) {
-  return reconcile::testing::makeRoute(dst, gateway, protocol);
-}
+using reconcile::testing::makeRoute;
 
 std::string gatewayOf(const reconcile::FakeRouteTable& table, const std::string& dst) {
   for (const auto& r : table.routes())
@@ -370,7 +368,7 @@ TEST_F(AgentTest, TargetedAddNeverOverwritesAnotherOwnersRoute) {
   agent().nodesListed(threeNodes());
   agent().pass();
   // An admin's route at the podCIDR of a node about to join; its event not seen yet.
-  auto admin = routeTo("10.244.4.0/24", "192.168.1.200", 4);
+  auto admin = makeRoute("10.244.4.0/24", "192.168.1.200", 4);
   table_.put(admin);
   agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
   agent().pass();  // targeted: the create fails with EEXIST
@@ -414,7 +412,7 @@ TEST_F(AgentTest, HealIsTargetedAndEchoesOfOwnChangesAreNot) {
   agent().pass();
   size_t ops = table_.opsApplied();
   agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "",
-                                       routeTo("10.244.2.0/24", "192.168.1.12", 201)}});
+                                       makeRoute("10.244.2.0/24", "192.168.1.12", 201)}});
   agent().pass();
   EXPECT_EQ(table_.opsApplied(), ops);
   EXPECT_EQ(gatewayOf(table_, "10.244.2.0/24"), "192.168.1.22");
@@ -426,12 +424,12 @@ TEST_F(AgentTest, AnotherOwnersRouteAtAPeersPodCIDRSendsTheNextPassWhole) {
   agent().nodesListed(threeNodes());
   agent().pass();
   agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteAdded, 0, "",
-                                       routeTo("10.244.9.0/24", "192.168.1.9", 4)}});
+                                       makeRoute("10.244.9.0/24", "192.168.1.9", 4)}});
   agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));
   agent().pass();
   EXPECT_EQ(table_.dumpCalls(), 1u);  // not a peer's podCIDR: still targeted
   agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteAdded, 0, "",
-                                       routeTo("10.244.3.0/24", "192.168.1.9", 4)}});
+                                       makeRoute("10.244.3.0/24", "192.168.1.9", 4)}});
   agent().pass();
   EXPECT_EQ(table_.dumpCalls(), 2u);
 }
