@@ -110,6 +110,23 @@ TEST(HttpApiClient, ListsThousandNodesInPages) {
   EXPECT_EQ(counts[200], 2u) << "limit=500: two pages";
 }
 
+TEST(HttpApiClient, AListPageOverTheLimitIsRefusedByName) {
+  Standin s(50);  // one page of ~10 KB Nodes, far over the limit below
+  auto access = loadKubeconfig(s.file("agent.kubeconfig"));
+  ASSERT_TRUE(access.ok()) << access.error().message;
+  HttpApiOptions options;
+  options.maxPageBytes = 64 * 1024;
+  auto api = makeHttpApiClient(*access, options);
+  ASSERT_TRUE(api.ok()) << api.error().message;
+  std::string rv;
+  ApiStatus st = (*api)->listNodes([](model::Node&&) {}, &rv, nullptr);
+  ASSERT_FALSE(st.ok);
+  EXPECT_NE(st.message.find("/api/v1/nodes?limit=500: response body over 65536 bytes"),
+            std::string::npos)
+      << st.message;
+  EXPECT_TRUE(rv.empty()) << "no resourceVersion from a refused page";
+}
+
 TEST(HttpApiClient, WatchSeesAnAdminPatch) {
   Standin s(3);
   auto agent = clientFor(s.file("agent.kubeconfig"));
