@@ -60,9 +60,13 @@ std::string formatLease(const Attachment& owner) {
 Result<Attachment> parseLease(std::string_view content) {
   auto lines = splitLines(content);
   if (!lines) return lines.error();
-  if (lines->size() != 2) {
+  if (lines->size() < 2) {
     return makeError("lease has " + std::to_string(lines->size()) +
-                     " lines, want 2 (container ID, ifname)");
+                     " line(s), want the container ID, the ifname and optionally addresses");
+  }
+  for (size_t i = 2; i < lines->size(); ++i) {
+    if (auto a = ip::Address::parse((*lines)[i]); !a)
+      return a.error().wrap("lease line " + std::to_string(i + 1));
   }
   return parseOwner(*lines);
 }

@@ -2,8 +2,9 @@
 // tested and fuzzed without a filesystem. Both are plain text, one item a line, so an
 // operator can read and repair them with cat and an editor.
 //
-//   leases/<address>                  "<containerId>\n<ifname>\n"
 //   attachments/<containerId>:<ifname> "<containerId>\n<ifname>\n<address>\n[<address>\n]"
+//   leases/<address>                    the same file, hard-linked under each address it names
+//                                       (or, written by GC's repair, "<containerId>\n<ifname>\n")
 //
 // ':' separates the index file name because neither a CNI container ID
 // (^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$) nor a CNI_IFNAME may contain it, so the name is
@@ -25,6 +26,8 @@ namespace routelet::cni::ipam {
 Status checkFileName(const char* field, std::string_view value);
 Status checkAttachment(const Attachment& who);
 
+// A lease names its owner; the address lines an index-shaped lease carries after the owner
+// must parse, but only the owner is returned (the lease's address is its file name).
 std::string formatLease(const Attachment& owner);
 Result<Attachment> parseLease(std::string_view content);
 

@@ -7,7 +7,7 @@
 
 namespace routelet::cni::ipam::fuzz {
 
-// parseLease; an accepted lease formats back to exactly the input.
+// parseLease; an accepted lease is the owner as formatLease writes it, or an index of it.
 bool lease(const uint8_t* data, size_t size);
 // parseIndex; an accepted record formats back to the input once addresses are canonical.
 bool index(const uint8_t* data, size_t size);

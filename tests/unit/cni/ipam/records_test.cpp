@@ -23,6 +23,16 @@ TEST(RecordsTest, IndexRoundTrips) {
   EXPECT_EQ(parsed->addresses, record.addresses);
 }
 
+TEST(RecordsTest, ALeaseMayBeItsOwnersIndex) {
+  // The store links the attachment's index under each leased address.
+  auto parsed = parseLease("c1\neth0\n10.244.1.2\nfd00::2\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(*parsed, (Attachment{"c1", "eth0"}));
+  auto bad = parseLease("c1\neth0\n10.244.1.2\nfd00::zz\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("lease line 4"), std::string::npos) << bad.error().message;
+}
+
 TEST(RecordsTest, LeaseRejectsTornAndGarbageContent) {
   for (const char* bad : {"", "c1", "c1\neth0", "c1\n", "c1\neth0\nextra\n", "\neth0\n",
                           "c/1\neth0\n", "c1\n.eth0\n", "\x01\x02garbage"}) {

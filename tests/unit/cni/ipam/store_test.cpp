@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "cni/ipam/records.h"
 #include "common/fs/files.h"
 
 namespace routelet::cni::ipam {
@@ -55,6 +56,19 @@ class StoreTest : public ::testing::Test {
     auto r = fs::readFile(path);
     return r ? *r : "<" + r.error().message + ">";
   }
+  // The lease's owner as "<containerId>/<ifname>", or why it has none.
+  std::string owner(const std::string& path) {
+    auto content = fs::readFile(path);
+    if (!content) return "<" + content.error().message + ">";
+    auto who = parseLease(*content);
+    return who ? who->containerId + "/" + who->ifname : "<" + who.error().message + ">";
+  }
+  static bool sameInode(const std::string& a, const std::string& b) {
+    struct stat sa {
+    }, sb{};
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+  }
   std::vector<ip::Address> take(const std::vector<Range>& ranges, const std::string& cid) {
     auto r = store().allocate(ranges, {cid, "eth0"});
     EXPECT_TRUE(r.ok()) << cid << ": " << r.error().message;
@@ -86,8 +100,10 @@ TEST_F(StoreTest, OpenCreatesPrivateDirectoryAndRefusesUnsafeNetworkName) {
 TEST_F(StoreTest, FirstAddressFollowsTheGatewayAndLeaseRecordsOwner) {
   EXPECT_EQ(take({v4_}, "c1"), addrs({"10.244.1.2"}));
   EXPECT_EQ(take({v4_}, "c2"), addrs({"10.244.1.3"}));
-  EXPECT_EQ(get(lease("10.244.1.2")), "c1\neth0\n");
+  EXPECT_EQ(owner(lease("10.244.1.2")), "c1/eth0");
   EXPECT_EQ(get(index("c2")), "c2\neth0\n10.244.1.3\n");
+  // One file per allocation: the lease is the index, linked under the address.
+  EXPECT_TRUE(sameInode(lease("10.244.1.3"), index("c2")));
   auto held = store().leasesOf({"c2", "eth0"});
   ASSERT_TRUE(held.ok());
   EXPECT_EQ(*held, addrs({"10.244.1.3"}));
@@ -196,7 +212,9 @@ TEST_F(StoreTest, DualStackReturnsOneAddressPerRangeInOrder) {
   Range v6 = range("fd00:1::/64", "fd00:1::1");
   EXPECT_EQ(take({v4_, v6}, "c1"), addrs({"10.244.1.2", "fd00:1::2"}));
   EXPECT_EQ(get(index("c1")), "c1\neth0\n10.244.1.2\nfd00:1::2\n");
-  EXPECT_EQ(get(lease("fd00:1::2")), "c1\neth0\n");
+  EXPECT_EQ(owner(lease("fd00:1::2")), "c1/eth0");
+  EXPECT_TRUE(sameInode(lease("10.244.1.2"), index("c1")));
+  EXPECT_TRUE(sameInode(lease("fd00:1::2"), index("c1")));
 }
 
 TEST_F(StoreTest, DualStackIsAllOrNothing) {
@@ -290,7 +308,7 @@ TEST_F(StoreTest, GcKeepsValidReleasesTheRestAndGoesOnPastErrors) {
       << errors;
   EXPECT_NE(errors.find("10.244.1.201"), std::string::npos) << errors;
 
-  EXPECT_EQ(get(lease("10.244.1.2")), "keep\neth0\n");
+  EXPECT_EQ(owner(lease("10.244.1.2")), "keep/eth0");
   EXPECT_TRUE(stdfs::exists(index("keep")));
   EXPECT_FALSE(stdfs::exists(index("gone1")));
   EXPECT_FALSE(stdfs::exists(lease("10.244.1.3")));
@@ -341,7 +359,7 @@ TEST_F(StoreTest, CrashAfterTheIndexBeforeTheLease) {
   EXPECT_EQ(take({v4_}, "c2"), addrs({"10.244.1.2"}));  // the address was never leased
   // c1's stale index names c2's lease: releasing c1 must not free it.
   ASSERT_TRUE(store().release({"c1", "eth0"}).ok());
-  EXPECT_EQ(get(lease("10.244.1.2")), "c2\neth0\n");
+  EXPECT_EQ(owner(lease("10.244.1.2")), "c2/eth0");
   EXPECT_FALSE(stdfs::exists(index("c1")));
 }
 
@@ -353,7 +371,27 @@ TEST_F(StoreTest, RetriedAddAfterACrashReplacesTheIncompleteAllocation) {
   auto r = store().allocate({v4_, v6}, {"c1", "eth0"});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(*r, addrs({"10.244.1.2", "fd00::2"}));
-  EXPECT_EQ(get(lease("fd00::2")), "c1\neth0\n");
+  EXPECT_EQ(owner(lease("fd00::2")), "c1/eth0");
+}
+
+TEST_F(StoreTest, CrashWhileWritingTheIndex) {
+  put(index("c1"), "c1\neth0\n10.244");  // torn: the index was being written, no lease yet
+  // DEL finds nothing to free (a scan finds no lease of c1) and removes the torn index.
+  ASSERT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_FALSE(stdfs::exists(index("c1")));
+  // A retried ADD after the same crash replaces it.
+  put(index("c1"), "c1\neth0\n10.244");
+  EXPECT_EQ(take({v4_}, "c1"), addrs({"10.244.1.2"}));
+  EXPECT_EQ(get(index("c1")), "c1\neth0\n10.244.1.2\n");
+  EXPECT_TRUE(sameInode(lease("10.244.1.2"), index("c1")));
+}
+
+TEST_F(StoreTest, ReleaseLeavesNoLinkOfTheAllocationBehind) {
+  Range v6 = range("fd00:1::/64", "fd00:1::1");
+  take({v4_, v6}, "c1");
+  ASSERT_TRUE(store().release({"c1", "eth0"}).ok());
+  EXPECT_TRUE(stdfs::is_empty(store().dir() + "/leases"));
+  EXPECT_TRUE(stdfs::is_empty(store().dir() + "/attachments"));
 }
 
 TEST_F(StoreTest, ReleaseRemovesAnEmptyLeaseItsIndexNames) {
