@@ -1,6 +1,5 @@
 #include "common/netlink/message.h"
 
-#include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -9,42 +8,95 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 
 namespace routelet::netlink {
 namespace {
 
 // Every request here is a fixed header plus a few short attributes; strings are the only
-// variable part, so the buffer is sized from them and libmnl never writes past it.
+// variable part, so the buffer is sized from them up front. It never grows: callers keep
+// pointers to the fixed headers (extra<T>()) while they add attributes.
 constexpr size_t kFixedRoom = 512;
 
+// A netlink message in the kernel's layout (<linux/netlink.h>): the header, a family header,
+// then type-length-value attributes, each padded to 4 bytes with zeros; a nested attribute's
+// length covers everything added until it is closed.
 class Builder {
  public:
   Builder(uint16_t type, uint16_t flags, uint32_t seq, size_t extra = 0)
-      : buf_(kFixedRoom + extra, 0) {
-    nlh_ = mnl_nlmsg_put_header(buf_.data());
-    nlh_->nlmsg_type = type;
-    nlh_->nlmsg_flags = flags;
-    nlh_->nlmsg_seq = seq;
+      : size_(kFixedRoom + extra), buf_(new uint8_t[size_]()) {
+    nlmsghdr header{};
+    header.nlmsg_type = type;
+    header.nlmsg_flags = flags;
+    header.nlmsg_seq = seq;
+    std::memcpy(buf_.get(), &header, sizeof header);
+    setLength(NLMSG_HDRLEN);
   }
-  // Moving keeps the vector's heap block, so nlh_ stays valid; a copy would not.
+  // Moving keeps the heap block, so pointers into it stay valid; a copy would not.
   Builder(Builder&&) = default;
   Builder(const Builder&) = delete;
-  nlmsghdr* nlh() { return nlh_; }
+
+  // The family header (ifinfomsg, ifaddrmsg, rtmsg), zeroed; it must come first.
   template <typename T>
   T* extra() {
-    return static_cast<T*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(T)));
+    return static_cast<T*>(reserve(NLMSG_ALIGN(sizeof(T))));
   }
-  Bytes finish() {
-    buf_.resize(nlh_->nlmsg_len);
-    return std::move(buf_);
+  void put(uint16_t type, const void* data, size_t len) {
+    auto* at = static_cast<uint8_t*>(reserve(NLA_ALIGN(NLA_HDRLEN + len)));
+    writeAttrHeader(at, type, NLA_HDRLEN + len);
+    std::memcpy(at + NLA_HDRLEN, data, len);
   }
+  void putU32(uint16_t type, uint32_t value) { put(type, &value, sizeof value); }
+  void putString(uint16_t type, const std::string& value) {
+    put(type, value.c_str(), value.size() + 1);  // with its NUL, as the kernel's NLA_NUL_STRING
+  }
+  // Opens a nested attribute; end() with what it returns closes it.
+  size_t begin(uint16_t type) {
+    size_t at = len_;
+    writeAttrHeader(static_cast<uint8_t*>(reserve(NLA_HDRLEN)), NLA_F_NESTED | type, 0);
+    return at;
+  }
+  void end(size_t at) {
+    auto* attr = buf_.get() + at;
+    uint16_t type = 0;
+    std::memcpy(&type, attr + offsetof(nlattr, nla_type), sizeof type);
+    writeAttrHeader(attr, type, len_ - at);
+  }
+  Bytes finish() const { return Bytes(buf_.get(), buf_.get() + len_); }
 
  private:
-  Bytes buf_;
-  nlmsghdr* nlh_;
+  static void writeAttrHeader(uint8_t* at, uint16_t type, size_t len) {
+    nlattr attr{static_cast<uint16_t>(len), type};
+    std::memcpy(at, &attr, sizeof attr);
+  }
+  void setLength(size_t len) {
+    len_ = len;
+    auto value = static_cast<uint32_t>(len);
+    std::memcpy(buf_.get() + offsetof(nlmsghdr, nlmsg_len), &value, sizeof value);
+  }
+  // The next `len` bytes of the message, zeroed. The room is sized for every request this
+  // file builds, so running out is a bug in this file, not bad input: it stops the process
+  // rather than write past the buffer.
+  void* reserve(size_t len) {
+    size_t at = len_;
+    if (at + len > size_) {
+      std::fprintf(stderr, "netlink message builder: %zu bytes do not fit in %zu\n", at + len,
+                   size_);
+      std::abort();
+    }
+    setLength(at + len);
+    return buf_.get() + at;
+  }
+
+  size_t size_;
+  std::unique_ptr<uint8_t[]> buf_;  // zeroed: padding and reserved fields stay 0
+  size_t len_ = 0;
 };
 
 constexpr uint16_t kChange = NLM_F_REQUEST | NLM_F_ACK;
@@ -73,15 +125,15 @@ Builder setLink(uint32_t seq, int index) {
 }
 
 // Name, MAC and MTU of a link being created (the host end and the veth peer alike).
-void putLinkBasics(nlmsghdr* nlh, const std::string& name, const Mac& mac, uint32_t mtu) {
-  mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
-  mnl_attr_put(nlh, IFLA_ADDRESS, mac.size(), mac.data());
-  if (mtu) mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+void putLinkBasics(Builder& b, const std::string& name, const Mac& mac, uint32_t mtu) {
+  b.putString(IFLA_IFNAME, name);
+  b.put(IFLA_ADDRESS, mac.data(), mac.size());
+  if (mtu) b.putU32(IFLA_MTU, mtu);
 }
 
-void putExtMask(nlmsghdr* nlh) {
+void putExtMask(Builder& b) {
   // Statistics blocks are most of a link message and routelet never reads them.
-  mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  b.putU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 }
 
 Bytes addressMessage(uint16_t type, uint16_t flags, uint32_t seq, int index,
@@ -93,12 +145,12 @@ Bytes addressMessage(uint16_t type, uint16_t flags, uint32_t seq, int index,
   ifa->ifa_index = static_cast<uint32_t>(index);
   const ip::Address& a = prefix.address();
   auto len = static_cast<size_t>(a.byteLength());
-  mnl_attr_put(b.nlh(), IFA_LOCAL, len, a.bytes());
-  mnl_attr_put(b.nlh(), IFA_ADDRESS, len, a.bytes());
+  b.put(IFA_LOCAL, a.bytes(), len);
+  b.put(IFA_ADDRESS, a.bytes(), len);
   if (nodad && !a.isV4()) {
     ifa->ifa_flags = IFA_F_NODAD;
     // IFA_FLAGS carries the full 32-bit flag word; the kernel prefers it over ifa_flags.
-    mnl_attr_put_u32(b.nlh(), IFA_FLAGS, IFA_F_NODAD);
+    b.putU32(IFA_FLAGS, IFA_F_NODAD);
   }
   return b.finish();
 }
@@ -198,10 +250,10 @@ Result<Attributes> body(ByteView message, T* header) {
 Bytes buildNewBridge(uint32_t seq, const std::string& name, const Mac& mac, uint32_t mtu) {
   Builder b(RTM_NEWLINK, kChange | NLM_F_CREATE | NLM_F_EXCL, seq, name.size());
   linkHeader(b, 0);
-  putLinkBasics(b.nlh(), name, mac, mtu);
-  nlattr* info = mnl_attr_nest_start(b.nlh(), IFLA_LINKINFO);
-  mnl_attr_put_strz(b.nlh(), IFLA_INFO_KIND, "bridge");
-  mnl_attr_nest_end(b.nlh(), info);
+  putLinkBasics(b, name, mac, mtu);
+  size_t info = b.begin(IFLA_LINKINFO);
+  b.putString(IFLA_INFO_KIND, "bridge");
+  b.end(info);
   return b.finish();
 }
 
@@ -221,21 +273,20 @@ Bytes buildNewVeth(uint32_t seq, const VethSpec& spec) {
   Builder b(RTM_NEWLINK, kChange | NLM_F_CREATE | NLM_F_EXCL, seq,
             spec.name.size() + spec.peerName.size());
   setUpFlag(linkHeader(b, 0), spec.up);
-  putLinkBasics(b.nlh(), spec.name, spec.mac, spec.mtu);
-  if (spec.master) mnl_attr_put_u32(b.nlh(), IFLA_MASTER, static_cast<uint32_t>(spec.master));
-  nlattr* info = mnl_attr_nest_start(b.nlh(), IFLA_LINKINFO);
-  mnl_attr_put_strz(b.nlh(), IFLA_INFO_KIND, "veth");
-  nlattr* data = mnl_attr_nest_start(b.nlh(), IFLA_INFO_DATA);
+  putLinkBasics(b, spec.name, spec.mac, spec.mtu);
+  if (spec.master) b.putU32(IFLA_MASTER, static_cast<uint32_t>(spec.master));
+  size_t info = b.begin(IFLA_LINKINFO);
+  b.putString(IFLA_INFO_KIND, "veth");
+  size_t data = b.begin(IFLA_INFO_DATA);
   // The peer is a whole link description: an ifinfomsg followed by its own attributes
   // (drivers/net/veth.c parses it with rtnl_nla_parse_ifinfomsg).
-  nlattr* peer = mnl_attr_nest_start(b.nlh(), VETH_INFO_PEER);
+  size_t peer = b.begin(VETH_INFO_PEER);
   linkHeader(b, 0);
-  putLinkBasics(b.nlh(), spec.peerName, spec.peerMac, spec.mtu);
-  if (spec.peerNsFd >= 0)
-    mnl_attr_put_u32(b.nlh(), IFLA_NET_NS_FD, static_cast<uint32_t>(spec.peerNsFd));
-  mnl_attr_nest_end(b.nlh(), peer);
-  mnl_attr_nest_end(b.nlh(), data);
-  mnl_attr_nest_end(b.nlh(), info);
+  putLinkBasics(b, spec.peerName, spec.peerMac, spec.mtu);
+  if (spec.peerNsFd >= 0) b.putU32(IFLA_NET_NS_FD, static_cast<uint32_t>(spec.peerNsFd));
+  b.end(peer);
+  b.end(data);
+  b.end(info);
   return b.finish();
 }
 
@@ -249,26 +300,26 @@ Bytes buildSetUp(uint32_t seq, int index, bool up) {
 
 Bytes buildSetMaster(uint32_t seq, int index, int masterIndex) {
   Builder b = setLink(seq, index);
-  mnl_attr_put_u32(b.nlh(), IFLA_MASTER, static_cast<uint32_t>(masterIndex));
+  b.putU32(IFLA_MASTER, static_cast<uint32_t>(masterIndex));
   return b.finish();
 }
 
 Bytes buildSetMtu(uint32_t seq, int index, uint32_t mtu) {
   Builder b = setLink(seq, index);
-  mnl_attr_put_u32(b.nlh(), IFLA_MTU, mtu);
+  b.putU32(IFLA_MTU, mtu);
   return b.finish();
 }
 
 Bytes buildSetMac(uint32_t seq, int index, const Mac& mac) {
   Builder b = setLink(seq, index);
-  mnl_attr_put(b.nlh(), IFLA_ADDRESS, mac.size(), mac.data());
+  b.put(IFLA_ADDRESS, mac.data(), mac.size());
   return b.finish();
 }
 
 Bytes buildRename(uint32_t seq, int index, const std::string& newName) {
   Builder b(RTM_NEWLINK, kChange, seq, newName.size());
   linkHeader(b, index);
-  mnl_attr_put_strz(b.nlh(), IFLA_IFNAME, newName.c_str());
+  b.putString(IFLA_IFNAME, newName);
   return b.finish();
 }
 
@@ -281,29 +332,29 @@ Bytes buildDeleteLink(uint32_t seq, int index) {
 Bytes buildDeleteLinkByName(uint32_t seq, const std::string& name) {
   Builder b(RTM_DELLINK, kChange, seq, name.size());
   linkHeader(b, 0);
-  mnl_attr_put_strz(b.nlh(), IFLA_IFNAME, name.c_str());
+  b.putString(IFLA_IFNAME, name);
   return b.finish();
 }
 
 Bytes buildGetLinkByName(uint32_t seq, const std::string& name) {
   Builder b(RTM_GETLINK, NLM_F_REQUEST, seq, name.size());
   linkHeader(b, 0);
-  mnl_attr_put_strz(b.nlh(), IFLA_IFNAME, name.c_str());
-  putExtMask(b.nlh());
+  b.putString(IFLA_IFNAME, name);
+  putExtMask(b);
   return b.finish();
 }
 
 Bytes buildGetLinkByIndex(uint32_t seq, int index) {
   Builder b(RTM_GETLINK, NLM_F_REQUEST, seq);
   linkHeader(b, index);
-  putExtMask(b.nlh());
+  putExtMask(b);
   return b.finish();
 }
 
 Bytes buildLinkDump(uint32_t seq) {
   Builder b(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq);
   linkHeader(b, 0);
-  putExtMask(b.nlh());
+  putExtMask(b);
   return b.finish();
 }
 
@@ -340,15 +391,13 @@ Bytes buildRoute(uint32_t seq, RouteOp::Kind kind, const Route& route) {
   if (route.onlink) rtm->rtm_flags = RTNH_F_ONLINK;
   if (route.dst.length() > 0) {
     ip::Prefix net = route.dst.network();
-    mnl_attr_put(b.nlh(), RTA_DST, static_cast<size_t>(net.address().byteLength()),
-                 net.address().bytes());
+    b.put(RTA_DST, net.address().bytes(), static_cast<size_t>(net.address().byteLength()));
   }
   if (route.gateway)
-    mnl_attr_put(b.nlh(), RTA_GATEWAY, static_cast<size_t>(route.gateway->byteLength()),
-                 route.gateway->bytes());
-  if (route.oif) mnl_attr_put_u32(b.nlh(), RTA_OIF, static_cast<uint32_t>(route.oif));
-  if (route.priority) mnl_attr_put_u32(b.nlh(), RTA_PRIORITY, route.priority);
-  mnl_attr_put_u32(b.nlh(), RTA_TABLE, route.table);
+    b.put(RTA_GATEWAY, route.gateway->bytes(), static_cast<size_t>(route.gateway->byteLength()));
+  if (route.oif) b.putU32(RTA_OIF, static_cast<uint32_t>(route.oif));
+  if (route.priority) b.putU32(RTA_PRIORITY, route.priority);
+  b.putU32(RTA_TABLE, route.table);
   return b.finish();
 }
 
@@ -359,7 +408,7 @@ Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> pro
   rtm->rtm_family = static_cast<uint8_t>(ip::familyAf(family));
   rtm->rtm_table = headerTable(table);
   rtm->rtm_protocol = protocol.value_or(0);
-  mnl_attr_put_u32(b.nlh(), RTA_TABLE, table);
+  b.putU32(RTA_TABLE, table);
   return b.finish();
 }
 

@@ -1,10 +1,10 @@
 #include "common/netlink/netlink.h"
 
-#include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -31,10 +31,10 @@ constexpr size_t kBatchSize = 128;
 // A dump that changed underneath (NLM_F_DUMP_INTR) is repeated this many times.
 constexpr int kDumpAttempts = 5;
 
-void setOption(mnl_socket* sock, int option) {
+void setOption(int fd, int option) {
   // Optional features: older kernels lack them and the library still works without.
   int one = 1;
-  (void)mnl_socket_setsockopt(sock, option, &one, sizeof one);
+  (void)::setsockopt(fd, SOL_NETLINK, option, &one, sizeof one);
 }
 
 void growReceiveQueue(int fd) {
@@ -44,19 +44,46 @@ void growReceiveQueue(int fd) {
     (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 }
 
-Result<mnl_socket*> openSocket(unsigned groups, int flags) {
-  mnl_socket* sock = mnl_socket_open2(NETLINK_ROUTE, flags | SOCK_CLOEXEC);
-  if (!sock) return errnoError("open rtnetlink socket");
-  if (mnl_socket_bind(sock, groups, MNL_SOCKET_AUTOPID) < 0) {
+// A NETLINK_ROUTE socket in the calling thread's netns, subscribed to `groups`. The kernel
+// picks its port id at bind.
+Result<int> openSocket(unsigned groups, int flags) {
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, NETLINK_ROUTE);
+  if (fd < 0) return errnoError("open rtnetlink socket");
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  local.nl_groups = groups;
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
     Error e = errnoError("bind rtnetlink socket");
-    mnl_socket_close(sock);
+    ::close(fd);
     return e;
   }
-  setOption(sock, NETLINK_EXT_ACK);
-  setOption(sock, NETLINK_CAP_ACK);  // acks echo only the request header, not all of it
-  setOption(sock, NETLINK_GET_STRICT_CHK);
-  growReceiveQueue(mnl_socket_get_fd(sock));
-  return sock;
+  setOption(fd, NETLINK_EXT_ACK);
+  setOption(fd, NETLINK_CAP_ACK);  // acks echo only the request header, not all of it
+  setOption(fd, NETLINK_GET_STRICT_CHK);
+  growReceiveQueue(fd);
+  return fd;
+}
+
+ssize_t sendToKernel(int fd, const Bytes& bytes) {
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;  // port 0: the kernel
+  return ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&kernel),
+                  sizeof kernel);
+}
+
+// One datagram. A datagram larger than the buffer fails with EMSGSIZE instead of arriving
+// cut short.
+ssize_t receiveDatagram(int fd, uint8_t* buffer, size_t size) {
+  iovec iov{buffer, size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  ssize_t n = ::recvmsg(fd, &msg, 0);
+  if (n >= 0 && (msg.msg_flags & MSG_TRUNC)) {
+    errno = EMSGSIZE;
+    return -1;
+  }
+  return n;
 }
 
 Error ackError(const std::string& what, const Ack& ack) {
@@ -143,13 +170,13 @@ std::unique_ptr<uint8_t[]> receiveBuffer() {
 }  // namespace
 
 struct Handle::Impl {
-  explicit Impl(mnl_socket* s) : sock(s), buffer(receiveBuffer()) {}
-  ~Impl() { mnl_socket_close(sock); }
+  explicit Impl(int socket) : fd(socket), buffer(receiveBuffer()) {}
+  ~Impl() { ::close(fd); }
 
   uint32_t nextSeq() { return ++seq; }
 
   Status send(const Bytes& bytes, const std::string& what) {
-    ssize_t n = mnl_socket_sendto(sock, bytes.data(), bytes.size());
+    ssize_t n = sendToKernel(fd, bytes);
     if (n < 0) return errnoError(what + ": send");
     if (static_cast<size_t>(n) != bytes.size())
       return makeError(what + ": short send of " + std::to_string(n) + " bytes", EIO);
@@ -159,7 +186,7 @@ struct Handle::Impl {
   // One datagram, split into messages.
   Result<std::vector<Message>> receive(const std::string& what) {
     for (;;) {
-      ssize_t n = mnl_socket_recvfrom(sock, buffer.get(), kReceiveBuffer);
+      ssize_t n = receiveDatagram(fd, buffer.get(), kReceiveBuffer);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return errnoError(what + ": receive");
       auto messages = splitMessages(ByteView(buffer.get(), static_cast<size_t>(n)));
@@ -247,7 +274,7 @@ struct Handle::Impl {
     }
   }
 
-  mnl_socket* sock;
+  int fd;
   uint32_t seq = 0;
   std::unique_ptr<uint8_t[]> buffer;
 };
@@ -269,7 +296,7 @@ Handle::~Handle() {
 }
 
 int Handle::fd() const {
-  return impl_ ? mnl_socket_get_fd(impl_->sock) : -1;
+  return impl_ ? impl_->fd : -1;
 }
 
 Result<Handle> Handle::open() {
@@ -481,23 +508,20 @@ Result<std::vector<Status>> Handle::batch(const std::vector<Request>& requests) 
 
 // --- Monitor
 
-Monitor::Monitor(int fd, void* sock) : sock_(sock), fd_(fd) {}
-Monitor::Monitor(Monitor&& o) noexcept : sock_(o.sock_), fd_(o.fd_) {
-  o.sock_ = nullptr;
+Monitor::Monitor(int fd) : fd_(fd) {}
+Monitor::Monitor(Monitor&& o) noexcept : fd_(o.fd_) {
   o.fd_ = -1;
 }
 Monitor& Monitor::operator=(Monitor&& o) noexcept {
   if (this != &o) {
-    if (sock_) mnl_socket_close(static_cast<mnl_socket*>(sock_));
-    sock_ = o.sock_;
+    if (fd_ >= 0) ::close(fd_);
     fd_ = o.fd_;
-    o.sock_ = nullptr;
     o.fd_ = -1;
   }
   return *this;
 }
 Monitor::~Monitor() {
-  if (sock_) mnl_socket_close(static_cast<mnl_socket*>(sock_));
+  if (fd_ >= 0) ::close(fd_);
 }
 
 int Monitor::fd() const {
@@ -507,7 +531,7 @@ int Monitor::fd() const {
 Result<Monitor> Monitor::open() {
   auto sock = openSocket(RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, SOCK_NONBLOCK);
   if (!sock.ok()) return sock.error().wrap("open rtnetlink monitor");
-  return Monitor(mnl_socket_get_fd(*sock), *sock);
+  return Monitor(*sock);
 }
 
 namespace {
@@ -549,9 +573,8 @@ std::optional<Event> toEvent(const Message& m) {
 Result<std::vector<Event>> Monitor::drain() {
   std::vector<Event> events;
   auto buffer = receiveBuffer();
-  auto* sock = static_cast<mnl_socket*>(sock_);
   for (int i = 0; i < kDrainDatagrams; ++i) {
-    ssize_t n = mnl_socket_recvfrom(sock, buffer.get(), kReceiveBuffer);
+    ssize_t n = receiveDatagram(fd_, buffer.get(), kReceiveBuffer);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;

@@ -1,4 +1,4 @@
-// rtnetlink through libmnl: links, addresses, routes and a change monitor.
+// rtnetlink: links, addresses, routes and a change monitor.
 //
 // Messages are built as bytes by pure functions (message.h), so they are golden-tested
 // without root; Handle sends them on a socket bound to one network namespace and checks
@@ -185,8 +185,7 @@ class Monitor {
   Result<std::vector<Event>> wait(std::chrono::milliseconds timeout);
 
  private:
-  explicit Monitor(int fd, void* sock);
-  void* sock_ = nullptr;  // struct mnl_socket*
+  explicit Monitor(int fd);
   int fd_ = -1;
 };
 
