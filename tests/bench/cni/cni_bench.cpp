@@ -30,11 +30,14 @@
 #ifndef ROUTELET_CNI_DEFAULT_PATH
 #define ROUTELET_CNI_DEFAULT_PATH ""
 #endif
+#ifndef ROUTELET_BENCH_NOOP_PATH
+#define ROUTELET_BENCH_NOOP_PATH ""
+#endif
 
 namespace routelet::bench::cni {
 namespace {
 
-constexpr const char* kTrue = "/bin/true";
+constexpr const char* kNoop = ROUTELET_BENCH_NOOP_PATH;
 
 volatile std::sig_atomic_t gInterrupted = 0;
 bool interrupted() {
@@ -375,9 +378,9 @@ Result<Summary> measureDriverCost(int count) {
   std::vector<double> times;
   for (int n = 0; n < count; ++n) {
     if (interrupted()) return makeError("interrupted");
-    auto o = runPlugin(PluginCall{kTrue, {"CNI_COMMAND=VERSION"}, R"({"cniVersion":"1.1.0"})"});
+    auto o = runPlugin(PluginCall{kNoop, {"CNI_COMMAND=VERSION"}, R"({"cniVersion":"1.1.0"})"});
     if (!o) return o.error();
-    if (o->exitCode != 0) return makeError(std::string(kTrue) + " failed: the driver is broken");
+    if (o->exitCode != 0) return makeError(std::string(kNoop) + " failed: the driver is broken");
     times.push_back(toMs(o->elapsed));
   }
   return summarize(times);
@@ -410,11 +413,12 @@ Status runAll(const Settings& s, BenchResult& out) {
   for (auto& b : benches) {
     if (auto st = b.prepare(namespaces); !st) return st;
   }
-  std::cerr << "cni_bench: preparing " << s.iterations << " veth pairs for the kernel floor\n";
+  std::cerr << "cni_bench: " << s.iterations
+            << " pods made in-process, as an ADD does in the kernel (the floors)\n";
   auto floor = VethFloor::prepare(namespaces, s.iterations, interrupted);
   if (!floor) return floor.error().wrap("veth delete floor");
 
-  std::cerr << "cni_bench: driver cost: " << s.iterations << " runs of " << kTrue << "\n";
+  std::cerr << "cni_bench: driver cost: " << s.iterations << " runs of " << kNoop << "\n";
   auto driver = measureDriverCost(s.iterations);
   if (!driver) return driver.error();
   out.driverCost = *driver;
@@ -462,7 +466,7 @@ Status runAll(const Settings& s, BenchResult& out) {
     (benches[b].plugin().key == "ref" ? out.reference : out.routelet) = std::move(r);
   }
   out.vethDeleteFloor = summarize(floorMs);
-  out.vethCreate = summarize(floor->createMs());
+  out.addKernel = summarize(floor->addMs());
   std::cerr << "cni_bench: removing the benchmark's namespaces\n";
   return okStatus();
 }

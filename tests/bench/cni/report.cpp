@@ -101,9 +101,9 @@ std::string renderTable(const BenchResult& r) {
       cell(field(r.reference, [](const PluginResult& p) { return p.concurrentDelWallMs; })));
   out += pad("veth pair delete (kernel floor)", kFirst) + cell(r.vethDeleteFloor) +
          "   (one RTM_DELLINK, host end on a bridge, peer in a pod netns)\n";
-  out += pad("veth pair create (kernel)", kFirst) + cell(r.vethCreate) +
-         "   (one RTM_NEWLINK, peer created in the pod netns)\n";
-  out += pad("spawn+reap /bin/true (driver)", kFirst) + cell(r.driverCost) +
+  out += pad("ADD's kernel work", kFirst) + cell(r.addKernel) +
+         "   (pair enslaved and up, pod address, links up, route; in-process)\n";
+  out += pad("spawn+reap static no-op (driver)", kFirst) + cell(r.driverCost) +
          "   (what the driver and a bare exec add to each plugin call)\n\n";
 
   out += "Targets\n";
@@ -118,6 +118,18 @@ std::string renderTable(const BenchResult& r) {
   auto floorP50 = field(r.vethDeleteFloor, [](const Summary& s) { return s.p50; });
   if (auto x = ratio(refDel, floorP50))
     out += "  (reference DEL p50 is " + format("%.2fx", *x) + " the veth delete floor)\n";
+  // Context for the ADD target: no plugin gets under an exec plus the kernel's work.
+  auto p50 = [](const Summary& x) { return x.p50; };
+  auto execP50 = field(r.driverCost, p50), kernelP50 = field(r.addKernel, p50);
+  auto refAdd = field(r.reference, [](const PluginResult& p) { return p.add.p50; });
+  if (execP50 && kernelP50) {
+    double floorAdd = *execP50 + *kernelP50;
+    out += "  (ADD floor, exec + kernel work p50s: " + format("%.2f", floorAdd) + " ms";
+    if (refAdd) out += " = " + format("%.3fx", floorAdd / *refAdd) + " the reference's ADD p50";
+    auto ours = field(r.routelet, [](const PluginResult& p) { return p.add.p50; });
+    if (ours) out += "; routelet-cni's ADD is " + format("%.2fx", *ours / floorAdd) + " the floor";
+    out += ")\n";
+  }
   return out;
 }
 
@@ -129,7 +141,7 @@ nlohmann::json renderJson(const BenchResult& r) {
   if (r.routelet) j["plugins"]["routelet"] = pluginJson(*r.routelet);
   if (r.reference) j["plugins"]["reference"] = pluginJson(*r.reference);
   j["veth_delete_floor"] = r.vethDeleteFloor ? summaryJson(*r.vethDeleteFloor) : nullptr;
-  j["veth_create"] = r.vethCreate ? summaryJson(*r.vethCreate) : nullptr;
+  j["add_kernel_work"] = r.addKernel ? summaryJson(*r.addKernel) : nullptr;
   j["host"] = r.host;
   j["driver_cost"] = r.driverCost ? summaryJson(*r.driverCost) : nullptr;
   j["targets"] = nlohmann::json::array();

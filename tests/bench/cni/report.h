@@ -26,9 +26,11 @@ struct BenchResult {
   std::optional<PluginResult> reference;
   std::string host;  // kernel, CPUs, load: the context the numbers were taken in
   std::optional<Summary> vethDeleteFloor;
-  std::optional<Summary> vethCreate;  // the kernel's share of an ADD, for context
-  // posix_spawn + reap of /bin/true through the same driver: what the driver and a bare
-  // exec cost, so a reader sees how little of a plugin's time is not the plugin's.
+  // An ADD's kernel requests made in-process: the pair enslaved and up, the pod's address,
+  // links up and default route. With driverCost, the floor under any CNI ADD.
+  std::optional<Summary> addKernel;
+  // posix_spawn + reap of a static no-op through the same driver: what the driver and a
+  // bare exec cost, so a reader sees how little of a plugin's time is not the plugin's.
   std::optional<Summary> driverCost;
 };
 
