@@ -71,19 +71,27 @@ ssize_t sendToKernel(int fd, const Bytes& bytes) {
                   sizeof kernel);
 }
 
-// One datagram. A datagram larger than the buffer fails with EMSGSIZE instead of arriving
-// cut short.
+// One datagram from the kernel. A datagram larger than the buffer fails with EMSGSIZE
+// instead of arriving cut short; one another process sent (a privileged one may send to
+// this port) is dropped.
 ssize_t receiveDatagram(int fd, uint8_t* buffer, size_t size) {
-  iovec iov{buffer, size};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  ssize_t n = ::recvmsg(fd, &msg, 0);
-  if (n >= 0 && (msg.msg_flags & MSG_TRUNC)) {
-    errno = EMSGSIZE;
-    return -1;
+  for (;;) {
+    sockaddr_nl from{};
+    iovec iov{buffer, size};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd, &msg, 0);
+    if (n < 0) return n;
+    if (from.nl_pid != 0) continue;
+    if (msg.msg_flags & MSG_TRUNC) {
+      errno = EMSGSIZE;
+      return -1;
+    }
+    return n;
   }
-  return n;
 }
 
 Error ackError(const std::string& what, const Ack& ack) {

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "common/netlink/message.h"
 #include "common/netlink/netlink.h"
@@ -146,6 +147,51 @@ TEST(NetlinkKernelTest, CreatesBridgeWithMacAndMtu) {
   ASSERT_TRUE(all.ok()) << all.error().message;
   EXPECT_TRUE(std::any_of(all->begin(), all->end(), [](const Link& l) { return l.name == "br0"; }));
   EXPECT_TRUE(std::any_of(all->begin(), all->end(), [](const Link& l) { return l.name == "lo"; }));
+}
+
+TEST(NetlinkKernelTest, RepliesAreTakenOnlyFromTheKernel) {
+  if (!requireRootAndIp()) return;
+  Space s("nlfrom");
+  ASSERT_TRUE(s.ok());
+  // A privileged process may unicast to any netlink port. It sends the handle a forged
+  // failure for the seq of its next request before the kernel's reply can arrive.
+  sockaddr_nl handlePort{};
+  socklen_t len = sizeof handlePort;
+  ASSERT_EQ(::getsockname(s.handle->fd(), reinterpret_cast<sockaddr*>(&handlePort), &len), 0);
+  int forger = -1;
+  {
+    auto entered = netns::Enter::into(*s.fd);
+    ASSERT_TRUE(entered.ok()) << entered.error().message;
+    forger = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  }
+  ASSERT_GE(forger, 0);
+  struct {
+    nlmsghdr header;
+    nlmsgerr error;
+  } forged{};
+  forged.header.nlmsg_len = sizeof forged;
+  forged.header.nlmsg_type = NLMSG_ERROR;
+  forged.header.nlmsg_seq = 1;  // the handle's first request
+  forged.error.error = -EPERM;
+  forged.error.msg.nlmsg_seq = 1;
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  to.nl_pid = handlePort.nl_pid;
+  ssize_t sent =
+      ::sendto(forger, &forged, sizeof forged, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  int sendErrno = errno;
+  ASSERT_EQ(sent, static_cast<ssize_t>(sizeof forged)) << std::strerror(sendErrno);
+  // And one larger than the receive buffer, which would fail the receive as truncated.
+  std::vector<uint8_t> huge(300 * 1024, 0);
+  int room = 1 << 20;  // netlink refuses a datagram larger than the sender's buffer
+  ASSERT_EQ(::setsockopt(forger, SOL_SOCKET, SO_SNDBUFFORCE, &room, sizeof room), 0);
+  sent = ::sendto(forger, huge.data(), huge.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  sendErrno = errno;
+  ::close(forger);
+  ASSERT_EQ(sent, static_cast<ssize_t>(huge.size())) << std::strerror(sendErrno);
+  auto lo = s.handle->linkByName("lo");
+  ASSERT_TRUE(lo.ok()) << "took the forged reply: " << lo.error().message;
+  EXPECT_EQ(lo->index, 1);
 }
 
 TEST(NetlinkKernelTest, DuplicateBridgeIsEexistAndMissingLinkIsEnodev) {
