@@ -118,6 +118,21 @@ Result<Prefix> Prefix::parse(std::string_view text, bool strict) {
   return p;
 }
 
+namespace {
+
+// Whether the first `bits` bits of two addresses agree, compared in place.
+bool sameLeadingBits(const uint8_t* a, const uint8_t* b, int bits) {
+  int whole = bits / 8;
+  for (int i = 0; i < whole; ++i)
+    if (a[i] != b[i]) return false;
+  int rest = bits % 8;
+  if (rest == 0) return true;
+  auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a[whole] & mask) == (b[whole] & mask);
+}
+
+}  // namespace
+
 Prefix Prefix::make(const Address& address, int length) {
   Prefix p;
   p.address_ = address;
@@ -142,23 +157,13 @@ Prefix Prefix::network() const {
 
 bool Prefix::contains(const Address& a) const {
   if (a.family() != family()) return false;
-  return make(a, length_).network().address() == network().address();
+  return sameLeadingBits(address_.bytes(), a.bytes(), length_);
 }
 
 bool Prefix::overlaps(const Prefix& other) const {
   if (other.family() != family()) return false;
-  // The first min(length) bits agree. Compared in place: the agent runs this for every
-  // Node against a changed one, on each Node event.
-  int shorter = std::min(length_, other.length_);
-  const uint8_t* a = address_.bytes();
-  const uint8_t* b = other.address_.bytes();
-  int whole = shorter / 8;
-  for (int i = 0; i < whole; ++i)
-    if (a[i] != b[i]) return false;
-  int rest = shorter % 8;
-  if (rest == 0) return true;
-  auto mask = static_cast<uint8_t>(0xff << (8 - rest));
-  return (a[whole] & mask) == (b[whole] & mask);
+  return sameLeadingBits(address_.bytes(), other.address_.bytes(),
+                         std::min(length_, other.length_));
 }
 
 uint64_t Prefix::size() const {

@@ -62,12 +62,7 @@ class Builder {
     writeAttrHeader(static_cast<uint8_t*>(reserve(NLA_HDRLEN)), NLA_F_NESTED | type, 0);
     return at;
   }
-  void end(size_t at) {
-    auto* attr = buf_.get() + at;
-    uint16_t type = 0;
-    std::memcpy(&type, attr + offsetof(nlattr, nla_type), sizeof type);
-    writeAttrHeader(attr, type, len_ - at);
-  }
+  void end(size_t at) { store(at + offsetof(nlattr, nla_len), static_cast<uint16_t>(len_ - at)); }
   Bytes finish() const { return Bytes(buf_.get(), buf_.get() + len_); }
 
  private:
@@ -75,10 +70,13 @@ class Builder {
     nlattr attr{static_cast<uint16_t>(len), type};
     std::memcpy(at, &attr, sizeof attr);
   }
+  template <typename T>
+  void store(size_t offset, T value) {
+    std::memcpy(buf_.get() + offset, &value, sizeof value);
+  }
   void setLength(size_t len) {
     len_ = len;
-    auto value = static_cast<uint32_t>(len);
-    std::memcpy(buf_.get() + offsetof(nlmsghdr, nlmsg_len), &value, sizeof value);
+    store(offsetof(nlmsghdr, nlmsg_len), static_cast<uint32_t>(len));
   }
   // The next `len` bytes of the message, zeroed. The room is sized for every request this
   // file builds, so running out is a bug in this file, not bad input: it stops the process

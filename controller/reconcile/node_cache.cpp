@@ -49,6 +49,16 @@ bool NodeCache::remove(const std::string& name, std::optional<model::Node>* remo
   return true;
 }
 
+template <typename Pred>
+const std::string* NodeCache::firstWith(const ip::Prefix& net, Pred pred) const {
+  ip::Prefix key = net.network();
+  for (auto it = byPodCIDR_.lower_bound({key, std::string()});
+       it != byPodCIDR_.end() && it->first == key; ++it) {
+    if (pred(it->second)) return &it->second;
+  }
+  return nullptr;
+}
+
 const std::string* NodeCache::podCIDROverlap(const ip::Prefix& p, const std::string& except1,
                                              const std::string& except2) const {
   ip::Prefix net = p.network();
@@ -60,21 +70,18 @@ const std::string* NodeCache::podCIDROverlap(const ip::Prefix& p, const std::str
   }
   // Prefixes that contain p: at most one network per shorter length.
   for (int length = 0; length < net.length(); ++length) {
-    ip::Prefix wider = ip::Prefix::make(net.address(), length).network();
-    for (auto it = byPodCIDR_.lower_bound({wider, std::string()});
-         it != byPodCIDR_.end() && it->first == wider; ++it) {
-      if (other(it->second)) return &it->second;
-    }
+    if (const std::string* name = firstWith(ip::Prefix::make(net.address(), length), other))
+      return name;
   }
   return nullptr;
 }
 
 std::vector<std::string> NodeCache::withPodCIDR(const ip::Prefix& net) const {
   std::vector<std::string> out;
-  ip::Prefix key = net.network();
-  for (auto it = byPodCIDR_.lower_bound({key, std::string()});
-       it != byPodCIDR_.end() && it->first == key; ++it)
-    out.push_back(it->second);
+  firstWith(net, [&](const std::string& name) {
+    out.push_back(name);
+    return false;  // all of them
+  });
   return out;
 }
 

@@ -49,6 +49,10 @@ class NodeCache {
  private:
   void index(const model::Node& node);
   void unindex(const model::Node& node);
+  // The first Node, in name order, whose podCIDR is exactly net (host bits ignored) and
+  // that pred accepts; nullptr when none.
+  template <typename Pred>
+  const std::string* firstWith(const ip::Prefix& net, Pred pred) const;
 
   std::map<std::string, model::Node> nodes_;
   // Every podCIDR (network) with its Node: what a targeted pass asks about one Node,

@@ -50,13 +50,21 @@ nlohmann::json pluginJson(const PluginResult& p) {
           {"concurrent_del_wall_ms", p.concurrentDelWallMs}};
 }
 
+double p50Of(const Summary& s) {
+  return s.p50;
+}
+double addP50(const PluginResult& p) {
+  return p.add.p50;
+}
+double delP50(const PluginResult& p) {
+  return p.del.p50;
+}
+
 }  // namespace
 
 std::vector<Target> evaluateTargets(const BenchResult& r) {
-  auto addP50 = [](const PluginResult& p) { return p.add.p50; };
-  auto delP50 = [](const PluginResult& p) { return p.del.p50; };
   auto concAdd = [](const PluginResult& p) { return p.concurrentAddWallMs; };
-  auto floorP50 = field(r.vethDeleteFloor, [](const Summary& s) { return s.p50; });
+  auto floorP50 = field(r.vethDeleteFloor, p50Of);
   std::string conc = std::to_string(r.concurrency) + " concurrent ADDs wall";
   return {
       {"ADD p50 vs reference", "routelet ADD p50", "reference ADD p50", 0.10,
@@ -114,20 +122,17 @@ std::string renderTable(const BenchResult& r) {
     out += "  " + pad(t.name + " <= " + format("%.2fx", t.limit), kFirst + 16) + verdict + "\n";
   }
   // Context for the DEL targets: how far the reference itself is above the kernel's cost.
-  auto refDel = field(r.reference, [](const PluginResult& p) { return p.del.p50; });
-  auto floorP50 = field(r.vethDeleteFloor, [](const Summary& s) { return s.p50; });
-  if (auto x = ratio(refDel, floorP50))
+  if (auto x = ratio(field(r.reference, delP50), field(r.vethDeleteFloor, p50Of)))
     out += "  (reference DEL p50 is " + format("%.2fx", *x) + " the veth delete floor)\n";
   // Context for the ADD target: no plugin gets under an exec plus the kernel's work.
-  auto p50 = [](const Summary& x) { return x.p50; };
-  auto execP50 = field(r.driverCost, p50), kernelP50 = field(r.addKernel, p50);
-  auto refAdd = field(r.reference, [](const PluginResult& p) { return p.add.p50; });
+  auto execP50 = field(r.driverCost, p50Of), kernelP50 = field(r.addKernel, p50Of);
   if (execP50 && kernelP50) {
-    double floorAdd = *execP50 + *kernelP50;
-    out += "  (ADD floor, exec + kernel work p50s: " + format("%.2f", floorAdd) + " ms";
-    if (refAdd) out += " = " + format("%.3fx", floorAdd / *refAdd) + " the reference's ADD p50";
-    auto ours = field(r.routelet, [](const PluginResult& p) { return p.add.p50; });
-    if (ours) out += "; routelet-cni's ADD is " + format("%.2fx", *ours / floorAdd) + " the floor";
+    std::optional<double> floorAdd = *execP50 + *kernelP50;
+    out += "  (ADD floor, exec + kernel work p50s: " + format("%.2f", *floorAdd) + " ms";
+    if (auto x = ratio(floorAdd, field(r.reference, addP50)))
+      out += " = " + format("%.3fx", *x) + " the reference's ADD p50";
+    if (auto x = ratio(field(r.routelet, addP50), floorAdd))
+      out += "; routelet-cni's ADD is " + format("%.2fx", *x) + " the floor";
     out += ")\n";
   }
   return out;
