@@ -1,6 +1,7 @@
 #include "cni/plugin/netlink_dataplane.h"
 
 #include <cerrno>
+#include <optional>
 
 #include "cni/config/codes.h"
 #include "common/bridge/bridge.h"
@@ -63,6 +64,7 @@ Status createVeth(netlink::Handle& host, const netns::Fd& ns, const AttachSpec& 
   veth.peerName = spec.ifname;
   veth.peerMac = spec.podMac;
   veth.peerNsFd = ns.get();
+  veth.noLinkLocal = true;
   auto st = host.createVeth(veth);
   if (!st && st.error().code == EEXIST) {
     // EEXIST names no side: the host end may be a leftover of an ADD that died before
@@ -80,6 +82,9 @@ Status createVeth(netlink::Handle& host, const netns::Fd& ns, const AttachSpec& 
 
 // Pod side, in the pod netns (the calling thread is inside it): addresses, the interface
 // and loopback up, a default route per family, as one batch after one lookup of the index.
+// Without an IPv6 range the interface makes no IPv6 link-local address: nothing could use
+// it, and its duplicate address detection, MLD reports and router solicitation would be
+// flooded to every pod on the bridge, under the RTNL lock, each time a pod starts.
 Status configurePod(netlink::Handle& pod, const AttachSpec& spec) {
   bool v6 = false;
   for (const auto& a : spec.podAddresses) v6 = v6 || a.family() == ip::Family::kV6;
@@ -105,6 +110,15 @@ Status configurePod(netlink::Handle& pod, const AttachSpec& spec) {
            return netlink::buildNewAddress(s, index, a, !a.address().isV4());
          }});
   }
+  // It precedes the link going up, which starts IPv6. A kernel without IPv6 refuses it:
+  // there is no link-local address then either.
+  std::optional<size_t> quietAt;
+  if (!v6) {
+    quietAt = requests.size();
+    context.push_back(podIf);
+    requests.push_back({"turn off IPv6 link-local on link " + std::to_string(index),
+                        [index](uint32_t s) { return netlink::buildSetNoLinkLocal(s, index); }});
+  }
   context.push_back(podIf);
   requests.push_back({"set link " + std::to_string(index) + " up",
                       [index](uint32_t s) { return netlink::buildSetUp(s, index, true); }});
@@ -129,8 +143,11 @@ Status configurePod(netlink::Handle& pod, const AttachSpec& spec) {
   // up, as it would with one request at a time; the first failure is the one reported.
   auto done = pod.batch(requests);
   if (!done) return kernel(done.error(), podIf);
-  for (size_t i = 0; i < done->size(); ++i)
-    if (!(*done)[i]) return kernel((*done)[i].error(), context[i]);
+  for (size_t i = 0; i < done->size(); ++i) {
+    const Status& st = (*done)[i];
+    if (st || (i == quietAt && netlink::ipv6Absent(st.error()))) continue;
+    return kernel(st.error(), context[i]);
+  }
   return okStatus();
 }
 

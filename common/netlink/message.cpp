@@ -296,6 +296,19 @@ Bytes buildSetUp(uint32_t seq, int index, bool up) {
   return b.finish();
 }
 
+Bytes buildSetNoLinkLocal(uint32_t seq, int index, const std::string& name) {
+  Builder b(RTM_NEWLINK, kChange, seq, name.size());
+  linkHeader(b, index);
+  if (index == 0) b.putString(IFLA_IFNAME, name);
+  size_t spec = b.begin(IFLA_AF_SPEC);
+  size_t inet6 = b.begin(AF_INET6);
+  const uint8_t mode = IN6_ADDR_GEN_MODE_NONE;
+  b.put(IFLA_INET6_ADDR_GEN_MODE, &mode, sizeof mode);
+  b.end(inet6);
+  b.end(spec);
+  return b.finish();
+}
+
 Bytes buildSetMaster(uint32_t seq, int index, int masterIndex) {
   Builder b = setLink(seq, index);
   b.putU32(IFLA_MASTER, static_cast<uint32_t>(masterIndex));

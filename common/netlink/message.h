@@ -33,6 +33,9 @@ Bytes buildNewVeth(uint32_t seq, const std::string& name, const Mac& mac,
 Bytes buildNewVeth(uint32_t seq, const VethSpec& spec);
 // RTM_NEWLINK without NLM_F_CREATE modifies the existing link `index`.
 Bytes buildSetUp(uint32_t seq, int index, bool up);
+// IFLA_AF_SPEC / AF_INET6 / IFLA_INET6_ADDR_GEN_MODE = IN6_ADDR_GEN_MODE_NONE: the link
+// makes no IPv6 link-local address when it comes up (index 0: the link called `name`).
+Bytes buildSetNoLinkLocal(uint32_t seq, int index, const std::string& name = {});
 Bytes buildSetMaster(uint32_t seq, int index, int masterIndex);
 Bytes buildSetMtu(uint32_t seq, int index, uint32_t mtu);
 Bytes buildSetMac(uint32_t seq, int index, const Mac& mac);

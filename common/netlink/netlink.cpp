@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -113,6 +114,10 @@ std::string routeWhat(RouteOp::Kind kind, const Route& r) {
 }
 
 }  // namespace
+
+bool ipv6Absent(const Error& e) {
+  return e.code == EAFNOSUPPORT;
+}
 
 std::string macString(const Mac& mac) {
   char buf[18];
@@ -366,8 +371,18 @@ Status Handle::createVeth(const std::string& hostName, const Mac& hostMac,
 }
 
 Status Handle::createVeth(const VethSpec& spec) {
-  return impl_->call("create veth " + spec.name + " (peer " + spec.peerName + ")",
-                     [&](uint32_t s) { return buildNewVeth(s, spec); });
+  const std::string what = "create veth " + spec.name + " (peer " + spec.peerName + ")";
+  auto create = [&](uint32_t s) { return buildNewVeth(s, spec); };
+  if (!spec.noLinkLocal) return impl_->call(what, create);
+  auto done = batch({{what, create}, {"turn off IPv6 link-local on " + spec.name, [&](uint32_t s) {
+                                        return buildSetNoLinkLocal(s, 0, spec.name);
+                                      }}});
+  if (!done) return done.error();
+  const Status& created = (*done)[0];
+  const Status& quiet = (*done)[1];
+  if (!created || quiet || ipv6Absent(quiet.error())) return created;
+  (void)deleteLinkByName(spec.name);  // all or nothing; the first error is the one to report
+  return quiet;
 }
 
 Status Handle::setUp(int index, bool up) {

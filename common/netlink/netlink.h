@@ -80,7 +80,15 @@ struct VethSpec {
   std::string peerName;
   Mac peerMac{};
   int peerNsFd = -1;  // the peer's namespace; -1: this one
+  // This end makes no IPv6 link-local address (a bridge port needs none). The kernel
+  // refuses IFLA_AF_SPEC in the creating request (the link has no IPv6 state yet), so it
+  // is a second request in the same sendmsg, applied before the peer can bring the
+  // carrier up; if it fails, the pair is deleted again.
+  bool noLinkLocal = false;
 };
+
+// The answer to an IPv6 setting on a kernel without IPv6 (ipv6.disable=1): nothing to do.
+bool ipv6Absent(const Error& e);
 
 // One change request of Handle::batch: its bytes, built for the seq it is given (a builder
 // of message.h bound to its arguments), and what it does, for error messages.

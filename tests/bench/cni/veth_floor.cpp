@@ -24,8 +24,10 @@ std::string hostName(int index) {
 
 // One pod the way routelet-cni's ADD makes it in the kernel, every request of it timed
 // and nothing else (the pod's socket is opened before the clock): one RTM_NEWLINK for the
-// pair, the host end enslaved and up and the peer placed in the pod namespace, then in the
-// pod the interface's index, and one batch for its address, the links up and the route.
+// pair, the host end enslaved and up and the peer placed in the pod namespace (with the
+// host end's IPv6 link-local turned off in the same sendmsg), then in the pod the
+// interface's index, and one batch for its address, no IPv6 link-local (the floor's pods
+// are IPv4 only), the links up and the route.
 Status makePod(netlink::Handle& node, int bridgeIndex, const netns::Fd& pod, int index,
                std::vector<double>& addMs) {
   auto inPod = netlink::Handle::openIn(pod.get());
@@ -45,6 +47,7 @@ Status makePod(netlink::Handle& node, int bridgeIndex, const netns::Fd& pod, int
   veth.peerName = "eth0";
   veth.peerMac = macFor(2, index);
   veth.peerNsFd = pod.get();
+  veth.noLinkLocal = true;
 
   auto start = Clock::now();
   if (auto s = node.createVeth(veth); !s) return s;
@@ -54,6 +57,7 @@ Status makePod(netlink::Handle& node, int bridgeIndex, const netns::Fd& pod, int
   route.oif = i;
   auto done = inPod->batch({
       {"address", [&](uint32_t q) { return netlink::buildNewAddress(q, i, *address, false); }},
+      {"no link-local", [&](uint32_t q) { return netlink::buildSetNoLinkLocal(q, i); }},
       {"eth0 up", [&](uint32_t q) { return netlink::buildSetUp(q, i, true); }},
       {"lo up", [](uint32_t q) { return netlink::buildSetUp(q, 1, true); }},
       {"route",

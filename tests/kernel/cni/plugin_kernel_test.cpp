@@ -167,6 +167,24 @@ TEST_F(CniKernelTest, AddConnectsDualStackPodsToTheGatewayAndEachOther) {
   EXPECT_TRUE(host->up);
   EXPECT_EQ(netlink::macString(host->mac), r1["interfaces"][1]["mac"]);
   EXPECT_EQ(leases().size(), 4u);
+
+  // IPv6: the pod has its link-local address; the host veth, a bridge port, makes none.
+  EXPECT_NE(pod1.output("ip -6 addr show dev eth0 scope link"), "");
+  EXPECT_EQ(node_->run("ip -d link show dev " + hostName + " | grep -q 'addrgenmode none'"), 0);
+  EXPECT_EQ(node_->output("ip -6 addr show dev " + hostName), "");
+}
+
+TEST_F(CniKernelTest, Ipv4OnlyPodMakesNoIpv6LinkLocalAddress) {
+  TestNetns pod("cpod");
+  json r = add("c1", pod, conf(R"([{"subnet":"10.244.1.0/24"}])"));
+  EXPECT_TRUE(ping(pod, "10.244.1.1"));
+  // No IPv6 address on the pod's interface, now or later: nothing of IPv6 to flood the
+  // bridge with. Loopback keeps ::1, so programs that bind [::1] still work.
+  EXPECT_EQ(pod.run("ip -d link show dev eth0 | grep -q 'addrgenmode none'"), 0);
+  EXPECT_EQ(pod.output("ip -6 addr show dev eth0"), "");
+  EXPECT_NE(pod.output("ip -6 addr show dev lo"), "");
+  std::string hostName = r["interfaces"][1]["name"];
+  EXPECT_EQ(node_->run("ip -d link show dev " + hostName + " | grep -q 'addrgenmode none'"), 0);
 }
 
 TEST_F(CniKernelTest, OldConfigVersionsGetTheirResultShape) {

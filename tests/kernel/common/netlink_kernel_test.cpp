@@ -327,6 +327,7 @@ TEST(NetlinkKernelTest, VethMadeEnslavedAndUpInOneRequestThenConfiguredInOneBatc
   // Only IFF_UP changed on the host end: the flags a new link starts with (multicast, for
   // IPv6 neighbour discovery) are kept.
   EXPECT_EQ(host.ns.run("ip link show dev vh1 | grep -q 'MULTICAST,UP'"), 0);
+  EXPECT_NE(host.ns.run("ip -d link show dev vh1 | grep -q 'addrgenmode none'"), 0);
   auto p = pod.handle->linkByName("eth0");
   ASSERT_TRUE(p.ok()) << p.error().message;
   EXPECT_FALSE(p->up);
@@ -377,6 +378,43 @@ TEST(NetlinkKernelTest, VethMadeEnslavedAndUpInOneRequestThenConfiguredInOneBatc
   EXPECT_EQ(pod.ns.run("ip link show dev eth0 | grep -q 'MULTICAST,UP'"), 0);
   EXPECT_EQ(pod.ns.run("ip route show default | grep -q 'via 10.98.0.1 dev eth0'"), 0);
   EXPECT_EQ(pod.ns.output("ip -6 addr show dev eth0 scope global tentative"), "");
+}
+
+TEST(NetlinkKernelTest, VethHostEndMadeWithoutIpv6LinkLocal) {
+  if (!requireRootAndIp()) return;
+  Space host("nlqh");
+  Space pod("nlqp");
+  ASSERT_TRUE(host.ok() && pod.ok());
+  VethSpec spec;
+  spec.name = "vq1";
+  spec.mac = mac(0x51);
+  spec.up = true;
+  spec.peerName = "eth0";
+  spec.peerMac = mac(0x52);
+  spec.peerNsFd = pod.fd->get();
+  spec.noLinkLocal = true;
+  ASSERT_OK(host.handle->createVeth(spec));
+  EXPECT_EQ(host.ns.run("ip -d link show dev vq1 | grep -q 'addrgenmode none'"), 0);
+  EXPECT_NE(pod.ns.run("ip -d link show dev eth0 | grep -q 'addrgenmode none'"), 0)
+      << "the peer keeps the kernel's default";
+  // With the carrier up both ends are IPv6-ready; only the peer makes a link-local address.
+  ASSERT_OK(pod.handle->setUp(pod.index("eth0")));
+  EXPECT_NE(pod.ns.output("ip -6 addr show dev eth0 scope link"), "");
+  EXPECT_EQ(host.ns.output("ip -6 addr show dev vq1"), "");
+  // The same request in a batch of its own turns the peer's off by index.
+  ASSERT_OK(pod.handle->setUp(pod.index("eth0"), false));
+  auto quiet = pod.handle->batch(
+      {{"no link-local", [&](uint32_t s) { return buildSetNoLinkLocal(s, pod.index("eth0")); }}});
+  ASSERT_TRUE(quiet.ok()) << quiet.error().message;
+  EXPECT_TRUE((*quiet)[0].ok()) << (*quiet)[0].error().message;
+  EXPECT_EQ(pod.ns.run("ip -d link show dev eth0 | grep -q 'addrgenmode none'"), 0);
+  // A peer name taken in the pod: the creation's EEXIST is the error reported (not the
+  // second request's ENODEV), and nothing is left.
+  spec.name = "vq2";
+  auto clash = host.handle->createVeth(spec);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error().code, EEXIST);
+  EXPECT_EQ(host.handle->linkByName("vq2").error().code, ENODEV);
 }
 
 TEST(NetlinkKernelTest, RouteReplaceIsIdempotentDumpFiltersByProtocolDeleteWorks) {

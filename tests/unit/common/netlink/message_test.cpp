@@ -70,6 +70,26 @@ TEST(MessageGoldenTest, SetUp) {
   EXPECT_EQ(buildSetUp(7, 5, false), want);
 }
 
+TEST(MessageGoldenTest, SetNoLinkLocal) {
+  Bytes want = {
+      0x30, 0x00, 0x00, 0x00, 0x10, 0x00, 0x05, 0x00,  // len 48, RTM_NEWLINK, REQUEST|ACK
+      0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // seq 7
+      0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00,  // ifinfomsg, index 5
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // no flag changes
+      0x10, 0x00, 0x1a, 0x80,                          // IFLA_AF_SPEC | NLA_F_NESTED
+      0x0c, 0x00, 0x0a, 0x80,                          // AF_INET6 | NLA_F_NESTED
+      0x05, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x00,  // IFLA_INET6_ADDR_GEN_MODE NONE + pad
+  };
+  EXPECT_EQ(buildSetNoLinkLocal(7, 5), want);
+  // By name: index 0 and IFLA_IFNAME before the nest.
+  Bytes byName = buildSetNoLinkLocal(7, 0, "eth0");
+  const Bytes name = {0x09, 0x00, 0x03, 0x00, 'e', 't', 'h', '0', 0x00, 0x00, 0x00, 0x00};
+  want[0] += name.size();
+  want[20] = 0;
+  want.insert(want.begin() + 32, name.begin(), name.end());
+  EXPECT_EQ(byName, want);
+}
+
 TEST(MessageGoldenTest, DeleteLinkByName) {
   Bytes want = {
       0x2c, 0x00, 0x00, 0x00, 0x11, 0x00, 0x05, 0x00,  // len 44, RTM_DELLINK, REQUEST|ACK
