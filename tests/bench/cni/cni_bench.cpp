@@ -5,7 +5,9 @@
 // namespace before it spawns a plugin, so bridges and host veths land there, and each
 // pod gets a pre-made namespace. Only the plugin exec is timed; namespace creation,
 // JSON handling and checks are outside the clock.
+#include <linux/magic.h>
 #include <sched.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -63,10 +65,17 @@ struct Settings {
   std::vector<std::string> plugins{"ref", "routelet"};
   std::string routeletCni = ROUTELET_CNI_DEFAULT_PATH;
   std::string referenceDir = "/usr/lib/cni";
-  // Where both plugins keep their IPAM state. On disk, like /var/lib/cni in production:
-  // a tmpfs would hide what a plugin's fsyncs cost.
-  std::string dataParent = "/var/tmp";
+  // Where both plugins keep their IPAM state. Empty: where each keeps it on a node by
+  // default (kDefaultDataParents).
+  std::string dataParent;
 };
+
+// A plugin's IPAM store where it lives on a node by default: routelet-cni's on /run, a
+// tmpfs (nothing in it outlives the pods, which a reboot ends), host-local's under
+// /var/lib/cni/networks, on disk. /dev/shm and /var/tmp stand for them here.
+std::string defaultDataParent(const std::string& key) {
+  return key == "ref" ? "/var/tmp" : "/dev/shm";
+}
 
 // The plugin as the driver sees it: a binary, its CNI_PATH and its network config.
 struct PluginUnderTest {
@@ -123,7 +132,7 @@ std::string containerId(int plugin, int pod) {
 }
 
 // One plugin's node namespace, pod namespaces and ADD results. Each call enters the node
-// namespace (outside the clock) so plugins of different kinds can be interleaved.
+// namespace (outside the clock) so plugins of different kinds can take turns.
 class PluginBench {
  public:
   PluginBench(const Settings& s, PluginUnderTest p, int pluginIndex)
@@ -265,8 +274,9 @@ void usage() {
                "                 [--reference-dir DIR] [--data-dir DIR] [--json]\n"
                "Times CNI ADD/DEL of routelet-cni and of the reference bridge + host-local\n"
                "inside network namespaces it creates and removes. Needs root.\n"
-               "  --data-dir DIR  parent of the plugins' IPAM state (default /var/tmp: on\n"
-               "                  disk, as /var/lib/cni is; a tmpfs hides fsync costs)\n";
+               "  --data-dir DIR  parent of both plugins' IPAM state (default: where each\n"
+               "                  keeps it on a node, routelet-cni's on tmpfs (/dev/shm for\n"
+               "                  /run), host-local's on disk (/var/tmp for /var/lib/cni))\n";
 }
 
 std::optional<Settings> parseArgs(int argc, char** argv) {
@@ -365,13 +375,33 @@ std::string firstLine(const std::string& path) {
   return text->substr(0, text->find('\n'));
 }
 
-std::string describeHost(const std::string& dataDir) {
+std::string fileSystemOf(const std::string& path) {
+  struct statfs st {};
+  if (::statfs(path.c_str(), &st) != 0) return "?";
+  switch (static_cast<uint64_t>(st.f_type)) {
+    case TMPFS_MAGIC:
+      return "tmpfs";
+    case EXT4_SUPER_MAGIC:
+      return "ext4";
+    case XFS_SUPER_MAGIC:
+      return "xfs";
+    case BTRFS_SUPER_MAGIC:
+      return "btrfs";
+    default: {
+      char hex[32];
+      std::snprintf(hex, sizeof hex, "fs 0x%llx", static_cast<unsigned long long>(st.f_type));
+      return hex;
+    }
+  }
+}
+
+std::string describeHost(const std::string& stores) {
   struct utsname u {};
   ::uname(&u);
   return std::string("kernel ") + u.release + ", " +
          std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) +
-         " CPUs, /proc/loadavg at start: " + firstLine("/proc/loadavg") + ", plugin data in " +
-         dataDir;
+         " CPUs, /proc/loadavg at start: " + firstLine("/proc/loadavg") +
+         "\nIPAM stores: " + stores;
 }
 
 Result<Summary> measureDriverCost(int count) {
@@ -386,30 +416,45 @@ Result<Summary> measureDriverCost(int count) {
   return summarize(times);
 }
 
-// Sequential calls are interleaved (pod n of every plugin, then the veth floor's pair n,
-// the order rotating with n) so that load from elsewhere on the machine, which drifts
-// over minutes, falls on every side alike and the ratios stay fair.
+// Sequential calls run in phases: one plugin's ADDs of a block of pods, then its DELs of
+// them, then the next plugin's, so no plugin's ADDs share the machine with the other's
+// pods. A new pod's first second of IPv6 (duplicate address detection, MLD reports, router
+// solicitation) is flooded to every pod on its bridge by kworkers holding the RTNL lock,
+// which every ADD needs too: interleaved, each plugin's ADDs would wait on the other
+// plugin's pods as well as on their own. Two rounds, the order reversed in the second, so
+// that load from elsewhere on the machine, which drifts over minutes, falls on every side
+// alike. The veth floor's deletions are interleaved with the DELs, spread over all phases.
+constexpr int kRounds = 2;
+
 Status runAll(const Settings& s, BenchResult& out) {
   std::string prefix = "rlb-" + std::to_string(::getpid());
-  std::string workDir = s.dataParent + "/" + prefix;
-  if (auto st = fs::makeDirs(workDir, 0700); !st) return st;
-  out.host = describeHost(workDir);
   NetnsSet namespaces(prefix);
-  struct RemoveDir {
-    std::string path;
-    ~RemoveDir() {
+  struct RemoveDirs {
+    std::vector<std::string> paths;
+    ~RemoveDirs() {
       std::error_code ec;
-      std::filesystem::remove_all(path, ec);
+      for (const auto& p : paths) std::filesystem::remove_all(p, ec);
     }
-  } removeWorkDir{workDir};
+  } workDirs;
 
   int prefixLength = prefixLengthFor(s);
   std::vector<PluginBench> benches;
+  std::string stores;
   for (size_t i = 0; i < s.plugins.size(); ++i) {
-    auto plugin = describe(s.plugins[i], s, workDir, prefixLength);
+    const std::string& key = s.plugins[i];
+    std::string workDir =
+        (s.dataParent.empty() ? defaultDataParent(key) : s.dataParent) + "/" + prefix;
+    if (std::find(workDirs.paths.begin(), workDirs.paths.end(), workDir) == workDirs.paths.end()) {
+      if (auto st = fs::makeDirs(workDir, 0700); !st) return st;
+      workDirs.paths.push_back(workDir);
+    }
+    auto plugin = describe(key, s, workDir, prefixLength);
     if (!plugin) return plugin.error();
+    stores += (stores.empty() ? "" : ", ") + plugin->label + " in " + workDir + " (" +
+              fileSystemOf(workDir) + ")";
     benches.emplace_back(s, std::move(*plugin), static_cast<int>(i));
   }
+  out.host = describeHost(stores);
   for (auto& b : benches) {
     if (auto st = b.prepare(namespaces); !st) return st;
   }
@@ -431,23 +476,27 @@ Status runAll(const Settings& s, BenchResult& out) {
   size_t k = benches.size();
   std::vector<std::vector<double>> adds(k), dels(k);
   std::vector<double> floorMs;
-  std::cerr << "cni_bench: " << s.iterations << " sequential ADDs per plugin, interleaved\n";
-  for (int n = 0; n < s.iterations; ++n) {
+  std::cerr << "cni_bench: " << s.iterations << " sequential ADDs, then DELs, per plugin in "
+            << kRounds << " rounds of phases, veth deletions among the DELs\n";
+  for (int round = 0; round < kRounds; ++round) {
+    const int from = s.iterations * round / kRounds;
+    const int to = s.iterations * (round + 1) / kRounds;
     for (size_t j = 0; j < k; ++j) {
-      size_t b = (j + static_cast<size_t>(n)) % k;
-      auto t = benches[b].timeSequential("ADD", n);
-      if (!t) return t.error();
-      adds[b].push_back(*t);
-    }
-  }
-  std::cerr << "cni_bench: " << s.iterations
-            << " sequential DELs per plugin and veth deletions, interleaved\n";
-  for (int n = 0; n < s.iterations; ++n) {
-    for (size_t j = 0; j <= k; ++j) {
-      size_t b = (j + static_cast<size_t>(n)) % (k + 1);
-      auto t = b == k ? floor->deleteOne(n) : benches[b].timeSequential("DEL", n);
-      if (!t) return t.error();
-      (b == k ? floorMs : dels[b]).push_back(*t);
+      const size_t b = round % 2 == 0 ? j : k - 1 - j;
+      for (int n = from; n < to; ++n) {
+        auto t = benches[b].timeSequential("ADD", n);
+        if (!t) return t.error();
+        adds[b].push_back(*t);
+      }
+      for (int n = from; n < to; ++n) {
+        auto t = benches[b].timeSequential("DEL", n);
+        if (!t) return t.error();
+        dels[b].push_back(*t);
+        if (static_cast<size_t>(n) % k != b) continue;  // each floor pair is deleted once
+        auto f = floor->deleteOne(n);
+        if (!f) return f.error();
+        floorMs.push_back(*f);
+      }
     }
   }
   for (size_t b = 0; b < k; ++b) {
