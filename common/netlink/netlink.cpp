@@ -381,7 +381,7 @@ Status Handle::createVeth(const VethSpec& spec) {
   const Status& created = (*done)[0];
   const Status& quiet = (*done)[1];
   if (!created || quiet || ipv6Absent(quiet.error())) return created;
-  (void)deleteLinkByName(spec.name);  // all or nothing; the first error is the one to report
+  (void)deleteLinkByName(spec.name);  // all or nothing; the error to report is why it failed
   return quiet;
 }
 

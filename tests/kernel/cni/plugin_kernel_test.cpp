@@ -187,6 +187,18 @@ TEST_F(CniKernelTest, Ipv4OnlyPodMakesNoIpv6LinkLocalAddress) {
   EXPECT_EQ(node_->run("ip -d link show dev " + hostName + " | grep -q 'addrgenmode none'"), 0);
 }
 
+TEST_F(CniKernelTest, Ipv4OnlyPodBelowIpv6MinimumMtuWorks) {
+  // Below 1280 bytes a link has no IPv6 state, and the kernel refuses to turn off what is
+  // not there (EAFNOSUPPORT): the ADD goes on.
+  std::string config = conf(R"([{"subnet":"10.244.1.0/24"}])");
+  config.replace(config.find(R"("mtu":1400)"), 10, R"("mtu":1200)");
+  TestNetns pod("cpod");
+  json r = add("c1", pod, config);
+  EXPECT_EQ(r["interfaces"][2]["mtu"], 1200);
+  EXPECT_TRUE(ping(pod, "10.244.1.1"));
+  EXPECT_EQ(pod.output("ip -6 addr show dev eth0"), "");
+}
+
 TEST_F(CniKernelTest, OldConfigVersionsGetTheirResultShape) {
   TestNetns pod("cpod");
   json r = add("c1", pod, conf(kDualStack, "0.3.1"));

@@ -415,6 +415,13 @@ TEST(NetlinkKernelTest, VethHostEndMadeWithoutIpv6LinkLocal) {
   ASSERT_FALSE(clash.ok());
   EXPECT_EQ(clash.error().code, EEXIST);
   EXPECT_EQ(host.handle->linkByName("vq2").error().code, ENODEV);
+  // Below IPv6's minimum MTU a link has no IPv6 at all and the kernel answers the second
+  // request with EAFNOSUPPORT: there is no link-local address to turn off, so it succeeds.
+  spec.name = "vq3";
+  spec.peerName = "eth3";
+  spec.mtu = 1200;
+  ASSERT_OK(host.handle->createVeth(spec));
+  EXPECT_TRUE(host.handle->linkByName("vq3").ok());
 }
 
 TEST(NetlinkKernelTest, RouteReplaceIsIdempotentDumpFiltersByProtocolDeleteWorks) {
