@@ -66,7 +66,7 @@ struct Settings {
   std::string routeletCni = ROUTELET_CNI_DEFAULT_PATH;
   std::string referenceDir = "/usr/lib/cni";
   // Where both plugins keep their IPAM state. Empty: where each keeps it on a node by
-  // default (kDefaultDataParents).
+  // default (defaultDataParent).
   std::string dataParent;
 };
 
