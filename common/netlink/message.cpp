@@ -257,14 +257,12 @@ Bytes buildNewBridge(uint32_t seq, const std::string& name, const Mac& mac, uint
 
 Bytes buildNewVeth(uint32_t seq, const std::string& name, const Mac& mac,
                    const std::string& peerName, const Mac& peerMac, uint32_t mtu, int peerNsFd) {
-  VethSpec spec;
-  spec.name = name;
-  spec.mac = mac;
-  spec.mtu = mtu;
-  spec.peerName = peerName;
-  spec.peerMac = peerMac;
-  spec.peerNsFd = peerNsFd;
-  return buildNewVeth(seq, spec);
+  return buildNewVeth(seq, VethSpec{.name = name,
+                                    .mac = mac,
+                                    .mtu = mtu,
+                                    .peerName = peerName,
+                                    .peerMac = peerMac,
+                                    .peerNsFd = peerNsFd});
 }
 
 Bytes buildNewVeth(uint32_t seq, const VethSpec& spec) {

@@ -365,9 +365,12 @@ Status Handle::createBridge(const std::string& name, const Mac& mac, uint32_t mt
 Status Handle::createVeth(const std::string& hostName, const Mac& hostMac,
                           const std::string& peerName, const Mac& peerMac, uint32_t mtu,
                           int peerNsFd) {
-  return impl_->call("create veth " + hostName + " (peer " + peerName + ")", [&](uint32_t s) {
-    return buildNewVeth(s, hostName, hostMac, peerName, peerMac, mtu, peerNsFd);
-  });
+  return createVeth(VethSpec{.name = hostName,
+                             .mac = hostMac,
+                             .mtu = mtu,
+                             .peerName = peerName,
+                             .peerMac = peerMac,
+                             .peerNsFd = peerNsFd});
 }
 
 Status Handle::createVeth(const VethSpec& spec) {

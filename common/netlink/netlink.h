@@ -87,7 +87,8 @@ struct VethSpec {
   bool noLinkLocal = false;
 };
 
-// The answer to an IPv6 setting on a kernel without IPv6 (ipv6.disable=1): nothing to do.
+// The answer to an IPv6 setting on a link without IPv6 state (a kernel booted with
+// ipv6.disable=1, or an MTU below 1280): there is nothing to set.
 bool ipv6Absent(const Error& e);
 
 // One change request of Handle::batch: its bytes, built for the seq it is given (a builder
