@@ -129,6 +129,12 @@ void putLinkBasics(Builder& b, const std::string& name, const Mac& mac, uint32_t
   if (mtu) b.putU32(IFLA_MTU, mtu);
 }
 
+void putQueues(Builder& b, uint32_t queues) {
+  if (!queues) return;
+  b.putU32(IFLA_NUM_TX_QUEUES, queues);
+  b.putU32(IFLA_NUM_RX_QUEUES, queues);
+}
+
 void putExtMask(Builder& b) {
   // Statistics blocks are most of a link message and routelet never reads them.
   b.putU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
@@ -271,6 +277,7 @@ Bytes buildNewVeth(uint32_t seq, const VethSpec& spec) {
   setUpFlag(linkHeader(b, 0), spec.up);
   putLinkBasics(b, spec.name, spec.mac, spec.mtu);
   if (spec.master) b.putU32(IFLA_MASTER, static_cast<uint32_t>(spec.master));
+  putQueues(b, spec.queues);
   size_t info = b.begin(IFLA_LINKINFO);
   b.putString(IFLA_INFO_KIND, "veth");
   size_t data = b.begin(IFLA_INFO_DATA);
@@ -279,6 +286,7 @@ Bytes buildNewVeth(uint32_t seq, const VethSpec& spec) {
   size_t peer = b.begin(VETH_INFO_PEER);
   linkHeader(b, 0);
   putLinkBasics(b, spec.peerName, spec.peerMac, spec.mtu);
+  putQueues(b, spec.queues);
   if (spec.peerNsFd >= 0) b.putU32(IFLA_NET_NS_FD, static_cast<uint32_t>(spec.peerNsFd));
   b.end(peer);
   b.end(data);

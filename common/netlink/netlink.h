@@ -85,6 +85,12 @@ struct VethSpec {
   // is a second request in the same sendmsg, applied before the peer can bring the
   // carrier up; if it fails, the pair is deleted again.
   bool noLinkLocal = false;
+  // Transmit and receive queues of each end (IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES); 0
+  // leaves the kernel's default. That default is one of each per possible CPU: veth_newlink
+  // registers every one of them in sysfs and then (veth_init_queues) removes all but the
+  // first again, so on a node with many CPUs most of a pair's creation is queue objects
+  // made and unmade. A veth that runs neither XDP nor GRO uses one queue of each anyway.
+  uint32_t queues = 0;
 };
 
 // The answer to an IPv6 setting on a link without IPv6 state (a kernel booted with

@@ -48,6 +48,7 @@ Status makePod(netlink::Handle& node, int bridgeIndex, const netns::Fd& pod, int
   veth.peerMac = macFor(2, index);
   veth.peerNsFd = pod.get();
   veth.noLinkLocal = true;
+  veth.queues = 1;
 
   auto start = Clock::now();
   if (auto s = node.createVeth(veth); !s) return s;

@@ -172,6 +172,12 @@ TEST_F(CniKernelTest, AddConnectsDualStackPodsToTheGatewayAndEachOther) {
   EXPECT_NE(pod1.output("ip -6 addr show dev eth0 scope link"), "");
   EXPECT_EQ(node_->run("ip -d link show dev " + hostName + " | grep -q 'addrgenmode none'"), 0);
   EXPECT_EQ(node_->output("ip -6 addr show dev " + hostName), "");
+
+  // One transmit and one receive queue on each end, not one per possible CPU.
+  EXPECT_EQ(
+      node_->run("ip -d link show dev " + hostName + " | grep -q 'numtxqueues 1 numrxqueues 1 '"),
+      0);
+  EXPECT_EQ(pod1.run("ip -d link show dev eth0 | grep -q 'numtxqueues 1 numrxqueues 1 '"), 0);
 }
 
 TEST_F(CniKernelTest, Ipv4OnlyPodMakesNoIpv6LinkLocalAddress) {

@@ -424,6 +424,29 @@ TEST(NetlinkKernelTest, VethHostEndMadeWithoutIpv6LinkLocal) {
   EXPECT_TRUE(host.handle->linkByName("vq3").ok());
 }
 
+TEST(NetlinkKernelTest, VethQueueCountsReachBothEnds) {
+  if (!requireRootAndIp()) return;
+  Space host("nlkh");
+  Space pod("nlkp");
+  ASSERT_TRUE(host.ok() && pod.ok());
+  // The kernel's default is one of each per possible CPU, so seven (which hardly any machine
+  // has) shows the counts are the request's; one is what routelet-cni asks for.
+  for (uint32_t queues : {7u, 1u}) {
+    VethSpec spec;
+    spec.name = "vk" + std::to_string(queues);
+    spec.mac = mac(0x60 + queues);
+    spec.peerName = "eth" + std::to_string(queues);
+    spec.peerMac = mac(0x70 + queues);
+    spec.peerNsFd = pod.fd->get();
+    spec.queues = queues;
+    ASSERT_OK(host.handle->createVeth(spec));
+    std::string want =
+        "'numtxqueues " + std::to_string(queues) + " numrxqueues " + std::to_string(queues) + " '";
+    EXPECT_EQ(host.ns.run("ip -d link show dev " + spec.name + " | grep -q " + want), 0);
+    EXPECT_EQ(pod.ns.run("ip -d link show dev " + spec.peerName + " | grep -q " + want), 0);
+  }
+}
+
 TEST(NetlinkKernelTest, RouteReplaceIsIdempotentDumpFiltersByProtocolDeleteWorks) {
   if (!requireRootAndIp()) return;
   Space s("nlroute");

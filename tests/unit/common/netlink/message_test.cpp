@@ -148,6 +148,30 @@ TEST(MessageGoldenTest, NewVethWithPeerInNamespace) {
   EXPECT_EQ(local.size(), want.size() - 8);
 }
 
+TEST(MessageGoldenTest, NewVethWithOneQueueOfEachOnBothEnds) {
+  // The plain pair (its bytes are checked above) with the two queue counts on each end.
+  const Bytes queues = {
+      0x08, 0x00, 0x1f, 0x00, 0x01, 0x00, 0x00, 0x00,  // IFLA_NUM_TX_QUEUES 1
+      0x08, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00,  // IFLA_NUM_RX_QUEUES 1
+  };
+  Bytes want = buildNewVeth(5, "h", mac(0x0a), "p", mac(0x0b), 1500, 7);
+  want.insert(want.begin() + 128, queues.begin(), queues.end());  // after the peer's IFLA_MTU
+  want.insert(want.begin() + 60, queues.begin(), queues.end());   // after the host's IFLA_MTU
+  want[0] = 0xa8;                                                 // nlmsg_len 136 -> 168
+  want[76] = 0x5c;                                                // IFLA_LINKINFO 76 -> 92
+  want[92] = 0x4c;                                                // IFLA_INFO_DATA 60 -> 76
+  want[96] = 0x48;                                                // VETH_INFO_PEER 56 -> 72
+  VethSpec spec;
+  spec.name = "h";
+  spec.mac = mac(0x0a);
+  spec.mtu = 1500;
+  spec.peerName = "p";
+  spec.peerMac = mac(0x0b);
+  spec.peerNsFd = 7;
+  spec.queues = 1;
+  EXPECT_EQ(buildNewVeth(5, spec), want);
+}
+
 TEST(MessageGoldenTest, NewVethEnslavedAndUp) {
   // The plain pair (its bytes are checked above) with three changes to the host end.
   Bytes want = buildNewVeth(4, "h", mac(0x0a), "p", mac(0x0b), 1500, 7);
