@@ -89,7 +89,8 @@ struct VethSpec {
   // leaves the kernel's default. That default is one of each per possible CPU: veth_newlink
   // registers every one of them in sysfs and then (veth_init_queues) removes all but the
   // first again, so on a node with many CPUs most of a pair's creation is queue objects
-  // made and unmade. A veth that runs neither XDP nor GRO uses one queue of each anyway.
+  // made and unmade (cni/README.md has figures). A veth that runs neither XDP nor GRO uses
+  // one queue of each anyway.
   uint32_t queues = 0;
 };
 
