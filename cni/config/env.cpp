@@ -67,6 +67,21 @@ Result<std::map<std::string, std::string>> parseCniArgs(std::string_view text) {
   return out;
 }
 
+namespace {
+std::optional<std::string> attachmentProblem(const std::string& containerId,
+                                             const std::string& ifname) {
+  if (!isValidIdentifier(containerId))
+    return "CNI_CONTAINERID " + quoteValue(containerId) +
+           " must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$";
+  if (containerId.size() > kMaxContainerIdBytes)
+    return "CNI_CONTAINERID " + quoteValue(containerId) + " is " +
+           std::to_string(containerId.size()) + " bytes long, over the " +
+           std::to_string(kMaxContainerIdBytes) + " routelet-cni accepts";
+  if (auto why = ifnameProblem(ifname)) return "CNI_IFNAME " + quoteValue(ifname) + " " + *why;
+  return std::nullopt;
+}
+}  // namespace
+
 Result<Env> parseEnv(const Getenv& get) {
   Env env;
   auto command = get("CNI_COMMAND");
@@ -102,11 +117,12 @@ Result<Env> parseEnv(const Getenv& get) {
   env.containerId = *get("CNI_CONTAINERID");
   env.ifname = *get("CNI_IFNAME");
   env.netns = get("CNI_NETNS").value_or("");
-  if (!isValidIdentifier(env.containerId))
-    return invalidEnv("CNI_CONTAINERID " + quoteValue(env.containerId) +
-                      " must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$");
-  if (auto why = ifnameProblem(env.ifname))
-    return invalidEnv("CNI_IFNAME " + quoteValue(env.ifname) + " " + *why);
+  if (auto why = attachmentProblem(env.containerId, env.ifname)) {
+    // No ADD can have made anything for such an attachment, so its DEL has nothing to undo:
+    // it succeeds, or the runtime would retry it for ever.
+    if (env.command != Command::kDel) return invalidEnv(*why);
+    env.neverAdded = *why;
+  }
   if (auto args = get("CNI_ARGS")) {
     auto parsed = parseCniArgs(*args);
     if (!parsed) return parsed.error();

@@ -22,6 +22,9 @@ struct Env {
   std::string ifname;
   std::string path;
   std::map<std::string, std::string> args;  // CNI_ARGS
+  // DEL only: why CNI_CONTAINERID/CNI_IFNAME name an attachment no ADD accepts (the same
+  // values are code 4 for every other verb). Such a DEL has nothing to undo.
+  std::optional<std::string> neverAdded;
 };
 
 // Looks a variable up; nullopt when unset. main() passes getenv, tests a map.

@@ -20,7 +20,7 @@ bool isValidIdentifier(std::string_view s) {
 std::optional<std::string> ifnameProblem(std::string_view s) {
   if (s.empty()) return "is empty";
   if (s.size() > 15) return "is longer than 15 bytes";
-  if (s == "." || s == "..") return "may not be \".\" or \"..\"";
+  if (s.front() == '.') return "may not start with '.'";
   for (char c : s) {
     if (c == '/' || c == ':') return "may not contain '/' or ':'";
     if (isSpace(c)) return "may not contain whitespace";

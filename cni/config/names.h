@@ -14,9 +14,15 @@ namespace routelet::cni::config {
 // SPEC.md: container ID and network name match ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$.
 bool isValidIdentifier(std::string_view s);
 
-// Why s cannot be a Linux interface name, or nullopt when it can. The kernel
+// The longest container ID the IPAM store can name a file after (cni/ipam/records.cpp:
+// index name plus a temp suffix within NAME_MAX). The env check refuses longer ones with
+// code 4, before anything is made; a unit test keeps the two limits equal.
+inline constexpr size_t kMaxContainerIdBytes = 120;
+
+// Why s cannot be a routelet interface name, or nullopt when it can. The kernel
 // (dev_valid_name) refuses empty names, names of IFNAMSIZ-1 = 15 bytes or more than that,
-// "." and "..", and names with '/', ':' or whitespace.
+// "." and "..", and names with '/', ':' or whitespace. routelet also refuses a leading '.':
+// the IPAM store names files after the pod's ifname, and hidden names hide from `ls`.
 std::optional<std::string> ifnameProblem(std::string_view s);
 
 // A value quoted for an error message, cut short so hostile input stays readable.

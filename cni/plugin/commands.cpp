@@ -99,6 +99,10 @@ Outcome cmdAdd(const config::NetConf& conf, const config::Env& env, Dataplane& d
 }
 
 Outcome cmdDel(const config::NetConf& conf, const config::Env& env, Dataplane& dp) {
+  if (env.neverAdded) {
+    log::info("DEL: nothing to undo, no ADD accepts this attachment: " + *env.neverAdded);
+    return Outcome{};
+  }
   // The host veth is found by its derived name, so DEL needs neither the netns nor a
   // prevResult; deleting it takes the pod end with it.
   const std::string hostVeth = hostVethName(env.containerId, env.ifname);
@@ -307,9 +311,13 @@ Outcome run(const config::Env& env, std::string_view stdinText, Dataplane& datap
             const ConfigHook& onConfig) {
   if (env.command == Command::kVersion) {
     // VERSION may come with only {"cniVersion": ...} or nothing at all; answer in the
-    // version asked about, else the latest.
+    // version asked about when routelet-cni speaks it, else the latest: the list of
+    // supported versions is the answer whatever the runtime names.
     json doc = json::parse(stdinText, nullptr, false);
-    return Outcome{0, versionJson(errorVersion(doc.is_object() ? &doc : nullptr))};
+    std::string asked = errorVersion(doc.is_object() ? &doc : nullptr);
+    return Outcome{
+        0, versionJson(config::isSupportedVersion(asked) ? asked
+                                                         : std::string(config::kLatestVersion))};
   }
   auto doc = config::parseDocument(stdinText);
   if (!doc) return failure(errorVersion(nullptr), doc.error());

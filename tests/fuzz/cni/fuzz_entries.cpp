@@ -80,8 +80,13 @@ bool env(const uint8_t* data, size_t size) {
   checkCode(e, {kCodeInvalidEnv});
   if (e && e->command != config::Command::kVersion && e->command != config::Command::kGc &&
       e->command != config::Command::kStatus) {
-    check(config::isValidIdentifier(e->containerId));
-    check(!config::ifnameProblem(e->ifname));
+    // Only a DEL may name an attachment no ADD accepts, and it is marked as such.
+    check(!e->neverAdded || e->command == config::Command::kDel);
+    if (!e->neverAdded) {
+      check(config::isValidIdentifier(e->containerId));
+      check(e->containerId.size() <= config::kMaxContainerIdBytes);
+      check(!config::ifnameProblem(e->ifname));
+    }
     check(e->command == config::Command::kDel || !e->netns.empty());
   }
   return accepted(e);

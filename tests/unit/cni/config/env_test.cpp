@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cni/config/codes.h"
+#include "cni/config/names.h"
 
 namespace routelet::cni::config {
 namespace {
@@ -128,8 +129,46 @@ TEST(EnvTest, BadContainerIdIsCode4NamingIt) {
   EXPECT_TRUE(parseVars(vars).ok());
 }
 
+TEST(EnvTest, ContainerIdLongerThanTheStoreAcceptsIsCode4NamingIt) {
+  auto vars = addVars();
+  vars["CNI_CONTAINERID"] = std::string(kMaxContainerIdBytes, 'a');
+  EXPECT_TRUE(parseVars(vars).ok());
+  vars["CNI_CONTAINERID"] = std::string(kMaxContainerIdBytes + 1, 'a');
+  for (const char* verb : {"ADD", "CHECK"}) {
+    vars["CNI_COMMAND"] = verb;
+    auto env = parseVars(vars);
+    ASSERT_FALSE(env.ok()) << verb;
+    EXPECT_EQ(env.error().code, kCodeInvalidEnv);
+    EXPECT_NE(env.error().message.find("CNI_CONTAINERID \"aaaa"), std::string::npos)
+        << env.error().message;
+    EXPECT_NE(env.error().message.find("121 bytes"), std::string::npos) << env.error().message;
+  }
+}
+
+// ADD refuses these attachments with code 4 before making anything, so their DEL has nothing
+// to undo and must succeed: a failing DEL is retried by the runtime for ever.
+TEST(EnvTest, DelOfAnAttachmentNoAddAcceptsIsMarkedNeverAdded) {
+  for (auto [var, value] : std::vector<std::pair<std::string, std::string>>{
+           {"CNI_CONTAINERID", std::string(kMaxContainerIdBytes + 1, 'a')},
+           {"CNI_CONTAINERID", "a/b"},
+           {"CNI_IFNAME", ".eth0"}}) {
+    auto vars = addVars();
+    vars["CNI_COMMAND"] = "DEL";
+    vars[var] = value;
+    auto env = parseVars(vars);
+    ASSERT_TRUE(env.ok()) << value << ": " << env.error().message;
+    ASSERT_TRUE(env->neverAdded.has_value()) << value;
+    EXPECT_NE(env->neverAdded->find(var), std::string::npos) << *env->neverAdded;
+  }
+  auto vars = addVars();
+  vars["CNI_COMMAND"] = "DEL";
+  auto env = parseVars(vars);
+  ASSERT_TRUE(env.ok());
+  EXPECT_FALSE(env->neverAdded.has_value());
+}
+
 TEST(EnvTest, BadIfnameIsCode4NamingIt) {
-  for (const char* name : {"1234567890123456", ".", "..", "a/b", "a:b", "a b", "a\tb"}) {
+  for (const char* name : {"1234567890123456", ".", "..", ".eth0", "a/b", "a:b", "a b", "a\tb"}) {
     auto vars = addVars();
     vars["CNI_IFNAME"] = name;
     auto env = parseVars(vars);

@@ -21,6 +21,7 @@ TEST(NamesTest, IfnameRulesFollowTheKernel) {
   EXPECT_EQ(*ifnameProblem("1234567890123456"), "is longer than 15 bytes");
   EXPECT_TRUE(ifnameProblem("."));
   EXPECT_TRUE(ifnameProblem(".."));
+  EXPECT_EQ(*ifnameProblem(".eth0"), "may not start with '.'");
   EXPECT_TRUE(ifnameProblem("a/b"));
   EXPECT_TRUE(ifnameProblem("a:b"));
   EXPECT_TRUE(ifnameProblem("a\nb"));

@@ -7,6 +7,8 @@
 #include <filesystem>
 
 #include "cni/config/codes.h"
+#include "cni/config/names.h"
+#include "cni/ipam/records.h"
 #include "cni/plugin/naming.h"
 #include "tests/unit/cni/plugin/fake_dataplane.h"
 
@@ -197,6 +199,37 @@ TEST_F(CommandsTest, DelRemovesVethAndLeaseAndIsIdempotent) {
   EXPECT_EQ(dp_.byHostVeth.count(hostVethName("c2", "eth0")), 1u);
   EXPECT_EQ(run(env(Command::kDel), conf()).exitCode, 0);
   EXPECT_EQ(run(env(Command::kDel, "never-added"), conf()).exitCode, 0);
+}
+
+TEST_F(CommandsTest, DelOfAnAttachmentNoAddAcceptsSucceedsAndTouchesNothing) {
+  ASSERT_EQ(add("c1").exitCode, 0);
+  auto e = env(Command::kDel, std::string(config::kMaxContainerIdBytes + 1, 'c'));
+  e.neverAdded = "CNI_CONTAINERID is too long";
+  auto o = run(e, conf());
+  EXPECT_EQ(o.exitCode, 0) << o.stdoutText;
+  EXPECT_TRUE(o.stdoutText.empty());
+  EXPECT_EQ(dp_.detachCalls, 0);
+  EXPECT_EQ(leaseCount(), 2u);  // c1's two leases untouched
+}
+
+// The env check and the store refuse container IDs from the same length on: one longer than
+// the env check allows would reach the store and fail there with code 5 on every retry.
+TEST(ContainerIdLimitTest, TheEnvCheckAndTheStoreAgree) {
+  const std::string longest(config::kMaxContainerIdBytes, 'a');
+  EXPECT_TRUE(ipam::checkAttachment({longest, "eth0"}).ok());
+  EXPECT_FALSE(ipam::checkAttachment({longest + "a", "eth0"}).ok());
+}
+
+TEST_F(CommandsTest, VersionAnswersItsOwnVersionsWhateverItIsHanded) {
+  for (const char* input : {R"({"cniVersion":"9.9.9"})", R"({"cniVersion":"0.1.0"})",
+                            R"({"cniVersion":7})", "not json"}) {
+    auto o = run(env(Command::kVersion), input);
+    EXPECT_EQ(o.exitCode, 0) << input;
+    json doc = json::parse(o.stdoutText);
+    EXPECT_EQ(doc["cniVersion"], "1.1.0") << input;
+    EXPECT_EQ(doc["supportedVersions"],
+              json::parse(R"(["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"])"));
+  }
 }
 
 TEST_F(CommandsTest, DelWithoutNetnsStillReleasesEverything) {

@@ -24,6 +24,7 @@ class FakeDataplane : public Dataplane {
   Error failAttach{0, ""};                                    // non-zero code: attach fails with it
   std::set<std::string> failDetach;                           // host veths whose removal fails
   int attachCalls = 0;
+  int detachCalls = 0;
   AttachSpec lastSpec;
   config::MacBytes bridgeMac{0x02, 0xbb, 0, 0, 0, 1};
   PodView view;  // returned by inspect when set
@@ -40,6 +41,7 @@ class FakeDataplane : public Dataplane {
     return Attached{bridgeMac};
   }
   Status detach(const std::string& hostVeth) override {
+    ++detachCalls;
     if (failDetach.count(hostVeth))
       return makeError("delete " + hostVeth + ": Operation not permitted", kCodeKernel);
     byHostVeth.erase(hostVeth);
