@@ -10,7 +10,7 @@ ip::Address gatewayOf(const ip::Prefix& podCIDR) {
 
 std::string conflistFor(const CniConfigInputs& in) {
   cni::config::NetConf conf;
-  conf.cniVersion = "1.1.0";
+  conf.cniVersion = kConflistVersion;
   conf.name = "routelet";
   conf.bridge = in.bridge;
   conf.mtu = in.mtu;
@@ -28,10 +28,12 @@ std::string conflistFor(const CniConfigInputs& in) {
         {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}, {"snat", true}});
   }
   nlohmann::json list = {
-      {"cniVersion", "1.1.0"},
-      // CNI 1.1: runtimes that know cniVersions pick the highest they support; older
-      // ones read cniVersion. Kubernetes requires at least 0.4.0.
-      {"cniVersions", {"1.0.0", "1.1.0"}},
+      // libcni before 1.2 (containerd 1.6/1.7, CRI-O up to 1.30) reads only cniVersion
+      // and can parse results up to 1.0.0: a 1.1.0 here fails every pod's ADD there.
+      // libcni 1.2+ picks the highest entry of cniVersions it implements, 1.1.0, and
+      // with it GC and STATUS. cni/README.md has the whole reasoning.
+      {"cniVersion", kConflistVersion},
+      {"cniVersions", {kConflistVersion, kConflistNewestVersion}},
       {"name", "routelet"},
       {"plugins", plugins},
   };

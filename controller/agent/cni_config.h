@@ -18,6 +18,11 @@ struct CniConfigInputs {
   bool portmap = false;              // chain the portmap plugin for hostPort
 };
 
+// The conflist's cniVersion, the one every libcni reads, and the newest version its
+// cniVersions offers to the runtimes that read that list (libcni 1.2 and later).
+inline constexpr const char* kConflistVersion = "1.0.0";
+inline constexpr const char* kConflistNewestVersion = "1.1.0";
+
 // The gateway of a podCIDR: its first address, on the bridge (as kubenet and the
 // reference bridge plugin do).
 ip::Address gatewayOf(const ip::Prefix& podCIDR);

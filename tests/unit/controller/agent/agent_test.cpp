@@ -112,6 +112,10 @@ TEST_F(AgentTest, ThreeNodesGiveTwoPeerRoutesBridgeConfigAndStatus) {
   EXPECT_TRUE(host_.forwardV4);
   EXPECT_FALSE(host_.forwardV6);
   auto conf = nlohmann::json::parse(conflist());
+  // libcni 1.1.x reads only cniVersion and cannot parse a 1.1.0 result; 1.2+ picks 1.1.0
+  // from cniVersions (the runtime suite runs containerd 1.6 against this conflist).
+  EXPECT_EQ(conf["cniVersion"], "1.0.0");
+  EXPECT_EQ(conf["cniVersions"], nlohmann::json::parse(R"(["1.0.0","1.1.0"])"));
   EXPECT_EQ(conf["plugins"][0]["type"], "routelet-cni");
   EXPECT_EQ(conf["plugins"][0]["ranges"][0]["subnet"], "10.244.1.0/24");
   EXPECT_EQ(conf["plugins"].size(), 1u);  // no portmap binary present
