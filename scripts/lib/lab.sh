@@ -6,6 +6,7 @@
 # State (logs, kubeconfigs, each node's CNI conf and IPAM dirs) lives under $STATE.
 
 PREFIX=${PREFIX:-rl}
+RUNTIME=${RUNTIME:-direct}  # how pods are made: direct (exec routelet-cni) or containerd
 UNDERLAY=$PREFIX-underlay
 API_IP=192.168.1.1
 API_PORT=6443
@@ -19,18 +20,19 @@ node_cidr() { echo "10.244.$1.0/24"; }
 node_cidr6() { echo "fd00:10:244:$1::/64"; }
 ns_exists() { [[ -e /var/run/netns/$1 ]]; }
 
-# $STATE/lab.conf records what `up` made (node count, dual-stack, prefix), so status, down
-# and a later up find that same lab whatever --prefix they are given.
-lab_conf_save() { echo "$NODES $DUAL $PREFIX" >"$STATE/lab.conf"; }
+# $STATE/lab.conf records what `up` made (node count, dual-stack, prefix, how pods are
+# made), so status, down and a later up find that same lab whatever --prefix they are given.
+lab_conf_save() { echo "$NODES $DUAL $PREFIX $RUNTIME" >"$STATE/lab.conf"; }
 lab_conf_prefix() {
   local nodes dual prefix=""
-  [[ -f $STATE/lab.conf ]] && read -r nodes dual prefix <"$STATE/lab.conf"
+  [[ -f $STATE/lab.conf ]] && read -r nodes dual prefix _ <"$STATE/lab.conf"
   echo "$prefix"
 }
 lab_conf_load() {
   [[ -f $STATE/lab.conf ]] || return 0
-  read -r NODES DUAL PREFIX <"$STATE/lab.conf"
+  read -r NODES DUAL PREFIX RUNTIME <"$STATE/lab.conf"
   PREFIX=${PREFIX:-rl}
+  RUNTIME=${RUNTIME:-direct}
   UNDERLAY=$PREFIX-underlay
 }
 
@@ -123,6 +125,13 @@ make_node() {
 
 make_pods() {
   local i=$1 j
+  if [[ $RUNTIME == containerd ]]; then
+    rt_start "$i"
+    for ((j = 1; j <= PODS_PER_NODE; j++)); do
+      ns_exists "$(pod_ns "$i" "$j")" || rt_pod_start "$i" "$j"
+    done
+    return 0
+  fi
   for ((j = 1; j <= PODS_PER_NODE; j++)); do
     ns_exists "$(pod_ns "$i" "$j")" && [[ -n $(pod_ip "$i" "$j") ]] && continue
     ns_exists "$(pod_ns "$i" "$j")" || ip netns add "$(pod_ns "$i" "$j")"
@@ -142,16 +151,21 @@ lab_down() {
     rm -f "$pidfile"
   done
   # Pods first, through the plugin as a runtime would (leases released, host veths gone),
-  # then every namespace the lab made: nodes, pods, the underlay.
+  # then every namespace the lab made: nodes, pods, the underlay. With containerd, killing
+  # a pod's task makes its runtime run DEL; then the node's containerd and shims go.
   lab_conf_load
   local i j
   for ((i = 1; i <= NODES; i++)); do
     for ((j = 1; j <= PODS_PER_NODE; j++)); do
-      if ns_exists "$(pod_ns "$i" "$j")" && [[ -f $(conflist_of "$i") && -x $STATE/bin/routelet-cni ]]; then
+      if [[ $RUNTIME == containerd ]]; then
+        rt_pod_stop "$i" "$j"
+      elif ns_exists "$(pod_ns "$i" "$j")" && [[ -f $(conflist_of "$i") && -x $STATE/bin/routelet-cni ]]; then
         cni "$i" "$j" DEL >/dev/null 2>&1 || true
       fi
     done
+    if [[ $RUNTIME == containerd ]]; then rt_stop "$i"; fi
   done
+  if [[ $RUNTIME == containerd ]]; then rt_cgroups_remove; fi
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^$PREFIX-(node[0-9]+(-pod[0-9]+)?|underlay)\$" | sort -r); do
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -188,6 +202,7 @@ print_matrix() {
 }
 
 STANDIN="$ROOT/tests/apiserver/standin"
+source "$ROOT/scripts/lib/runtime.sh"
 KUBECTL_ADMIN() { ip netns exec $UNDERLAY kubectl --kubeconfig "$STATE/apiserver/admin.kubeconfig" "$@"; }
 
 write_node_file() {

@@ -121,8 +121,9 @@ def parse_metrics(text):
 class Lab:
     """One lab: `up` in setUpClass, `down` in the class cleanup (always, also on failure)."""
 
-    def __init__(self, tag, nodes, dual=False):
+    def __init__(self, tag, nodes, dual=False, runtime="direct"):
         require_environment()
+        self.runtime = runtime
         self.prefix = unique_prefix(tag)
         self.state = tempfile.mkdtemp(prefix=f"routelet-e2e-{self.prefix}-")
         self.nodes = nodes
@@ -171,11 +172,12 @@ class Lab:
         return p
 
     def up(self):
-        args = ["--nodes", str(self.nodes)] + (["--dual-stack"] if self.dual else [])
+        args = ["--nodes", str(self.nodes), "--runtime", self.runtime]
+        args += ["--dual-stack"] if self.dual else []
         started = time.monotonic()
         p = self.lab("up", *args)
-        print(f"\n[e2e] lab {self.prefix} up ({self.nodes} nodes{', dual-stack' if self.dual else ''})"
-              f" in {time.monotonic() - started:.1f}s")
+        print(f"\n[e2e] lab {self.prefix} up ({self.nodes} nodes{', dual-stack' if self.dual else ''}"
+              f", pods by {self.runtime}) in {time.monotonic() - started:.1f}s")
         return p
 
     def down(self):
@@ -493,11 +495,12 @@ class LabTestCase(unittest.TestCase):
     TAG = "x"  # one letter naming the class in the lab prefix
     NODES = 3
     DUAL = False
+    RUNTIME = "direct"  # how the lab makes pods: direct (exec routelet-cni) or containerd
     lab = None
 
     @classmethod
     def setUpClass(cls):
-        cls.lab = Lab(cls.TAG, cls.NODES, cls.DUAL)
+        cls.lab = Lab(cls.TAG, cls.NODES, cls.DUAL, cls.RUNTIME)
         cls._is_down = False
         cls.addClassCleanup(cls.lab_down)
         cls.lab.up()
