@@ -379,8 +379,26 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
     bool portmap =
         options_.portmap == PortmapMode::kOn || (options_.portmap == PortmapMode::kAuto &&
                                                  host_.fileExists(options_.cniBinDir + "/portmap"));
-    std::string conflist =
-        conflistFor({options_.bridge, mtu, options_.ipamDataDir, own->podCIDRs, portmap});
+    bool offerNewest = true;
+    if (portmap) {
+      // A runtime with libcni 1.2+ hands the version it picks from cniVersions to portmap
+      // too, and portmap before containernetworking-plugins 1.5 refuses 1.1.0.
+      const std::string path = options_.cniBinDir + "/portmap";
+      auto versions = host_.pluginVersions(path);
+      offerNewest = versions && std::find(versions->begin(), versions->end(),
+                                          kConflistNewestVersion) != versions->end();
+      if (!offerNewest)
+        logOnce("portmap-version",
+                "portmap (" + path + ") " +
+                    (versions ? std::string("does not speak CNI ") + kConflistNewestVersion
+                              : "cannot tell its CNI versions: " + versions.error().message) +
+                    ": the conflist offers runtimes " + kConflistVersion +
+                    " only, without GC and STATUS");
+      else
+        logged_.erase("portmap-version");
+    }
+    std::string conflist = conflistFor(
+        {options_.bridge, mtu, options_.ipamDataDir, own->podCIDRs, portmap, offerNewest});
     auto wrote = host_.writeIfChanged(options_.cniConfDir + "/" + options_.cniConfName, conflist);
     if (!wrote) {
       logOnce("conflist", "cannot write the CNI config: " + wrote.error().message);

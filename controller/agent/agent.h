@@ -38,6 +38,8 @@ class HostEdge {
   // Writes atomically when the content differs; returns whether it wrote.
   virtual Result<bool> writeIfChanged(const std::string& path, const std::string& content) = 0;
   virtual bool fileExists(const std::string& path) = 0;
+  // The CNI versions the plugin at path speaks (its VERSION answer).
+  virtual Result<std::vector<std::string>> pluginVersions(const std::string& path) = 0;
 };
 
 // Sends a strategic-merge patch to nodes/<own>/status.

@@ -33,7 +33,8 @@ std::string conflistFor(const CniConfigInputs& in) {
       // libcni 1.2+ picks the highest entry of cniVersions it implements, 1.1.0, and
       // with it GC and STATUS. cni/README.md has the whole reasoning.
       {"cniVersion", kConflistVersion},
-      {"cniVersions", {kConflistVersion, kConflistNewestVersion}},
+      {"cniVersions", in.offerNewest ? nlohmann::json{kConflistVersion, kConflistNewestVersion}
+                                     : nlohmann::json{kConflistVersion}},
       {"name", "routelet"},
       {"plugins", plugins},
   };

@@ -16,6 +16,9 @@ struct CniConfigInputs {
   std::string dataDir;
   std::vector<ip::Prefix> podCIDRs;  // one per family
   bool portmap = false;              // chain the portmap plugin for hostPort
+  // Offer kConflistNewestVersion in cniVersions: only when every chained plugin speaks it,
+  // since a runtime that picks it hands it to each of them.
+  bool offerNewest = true;
 };
 
 // The conflist's cniVersion, the one every libcni reads, and the newest version its

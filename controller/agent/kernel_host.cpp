@@ -2,11 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <cstring>
+
 #include "cni/config/net_conf.h"
 #include "common/base/log.h"
 #include "common/bridge/bridge.h"
 #include "common/fs/files.h"
 #include "common/sysctl/sysctl.h"
+#include "controller/agent/plugin_probe.h"
 
 namespace routelet::agent {
 
@@ -57,6 +60,18 @@ Result<bool> KernelHost::writeIfChanged(const std::string& path, const std::stri
 bool KernelHost::fileExists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+Result<std::vector<std::string>> KernelHost::pluginVersions(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return makeError(path + ": " + std::strerror(errno), errno);
+  auto it = probed_.find(path);
+  if (it != probed_.end() && it->second.inode == st.st_ino && it->second.size == st.st_size &&
+      it->second.mtime.tv_sec == st.st_mtim.tv_sec &&
+      it->second.mtime.tv_nsec == st.st_mtim.tv_nsec)
+    return it->second.versions;
+  Probed fresh{st.st_ino, st.st_size, st.st_mtim, probePluginVersions(path)};
+  return probed_.insert_or_assign(path, std::move(fresh)).first->second.versions;
 }
 
 }  // namespace routelet::agent

@@ -1,6 +1,10 @@
 // The real HostEdge: this node's namespace through netlink, /proc/sys and the filesystem.
 #pragma once
 
+#include <sys/stat.h>
+
+#include <map>
+
 #include "common/netlink/netlink.h"
 #include "controller/agent/agent.h"
 
@@ -16,9 +20,18 @@ class KernelHost : public HostEdge {
   Status enableForwarding(bool v4, bool v6) override;
   Result<bool> writeIfChanged(const std::string& path, const std::string& content) override;
   bool fileExists(const std::string& path) override;
+  // Runs the plugin only when its file changed since the last answer.
+  Result<std::vector<std::string>> pluginVersions(const std::string& path) override;
 
  private:
+  struct Probed {
+    ino_t inode = 0;
+    off_t size = 0;
+    timespec mtime{};
+    Result<std::vector<std::string>> versions = std::vector<std::string>{};
+  };
   netlink::Handle& nl_;
+  std::map<std::string, Probed> probed_;
   int bridgeIndex_ = 0;  // the bridge's ifindex when last ensured: a change means a new bridge
 };
 

@@ -40,11 +40,17 @@ class FakeHost : public HostEdge {
     return true;
   }
   bool fileExists(const std::string& path) override { return existing.count(path) > 0; }
+  Result<std::vector<std::string>> pluginVersions(const std::string& path) override {
+    auto it = pluginAnswers.find(path);
+    if (it == pluginAnswers.end()) return makeError(path + ": no such file", ENOENT);
+    return it->second;
+  }
 
   std::vector<ip::Prefix> onLink = {*ip::Prefix::parse("192.168.1.0/24")};
   std::map<std::string, std::string> files;
   std::mutex* mu = nullptr;  // the fixture's, held while files changes
   std::set<std::string> existing;
+  std::map<std::string, std::vector<std::string>> pluginAnswers;  // VERSION answers by path
   int writes = 0, bridgeCalls = 0;
   std::string bridgeName;
   uint32_t bridgeMtu = 0;
@@ -234,11 +240,37 @@ TEST_F(AgentTest, PeerNotOnLinkIsSkippedCountedAndDegradesState) {
 
 TEST_F(AgentTest, PortmapChainedWhenThePluginIsInstalled) {
   host_.existing.insert("/opt/cni/bin/portmap");
+  host_.pluginAnswers["/opt/cni/bin/portmap"] = {"0.4.0", "1.0.0", "1.1.0"};
   agent().nodesListed(threeNodes());
   agent().pass();
   auto conf = nlohmann::json::parse(conflist());
   ASSERT_EQ(conf["plugins"].size(), 2u);
   EXPECT_EQ(conf["plugins"][1]["type"], "portmap");
+  EXPECT_EQ(conf["cniVersions"], nlohmann::json::parse(R"(["1.0.0","1.1.0"])"));
+}
+
+// A runtime with libcni 1.2+ would hand 1.1.0 to a portmap that refuses it (Debian 12's
+// portmap 1.1.1 speaks up to 1.0.0), failing every pod: the conflist then offers 1.0.0 only.
+TEST_F(AgentTest, ConflistOffersOnlyVersionsTheChainedPortmapSpeaks) {
+  host_.existing.insert("/opt/cni/bin/portmap");
+  host_.pluginAnswers["/opt/cni/bin/portmap"] = {"0.3.1", "0.4.0", "1.0.0"};
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  auto conf = nlohmann::json::parse(conflist());
+  EXPECT_EQ(conf["cniVersion"], "1.0.0");
+  EXPECT_EQ(conf["cniVersions"], nlohmann::json::parse(R"(["1.0.0"])"));
+
+  // A portmap that cannot be asked counts as one that does not speak 1.1.0.
+  host_.pluginAnswers.clear();
+  agent().pass();
+  EXPECT_EQ(nlohmann::json::parse(conflist())["cniVersions"],
+            nlohmann::json::parse(R"(["1.0.0"])"));
+
+  // An upgraded portmap brings 1.1.0 back.
+  host_.pluginAnswers["/opt/cni/bin/portmap"] = {"1.0.0", "1.1.0"};
+  agent().pass();
+  EXPECT_EQ(nlohmann::json::parse(conflist())["cniVersions"],
+            nlohmann::json::parse(R"(["1.0.0","1.1.0"])"));
 }
 
 TEST_F(AgentTest, OwnNodeIPOverrideWins) {
