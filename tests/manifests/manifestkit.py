@@ -9,6 +9,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 MANIFEST = os.path.join(ROOT, "manifests", "routelet.yaml")
+NODE_POLICY = os.path.join(ROOT, "manifests", "node-policy.yaml")
 DOCKERFILE = os.path.join(ROOT, "Dockerfile")
 BUILD_DIR = os.environ.get("BUILD_DIR") or os.path.join(ROOT, "build")
 AGENT_BIN = os.path.join(BUILD_DIR, "controller", "agent", "routelet")

@@ -14,7 +14,8 @@ VALIDATOR = os.path.join(HERE, "validate_schema.js")
 
 def ensure_node_modules():
     """CI starts from a fresh clone: install the pinned validator on demand."""
-    if os.path.isdir(os.path.join(HERE, "node_modules", "kubernetes-models")):
+    if all(os.path.isdir(os.path.join(HERE, "node_modules", m))
+           for m in ("kubernetes-models", "@marcbachmann/cel-js")):
         return
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:

@@ -11,6 +11,7 @@ const groups = {
   "apps/v1": require("kubernetes-models/apps/v1"),
   "rbac.authorization.k8s.io/v1": require("kubernetes-models/rbac.authorization.k8s.io/v1"),
   "scheduling.k8s.io/v1": require("kubernetes-models/scheduling.k8s.io/v1"),
+  "admissionregistration.k8s.io/v1": require("kubernetes-models/admissionregistration.k8s.io/v1"),
 };
 
 const file = process.argv[2];

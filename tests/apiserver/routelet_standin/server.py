@@ -54,6 +54,10 @@ DISCOVERY_ONLY = {
     "apps/v1": [("daemonsets", "DaemonSet", True)],
     "rbac.authorization.k8s.io/v1": [("clusterroles", "ClusterRole", False),
                                      ("clusterrolebindings", "ClusterRoleBinding", False)],
+    # manifests/node-policy.yaml
+    "admissionregistration.k8s.io/v1": [
+        ("validatingadmissionpolicies", "ValidatingAdmissionPolicy", False),
+        ("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", False)],
 }
 DISCOVERY_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
