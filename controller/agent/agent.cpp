@@ -47,6 +47,9 @@ void Agent::declareMetrics() {
                    "destination), failed, skipped (no route possible, see reason).");
   metrics_.declare("routelet_unreachable_peers", T::kGauge,
                    "Peers whose node IP is not on-link from this node, so they get no route.");
+  metrics_.declare("routelet_refused_peers", T::kGauge,
+                   "Peer routes refused because the Node claims what it must not: a podCIDR "
+                   "that is unsafe or overlaps another Node's, or a node IP inside a podCIDR.");
   metrics_.declare("routelet_reconcile_duration_seconds", T::kHistogram,
                    "Time of one reconcile pass.",
                    {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
@@ -415,6 +418,9 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   self.nodeIPs = nodeIPs;
   self.onLink = facts->onLink;
   self.protocol = options_.routeProtocol;
+  self.clusterCIDRs = options_.clusterCIDRs;
+  self.minPodCIDRLengthV4 = options_.minPodCIDRLengthV4;
+  self.minPodCIDRLengthV6 = options_.minPodCIDRLengthV6;
   bool synced = cache_.synced();
   reconcile::Report report = reconciler_.reconcile(cache_, self, synced);
   lastSelf_ = self;
@@ -473,14 +479,28 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   }
 }
 
+namespace {
+// Skips that mean a Node claims what it must not (desiredRoutes): counted and reported apart
+// from the ordinary ones (no podCIDR yet, being deleted).
+bool isRefusal(reconcile::SkipReason reason) {
+  return reason == reconcile::SkipReason::kPodCIDRUnsafe ||
+         reason == reconcile::SkipReason::kPodCIDRConflict ||
+         reason == reconcile::SkipReason::kNodeIPInPodCIDR;
+}
+}  // namespace
+
 std::string Agent::coarseState(const reconcile::Report& report) const {
-  size_t notOnLink = 0;
-  for (const auto& s : report.skipped) notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
+  size_t notOnLink = 0, refused = 0;
+  for (const auto& s : report.skipped) {
+    notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
+    refused += isRefusal(s.reason);
+  }
   std::vector<std::string> reasons;
   if (report.dumpError) reasons.push_back("cannot read routes");
   if (!report.failed.empty())
     reasons.push_back(std::to_string(report.failed.size()) + " routes failed");
   if (notOnLink) reasons.push_back(std::to_string(notOnLink) + " peers not on-link");
+  if (refused) reasons.push_back(std::to_string(refused) + " peer routes refused");
   if (!report.conflicts.empty())
     reasons.push_back(std::to_string(report.conflicts.size()) + " foreign routes in the way");
   if (reasons.empty()) return "ready";
@@ -512,9 +532,13 @@ void Agent::recordOperations(const reconcile::Report& report) {
 void Agent::recordReport(const reconcile::Report& report, double seconds) {
   metrics_.observe("routelet_reconcile_duration_seconds", {}, seconds);
   recordOperations(report);
-  size_t notOnLink = 0;
-  for (const auto& s : report.skipped) notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
+  size_t notOnLink = 0, refused = 0;
+  for (const auto& s : report.skipped) {
+    notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
+    refused += isRefusal(s.reason);
+  }
   metrics_.set("routelet_unreachable_peers", {}, static_cast<double>(notOnLink));
+  metrics_.set("routelet_refused_peers", {}, static_cast<double>(refused));
   metrics_.clear("routelet_routes");
   metrics_.set(
       "routelet_routes", {{"state", "programmed"}},

@@ -18,6 +18,32 @@ struct Setting {
   std::function<Status(Options&, const std::string&)> apply;
 };
 
+// "a,b,c" into its parts; "" is one empty part, so a parser names it as a bad value.
+std::vector<std::string> splitList(const std::string& v) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    auto comma = v.find(',', start);
+    parts.push_back(v.substr(start, comma == std::string::npos ? comma : comma - start));
+    if (comma == std::string::npos) return parts;
+    start = comma + 1;
+  }
+}
+
+// "a,b": at most one value of each address family (T: ip::Address or ip::Prefix).
+template <typename T>
+Status parseOnePerFamily(const std::string& v, const char* twice, std::vector<T>& out) {
+  out.clear();
+  for (const auto& part : splitList(v)) {
+    auto value = T::parse(part);
+    if (!value) return value.error();
+    for (const auto& have : out)
+      if (have.family() == value->family()) return makeError(twice);
+    out.push_back(*value);
+  }
+  return okStatus();
+}
+
 Result<uint64_t> parseUnsigned(const std::string& v, uint64_t max) {
   uint64_t out = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
@@ -122,20 +148,23 @@ const std::vector<Setting>& settings() {
       {"node-ip", "ROUTELET_NODE_IP", "nodeIP",
        [](Options& o, const std::string& v) -> Status {
          // Comma-separated, one per family, as kubelet's --node-ip.
-         o.nodeIPs.clear();
-         size_t start = 0;
-         while (start <= v.size()) {
-           auto comma = v.find(',', start);
-           std::string part = v.substr(start, comma == std::string::npos ? comma : comma - start);
-           auto a = ip::Address::parse(part);
-           if (!a) return a.error();
-           for (const auto& have : o.nodeIPs) {
-             if (have.family() == a->family()) return makeError("two addresses of one family");
-           }
-           o.nodeIPs.push_back(*a);
-           if (comma == std::string::npos) break;
-           start = comma + 1;
-         }
+         return parseOnePerFamily<ip::Address>(v, "two addresses of one family", o.nodeIPs);
+       }},
+      {"cluster-cidr", "ROUTELET_CLUSTER_CIDR", "clusterCIDRs",
+       [](Options& o, const std::string& v) -> Status {
+         // Comma-separated, one per family, as kube-controller-manager's --cluster-cidr.
+         return parseOnePerFamily<ip::Prefix>(v, "two ranges of one family", o.clusterCIDRs);
+       }},
+      {"min-pod-cidr-length", "ROUTELET_MIN_POD_CIDR_LENGTH", "minPodCIDRLength",
+       [](Options& o, const std::string& v) -> Status {
+         // "V4,V6", e.g. the default "8,32".
+         auto parts = splitList(v);
+         if (parts.size() != 2) return makeError("want IPv4,IPv6 prefix lengths, e.g. 8,32");
+         auto v4 = parseUnsigned(parts[0], 32);
+         auto v6 = parseUnsigned(parts[1], 128);
+         if (!v4 || !v6) return makeError("want IPv4,IPv6 prefix lengths, e.g. 8,32");
+         o.minPodCIDRLengthV4 = static_cast<uint8_t>(*v4);
+         o.minPodCIDRLengthV6 = static_cast<uint8_t>(*v6);
          return okStatus();
        }},
       {"portmap", "ROUTELET_PORTMAP", "portmap",

@@ -35,6 +35,13 @@ struct Options {
   std::string listen = "0.0.0.0:9654";  // /healthz /readyz /metrics
   std::vector<ip::Address> nodeIPs;     // --node-ip overrides, at most one per family
   PortmapMode portmap = PortmapMode::kAuto;
+  // The cluster's pod ranges, at most one per family (kube-controller-manager's
+  // --cluster-cidr); empty: not known. A peer's podCIDR outside them gets no route.
+  std::vector<ip::Prefix> clusterCIDRs;
+  // The shortest podCIDR a peer may claim, IPv4 and IPv6 (a configured cluster CIDR raises
+  // it to its own length).
+  uint8_t minPodCIDRLengthV4 = 8;
+  uint8_t minPodCIDRLengthV6 = 32;
   log::Level logLevel = log::Level::kInfo;
 };
 

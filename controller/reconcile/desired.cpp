@@ -3,36 +3,22 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <set>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 namespace routelet::reconcile {
 
 namespace {
 
-// Accepted podCIDR claims of one family. Accepted claims never overlap, and two CIDR
-// prefixes overlap only when one contains the other, so a new prefix can only collide
-// with its nearest neighbours in address order: O(log n) per claim instead of a scan.
-class Claims {
- public:
-  // The owner of an accepted claim overlapping p, if any.
-  // net must have its host bits cleared.
-  const std::string* overlapping(const ip::Prefix& net) const {
-    auto after = claims_.lower_bound(net.address());
-    if (after != claims_.end() && after->second.first.overlaps(net)) return after->second.second;
-    if (after != claims_.begin()) {
-      auto before = std::prev(after);
-      if (before->second.first.overlaps(net)) return before->second.second;
-    }
-    return nullptr;
-  }
-  // owner must outlive the Claims (it points into the NodeCache).
-  void add(const ip::Prefix& net, const std::string* owner) {
-    claims_.emplace(net.address(), std::make_pair(net, owner));
-  }
-
- private:
-  std::map<ip::Address, std::pair<ip::Prefix, const std::string*>> claims_;
+// A podCIDR a peer may be routed to, before overlaps between peers are decided.
+struct Claim {
+  const std::string* name;  // points into the NodeCache
+  const model::Node* node;
+  ip::Family family;
+  ip::Prefix dst;          // host bits cleared
+  bool contested = false;  // kept although another claim overlaps it
 };
 
 // The decoder's problem lines start with the field path (model::Node::problems).
@@ -84,6 +70,10 @@ const char* skipReasonName(SkipReason reason) {
       return "podcidr-overlaps-own";
     case SkipReason::kPodCIDRConflict:
       return "podcidr-conflict";
+    case SkipReason::kPodCIDRUnsafe:
+      return "podcidr-unsafe";
+    case SkipReason::kNodeIPInPodCIDR:
+      return "node-ip-in-podcidr";
     case SkipReason::kNodeIPIsOwn:
       return "node-ip-is-own";
     case SkipReason::kNotOnLink:
@@ -101,11 +91,19 @@ std::vector<ip::Family> routedFamilies(const SelfInfo& self) {
   return families;
 }
 
-// The routes or skips of one peer, appended to out. claim(family, dst) returns the name of
-// a peer that already holds an overlapping podCIDR, or nullptr after recording the claim.
-template <class Claim>
-void appendPeer(const std::string& name, const model::Node& node, const SelfInfo& self,
-                const std::vector<ip::Family>& families, Claim&& claim, Desired& out) {
+ip::Prefix hostPrefix(const ip::Address& a) {
+  return ip::Prefix::make(a, a.family() == ip::Family::kV4 ? 32 : 128);
+}
+
+std::string familyLabel(ip::Family family) {
+  return std::string("IPv") + ip::familyName(family);
+}
+
+// The podCIDRs of one peer that may be routed, appended to claims; every other family of the
+// peer is skipped, with why, into out.
+void claimsOf(const std::string& name, const model::Node& node, const NodeCache& cache,
+              const SelfInfo& self, const std::vector<ip::Family>& families,
+              std::vector<Claim>& claims, Desired& out) {
   if (node.deleting) {
     out.skipped.push_back({name, std::nullopt, SkipReason::kDeleting,
                            "metadata.deletionTimestamp is set; its routes are removed"});
@@ -115,69 +113,147 @@ void appendPeer(const std::string& name, const model::Node& node, const SelfInfo
     auto skip = [&](SkipReason reason, std::string detail) {
       out.skipped.push_back({name, family, reason, std::move(detail)});
     };
-    auto fam = [family] { return std::string("IPv") + ip::familyName(family); };
-
-    // A missing field is kUnparsable when the decoder dropped it, the plain reason
-    // otherwise; fieldPrefix selects the problem lines that concern the field.
-    auto skipMissing = [&](std::string_view fieldPrefix, SkipReason plain, std::string detail) {
-      std::string bad = problemsAbout(node, fieldPrefix);
-      if (bad.empty())
-        skip(plain, std::move(detail));
-      else
-        skip(SkipReason::kUnparsable, std::move(bad));
-    };
-
     auto cidr = node.podCIDR(family);
     if (!cidr) {
-      skipMissing("spec.podCIDR", SkipReason::kNoPodCIDR,
-                  "spec.podCIDRs has no " + fam() + " CIDR");
+      std::string bad = problemsAbout(node, "spec.podCIDR");
+      if (bad.empty())
+        skip(SkipReason::kNoPodCIDR, "spec.podCIDRs has no " + familyLabel(family) + " CIDR");
+      else
+        skip(SkipReason::kUnparsable, std::move(bad));
       continue;
     }
     ip::Prefix dst = cidr->network();
     ip::Prefix own = *self.podCIDR(family);
     if (dst.overlaps(own)) {
       skip(SkipReason::kPodCIDROverlapsOwn,
-           "podCIDR " + dst.str() + " overlaps this node's podCIDR " + own.str());
+           "spec.podCIDRs " + dst.str() + " overlaps this node's podCIDR " + own.str());
       continue;
     }
-    if (const std::string* winner = claim(family, dst)) {
-      skip(SkipReason::kPodCIDRConflict,
-           "podCIDR " + dst.str() + " overlaps the podCIDR of node " + *winner);
+    if (auto why = unsafePodCIDR(dst, cache, self)) {
+      skip(SkipReason::kPodCIDRUnsafe, "spec.podCIDRs " + dst.str() + " " + *why);
       continue;
     }
-
-    auto gateway = node.nodeIP(family);
-    if (!gateway) {
-      skipMissing("status.addresses", SkipReason::kNoNodeIP,
-                  "status.addresses has no " + fam() + " InternalIP or ExternalIP");
-      continue;
-    }
-    if (self.nodeIP(family) == gateway) {
-      skip(SkipReason::kNodeIPIsOwn, "node IP " + gateway->str() + " is this node's own IP");
-      continue;
-    }
-    bool onLink = std::any_of(self.onLink.begin(), self.onLink.end(),
-                              [&](const ip::Prefix& p) { return p.contains(*gateway); });
-    if (!onLink) {
-      skip(SkipReason::kNotOnLink, "node IP " + gateway->str() +
-                                       " is not inside an on-link prefix of this node (" +
-                                       joinPrefixes(self.onLink, family) + ")");
-      continue;
-    }
-
-    netlink::Route route;
-    route.dst = dst;
-    route.gateway = *gateway;
-    route.table = self.table;
-    route.protocol = self.protocol;
-    route.scope = 0;  // RT_SCOPE_UNIVERSE: the gateway is resolved through the on-link route
-    route.type = 1;   // RTN_UNICAST
-    // The kernel stores an IPv6 route given metric 0 as metric 1024 (IP6_RT_PRIO_USER),
-    // and the metric is part of the route's key: asking for 0 would make every pass see
-    // its own route as foreign-keyed and stale. Ask for what the kernel keeps.
-    route.priority = dst.family() == ip::Family::kV6 ? 1024 : 0;
-    out.routes.push_back(std::move(route));
+    claims.push_back({&name, &node, family, dst});
   }
+}
+
+// The route of one claim that no other overlaps, or why the peer gets none.
+void routeClaim(const Claim& c, const SelfInfo& self, Desired& out) {
+  auto skip = [&](SkipReason reason, std::string detail) {
+    out.skipped.push_back({*c.name, c.family, reason, std::move(detail)});
+  };
+  auto gateway = c.node->nodeIP(c.family);
+  if (!gateway) {
+    std::string bad = problemsAbout(*c.node, "status.addresses");
+    if (bad.empty())
+      skip(SkipReason::kNoNodeIP,
+           "status.addresses has no " + familyLabel(c.family) + " InternalIP or ExternalIP");
+    else
+      skip(SkipReason::kUnparsable, std::move(bad));
+    return;
+  }
+  if (self.nodeIP(c.family) == gateway) {
+    skip(SkipReason::kNodeIPIsOwn, "node IP " + gateway->str() + " is this node's own IP");
+    return;
+  }
+  // A node IP inside this node's podCIDR would send the peer's pod traffic to whatever pod
+  // here holds that address. (A peer's podCIDR over a node IP is that peer's fault, refused
+  // as unsafe: blaming the Node whose IP it covers would let one Node unroute the others.)
+  for (const auto& own : self.podCIDRs) {
+    if (own.contains(*gateway)) {
+      skip(SkipReason::kNodeIPInPodCIDR,
+           "status.addresses " + gateway->str() + " lies in this node's podCIDR " + own.str());
+      return;
+    }
+  }
+  bool onLink = std::any_of(self.onLink.begin(), self.onLink.end(),
+                            [&](const ip::Prefix& p) { return p.contains(*gateway); });
+  if (!onLink) {
+    skip(SkipReason::kNotOnLink, "node IP " + gateway->str() +
+                                     " is not inside an on-link prefix of this node (" +
+                                     joinPrefixes(self.onLink, c.family) + ")");
+    return;
+  }
+  netlink::Route route;
+  route.dst = c.dst;
+  route.gateway = *gateway;
+  route.table = self.table;
+  route.protocol = self.protocol;
+  route.scope = 0;  // RT_SCOPE_UNIVERSE: the gateway is resolved through the on-link route
+  route.type = 1;   // RTN_UNICAST
+  // The kernel stores an IPv6 route given metric 0 as metric 1024 (IP6_RT_PRIO_USER),
+  // and the metric is part of the route's key: asking for 0 would make every pass see
+  // its own route as foreign-keyed and stale. Ask for what the kernel keeps.
+  route.priority = c.dst.family() == ip::Family::kV6 ? 1024 : 0;
+  out.routes.push_back(std::move(route));
+}
+
+// Decides overlapping claims (see desiredRoutes); returns the claims that keep their route
+// and skips the others into out.
+std::vector<Claim> resolveOverlaps(std::vector<Claim> claims,
+                                   const std::vector<netlink::Route>& programmed, Desired& out) {
+  std::set<std::pair<ip::Prefix, ip::Address>> routed;
+  for (const auto& r : programmed)
+    if (r.gateway) routed.emplace(r.dst.network(), *r.gateway);
+  auto isProgrammed = [&](const Claim& c) {
+    auto gateway = c.node->nodeIP(c.family);
+    return gateway && routed.count({c.dst, *gateway}) > 0;
+  };
+  // Two prefixes overlap only when one contains the other: in address order (shorter
+  // first at equal addresses), a group of overlapping claims is a run in which each starts
+  // before the furthest end seen so far.
+  std::sort(claims.begin(), claims.end(), [](const Claim& a, const Claim& b) {
+    return std::tie(a.dst, *a.name) < std::tie(b.dst, *b.name);
+  });
+  std::vector<Claim> kept;
+  for (std::size_t begin = 0; begin < claims.size();) {
+    std::size_t end = begin + 1;
+    // The first claim of a run is its widest: a later one that overlapped it and were
+    // wider would contain it, so start at the same address and sort before it.
+    const ip::Prefix& cover = claims[begin].dst;
+    while (end < claims.size() && cover.overlaps(claims[end].dst)) ++end;
+    if (end - begin == 1) {
+      kept.push_back(claims[begin]);
+      begin = end;
+      continue;
+    }
+    std::vector<const Claim*> keepers;
+    for (std::size_t i = begin; i < end; ++i)
+      if (isProgrammed(claims[i])) keepers.push_back(&claims[i]);
+    bool keepersOverlap = false;
+    for (std::size_t i = 0; i < keepers.size(); ++i)
+      for (std::size_t j = i + 1; j < keepers.size(); ++j)
+        keepersOverlap = keepersOverlap || keepers[i]->dst.overlaps(keepers[j]->dst);
+    if (keepersOverlap) keepers.clear();
+    for (std::size_t i = begin; i < end; ++i) {
+      const Claim& c = claims[i];
+      bool keeps = std::find(keepers.begin(), keepers.end(), &c) != keepers.end();
+      if (keeps) {
+        kept.push_back(c);
+        kept.back().contested = true;
+        continue;
+      }
+      std::string others;
+      for (std::size_t k = begin; k < end; ++k) {
+        if (k == i || !claims[k].dst.overlaps(c.dst)) continue;
+        others +=
+            (others.empty() ? "" : ", ") + claims[k].dst.str() + " of node " + *claims[k].name;
+      }
+      out.skipped.push_back(
+          {*c.name, c.family, SkipReason::kPodCIDRConflict,
+           "spec.podCIDRs " + c.dst.str() + " overlaps " + others +
+               (keepers.empty() ? ": none of them is routed until the Nodes are corrected"
+                                : ": the route programmed before this claim stays")});
+    }
+    begin = end;
+  }
+  return kept;
+}
+
+void sortSkips(std::vector<Skip>& skips) {
+  std::stable_sort(skips.begin(), skips.end(), [](const Skip& a, const Skip& b) {
+    return std::tie(a.node, a.family) < std::tie(b.node, b.family);
+  });
 }
 
 void sortRoutes(std::vector<netlink::Route>& routes) {
@@ -194,24 +270,59 @@ void sortRoutes(std::vector<netlink::Route>& routes) {
 
 }  // namespace
 
-Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self) {
+std::optional<std::string> unsafePodCIDR(const ip::Prefix& dst, const NodeCache& cache,
+                                         const SelfInfo& self) {
+  const bool v4 = dst.family() == ip::Family::kV4;
+  int bound = v4 ? self.minPodCIDRLengthV4 : self.minPodCIDRLengthV6;
+  for (const auto& cluster : self.clusterCIDRs) {
+    if (cluster.family() != dst.family()) continue;
+    if (!cluster.contains(dst.address()) || dst.length() < cluster.length())
+      return "is outside the cluster CIDR " + cluster.str();
+    bound = std::max(bound, cluster.length());
+  }
+  if (dst.length() < bound)
+    return "is shorter than /" + std::to_string(bound) +
+           " (the minPodCIDRLength or clusterCIDRs setting)";
+  static const std::vector<std::pair<ip::Prefix, const char*>> kReserved = [] {
+    std::vector<std::pair<ip::Prefix, const char*>> out;
+    for (auto [cidr, what] : std::initializer_list<std::pair<const char*, const char*>>{
+             {"0.0.0.0/8", "this-network"},
+             {"127.0.0.0/8", "loopback"},
+             {"169.254.0.0/16", "link-local (metadata services)"},
+             {"224.0.0.0/4", "multicast"},
+             {"240.0.0.0/4", "reserved"},
+             {"::1/128", "loopback"},
+             {"fe80::/10", "link-local"},
+             {"ff00::/8", "multicast"}})
+      out.emplace_back(ip::Prefix::parse(cidr).value(), what);
+    return out;
+  }();
+  for (const auto& [range, what] : kReserved)
+    if (range.overlaps(dst)) return "overlaps the " + std::string(what) + " range " + range.str();
+  for (const auto& subnet : self.onLink)
+    if (subnet.family() == dst.family() && subnet.overlaps(dst))
+      return "overlaps this node's on-link subnet " + subnet.str();
+  for (const auto& mine : self.nodeIPs)
+    if (dst.contains(mine)) return "covers this node's IP " + mine.str();
+  if (auto holder = cache.nodeIPWithin(dst))
+    return "covers node IP " + holder->second.str() + " of node " + holder->first;
+  return std::nullopt;
+}
+
+Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self,
+                      const std::vector<netlink::Route>& programmed) {
   Desired out;
   std::vector<ip::Family> families = routedFamilies(self);
-  std::map<ip::Family, Claims> claims;
-  auto claim = [&](ip::Family family, const ip::Prefix& dst, const std::string* name) {
-    const std::string* winner = claims[family].overlapping(dst);
-    if (!winner) claims[family].add(dst, name);
-    return winner;
-  };
-  // The cache iterates in name order, which makes "first by name wins" a single pass.
-  for (const auto& [name, node] : cache.nodes()) {
-    if (name == self.name) continue;
-    appendPeer(
-        name, node, self, families,
-        [&](ip::Family f, const ip::Prefix& dst) { return claim(f, dst, &name); }, out);
+  std::vector<Claim> claims;
+  for (const auto& [name, node] : cache.nodes())
+    if (name != self.name) claimsOf(name, node, cache, self, families, claims, out);
+  for (const Claim& c : resolveOverlaps(std::move(claims), programmed, out)) {
+    std::size_t before = out.routes.size();
+    routeClaim(c, self, out);
+    if (c.contested && out.routes.size() > before) out.keptInConflict.push_back(out.routes.back());
   }
   sortRoutes(out.routes);
-  // Skips were produced in name order and, per node, in family order: already sorted.
+  sortSkips(out.skipped);
   return out;
 }
 
@@ -220,13 +331,18 @@ std::optional<Desired> peerDesired(const NodeCache& cache, const SelfInfo& self,
   Desired out;
   if (!node || name == self.name) return out;
   // Any other Node (own excepted: its overlap is a local skip) with an overlapping
-  // podCIDR, whether or not it claims it now, makes the answer depend on the rest.
+  // podCIDR, whether or not it claims it now, makes the answer depend on the rest; so does
+  // a node IP of this peer inside another Node's podCIDR (that Node's route is then unsafe).
   for (const auto& mine : node->podCIDRs)
     if (cache.podCIDROverlap(mine, name, self.name)) return std::nullopt;
-  appendPeer(
-      name, *node, self, routedFamilies(self),
-      [](ip::Family, const ip::Prefix&) -> const std::string* { return nullptr; }, out);
+  for (const auto* ips : {&node->internalIPs, &node->externalIPs})
+    for (const auto& a : *ips)
+      if (cache.podCIDROverlap(hostPrefix(a), name, std::string())) return std::nullopt;
+  std::vector<Claim> claims;
+  claimsOf(name, *node, cache, self, routedFamilies(self), claims, out);
+  for (const Claim& c : claims) routeClaim(c, self, out);
   sortRoutes(out.routes);
+  sortSkips(out.skipped);
   return out;
 }
 

@@ -28,6 +28,13 @@ struct SelfInfo {
   std::vector<ip::Prefix> onLink;
   uint8_t protocol = 201;  // routelet's route protocol (the agent passes its option)
   uint32_t table = 254;    // RT_TABLE_MAIN
+  // The cluster's pod ranges (the agent's clusterCIDRs setting), at most one per family;
+  // empty when not configured. A peer's podCIDR must lie inside the one of its family.
+  std::vector<ip::Prefix> clusterCIDRs;
+  // The shortest podCIDR prefix a peer may claim, per family (the agent's
+  // minPodCIDRLength setting; a configured cluster CIDR raises it to its own length).
+  uint8_t minPodCIDRLengthV4 = 8;
+  uint8_t minPodCIDRLengthV6 = 32;
 
   std::optional<ip::Prefix> podCIDR(ip::Family family) const;
   std::optional<ip::Address> nodeIP(ip::Family family) const;
@@ -39,8 +46,10 @@ enum class SkipReason {
   kNoNodeIP,            // no InternalIP/ExternalIP of the family
   kUnparsable,          // the field is missing because the decoder could not read it
   kPodCIDROverlapsOwn,  // its podCIDR overlaps this node's own podCIDR
-  kPodCIDRConflict,     // another peer (first by name) already claims an overlapping podCIDR
+  kPodCIDRConflict,     // another peer claims an overlapping podCIDR (see desiredRoutes)
+  kPodCIDRUnsafe,       // its podCIDR covers addresses no pod range may (see unsafePodCIDR)
   kNodeIPIsOwn,         // its node IP is this node's own IP
+  kNodeIPInPodCIDR,     // its node IP lies in this node's podCIDR: the route would reach a pod
   kNotOnLink,           // its node IP is not inside any on-link prefix of this node
 };
 // "deleting", "no-podcidr", ... — stable names for logs, metrics labels and `status`.
@@ -58,26 +67,46 @@ struct Skip {
 struct Desired {
   std::vector<netlink::Route> routes;  // sorted by Route::key()
   std::vector<Skip> skipped;           // sorted by node name, then family
+  // The routes among `routes` kept only because they were programmed before an overlapping
+  // claim appeared: the caller passes them back as programmed, so a kept route deleted by
+  // hand is healed instead of handing the contested range to nobody.
+  std::vector<netlink::Route> keptInConflict;
 };
 
 // For every peer (not self, not deleting) and every routed family where the peer has a
 // podCIDR and a node IP: `podCIDR via nodeIP`, proto self.protocol, table self.table,
 // scope universe.
 //
-// Overlapping podCIDRs between peers: the peer whose name sorts first wins and gets the
-// route; every later claimant is skipped with kPodCIDRConflict naming the winner. The
-// winner depends only on the Node list, so every agent in the cluster and every restart
-// picks the same one, and a misconfigured cluster keeps one working route instead of none.
-// Claims count whether or not the claimant's node IP is usable, for the same reason: a
-// node-local fact (on-link) must not change which peer owns a CIDR.
-Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self);
+// A peer's podCIDR that would steer traffic where no pod lives is refused (kPodCIDRUnsafe)
+// before it can claim anything: see unsafePodCIDR.
+//
+// Overlapping podCIDRs between peers: no claim can win by what it names itself or when it
+// comes. Claims that overlap (transitively) form a group; in a group, the claimants whose
+// route is already programmed (a route in `programmed` to that podCIDR via that claimant's
+// node IP) keep it, provided those do not overlap each other, and every other claimant is
+// skipped with kPodCIDRConflict naming the others. With no such route (a new agent, or a
+// conflict present from the start) nobody in the group is routed until the Nodes are
+// corrected. So a Node that starts claiming another's range never takes its traffic, and
+// every claimant is reported. Claims count whether or not the claimant's node IP is usable:
+// a node-local fact (on-link) must not change which peer owns a CIDR.
+Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self,
+                      const std::vector<netlink::Route>& programmed = {});
+
+// Why a peer's podCIDR must not be routed, or nullopt when it may: it is shorter than the
+// bound of SelfInfo (or outside the cluster CIDR of its family), or it covers a node IP of
+// any Node, an on-link subnet of this node (or lies inside one), or addresses no pod range
+// may hold: this-network 0.0.0.0/8, loopback (127.0.0.0/8, ::1), link-local
+// (169.254.0.0/16, where cloud metadata services live, and fe80::/10), multicast
+// (224.0.0.0/4, ff00::/8) and the reserved 240.0.0.0/4.
+std::optional<std::string> unsafePodCIDR(const ip::Prefix& dst, const NodeCache& cache,
+                                         const SelfInfo& self);
 
 // What desiredRoutes() gives for one peer, `name` with the Node `node` (nullptr: none), in
 // O(log cluster) lookups instead of a whole pass: the agent's targeted pass after a Node
 // event. node may be a version that is no longer in the cache (what the peer was at the
 // last pass). nullopt when another Node (own excepted) has a podCIDR overlapping one of
-// node's: then the winner, and other peers' routes, depend on the whole cluster and only
-// desiredRoutes() can say.
+// node's, or one of node's IPs lies in another Node's podCIDR: then the outcome, and other
+// peers' routes, depend on the whole cluster and only desiredRoutes() can say.
 std::optional<Desired> peerDesired(const NodeCache& cache, const SelfInfo& self,
                                    const std::string& name, const model::Node* node);
 

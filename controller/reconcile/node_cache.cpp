@@ -13,12 +13,24 @@ bool sameRouting(const model::Node& a, const model::Node& b) {
 
 }  // namespace
 
+uint32_t& NodeCache::lengthCount(const ip::Prefix& p) {
+  return lengths_[p.family() == ip::Family::kV4 ? 0 : 1][p.length()];
+}
+
 void NodeCache::index(const model::Node& node) {
-  for (const auto& cidr : node.podCIDRs) byPodCIDR_.emplace(cidr.network(), node.name);
+  for (const auto& cidr : node.podCIDRs) {
+    if (byPodCIDR_.emplace(cidr.network(), node.name).second) ++lengthCount(cidr);
+  }
+  for (const auto* ips : {&node.internalIPs, &node.externalIPs})
+    for (const auto& a : *ips) byNodeIP_.emplace(a, node.name);
 }
 
 void NodeCache::unindex(const model::Node& node) {
-  for (const auto& cidr : node.podCIDRs) byPodCIDR_.erase({cidr.network(), node.name});
+  for (const auto& cidr : node.podCIDRs) {
+    if (byPodCIDR_.erase({cidr.network(), node.name}) > 0) --lengthCount(cidr);
+  }
+  for (const auto* ips : {&node.internalIPs, &node.externalIPs})
+    for (const auto& a : *ips) byNodeIP_.erase({a, node.name});
 }
 
 bool NodeCache::upsert(model::Node node, std::optional<model::Node>* previous) {
@@ -31,7 +43,8 @@ bool NodeCache::upsert(model::Node node, std::optional<model::Node>* previous) {
     return true;
   }
   bool changed = !sameRouting(it->second, node);
-  if (it->second.podCIDRs != node.podCIDRs) {
+  if (it->second.podCIDRs != node.podCIDRs || it->second.internalIPs != node.internalIPs ||
+      it->second.externalIPs != node.externalIPs) {
     unindex(it->second);
     index(node);
   }
@@ -70,6 +83,7 @@ const std::string* NodeCache::podCIDROverlap(const ip::Prefix& p, const std::str
   }
   // Prefixes that contain p: at most one network per shorter length.
   for (int length = 0; length < net.length(); ++length) {
+    if (lengths_[net.family() == ip::Family::kV4 ? 0 : 1][length] == 0) continue;
     if (const std::string* name = firstWith(ip::Prefix::make(net.address(), length), other))
       return name;
   }
@@ -85,6 +99,15 @@ std::vector<std::string> NodeCache::withPodCIDR(const ip::Prefix& net) const {
   return out;
 }
 
+std::optional<std::pair<std::string, ip::Address>> NodeCache::nodeIPWithin(
+    const ip::Prefix& p) const {
+  ip::Prefix net = p.network();
+  auto it = byNodeIP_.lower_bound({net.address(), std::string()});
+  if (it != byNodeIP_.end() && net.contains(it->first))
+    return std::make_pair(it->second, it->first);
+  return std::nullopt;
+}
+
 std::vector<std::string> NodeCache::replaceAll(std::vector<model::Node> nodes) {
   std::map<std::string, model::Node> fresh;
   for (auto& node : nodes) {
@@ -96,6 +119,8 @@ std::vector<std::string> NodeCache::replaceAll(std::vector<model::Node> nodes) {
     if (!fresh.contains(name)) vanished.push_back(name);
   nodes_ = std::move(fresh);
   byPodCIDR_.clear();
+  byNodeIP_.clear();
+  lengths_ = {};
   for (const auto& [name, node] : nodes_) index(node);
   synced_ = true;
   return vanished;

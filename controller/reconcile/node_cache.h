@@ -4,7 +4,9 @@
 // are kept sorted, which makes everything computed from the cache deterministic.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -41,6 +43,9 @@ class NodeCache {
                                     const std::string& except2) const;
   // The Nodes whose podCIDR is exactly net (host bits ignored), in name order.
   std::vector<std::string> withPodCIDR(const ip::Prefix& net) const;
+  // A Node with an InternalIP or ExternalIP inside p, and that address; nullopt when none.
+  // O(log n).
+  std::optional<std::pair<std::string, ip::Address>> nodeIPWithin(const ip::Prefix& p) const;
 
   // True once a complete LIST has filled the cache. Before that, a Node missing from the
   // cache may simply not have been seen yet, so its route must not be deleted.
@@ -49,6 +54,7 @@ class NodeCache {
  private:
   void index(const model::Node& node);
   void unindex(const model::Node& node);
+  uint32_t& lengthCount(const ip::Prefix& p);
   // The first Node, in name order, whose podCIDR is exactly net (host bits ignored) and
   // that pred accepts; nullptr when none.
   template <typename Pred>
@@ -58,6 +64,11 @@ class NodeCache {
   // Every podCIDR (network) with its Node: what a targeted pass asks about one Node,
   // answered without walking all of them.
   std::set<std::pair<ip::Prefix, std::string>> byPodCIDR_;
+  // How many indexed podCIDRs have each prefix length, per family (0: IPv4, 1: IPv6): a
+  // lookup for the prefixes containing p tries only lengths some Node uses.
+  std::array<std::array<uint32_t, 129>, 2> lengths_{};
+  // Every node IP with its Node: a peer's podCIDR must not cover any of them.
+  std::set<std::pair<ip::Address, std::string>> byNodeIP_;
   bool synced_ = false;
 };
 

@@ -7,12 +7,10 @@ namespace routelet::reconcile {
 
 Report Reconciler::reconcile(const NodeCache& cache, const SelfInfo& self, bool cacheSynced) {
   Report report;
-  Desired desired = desiredRoutes(cache, self);
-  report.skipped = std::move(desired.skipped);
-
   auto dumped = table_.dump(std::nullopt, self.table);
   if (!dumped) {
     report.dumpError = dumped.error().wrap("dump routes of table " + std::to_string(self.table));
+    report.skipped = desiredRoutes(cache, self).skipped;
     return report;
   }
   // Only routes carrying routelet's protocol are ours to change; the rest are only
@@ -21,6 +19,13 @@ Report Reconciler::reconcile(const NodeCache& cache, const SelfInfo& self, bool 
   std::vector<netlink::Route> foreign;
   for (auto& r : *dumped)
     (r.protocol == self.protocol ? observed : foreign).push_back(std::move(r));
+  // What is programmed decides overlapping podCIDR claims (desiredRoutes); a route kept in
+  // such a conflict counts as programmed while this agent runs, also once deleted by hand.
+  std::vector<netlink::Route> programmed = observed;
+  programmed.insert(programmed.end(), keptInConflict_.begin(), keptInConflict_.end());
+  Desired desired = desiredRoutes(cache, self, programmed);
+  keptInConflict_ = std::move(desired.keptInConflict);
+  report.skipped = std::move(desired.skipped);
 
   Plan plan =
       planRoutes(desired.routes, observed, foreign, PlanOptions{.deleteStale = cacheSynced});

@@ -52,6 +52,7 @@ class Reconciler {
   void apply(const Plan& plan, Report& report);
 
   RouteTable& table_;
+  std::vector<netlink::Route> keptInConflict_;  // Desired::keptInConflict of the last pass
 };
 
 }  // namespace routelet::reconcile

@@ -427,10 +427,22 @@ TEST_F(AgentTest, OverlappingPodCIDRsAreLeftToAWholePass) {
   agent().nodeUpserted(node("node0", "192.168.1.10", "10.244.3.0/25"));  // inside node3's
   agent().pass();
   EXPECT_EQ(table_.dumpCalls(), 2u);
-  // node0 sorts first, so it wins the overlap and node3 loses its route, as every agent
-  // in the cluster decides.
-  EXPECT_EQ(gatewayOf(table_, "10.244.3.0/25"), "192.168.1.10");
-  EXPECT_EQ(gatewayOf(table_, "10.244.3.0/24"), "none");
+  // node0 sorts first by name, yet node3's route was programmed first and stays: a Node
+  // cannot take another's range by what it is called. node0 is refused and reported.
+  EXPECT_EQ(gatewayOf(table_, "10.244.3.0/25"), "none");
+  EXPECT_EQ(gatewayOf(table_, "10.244.3.0/24"), "192.168.1.13");
+  EXPECT_EQ(metrics_.value("routelet_refused_peers"), 1);
+  auto patch = nlohmann::json::parse(patches_.back());
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"],
+            "degraded: 1 peer routes refused");
+
+  // The kept route deleted by hand comes back: the contested range is not handed to nobody.
+  ASSERT_TRUE(table_.erase(makeRoute("10.244.3.0/24", "192.168.1.13", 201).key()));
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "",
+                                       makeRoute("10.244.3.0/24", "192.168.1.13", 201)}});
+  agent().pass();
+  EXPECT_EQ(gatewayOf(table_, "10.244.3.0/24"), "192.168.1.13");
+  EXPECT_EQ(gatewayOf(table_, "10.244.3.0/25"), "none");
 }
 
 TEST_F(AgentTest, HealIsTargetedAndEchoesOfOwnChangesAreNot) {

@@ -64,6 +64,21 @@ TEST(OptionsTest, NodeIPsOnePerFamily) {
             "flag --node-ip \"192.168.1.11,192.168.1.12\": two addresses of one family");
 }
 
+TEST(OptionsTest, ClusterCIDRsAndThePodCIDRBound) {
+  auto inv = parse({"--cluster-cidr", "10.244.0.0/16,fd00:10:244::/56"},
+                   {{"ROUTELET_MIN_POD_CIDR_LENGTH", "16,48"}});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  ASSERT_EQ(inv->options.clusterCIDRs.size(), 2u);
+  EXPECT_EQ(inv->options.clusterCIDRs[1].str(), "fd00:10:244::/56");
+  EXPECT_EQ(inv->options.minPodCIDRLengthV4, 16);
+  EXPECT_EQ(inv->options.minPodCIDRLengthV6, 48);
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->options.clusterCIDRs.empty());
+  EXPECT_EQ(defaults->options.minPodCIDRLengthV4, 8);
+  EXPECT_EQ(defaults->options.minPodCIDRLengthV6, 32);
+}
+
 TEST(OptionsTest, BadValuesNameTheSourceAndValue) {
   struct Case {
     std::vector<std::string> args;
@@ -85,6 +100,16 @@ TEST(OptionsTest, BadValuesNameTheSourceAndValue) {
       {{"--resync-period=0s"}, {}, "", "flag --resync-period \"0s\""},
       {{"--listen=nowhere"}, {}, "", "flag --listen \"nowhere\": want HOST:PORT"},
       {{"--log-level=loud"}, {}, "", "flag --log-level \"loud\""},
+      {{"--cluster-cidr=10.0.0.0/8,10.1.0.0/16"},
+       {},
+       "",
+       "flag --cluster-cidr \"10.0.0.0/8,10.1.0.0/16\": two ranges of one family"},
+      {{"--cluster-cidr=10.0.0.0/33"}, {}, "", "flag --cluster-cidr \"10.0.0.0/33\""},
+      {{"--min-pod-cidr-length=8"}, {}, "", "flag --min-pod-cidr-length \"8\": want IPv4,IPv6"},
+      {{"--min-pod-cidr-length=33,64"},
+       {},
+       "",
+       "flag --min-pod-cidr-length \"33,64\": want IPv4,IPv6"},
       {{"--mtu"}, {}, "", "flag --mtu needs a value"},
       {{"--config=/c.yaml"},
        {},

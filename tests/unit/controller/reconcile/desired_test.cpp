@@ -34,7 +34,20 @@ struct Case {
   std::vector<WantRoute> routes;
   std::vector<WantSkip> skips;
   SelfInfo self = testing::seedSelf();
+  std::vector<WantRoute> programmed = {};  // routelet's routes already in the kernel
 };
+
+std::vector<netlink::Route> programmedRoutes(const std::vector<WantRoute>& want) {
+  std::vector<netlink::Route> out;
+  for (const auto& w : want) {
+    netlink::Route r;
+    r.dst = prefix(w.dst);
+    r.gateway = addr(w.gateway);
+    r.protocol = 201;
+    out.push_back(r);
+  }
+  return out;
+}
 
 model::Node withProblem(model::Node n, std::string problem) {
   n.problems.push_back(std::move(problem));
@@ -120,28 +133,122 @@ std::vector<Case> cases() {
        .skips = {{"node-2", Family::kV4, SkipReason::kPodCIDROverlapsOwn},
                  {"node-3", Family::kV4, SkipReason::kPodCIDROverlapsOwn}},
        .self = v4Only()},
-      {.name = "equal podCIDRs: first name wins",
+      {.name = "equal podCIDRs, nothing programmed: no name wins",
        .nodes = {makeNode("node-3", {"10.244.2.0/24"}, {"192.168.1.13"}),
                  makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"})},
-       .routes = {{"10.244.2.0/24", "192.168.1.12"}},
-       .skips = {{"node-3", Family::kV4, SkipReason::kPodCIDRConflict}},
+       .routes = {},
+       .skips = {{"node-2", Family::kV4, SkipReason::kPodCIDRConflict},
+                 {"node-3", Family::kV4, SkipReason::kPodCIDRConflict}},
        .self = v4Only()},
-      {.name = "nested podCIDRs: first name wins, disjoint later claims still accepted",
+      {.name = "equal podCIDRs: the programmed route stays, whatever the names",
+       .nodes = {makeNode("node-3", {"10.244.2.0/24"}, {"192.168.1.13"}),
+                 makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"})},
+       .routes = {{"10.244.2.0/24", "192.168.1.13"}},
+       .skips = {{"node-2", Family::kV4, SkipReason::kPodCIDRConflict}},
+       .self = v4Only(),
+       .programmed = {{"10.244.2.0/24", "192.168.1.13"}}},
+      {.name = "a route programmed via another gateway keeps nobody",
+       .nodes = {makeNode("node-3", {"10.244.2.0/24"}, {"192.168.1.13"}),
+                 makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"})},
+       .routes = {},
+       .skips = {{"node-2", Family::kV4, SkipReason::kPodCIDRConflict},
+                 {"node-3", Family::kV4, SkipReason::kPodCIDRConflict}},
+       .self = v4Only(),
+       .programmed = {{"10.244.2.0/24", "192.168.1.99"}}},
+      {.name = "nested podCIDRs: programmed routes that do not overlap each other stay",
        .nodes = {makeNode("node-a", {"10.244.2.0/24"}, {"192.168.1.12"}),
                  makeNode("node-b", {"10.244.2.0/23"}, {"192.168.1.13"}),
                  makeNode("node-c", {"10.244.3.0/24"}, {"192.168.1.14"}),
-                 makeNode("node-d", {"10.244.2.128/25"}, {"192.168.1.15"})},
-       .routes = {{"10.244.2.0/24", "192.168.1.12"}, {"10.244.3.0/24", "192.168.1.14"}},
+                 makeNode("node-d", {"10.244.2.128/25"}, {"192.168.1.15"}),
+                 makeNode("node-e", {"10.244.4.0/24"}, {"192.168.1.16"})},
+       .routes = {{"10.244.2.0/24", "192.168.1.12"},
+                  {"10.244.3.0/24", "192.168.1.14"},
+                  {"10.244.4.0/24", "192.168.1.16"}},
        .skips = {{"node-b", Family::kV4, SkipReason::kPodCIDRConflict},
                  {"node-d", Family::kV4, SkipReason::kPodCIDRConflict}},
-       .self = v4Only()},
-      {.name = "the claim counts even when the winner is off-link",
+       .self = v4Only(),
+       .programmed = {{"10.244.2.0/24", "192.168.1.12"}, {"10.244.3.0/24", "192.168.1.14"}}},
+      {.name = "nested podCIDRs whose programmed routes overlap: nobody in the group",
+       .nodes = {makeNode("node-a", {"10.244.2.0/24"}, {"192.168.1.12"}),
+                 makeNode("node-b", {"10.244.2.0/23"}, {"192.168.1.13"}),
+                 makeNode("node-e", {"10.244.4.0/24"}, {"192.168.1.16"})},
+       .routes = {{"10.244.4.0/24", "192.168.1.16"}},
+       .skips = {{"node-a", Family::kV4, SkipReason::kPodCIDRConflict},
+                 {"node-b", Family::kV4, SkipReason::kPodCIDRConflict}},
+       .self = v4Only(),
+       .programmed = {{"10.244.2.0/24", "192.168.1.12"}, {"10.244.2.0/23", "192.168.1.13"}}},
+      {.name = "the claim counts even when the claimant is off-link",
        .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"192.168.2.12"}),
                  makeNode("node-3", {"10.244.2.0/24"}, {"192.168.1.13"})},
        .routes = {},
-       .skips = {{"node-2", Family::kV4, SkipReason::kNotOnLink},
+       .skips = {{"node-2", Family::kV4, SkipReason::kPodCIDRConflict},
                  {"node-3", Family::kV4, SkipReason::kPodCIDRConflict}},
        .self = v4Only()},
+      {.name = "unsafe podCIDRs are refused, the other peers unaffected",
+       .nodes =
+           {makeNode("node-2", {"10.244.2.0/24", "fd00:10:244:2::/64"},
+                     {"192.168.1.12", "fd00:1::12"}),
+            makeNode("node-meta", {"169.254.0.0/24", "fe80::/64"}, {"192.168.1.13", "fd00:1::13"}),
+            makeNode("node-mcast", {"239.1.0.0/24", "ff02::/64"}, {"192.168.1.14", "fd00:1::14"}),
+            makeNode("node-loop", {"127.1.0.0/24", "::1/128"}, {"192.168.1.15", "fd00:1::15"}),
+            makeNode("node-wide", {"12.0.0.0/6", "fd00:20::/31"}, {"192.168.1.16", "fd00:1::16"}),
+            makeNode("node-net", {"192.168.0.0/16", "fd00:1::/80"},
+                     {"192.168.1.17", "fd00:1::17"})},
+       .routes = {{"10.244.2.0/24", "192.168.1.12"}, {"fd00:10:244:2::/64", "fd00:1::12"}},
+       .skips = {{"node-loop", Family::kV4, SkipReason::kPodCIDRUnsafe},
+                 {"node-loop", Family::kV6, SkipReason::kPodCIDRUnsafe},
+                 {"node-mcast", Family::kV4, SkipReason::kPodCIDRUnsafe},
+                 {"node-mcast", Family::kV6, SkipReason::kPodCIDRUnsafe},
+                 {"node-meta", Family::kV4, SkipReason::kPodCIDRUnsafe},
+                 {"node-meta", Family::kV6, SkipReason::kPodCIDRUnsafe},
+                 {"node-net", Family::kV4, SkipReason::kPodCIDRUnsafe},
+                 {"node-net", Family::kV6, SkipReason::kPodCIDRUnsafe},
+                 {"node-wide", Family::kV4, SkipReason::kPodCIDRUnsafe},
+                 {"node-wide", Family::kV6, SkipReason::kPodCIDRUnsafe}}},
+      {.name = "a podCIDR over other Nodes' IPs is refused, not the Nodes it covers",
+       .nodes = {makeNode("node-2", {"192.168.0.0/16"}, {"192.168.1.12"}),
+                 makeNode("node-3", {"10.244.3.0/24"}, {"192.168.1.13"}),
+                 makeNode("node-4", {"10.250.0.0/24"}, {"192.168.1.14"}),
+                 makeNode("node-5", {"10.244.5.0/24"}, {"10.250.0.5"})},
+       .routes = {{"10.244.3.0/24", "192.168.1.13"}},
+       .skips = {{"node-2", Family::kV4, SkipReason::kPodCIDRUnsafe},
+                 {"node-4", Family::kV4, SkipReason::kPodCIDRUnsafe},
+                 {"node-5", Family::kV4, SkipReason::kNotOnLink}},
+       .self = v4Only()},
+      {.name = "a node IP inside this node's own podCIDR: the route would lead to a pod here",
+       .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"10.244.1.7"})},
+       .routes = {},
+       .skips = {{"node-2", Family::kV4, SkipReason::kNodeIPInPodCIDR}},
+       .self =
+           [] {
+             SelfInfo s = v4Only();
+             s.onLink.push_back(prefix("10.244.1.0/24"));  // the bridge's subnet
+             return s;
+           }()},
+      {.name = "with a cluster CIDR, a podCIDR outside it is refused",
+       .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"}),
+                 makeNode("node-3", {"10.96.0.0/24"}, {"192.168.1.13"}),
+                 makeNode("node-4", {"10.0.0.0/12"}, {"192.168.1.14"})},
+       .routes = {{"10.244.2.0/24", "192.168.1.12"}},
+       .skips = {{"node-3", Family::kV4, SkipReason::kPodCIDRUnsafe},
+                 {"node-4", Family::kV4, SkipReason::kPodCIDRUnsafe}},
+       .self =
+           [] {
+             SelfInfo s = v4Only();
+             s.clusterCIDRs = {prefix("10.244.0.0/16")};
+             return s;
+           }()},
+      {.name = "the prefix bound is a setting",
+       .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"}),
+                 makeNode("node-3", {"10.0.0.0/12"}, {"192.168.1.13"})},
+       .routes = {{"10.244.2.0/24", "192.168.1.12"}},
+       .skips = {{"node-3", Family::kV4, SkipReason::kPodCIDRUnsafe}},
+       .self =
+           [] {
+             SelfInfo s = v4Only();
+             s.minPodCIDRLengthV4 = 16;
+             return s;
+           }()},
       {.name = "peer announcing this node's IP",
        .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.11"})},
        .routes = {},
@@ -188,7 +295,7 @@ TEST_P(DesiredTest, Computes) {
   const Case& c = GetParam();
   NodeCache cache;
   for (const auto& n : c.nodes) (void)cache.upsert(n);
-  Desired d = desiredRoutes(cache, c.self);
+  Desired d = desiredRoutes(cache, c.self, programmedRoutes(c.programmed));
 
   ASSERT_EQ(d.routes.size(), c.routes.size());
   for (std::size_t i = 0; i < c.routes.size(); ++i) {
@@ -221,13 +328,18 @@ TEST_P(DesiredTest, PeerDesiredIsThePeersShareOfTheWhole) {
   const Case& c = GetParam();
   NodeCache cache;
   for (const auto& n : c.nodes) (void)cache.upsert(n);
-  Desired whole = desiredRoutes(cache, c.self);
+  Desired whole = desiredRoutes(cache, c.self, programmedRoutes(c.programmed));
   for (const auto& [name, node] : cache.nodes()) {
     bool overlapped = false;
     for (const auto& [other, peer] : cache.nodes()) {
-      if (other == name || other == c.self.name) continue;
-      for (const auto& a : node.podCIDRs)
-        for (const auto& b : peer.podCIDRs) overlapped = overlapped || a.overlaps(b);
+      if (other == name) continue;
+      for (const auto& b : peer.podCIDRs) {
+        for (const auto& a : node.podCIDRs)
+          overlapped = overlapped || (other != c.self.name && a.overlaps(b));
+        // A node IP inside another Node's podCIDR makes that Node's route unsafe.
+        for (const auto* ips : {&node.internalIPs, &node.externalIPs})
+          for (const auto& ip : *ips) overlapped = overlapped || b.contains(ip);
+      }
     }
     auto mine = peerDesired(cache, c.self, name, &node);
     if (name == c.self.name || !overlapped) {
@@ -261,12 +373,22 @@ TEST(Desired, SkipDetailsNameFieldAndValue) {
   (void)cache.upsert(makeNode("node-3", {"10.244.2.0/24"}, {"192.168.1.13"}));
   (void)cache.upsert(withProblem(makeNode("node-4", {}, {"192.168.1.14"}),
                                  "spec.podCIDRs[0] \"garbage\": invalid CIDR"));
+  (void)cache.upsert(makeNode("node-5", {"10.244.5.0/24"}, {"192.168.2.15"}));
+  (void)cache.upsert(makeNode("node-6", {"169.254.0.0/16"}, {"192.168.1.16"}));
   Desired d = desiredRoutes(cache, v4Only());
-  ASSERT_EQ(d.skipped.size(), 3u);
+  ASSERT_EQ(d.skipped.size(), 5u);
   EXPECT_EQ(d.skipped[0].detail,
-            "node IP 192.168.2.12 is not inside an on-link prefix of this node (192.168.1.0/24)");
-  EXPECT_EQ(d.skipped[1].detail, "podCIDR 10.244.2.0/24 overlaps the podCIDR of node node-2");
+            "spec.podCIDRs 10.244.2.0/24 overlaps 10.244.2.0/24 of node node-3: none of them is "
+            "routed until the Nodes are corrected");
+  EXPECT_EQ(d.skipped[1].detail,
+            "spec.podCIDRs 10.244.2.0/24 overlaps 10.244.2.0/24 of node node-2: none of them is "
+            "routed until the Nodes are corrected");
   EXPECT_EQ(d.skipped[2].detail, "spec.podCIDRs[0] \"garbage\": invalid CIDR");
+  EXPECT_EQ(d.skipped[3].detail,
+            "node IP 192.168.2.15 is not inside an on-link prefix of this node (192.168.1.0/24)");
+  EXPECT_EQ(d.skipped[4].detail,
+            "spec.podCIDRs 169.254.0.0/16 overlaps the link-local (metadata services) range "
+            "169.254.0.0/16");
 }
 
 TEST(Desired, UsesProtocolAndTableOfSelf) {

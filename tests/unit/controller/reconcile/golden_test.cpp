@@ -187,11 +187,11 @@ Result<Scenario> parseScenario(const std::string& text) {
 
 // What the golden file holds: the skipped peers, then the plan.
 std::string render(const Scenario& s) {
-  Desired desired = desiredRoutes(s.cache, s.self);
   std::vector<netlink::Route> observed;
   std::vector<netlink::Route> foreign;
   for (const auto& r : s.kernel)
     if (r.table == s.self.table) (r.protocol == s.self.protocol ? observed : foreign).push_back(r);
+  Desired desired = desiredRoutes(s.cache, s.self, observed);
   Plan plan = planRoutes(desired.routes, observed, foreign, PlanOptions{.deleteStale = s.synced});
 
   std::string out = "# skipped peers\n";

@@ -80,6 +80,28 @@ TEST(NodeCache, ReplaceAllReturnsVanishedAndMarksSynced) {
   EXPECT_TRUE(cache.synced());
 }
 
+TEST(NodeCache, NodeIPIndexFollowsEveryChange) {
+  NodeCache cache;
+  auto within = [&](const char* p) {
+    auto found = cache.nodeIPWithin(testing::prefix(p));
+    return found ? found->first + " " + found->second.str() : std::string("none");
+  };
+  (void)cache.upsert(makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"}));
+  EXPECT_EQ(within("192.168.1.0/24"), "node-2 192.168.1.12");
+  EXPECT_EQ(within("192.168.1.12/32"), "node-2 192.168.1.12");
+  EXPECT_EQ(within("192.168.1.13/32"), "none");
+  EXPECT_EQ(within("192.168.0.0/24"), "none");
+  // An address change alone (same podCIDRs) moves the index too.
+  (void)cache.upsert(makeNode("node-2", {"10.244.2.0/24"}, {"192.168.2.12"}));
+  EXPECT_EQ(within("192.168.1.0/24"), "none");
+  EXPECT_EQ(within("192.168.2.0/24"), "node-2 192.168.2.12");
+  (void)cache.remove("node-2");
+  EXPECT_EQ(within("0.0.0.0/0"), "none");
+  (void)cache.replaceAll({makeNode("node-3", {"10.244.3.0/24"}, {"fd00:1::13"})});
+  EXPECT_EQ(within("fd00:1::/64"), "node-3 fd00:1::13");
+  EXPECT_EQ(within("0.0.0.0/0"), "none");
+}
+
 TEST(NodeCache, IteratesInNameOrder) {
   NodeCache cache;
   for (const char* name : {"b", "c", "a"}) (void)cache.upsert(makeNode(name, {}, {}));
