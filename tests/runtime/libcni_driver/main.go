@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -31,6 +32,12 @@ const libcni12Version = "1.1.0"
 func fail(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, "libcni-driver: "+format+"\n", args...)
 	os.Exit(1)
+}
+
+// took reports on stderr how long libcni's call took, plugin exec included: the ADD or DEL
+// as a runtime's library makes it.
+func took(verb string, start time.Time) {
+	fmt.Fprintf(os.Stderr, "libcni-driver: %s took %.3f ms\n", verb, float64(time.Since(start).Microseconds())/1000)
 }
 
 func printJSON(v interface{}) {
@@ -149,19 +156,23 @@ func main() {
 	case "version":
 		printJSON(map[string]string{"libcni11": list.CNIVersion})
 	case "add":
+		start := time.Now()
 		result, err := cni.AddNetworkList(ctx, list, rt)
 		if err != nil {
 			fail("ADD: %v", err)
 		}
+		took(verb, start)
 		printJSON(result)
 	case "check":
 		if err := cni.CheckNetworkList(ctx, list, rt); err != nil {
 			fail("CHECK: %v", err)
 		}
 	case "del":
+		start := time.Now()
 		if err := cni.DelNetworkList(ctx, list, rt); err != nil {
 			fail("DEL: %v", err)
 		}
+		took(verb, start)
 	case "cached":
 		result, err := cni.GetNetworkListCachedResult(list, rt)
 		if err != nil {
