@@ -217,33 +217,38 @@ std::vector<Claim> resolveOverlaps(std::vector<Claim> claims,
       begin = end;
       continue;
     }
-    std::vector<const Claim*> keepers;
-    for (std::size_t i = begin; i < end; ++i)
-      if (isProgrammed(claims[i])) keepers.push_back(&claims[i]);
+    // Linear in the run, whatever a hostile claim covers: the programmed claims, in address
+    // order, overlap each other exactly when two neighbours do (a prefix that starts inside
+    // another lies inside it).
+    std::vector<std::size_t> keepers;
     bool keepersOverlap = false;
-    for (std::size_t i = 0; i < keepers.size(); ++i)
-      for (std::size_t j = i + 1; j < keepers.size(); ++j)
-        keepersOverlap = keepersOverlap || keepers[i]->dst.overlaps(keepers[j]->dst);
-    if (keepersOverlap) keepers.clear();
     for (std::size_t i = begin; i < end; ++i) {
+      if (!isProgrammed(claims[i])) continue;
+      keepersOverlap = keepersOverlap ||
+                       (!keepers.empty() && claims[keepers.back()].dst.overlaps(claims[i].dst));
+      keepers.push_back(i);
+    }
+    if (keepersOverlap) keepers.clear();
+    const std::string verdict = keepers.empty()
+                                    ? ": none of them is routed until the Nodes are corrected"
+                                    : ": routes programmed before the overlap stay";
+    const std::string count = std::to_string(end - begin);
+    for (std::size_t i = begin, k = 0; i < end; ++i) {
       const Claim& c = claims[i];
-      bool keeps = std::find(keepers.begin(), keepers.end(), &c) != keepers.end();
-      if (keeps) {
+      if (k < keepers.size() && keepers[k] == i) {
+        ++k;
         kept.push_back(c);
         kept.back().contested = true;
         continue;
       }
-      std::string others;
-      for (std::size_t k = begin; k < end; ++k) {
-        if (k == i || !claims[k].dst.overlaps(c.dst)) continue;
-        others +=
-            (others.empty() ? "" : ", ") + claims[k].dst.str() + " of node " + *claims[k].name;
-      }
+      // Named: the run's widest claim, which contains every other (or, for the widest
+      // itself, the next): a detail of bounded size however many Nodes a claim covers.
+      const Claim& other = claims[i == begin ? begin + 1 : begin];
       out.skipped.push_back(
           {*c.name, c.family, SkipReason::kPodCIDRConflict,
-           "spec.podCIDRs " + c.dst.str() + " overlaps " + others +
-               (keepers.empty() ? ": none of them is routed until the Nodes are corrected"
-                                : ": the route programmed before this claim stays")});
+           "spec.podCIDRs " + c.dst.str() + " overlaps " + other.dst.str() + " of node " +
+               *other.name + (end - begin > 2 ? " (one of " + count + " overlapping claims)" : "") +
+               verdict});
     }
     begin = end;
   }

@@ -391,6 +391,30 @@ TEST(Desired, SkipDetailsNameFieldAndValue) {
             "169.254.0.0/16");
 }
 
+// A Node claiming a range over 905 others, named to sort first: on an agent that
+// programmed the others it takes nothing, and its refusal stays one bounded line; on an agent
+// with nothing programmed nobody in the range is routed (docs/operations.md says so).
+TEST(Desired, AWideClaimOverManyNodesNeitherWinsNorFloodsTheReport) {
+  NodeCache cache = testing::largeCluster(5000);
+  const SelfInfo self = testing::largeSelf();
+  std::vector<netlink::Route> programmed = desiredRoutes(cache, self).routes;
+  ASSERT_EQ(programmed.size(), 4999u);
+  auto hostile = makeNode("node-0-hostile", {"100.80.0.0/12"}, {"10.0.250.1"});
+  (void)cache.upsert(hostile);
+
+  Desired kept = desiredRoutes(cache, self, programmed);
+  EXPECT_EQ(kept.routes, programmed);
+  ASSERT_EQ(kept.skipped.size(), 1u);
+  EXPECT_EQ(kept.skipped[0].node, "node-0-hostile");
+  EXPECT_EQ(kept.skipped[0].reason, SkipReason::kPodCIDRConflict);
+  EXPECT_LT(kept.skipped[0].detail.size(), 200u) << kept.skipped[0].detail;
+  EXPECT_EQ(kept.keptInConflict.size(), 905u);  // node-04096 .. node-05000
+
+  Desired fresh = desiredRoutes(cache, self);
+  EXPECT_EQ(fresh.routes.size(), 4999u - 905u);
+  EXPECT_EQ(fresh.skipped.size(), 906u);
+}
+
 TEST(Desired, UsesProtocolAndTableOfSelf) {
   NodeCache cache;
   (void)cache.upsert(makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"}));
