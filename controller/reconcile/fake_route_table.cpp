@@ -11,6 +11,7 @@ Result<std::vector<netlink::Route>> FakeRouteTable::dump(std::optional<ip::Famil
   std::vector<netlink::Route> out;
   for (const auto& [key, route] : routes_)
     if (key.table == table && (!family || key.family == *family)) out.push_back(route);
+  if (afterDump) afterDump();
   return out;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <utility>
@@ -31,6 +32,10 @@ class FakeRouteTable : public RouteTable {
   void clearFailures();
   void failDump(std::optional<Error> error) { dumpError_ = std::move(error); }
   void failApply(std::optional<Error> error) { applyError_ = std::move(error); }
+
+  // Runs after every dump, before its caller applies anything: what another owner does in
+  // between (a route appearing, say).
+  std::function<void()> afterDump;
 
   std::size_t dumpCalls() const { return dumpCalls_; }
   std::size_t applyCalls() const { return applyCalls_; }

@@ -75,8 +75,9 @@ Plan planRoutes(const std::vector<netlink::Route>& desired,
     }
     const netlink::Route* h = findKey(have, key);
     if (h == nullptr) {
-      entries.push_back(
-          {key, {netlink::RouteOp::Kind::kReplace, *route}, {Change::Kind::kAdd, {}}});
+      // Created, never replaced: another owner's route that appears between the dump and
+      // this batch makes the kernel answer EEXIST instead of being overwritten.
+      entries.push_back({key, {netlink::RouteOp::Kind::kCreate, *route}, {Change::Kind::kAdd, {}}});
       ++plan.adds;
     } else if (!sameRoute(*route, *h)) {
       entries.push_back(

@@ -68,6 +68,31 @@ TEST(Reconciler, ConvergesInOnePassThenDoesNothing) {
   EXPECT_EQ(table.applyCalls(), 1u);  // an empty plan sends nothing
 }
 
+// An admin's route that appears between the pass's dump and its batch is never overwritten:
+// new routes are created exclusively, the kernel answers EEXIST, and the next pass sees it.
+TEST(Reconciler, ARouteThatAppearsAfterTheDumpIsNotOverwritten) {
+  FakeRouteTable table;
+  Reconciler reconciler{table};
+  NodeCache cache = seedCache();
+  const netlink::Route admin = makeRoute("10.244.2.0/24", "192.168.1.99", 4);
+  table.afterDump = [&] {
+    table.put(admin);
+    table.afterDump = nullptr;
+  };
+  Report first = reconciler.reconcile(cache, self(), true);
+  ASSERT_EQ(first.failed.size(), 1u);
+  EXPECT_EQ(first.failed[0].error.code, EEXIST);
+  ASSERT_NE(table.find(admin.key()), nullptr);
+  EXPECT_EQ(table.find(admin.key())->gateway, admin.gateway);
+  EXPECT_EQ(table.find(admin.key())->protocol, 4);
+  EXPECT_EQ(first.installed.size(), 1u);  // node-3's route goes in all the same
+
+  Report second = reconciler.reconcile(cache, self(), true);
+  EXPECT_TRUE(second.failed.empty());
+  ASSERT_EQ(second.conflicts.size(), 1u);
+  EXPECT_EQ(second.conflicts[0].foreign.gateway, admin.gateway);
+}
+
 TEST(Reconciler, RestartWithMatchingKernelChangesNothing) {
   // A new agent process: fresh Reconciler, cache from the LIST, kernel already programmed
   // by the previous process. Not a single delete and re-add.
