@@ -128,6 +128,15 @@ Status readMtu(const json& doc, NetConf* conf) {
   return okStatus();
 }
 
+Status readBool(const json& doc, const char* key, bool* out) {
+  auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) return okStatus();
+  if (!it->is_boolean())
+    return invalid(std::string(key) + " must be true or false, got " + shown(*it));
+  *out = it->get<bool>();
+  return okStatus();
+}
+
 Status readAbsolutePath(const json& doc, const char* key, std::string* out) {
   if (auto s = readString(doc, "", key, out); !s) return s;
   if (!out->empty() && (*out)[0] != '/')
@@ -190,6 +199,7 @@ Result<NetConf> fromJson(const json& doc) {
   if (conf.dataDir.empty()) conf.dataDir = std::string(kDefaultDataDir);
   if (auto s = readAbsolutePath(doc, "logFile", &conf.logFile); !s) return s.error();
   if (auto s = readString(doc, "", "logLevel", &conf.logLevel); !s) return s.error();
+  if (auto s = readBool(doc, "hairpinMode", &conf.hairpinMode); !s) return s.error();
   if (!conf.logLevel.empty() && conf.logLevel != "debug" && conf.logLevel != "info" &&
       conf.logLevel != "warn" && conf.logLevel != "error")
     return invalid("logLevel " + quoteValue(conf.logLevel) + " must be debug, info, warn or error");
@@ -223,9 +233,14 @@ json toJsonObject(const NetConf& conf) {
     if (r.rangeEnd) item["rangeEnd"] = r.rangeEnd->str();
     ranges.push_back(std::move(item));
   }
-  json out = {{"cniVersion", conf.cniVersion}, {"name", conf.name}, {"type", conf.type},
-              {"bridge", conf.bridge},         {"mtu", conf.mtu},   {"dataDir", conf.dataDir},
-              {"ranges", std::move(ranges)}};
+  json out = {{"cniVersion", conf.cniVersion},
+              {"name", conf.name},
+              {"type", conf.type},
+              {"bridge", conf.bridge},
+              {"mtu", conf.mtu},
+              {"dataDir", conf.dataDir},
+              {"ranges", std::move(ranges)},
+              {"hairpinMode", conf.hairpinMode}};
   if (conf.bridgeMac) out["bridgeMac"] = netlink::macString(*conf.bridgeMac);
   if (!conf.logFile.empty()) out["logFile"] = conf.logFile;
   if (!conf.logLevel.empty()) out["logLevel"] = conf.logLevel;

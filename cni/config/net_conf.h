@@ -43,6 +43,9 @@ struct NetConf {
   std::optional<MacBytes> bridgeMac;  // default: bridgeMacFor(bridge)
   std::string logFile;                // empty: stderr
   std::string logLevel;               // empty: info
+  // Each host veth reflects frames back out of the port they came in on (the bridge port's
+  // hairpin mode), so a pod reaching a Service whose endpoint is itself gets its answer.
+  bool hairpinMode = true;
   bool operator==(const NetConf&) const = default;
 
   const Range* range(ip::Family f) const;

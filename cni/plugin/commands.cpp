@@ -75,6 +75,7 @@ Outcome cmdAdd(const config::NetConf& conf, const config::Env& env, Dataplane& d
   spec.bridge = conf.bridge;
   spec.bridgeMac = config::effectiveBridgeMac(conf);
   spec.mtu = conf.mtu;
+  spec.hairpin = conf.hairpinMode;
   spec.hostVeth = hostVethName(env.containerId, env.ifname);
   spec.hostMac = hostVethMac(env.containerId, env.ifname);
   spec.ifname = env.ifname;

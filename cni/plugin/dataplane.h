@@ -29,6 +29,7 @@ struct AttachSpec {
   config::MacBytes podMac{};
   std::vector<ip::Prefix> podAddresses;
   std::vector<ip::Address> gateways;  // one default route per family via each
+  bool hairpin = true;                // the host veth's bridge port in hairpin mode
 };
 
 struct Attached {

@@ -65,6 +65,7 @@ Status createVeth(netlink::Handle& host, const netns::Fd& ns, const AttachSpec& 
   veth.peerMac = spec.podMac;
   veth.peerNsFd = ns.get();
   veth.noLinkLocal = true;
+  veth.hairpin = spec.hairpin;
   veth.queues = 1;
   auto st = host.createVeth(veth);
   if (!st && st.error().code == EEXIST) {

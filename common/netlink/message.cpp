@@ -315,6 +315,19 @@ Bytes buildSetNoLinkLocal(uint32_t seq, int index, const std::string& name) {
   return b.finish();
 }
 
+Bytes buildSetHairpin(uint32_t seq, int index, const std::string& name, bool on) {
+  Builder b(RTM_NEWLINK, kChange, seq, name.size());
+  linkHeader(b, index);
+  if (index == 0) b.putString(IFLA_IFNAME, name);
+  size_t info = b.begin(IFLA_LINKINFO);
+  size_t slave = b.begin(IFLA_INFO_SLAVE_DATA);
+  const uint8_t mode = on ? 1 : 0;
+  b.put(IFLA_BRPORT_MODE, &mode, sizeof mode);
+  b.end(slave);
+  b.end(info);
+  return b.finish();
+}
+
 Bytes buildSetMaster(uint32_t seq, int index, int masterIndex) {
   Builder b = setLink(seq, index);
   b.putU32(IFLA_MASTER, static_cast<uint32_t>(masterIndex));

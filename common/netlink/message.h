@@ -37,6 +37,9 @@ Bytes buildSetUp(uint32_t seq, int index, bool up);
 // makes no IPv6 link-local address when it comes up (index 0: the link called `name`).
 Bytes buildSetNoLinkLocal(uint32_t seq, int index, const std::string& name = {});
 Bytes buildSetMaster(uint32_t seq, int index, int masterIndex);
+// A bridge port's hairpin mode (IFLA_LINKINFO / IFLA_INFO_SLAVE_DATA / IFLA_BRPORT_MODE);
+// index 0 names the link by name.
+Bytes buildSetHairpin(uint32_t seq, int index, const std::string& name, bool on);
 Bytes buildSetMtu(uint32_t seq, int index, uint32_t mtu);
 Bytes buildSetMac(uint32_t seq, int index, const Mac& mac);
 Bytes buildRename(uint32_t seq, int index, const std::string& newName);

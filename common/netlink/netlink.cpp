@@ -375,17 +375,27 @@ Status Handle::createVeth(const std::string& hostName, const Mac& hostMac,
 
 Status Handle::createVeth(const VethSpec& spec) {
   const std::string what = "create veth " + spec.name + " (peer " + spec.peerName + ")";
-  auto create = [&](uint32_t s) { return buildNewVeth(s, spec); };
-  if (!spec.noLinkLocal) return impl_->call(what, create);
-  auto done = batch({{what, create}, {"turn off IPv6 link-local on " + spec.name, [&](uint32_t s) {
-                                        return buildSetNoLinkLocal(s, 0, spec.name);
-                                      }}});
+  std::vector<Request> requests = {{what, [&](uint32_t s) { return buildNewVeth(s, spec); }}};
+  // Settings the kernel takes only once the link exists, in the same sendmsg.
+  if (spec.noLinkLocal)
+    requests.push_back({"turn off IPv6 link-local on " + spec.name,
+                        [&](uint32_t s) { return buildSetNoLinkLocal(s, 0, spec.name); }});
+  if (spec.hairpin)
+    requests.push_back({"turn on hairpin mode on " + spec.name,
+                        [&](uint32_t s) { return buildSetHairpin(s, 0, spec.name, true); }});
+  if (requests.size() == 1) return impl_->call(what, requests[0].build);
+  auto done = batch(requests);
   if (!done) return done.error();
   const Status& created = (*done)[0];
-  const Status& quiet = (*done)[1];
-  if (!created || quiet || ipv6Absent(quiet.error())) return created;
-  (void)deleteLinkByName(spec.name);  // all or nothing; the error to report is why it failed
-  return quiet;
+  if (!created) return created;
+  for (std::size_t i = 1; i < done->size(); ++i) {
+    const Status& st = (*done)[i];
+    // No IPv6 state (a kernel without IPv6, an MTU below 1280): no link-local to turn off.
+    if (st || (spec.noLinkLocal && i == 1 && ipv6Absent(st.error()))) continue;
+    (void)deleteLinkByName(spec.name);  // all or nothing; the error to report is why it failed
+    return st;
+  }
+  return created;
 }
 
 Status Handle::setUp(int index, bool up) {

@@ -92,6 +92,11 @@ struct VethSpec {
   // made and unmade (cni/README.md has figures). A veth that runs neither XDP nor GRO uses
   // one queue of each anyway.
   uint32_t queues = 0;
+  // This end, a bridge port (master set), sends frames back out of the port they came in on
+  // (IFLA_BRPORT_MODE, "hairpin"). The bridge applies port options only to a port it
+  // already has, so this too is a second request in the same sendmsg; if it fails, the
+  // pair is deleted again.
+  bool hairpin = false;
 };
 
 // The answer to an IPv6 setting on a link without IPv6 state (a kernel booted with

@@ -178,6 +178,20 @@ TEST_F(CniKernelTest, AddConnectsDualStackPodsToTheGatewayAndEachOther) {
       node_->run("ip -d link show dev " + hostName + " | grep -q 'numtxqueues 1 numrxqueues 1 '"),
       0);
   EXPECT_EQ(pod1.run("ip -d link show dev eth0 | grep -q 'numtxqueues 1 numrxqueues 1 '"), 0);
+
+  // The bridge port reflects frames back to their sender (a pod reaching a Service whose
+  // endpoint is itself): hairpin mode, on unless the config turns it off.
+  EXPECT_EQ(node_->run("ip -d link show dev " + hostName + " | grep -q 'hairpin on'"), 0);
+}
+
+TEST_F(CniKernelTest, HairpinModeFalseLeavesTheBridgePortPlain) {
+  TestNetns pod("cpod");
+  std::string config = conf(R"([{"subnet":"10.244.1.0/24"}])");
+  config.insert(config.size() - 1, R"(,"hairpinMode":false)");
+  json r = add("c1", pod, config);
+  std::string hostName = r["interfaces"][1]["name"];
+  EXPECT_EQ(node_->run("ip -d link show dev " + hostName + " | grep -q 'hairpin off'"), 0);
+  EXPECT_TRUE(ping(pod, "10.244.1.1"));
 }
 
 TEST_F(CniKernelTest, Ipv4OnlyPodMakesNoIpv6LinkLocalAddress) {

@@ -14,7 +14,7 @@ const char* kDualStack = R"({
   "ranges": [{"subnet": "10.244.1.0/24", "gateway": "10.244.1.1"},
              {"subnet": "fd00:10:244:1::/64"}],
   "bridgeMac": "02:00:00:00:00:01", "logFile": "/var/log/rl.log", "logLevel": "debug",
-  "cni.dev/reserved": true, "unknownKey": {"x": 1}
+  "hairpinMode": false, "cni.dev/reserved": true, "unknownKey": {"x": 1}
 })";
 
 TEST(NetConfTest, ParsesEveryFieldAndDefaultsTheIpv6Gateway) {
@@ -36,6 +36,7 @@ TEST(NetConfTest, ParsesEveryFieldAndDefaultsTheIpv6Gateway) {
   EXPECT_EQ((*c->bridgeMac)[5], 1);
   EXPECT_EQ(c->logFile, "/var/log/rl.log");
   EXPECT_EQ(c->logLevel, "debug");
+  EXPECT_FALSE(c->hairpinMode);
 }
 
 TEST(NetConfTest, DefaultsApplyWhenOptionalFieldsAreAbsent) {
@@ -46,6 +47,7 @@ TEST(NetConfTest, DefaultsApplyWhenOptionalFieldsAreAbsent) {
   EXPECT_EQ(c->dataDir, kDefaultDataDir);
   EXPECT_EQ(c->type, kPluginType);
   EXPECT_FALSE(c->bridgeMac.has_value());
+  EXPECT_TRUE(c->hairpinMode);
   EXPECT_EQ(c->ranges[0].gateway.str(), "10.0.0.1");
   EXPECT_EQ(c->range(ip::Family::kV6), nullptr);
 }
@@ -213,7 +215,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"bridgeMac\":\"00:00:00:00:00:00\"}",
                 kCodeInvalidConfig, "must be a unicast, non-zero"},
         BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"logLevel\":\"loud\"}", kCodeInvalidConfig,
-                "logLevel \"loud\""}));
+                "logLevel \"loud\""},
+        BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"hairpinMode\":\"yes\"}", kCodeInvalidConfig,
+                "hairpinMode must be true or false, got \"yes\""}));
 
 TEST(NetConfTest, AcceptsEverySupportedVersion) {
   for (auto v : kSupportedVersions) {
