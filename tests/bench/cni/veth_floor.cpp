@@ -49,6 +49,7 @@ Status makePod(netlink::Handle& node, int bridgeIndex, const netns::Fd& pod, int
   veth.peerNsFd = pod.get();
   veth.noLinkLocal = true;
   veth.queues = 1;
+  veth.hairpin = true;
 
   auto start = Clock::now();
   if (auto s = node.createVeth(veth); !s) return s;
