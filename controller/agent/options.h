@@ -56,4 +56,8 @@ Result<Invocation> parseInvocation(const std::vector<std::string>& args, const E
 
 std::string usage();
 
+// Who uses a route protocol number, when it is one routelet must not take: with another
+// owner's number it would delete that owner's routes as stale. nullptr for a free number.
+const char* routeProtocolOwner(uint8_t protocol);
+
 }  // namespace routelet::agent

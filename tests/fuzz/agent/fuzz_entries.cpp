@@ -29,7 +29,7 @@ void checkOptions(const Options& o) {
   check(o.kubeconfig.empty() || absolute(o.kubeconfig));
   check(!o.bridge.empty() && o.bridge.size() <= 15);
   check(o.mtu == 0 || (o.mtu >= 576 && o.mtu <= 65535));
-  check(o.routeProtocol > 4);
+  check(routeProtocolOwner(o.routeProtocol) == nullptr);
   check(o.resyncPeriod.count() > 0 && o.resyncPeriod.count() <= 7 * 24 * 3600);
   check(o.nodeName.size() <= 253);
   check(o.nodeIPs.size() <= 2);
