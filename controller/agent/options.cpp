@@ -58,6 +58,15 @@ Status setPath(std::string& field, const std::string& v) {
   return okStatus();
 }
 
+Status setListen(std::string& field, const std::string& v) {
+  auto colon = v.rfind(':');
+  if (colon == std::string::npos || !parseUnsigned(v.substr(colon + 1), 65535)) {
+    return makeError("want HOST:PORT, e.g. 127.0.0.1:9654 or [::1]:9654");
+  }
+  field = v;
+  return okStatus();
+}
+
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> table = {
       {"config", "ROUTELET_CONFIG", nullptr,
@@ -114,14 +123,9 @@ const std::vector<Setting>& settings() {
          return okStatus();
        }},
       {"listen", "ROUTELET_LISTEN", "listen",
-       [](Options& o, const std::string& v) -> Status {
-         auto colon = v.rfind(':');
-         if (colon == std::string::npos || !parseUnsigned(v.substr(colon + 1), 65535)) {
-           return makeError("want HOST:PORT, e.g. 0.0.0.0:9654 or [::1]:9654");
-         }
-         o.listen = v;
-         return okStatus();
-       }},
+       [](Options& o, const std::string& v) { return setListen(o.listen, v); }},
+      {"metrics-listen", "ROUTELET_METRICS_LISTEN", "metricsListen",
+       [](Options& o, const std::string& v) { return setListen(o.metricsListen, v); }},
       {"node-ip", "ROUTELET_NODE_IP", "nodeIP",
        [](Options& o, const std::string& v) -> Status {
          // Comma-separated, one per family, as kubelet's --node-ip.

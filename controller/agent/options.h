@@ -32,8 +32,10 @@ struct Options {
   uint32_t mtu = 0;             // 0: the MTU of the interface holding the node IP
   uint8_t routeProtocol = 201;  // see dist/rt_protos.d/routelet.conf
   std::chrono::seconds resyncPeriod{60};
-  std::string listen = "0.0.0.0:9654";  // /healthz /readyz /metrics
-  std::vector<ip::Address> nodeIPs;     // --node-ip overrides, at most one per family
+  // /healthz /readyz /metrics. Loopback: with hostNetwork, 0.0.0.0 would answer every pod.
+  std::string listen = "127.0.0.1:9654";
+  std::string metricsListen;         // also /metrics alone here, e.g. on the node IP; "": off
+  std::vector<ip::Address> nodeIPs;  // --node-ip overrides, at most one per family
   PortmapMode portmap = PortmapMode::kAuto;
   log::Level logLevel = log::Level::kInfo;
 };

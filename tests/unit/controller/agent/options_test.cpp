@@ -29,6 +29,23 @@ TEST(OptionsTest, DefaultsAreTheDaemonSetPaths) {
   EXPECT_EQ(inv->options.resyncPeriod, std::chrono::seconds(60));
 }
 
+// With hostNetwork, an address of the node answers every pod on it: the endpoints stay on
+// loopback unless a setting says otherwise.
+TEST(OptionsTest, EndpointsListenOnLoopbackUnlessToldOtherwise) {
+  auto inv = parse({});
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->options.listen, "127.0.0.1:9654");
+  EXPECT_EQ(inv->options.metricsListen, "");
+  inv = parse({}, {{"ROUTELET_METRICS_LISTEN", "192.168.1.11:9655"}});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  EXPECT_EQ(inv->options.metricsListen, "192.168.1.11:9655");
+  inv = parse({"--metrics-listen", "192.168.1.11"});
+  ASSERT_FALSE(inv.ok());
+  EXPECT_EQ(inv.error().message,
+            "flag --metrics-listen \"192.168.1.11\": want HOST:PORT, e.g. 127.0.0.1:9654 or "
+            "[::1]:9654");
+}
+
 TEST(OptionsTest, FlagsBeatEnvironmentBeatsFile) {
   auto inv = parse({"--bridge=br-flag", "--config", "/etc/routelet/config.yaml"},
                    {{"ROUTELET_BRIDGE", "br-env"}, {"ROUTELET_MTU", "1400"}, {"NODE_NAME", "n1"}},
