@@ -80,10 +80,10 @@ int runAgent(const Options& options) {
   kube::Cancellation patchCancel;
   Agent agent(
       options, host, table,
-      [&](const std::string& patch) -> Status {
+      [&](const std::string& patch) -> PatchResult {
         auto st = (*api)->patchNodeStatus(options.nodeName, patch, kube::PatchType::kStrategicMerge,
                                           &patchCancel);
-        if (!st.ok) return makeError(st.message);
+        if (!st.ok) return {makeError(st.message), st.retryAfter};
         return okStatus();
       },
       metrics);
@@ -146,6 +146,7 @@ int runAgent(const Options& options) {
     log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
               ": stopping; routes, bridge and CNI config stay in place");
     stop = true;
+    patchCancel.cancel();  // a patch in flight must not hold up the exit
     agent.wake();
   });
 
