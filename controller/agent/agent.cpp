@@ -328,8 +328,12 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
     return;
   }
   logged_.erase("no-podcidr");
-  for (const auto& problem : own->problems)
-    logOnce("own-problem " + problem, "own Node: " + problem);
+  // Logged when they appear. Only the current ones are remembered: every edit of a bad
+  // value is a new problem line, and a set of all of them would grow without bound.
+  std::set<std::string> ownProblems(own->problems.begin(), own->problems.end());
+  for (const auto& problem : ownProblems)
+    if (!ownProblems_.contains(problem)) log::warn("own Node: " + problem);
+  ownProblems_ = std::move(ownProblems);
 
   PublishedState published;
   published.podCIDRs = own->podCIDRs;

@@ -145,10 +145,11 @@ class Agent {
   std::string nodeInterface_;  // the link holding the node IP (its changes trigger a pass)
 
   // Only touched by the pass thread.
-  std::set<std::string> logged_;    // log-once keys of conditions currently true
-  std::set<std::string> standing_;  // per-peer conditions logged when they started
-  std::string lastPatch_;           // the last patch handed to publishStatus()
-  std::string lastStatus_;          // what <run dir>/status.json holds
+  std::set<std::string> logged_;       // log-once keys of conditions currently true
+  std::set<std::string> standing_;     // per-peer conditions logged when they started
+  std::set<std::string> ownProblems_;  // the own Node's decoding problems, as last logged
+  std::string lastPatch_;              // the last patch handed to publishStatus()
+  std::string lastStatus_;             // what <run dir>/status.json holds
   static constexpr std::chrono::seconds kStatusInterval{1};
   std::chrono::steady_clock::time_point lastStatusAt_{};
   std::optional<std::chrono::steady_clock::time_point> statusDue_;  // guarded by mu_

@@ -479,6 +479,29 @@ TEST_F(AgentTest, AWholePassFollowsTargetedOnesOnceEventsAreQuiet) {
   EXPECT_EQ(table_.dumpCalls(), 2u) << "no whole pass followed the targeted one";
 }
 
+// The own Node's problems are logged when they appear; only the current ones are kept,
+// so a problem that went away is logged again when it comes back (and a stream of
+// edited bad values cannot grow the agent's memory).
+TEST_F(AgentTest, OwnNodeProblemsAreLoggedWhenTheyAppear) {
+  auto nodes = threeNodes();
+  agent().nodesListed(nodes);
+  auto passWithProblems = [&](std::vector<std::string> problems, std::string rv) {
+    nodes[0].problems = std::move(problems);
+    nodes[0].resourceVersion = std::move(rv);
+    agent().nodeUpserted(nodes[0]);
+    ::testing::internal::CaptureStderr();
+    agent().pass();
+    return ::testing::internal::GetCapturedStderr();
+  };
+  auto logged = [](const std::string& out, const std::string& what) {
+    return out.find("own Node: " + what) != std::string::npos;
+  };
+  EXPECT_TRUE(logged(passWithProblems({"spec.podCIDR \"a\": bad"}, "2"), "spec.podCIDR \"a\""));
+  EXPECT_FALSE(logged(passWithProblems({"spec.podCIDR \"a\": bad"}, "3"), "spec.podCIDR"));
+  EXPECT_FALSE(logged(passWithProblems({}, "4"), "spec.podCIDR"));
+  EXPECT_TRUE(logged(passWithProblems({"spec.podCIDR \"a\": bad"}, "5"), "spec.podCIDR \"a\""));
+}
+
 // A failed PATCH used to start the next whole pass at once, which sent it again: on a 403
 // or a 429 every agent spun, dumping the kernel and hammering the API server.
 TEST_F(AgentTest, AFailedStatusPatchWaitsForItsBackoffNotForPasses) {
