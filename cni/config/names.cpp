@@ -1,5 +1,7 @@
 #include "cni/config/names.h"
 
+#include "common/base/text.h"
+
 namespace routelet::cni::config {
 namespace {
 bool isAlnum(char c) {
@@ -29,24 +31,7 @@ std::optional<std::string> ifnameProblem(std::string_view s) {
 }
 
 std::string quoteValue(std::string_view value) {
-  constexpr size_t kMax = 80;
-  std::string out = "\"";
-  for (char c : value.substr(0, kMax)) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      static const char* kHex = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  if (value.size() > kMax) out += "...";
-  return out + "\"";
+  return quote(value, 80);
 }
 
 uint64_t stableHash(std::string_view data) {

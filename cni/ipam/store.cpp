@@ -151,56 +151,89 @@ std::optional<ip::Address> leaseName(const std::string& name) {
   return *a;
 }
 
+// The store's directories, opened for one operation. Every file is reached through them,
+// relative and with O_NOFOLLOW (fs::Dir), never by path: a symlink planted in the store
+// (at the lock, a lease, an index, the cursor or a directory) is refused, not written
+// through as root.
 struct Layout {
-  std::string dir;
-  std::string lock() const { return dir + "/lock"; }
-  std::string leases() const { return dir + "/leases"; }
-  std::string indexes() const { return dir + "/attachments"; }
-  std::string lease(const ip::Address& a) const { return leases() + "/" + a.str(); }
-  std::string index(const Attachment& who) const { return indexes() + "/" + indexFileName(who); }
-  std::string cursor(const Range& r) const {
+  fs::Dir dir, leases, indexes;
+
+  static Result<Layout> open(const std::string& path) {
+    auto dir = fs::Dir::open(path);
+    if (!dir) return dir.error();
+    auto leases = dir->sub("leases");
+    if (!leases) return leases.error();
+    auto indexes = dir->sub("attachments");
+    if (!indexes) return indexes.error();
+    return Layout{std::move(*dir), std::move(*leases), std::move(*indexes)};
+  }
+  static std::string cursor(const Range& r) {
     std::string net = r.subnet.network().str();
     std::replace(net.begin(), net.end(), '/', '_');
-    return dir + "/last-reserved." + net;
+    return "last-reserved." + net;
   }
 };
 
-Result<std::vector<std::string>> listDir(const std::string& path) {
-  DIR* d = ::opendir(path.c_str());
-  if (d == nullptr) return errnoError("list " + path);
+// The layout of a store and its lock, held for one operation.
+struct Locked {
+  Layout layout;
+  fs::FileLock lock;
+};
+
+Result<Locked> lockStore(const std::string& path) {
+  auto layout = Layout::open(path);
+  if (!layout) return layout.error();
+  auto lock = layout->dir.lock("lock");
+  if (!lock) return lock.error();
+  return Locked{std::move(*layout), std::move(*lock)};
+}
+
+Result<std::vector<std::string>> listDir(const fs::Dir& d) {
+  // A descriptor of its own: closedir closes it, and the Dir keeps its own.
+  int fd = ::openat(d.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* list = fd < 0 ? nullptr : ::fdopendir(fd);
+  if (list == nullptr) {
+    Error e = errnoError("list " + d.path());
+    if (fd >= 0) ::close(fd);
+    return e;
+  }
   std::vector<std::string> names;
-  while (const dirent* e = ::readdir(d)) {
+  while (const dirent* e = ::readdir(list)) {
     std::string name = e->d_name;
     if (name != "." && name != "..") names.push_back(std::move(name));
   }
-  ::closedir(d);
+  ::closedir(list);
   return names;
 }
 
-Status removeFile(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errnoError("remove " + path);
+Status removeFile(const fs::Dir& d, const std::string& name) {
+  if (::unlinkat(d.fd(), name.c_str(), 0) != 0 && errno != ENOENT)
+    return errnoError("remove " + d.path(name));
   return okStatus();
 }
 
-// A new file with its whole content, or nothing: O_EXCL, so an existing file is never
-// overwritten.
-Status createFile(const std::string& path, const std::string& content) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return errnoError("create " + path);
-  ssize_t n = ::write(fd, content.data(), content.size());
-  Status st =
-      n == static_cast<ssize_t>(content.size())
-          ? okStatus()
-          : (n < 0 ? errnoError("write " + path) : makeError("short write to " + path, EIO));
-  ::close(fd);
-  if (!st) ::unlink(path.c_str());
+// A new file with its whole content, or nothing: O_EXCL, so an existing file (or link) is
+// never overwritten.
+Status createFile(const fs::Dir& d, const std::string& name, const std::string& content) {
+  auto fd = d.openFile(name, O_WRONLY | O_CREAT | O_EXCL, 0600, "create");
+  if (!fd) return fd.error();
+  ssize_t n = ::write(*fd, content.data(), content.size());
+  Status st = n == static_cast<ssize_t>(content.size())
+                  ? okStatus()
+                  : (n < 0 ? errnoError("write " + d.path(name))
+                           : makeError("short write to " + d.path(name), EIO));
+  ::close(*fd);
+  if (!st) ::unlinkat(d.fd(), name.c_str(), 0);
   return st;
 }
 
 // EEXIST when the address is leased: the last line of defence, even with a damaged index
-// an address is never leased to two attachments.
-Status linkLease(const std::string& index, const std::string& lease) {
-  if (::link(index.c_str(), lease.c_str()) != 0) return errnoError("create lease " + lease);
+// an address is never leased to two attachments. linkat(2) without AT_SYMLINK_FOLLOW links
+// a symlink itself, never its target.
+Status linkLease(const Layout& layout, const Attachment& who, const ip::Address& a) {
+  if (::linkat(layout.indexes.fd(), indexFileName(who).c_str(), layout.leases.fd(), a.str().c_str(),
+               0) != 0)
+    return errnoError("create lease " + layout.leases.path(a.str()));
   return okStatus();
 }
 
@@ -212,8 +245,8 @@ struct LeaseFile {
   std::string problem;  // why it is corrupt
 };
 
-Result<LeaseFile> readLease(const std::string& path) {
-  auto content = fs::readFile(path, kMaxLeaseBytes);
+Result<LeaseFile> readLease(const Layout& layout, const std::string& name) {
+  auto content = layout.leases.readFile(name, kMaxLeaseBytes);
   if (!content) {
     if (content.error().code == ENOENT) return LeaseFile{};
     if (content.error().code != EFBIG) return content.error();
@@ -237,7 +270,7 @@ struct Holding {
 // Only for a corrupt index: the one case where the owner's leases cannot be found otherwise.
 std::vector<ip::Address> scanOwnedBy(const Layout& layout, const Attachment& who) {
   std::vector<ip::Address> owned;
-  auto names = listDir(layout.leases());
+  auto names = listDir(layout.leases);
   if (!names) {
     log::warn("ipam: " + names.error().message);
     return owned;
@@ -245,7 +278,7 @@ std::vector<ip::Address> scanOwnedBy(const Layout& layout, const Attachment& who
   for (const auto& name : *names) {
     auto a = leaseName(name);
     if (!a) continue;
-    auto l = readLease(layout.lease(*a));
+    auto l = readLease(layout, name);
     if (l && l->state == FileState::kOk && l->owner == who) owned.push_back(*a);
   }
   return owned;
@@ -253,8 +286,8 @@ std::vector<ip::Address> scanOwnedBy(const Layout& layout, const Attachment& who
 
 Result<Holding> loadHolding(const Layout& layout, const Attachment& who) {
   Holding h;
-  const std::string path = layout.index(who);
-  auto content = fs::readFile(path, kMaxIndexBytes);
+  const std::string path = layout.indexes.path(indexFileName(who));
+  auto content = layout.indexes.readFile(indexFileName(who), kMaxIndexBytes);
   if (!content) {
     if (content.error().code == ENOENT) return h;
     if (content.error().code != EFBIG) return content.error();
@@ -271,7 +304,7 @@ Result<Holding> loadHolding(const Layout& layout, const Attachment& who) {
   h.index = FileState::kOk;
   h.listed = record->addresses;
   for (const auto& a : h.listed) {
-    auto l = readLease(layout.lease(a));
+    auto l = readLease(layout, a.str());
     if (!l) return l.error();
     if (l->state == FileState::kOk && l->owner == who) h.held.push_back(a);
     if (l->state == FileState::kCorrupt) h.torn.push_back(a);
@@ -285,15 +318,15 @@ Status releaseHolding(const Layout& layout, const Attachment& who, const Holding
   Status result;
   for (const auto* list : {&h.held, &h.torn}) {
     for (const auto& a : *list) {
-      if (auto st = removeFile(layout.lease(a)); !st && result) result = st;
+      if (auto st = removeFile(layout.leases, a.str()); !st && result) result = st;
     }
   }
   if (!result) return result;
-  return removeFile(layout.index(who));
+  return removeFile(layout.indexes, indexFileName(who));
 }
 
-std::optional<U128> readCursor(const std::string& path, ip::Family family) {
-  auto content = fs::readFile(path, 256);
+std::optional<U128> readCursor(const Layout& layout, const Range& r, ip::Family family) {
+  auto content = layout.dir.readFile(Layout::cursor(r), 256);
   if (!content) return std::nullopt;
   while (!content->empty() && (content->back() == '\n' || content->back() == ' '))
     content->pop_back();
@@ -302,18 +335,18 @@ std::optional<U128> readCursor(const std::string& path, ip::Family family) {
   return toU128(*a);
 }
 
-void writeCursor(const std::string& path, const ip::Address& a) {
+void writeCursor(const Layout& layout, const Range& r, const ip::Address& a) {
   // Overwritten in place at a fixed width, never truncated or renamed over: ext4's
   // auto_da_alloc starts writeback of a file that is truncated and rewritten (or renamed
   // over another), which cost up to 4 ms per ADD here. The reader trims the padding.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  auto fd = layout.dir.openFile(Layout::cursor(r), O_WRONLY | O_CREAT);
   std::string text = a.str();
   text.resize(47, ' ');  // INET6_ADDRSTRLEN - 1: the longest address text
   text += "\n";
-  if (fd < 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
-    log::warn("ipam: cannot record round-robin position in " + path);
+  if (!fd || ::pwrite(*fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+    log::warn("ipam: cannot record round-robin position in " + layout.dir.path(Layout::cursor(r)));
   }
-  if (fd >= 0) ::close(fd);
+  if (fd) ::close(*fd);
 }
 
 // Round robin walks forward from the cursor, so a range searched exhaustively (up to
@@ -330,7 +363,7 @@ Result<ip::Address> pickFree(const Layout& layout, const Range& r, const Span& s
         kErrExhausted);
   }
   U128 cur = s.first;
-  auto cursor = readCursor(layout.cursor(r), s.family);
+  auto cursor = readCursor(layout, r, s.family);
   if (cursor && s.contains(*cursor) && *cursor != s.last) cur = *cursor + 1;
   const U128 start = cur;
   const U128 probes = std::min<U128>(s.positions(), std::max<uint64_t>(maxProbes, 1));
@@ -338,10 +371,9 @@ Result<ip::Address> pickFree(const Layout& layout, const Range& r, const Span& s
     if (s.gateway && cur == *s.gateway) continue;
     ip::Address a = fromU128(s.family, cur);
     if (std::find(taken.begin(), taken.end(), a) != taken.end()) continue;
-    const std::string path = layout.lease(a);
     struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0) continue;
-    if (errno != ENOENT) return errnoError("stat lease " + path);
+    if (::fstatat(layout.leases.fd(), a.str().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;
+    if (errno != ENOENT) return errnoError("stat lease " + layout.leases.path(a.str()));
     return a;
   }
   if (probes == s.positions()) {
@@ -362,7 +394,7 @@ Result<Store> Store::open(const std::string& dataDir, const std::string& network
                           uint64_t maxProbes) {
   if (dataDir.empty()) return makeError("IPAM dataDir is empty: set dataDir", EINVAL);
   if (auto st = checkFileName("network", network); !st) return st.error();
-  Layout layout{dataDir + "/" + network};
+  const std::string dir = dataDir + "/" + network;
   // Every verb opens the store, and after the first ADD its directories exist: two stats
   // answer that, where makeDirs walks every component of all three paths (14 mkdirs for
   // the default dataDir).
@@ -370,11 +402,11 @@ Result<Store> Store::open(const std::string& dataDir, const std::string& network
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   };
-  if (isDir(layout.leases()) && isDir(layout.indexes())) return Store(layout.dir, maxProbes);
-  for (const auto& dir : {layout.dir, layout.leases(), layout.indexes()}) {
-    if (auto st = fs::makeDirs(dir, 0700); !st) return st.error().wrap("open IPAM store");
+  if (isDir(dir + "/leases") && isDir(dir + "/attachments")) return Store(dir, maxProbes);
+  for (const auto& d : {dir, dir + "/leases", dir + "/attachments"}) {
+    if (auto st = fs::makeDirs(d, 0700); !st) return st.error().wrap("open IPAM store");
   }
-  return Store(layout.dir, maxProbes);
+  return Store(dir, maxProbes);
 }
 
 Result<std::vector<ip::Address>> Store::allocate(const std::vector<Range>& ranges,
@@ -383,16 +415,15 @@ Result<std::vector<ip::Address>> Store::allocate(const std::vector<Range>& range
   if (ranges.empty()) {
     return makeError("allocate for " + describe(who) + ": no range configured", EINVAL);
   }
-  const Layout layout{dir_};
-  auto lock = fs::FileLock::acquire(layout.lock());
-  if (!lock) return lock.error();
+  auto store = lockStore(dir_);
+  if (!store) return store.error();
+  const Layout& layout = store->layout;
 
   auto h = loadHolding(layout, who);
   if (!h) return h.error();
   if (h->complete() || (h->index == FileState::kCorrupt && !h->held.empty())) {
     if (h->index == FileState::kCorrupt) {  // repair, so DEL finds them without a scan
-      (void)fs::writeAtomic(layout.index(who), formatIndex({who, h->held}), 0600,
-                            fs::Durability::kAtomicOnly);
+      (void)layout.indexes.writeAtomic(indexFileName(who), formatIndex({who, h->held}), 0600);
     }
     return makeError(
         describe(who) + " already holds " + join(h->held) + ": a second ADD needs a DEL first",
@@ -413,13 +444,12 @@ Result<std::vector<ip::Address>> Store::allocate(const std::vector<Range>& range
     picked.push_back(*a);
   }
 
-  const std::string index = layout.index(who);
-  if (auto st = createFile(index, formatIndex({who, picked})); !st)
+  if (auto st = createFile(layout.indexes, indexFileName(who), formatIndex({who, picked})); !st)
     return st.error().wrap("record leases of " + describe(who));
   Status st;
   size_t created = 0;
   while (st && created < picked.size()) {
-    st = linkLease(index, layout.lease(picked[created]));
+    st = linkLease(layout, who, picked[created]);
     if (st) ++created;  // a failed link may be someone else's lease: never undo that one
   }
   if (!st) {  // all or nothing: undo in release order
@@ -428,15 +458,15 @@ Result<std::vector<ip::Address>> Store::allocate(const std::vector<Range>& range
     (void)releaseHolding(layout, who, undo);
     return st.error();
   }
-  for (size_t i = 0; i < ranges.size(); ++i) writeCursor(layout.cursor(ranges[i]), picked[i]);
+  for (size_t i = 0; i < ranges.size(); ++i) writeCursor(layout, ranges[i], picked[i]);
   return picked;
 }
 
 Status Store::release(const Attachment& who) {
   if (auto st = checkAttachment(who); !st) return st;
-  const Layout layout{dir_};
-  auto lock = fs::FileLock::acquire(layout.lock());
-  if (!lock) return lock.error();
+  auto store = lockStore(dir_);
+  if (!store) return store.error();
+  const Layout& layout = store->layout;
   auto h = loadHolding(layout, who);
   if (!h) return h.error();
   return releaseHolding(layout, who, *h);
@@ -444,18 +474,18 @@ Status Store::release(const Attachment& who) {
 
 Result<std::vector<ip::Address>> Store::leasesOf(const Attachment& who) {
   if (auto st = checkAttachment(who); !st) return st.error();
-  const Layout layout{dir_};
-  auto lock = fs::FileLock::acquire(layout.lock());
-  if (!lock) return lock.error();
+  auto store = lockStore(dir_);
+  if (!store) return store.error();
+  const Layout& layout = store->layout;
   auto h = loadHolding(layout, who);
   if (!h) return h.error();
   return h->held;
 }
 
 Result<GcReport> Store::gc(const std::vector<Attachment>& valid) {
-  const Layout layout{dir_};
-  auto lock = fs::FileLock::acquire(layout.lock());
-  if (!lock) return lock.error();
+  auto store = lockStore(dir_);
+  if (!store) return store.error();
+  const Layout& layout = store->layout;
   const std::set<Attachment> keep(valid.begin(), valid.end());
   GcReport report;
   auto fail = [&](const Status& st) {
@@ -465,37 +495,37 @@ Result<GcReport> Store::gc(const std::vector<Attachment>& valid) {
   // Indexes first: which address a valid attachment claims lets a corrupt lease be repaired.
   std::map<ip::Address, Attachment> claimed;
   std::vector<std::string> dropIndexes;
-  auto indexNames = listDir(layout.indexes());
+  auto indexNames = listDir(layout.indexes);
   if (!indexNames) return indexNames.error();
   for (const auto& name : *indexNames) {
-    const std::string path = layout.indexes() + "/" + name;
-    auto content = fs::readFile(path, kMaxIndexBytes);
+    const std::string path = layout.indexes.path(name);
+    auto content = layout.indexes.readFile(name, kMaxIndexBytes);
     auto record = content ? parseIndex(*content) : Result<IndexRecord>(content.error());
     if (!record) {
       report.errors.push_back(makeError(
           "attachment index " + path + " is corrupt (" + record.error().message +
               "); removed: leases of attachments not in the valid list are released below",
           EBADMSG));
-      fail(removeFile(path));
+      fail(removeFile(layout.indexes, name));
     } else if (indexFileName(record->owner) != name) {
-      fail(removeFile(path));  // a temp file left by a writeAtomic interrupted by a crash
+      fail(removeFile(layout.indexes, name));  // a temp file of a writeAtomic cut by a crash
     } else if (keep.count(record->owner) != 0) {
       for (const auto& a : record->addresses) claimed.emplace(a, record->owner);
     } else {
-      dropIndexes.push_back(path);
+      dropIndexes.push_back(name);
     }
   }
 
-  auto leaseNames = listDir(layout.leases());
+  auto leaseNames = listDir(layout.leases);
   if (!leaseNames) return leaseNames.error();
   for (const auto& name : *leaseNames) {
-    const std::string path = layout.leases() + "/" + name;
+    const std::string path = layout.leases.path(name);
     auto address = leaseName(name);
     if (!address) {
-      fail(removeFile(path));  // not a lease: a temp file of a repair interrupted by a crash
+      fail(removeFile(layout.leases, name));  // not a lease: a temp file of a cut repair
       continue;
     }
-    auto l = readLease(path);
+    auto l = readLease(layout, name);
     if (!l) {
       report.errors.push_back(l.error());
     } else if (l->state == FileState::kCorrupt) {
@@ -504,28 +534,28 @@ Result<GcReport> Store::gc(const std::vector<Attachment>& valid) {
       Status st;
       if (owner != claimed.end()) {
         action = "rewritten for " + describe(owner->second) + ", whose index names it";
-        st = fs::writeAtomic(path, formatLease(owner->second), 0600, fs::Durability::kAtomicOnly);
+        st = layout.leases.writeAtomic(name, formatLease(owner->second), 0600);
       } else {
-        st = removeFile(path);
+        st = removeFile(layout.leases, name);
       }
       report.errors.push_back(
           makeError("lease " + path + " is corrupt (" + l->problem + "); " + action, EBADMSG));
       fail(st);
     } else if (l->state == FileState::kOk && keep.count(l->owner) == 0) {
-      auto st = removeFile(path);
+      auto st = removeFile(layout.leases, name);
       if (st) report.released.push_back({*address, l->owner});
       fail(st);
     }
   }
-  for (const auto& path : dropIndexes) fail(removeFile(path));
+  for (const auto& name : dropIndexes) fail(removeFile(layout.indexes, name));
   return report;
 }
 
 Result<bool> Store::canAllocate(const std::vector<Range>& ranges) {
-  const Layout layout{dir_};
-  auto lock = fs::FileLock::acquire(layout.lock());
-  if (!lock) return lock.error();
-  auto names = listDir(layout.leases());
+  auto store = lockStore(dir_);
+  if (!store) return store.error();
+  const Layout& layout = store->layout;
+  auto names = listDir(layout.leases);
   if (!names) return names.error();
   std::vector<ip::Address> leased;
   for (const auto& name : *names) {
@@ -547,20 +577,20 @@ Result<bool> Store::canAllocate(const std::vector<Range>& ranges) {
 }
 
 Result<std::vector<Lease>> Store::all() {
-  const Layout layout{dir_};
-  auto lock = fs::FileLock::acquire(layout.lock());
-  if (!lock) return lock.error();
-  auto names = listDir(layout.leases());
+  auto store = lockStore(dir_);
+  if (!store) return store.error();
+  const Layout& layout = store->layout;
+  auto names = listDir(layout.leases);
   if (!names) return names.error();
   std::vector<Lease> leases;
   for (const auto& name : *names) {
     auto a = leaseName(name);
     if (!a) continue;
-    auto l = readLease(layout.lease(*a));
+    auto l = readLease(layout, name);
     if (l && l->state == FileState::kOk) {
       leases.push_back({*a, l->owner});
     } else if (!l || l->state == FileState::kCorrupt) {
-      log::warn("ipam: lease " + layout.lease(*a) + " is unusable (" +
+      log::warn("ipam: lease " + layout.leases.path(name) + " is unusable (" +
                 (l ? l->problem : l.error().message) + "); CNI GC repairs or reports it");
     }
   }

@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <string>
+
+#include "common/base/text.h"
 
 namespace routelet::log {
 namespace {
@@ -68,8 +71,13 @@ void write(Level lvl, std::string_view message) {
   line.reserve(message.size() + 64);
   line.append(stamp).append(levelName(lvl)).append(" ").append(gComponent);
   line.append(": ");
-  // Keep one event on one line even if a message carries a newline from outside input.
-  for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  // Keep one event on one line even if a message carries a newline from outside input,
+  // and keep whatever else a message quotes from outside from reaching the reader's
+  // terminal as control characters (ANSI escapes) or invalid UTF-8.
+  std::string text(message);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\r', ' ');
+  line.append(safeText(text));
   line.push_back('\n');
   // A single write(2) keeps lines from concurrent threads and processes whole.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());

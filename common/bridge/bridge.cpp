@@ -1,5 +1,8 @@
 #include "common/bridge/bridge.h"
 
+#include <linux/rtnetlink.h>
+
+#include <algorithm>
 #include <cerrno>
 
 #include "common/netlink/message.h"
@@ -57,6 +60,21 @@ Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec) {
     link->up = true;
   }
   return link;
+}
+
+Result<std::vector<ip::Prefix>> pruneGateways(netlink::Handle& nl, const netlink::Link& bridge,
+                                              const std::vector<ip::Prefix>& keep) {
+  auto addresses = nl.addresses(bridge.index);
+  if (!addresses) return addresses.error();
+  std::vector<ip::Prefix> removed;
+  for (const auto& a : *addresses) {
+    bool gateway = a.scope == RT_SCOPE_UNIVERSE && a.prefix.address() == a.prefix.network().nth(1);
+    if (!gateway || std::find(keep.begin(), keep.end(), a.prefix) != keep.end()) continue;
+    auto st = nl.deleteAddress(bridge.index, a.prefix);
+    if (!st && st.error().code != EADDRNOTAVAIL) return st.error();
+    removed.push_back(a.prefix);
+  }
+  return removed;
 }
 
 bool isPodPortName(std::string_view name) {

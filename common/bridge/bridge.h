@@ -25,6 +25,14 @@ struct Spec {
 // got there first. Runs in the calling thread's network namespace (sysctls are per netns).
 Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec);
 
+// Removes the gateway addresses of ranges not in keep: after a podCIDR change, the old
+// range's gateway would stay on the bridge and its prefix route with it, so the node would
+// keep answering for another node's pods. Only addresses shaped like a gateway go (global
+// scope, the first host of their prefix, as routelet gives them); any other address an
+// administrator put on the bridge stays. Returns what it removed.
+Result<std::vector<ip::Prefix>> pruneGateways(netlink::Handle& nl, const netlink::Link& bridge,
+                                              const std::vector<ip::Prefix>& keep);
+
 // The host end of a pod's veth as routelet-cni names it: "rl" + 10 lowercase hex digits.
 inline constexpr std::string_view kPodPortPrefix = "rl";
 inline constexpr int kPodPortHexDigits = 10;

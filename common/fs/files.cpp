@@ -31,23 +31,56 @@ Status writeAll(int fd, const std::string& content, const std::string& path) {
   return okStatus();
 }
 
+// The temp file and the rename of writeAtomic, relative to dirFd; shown names the file in
+// errors. flags are added to the temp file's open.
+Status writeAtomicAt(int dirFd, const std::string& name, const std::string& shown,
+                     const std::string& content, int mode, Durability durability, int flags) {
+  std::string tmp = name + ".tmp." + std::to_string(::getpid());
+  std::string shownTmp = shown + ".tmp." + std::to_string(::getpid());
+  int fd = ::openat(dirFd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | flags, mode);
+  if (fd < 0) return errnoError("create " + shownTmp);
+  Status st = writeAll(fd, content, shownTmp);
+  if (st && ::fchmod(fd, static_cast<mode_t>(mode)) != 0) st = errnoError("chmod " + shownTmp);
+  if (st && durability == Durability::kDurable && ::fsync(fd) != 0)
+    st = errnoError("fsync " + shownTmp);
+  if (::close(fd) != 0 && st) st = errnoError("close " + shownTmp);
+  if (st && ::renameat(dirFd, tmp.c_str(), dirFd, name.c_str()) != 0)
+    st = errnoError("rename " + shownTmp + " to " + shown);
+  if (!st) ::unlinkat(dirFd, tmp.c_str(), 0);
+  return st;
+}
+
+Result<std::string> readAt(int dirFd, const std::string& name, const std::string& shown,
+                           size_t maxBytes, int flags) {
+  int fd = ::openat(dirFd, name.c_str(), O_RDONLY | O_CLOEXEC | flags);
+  if (fd < 0) return errnoError("open " + shown);
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Error e = errnoError("read " + shown);
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > maxBytes) {
+      ::close(fd);
+      return makeError(
+          "read " + shown + ": file larger than " + std::to_string(maxBytes) + " bytes", EFBIG);
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
 }  // namespace
 
 Status writeAtomic(const std::string& path, const std::string& content, int mode,
                    Durability durability) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return errnoError("create " + tmp);
-  Status st = writeAll(fd, content, tmp);
-  if (st && ::fchmod(fd, static_cast<mode_t>(mode)) != 0) st = errnoError("chmod " + tmp);
-  if (st && durability == Durability::kDurable && ::fsync(fd) != 0) st = errnoError("fsync " + tmp);
-  if (::close(fd) != 0 && st) st = errnoError("close " + tmp);
-  if (st && ::rename(tmp.c_str(), path.c_str()) != 0)
-    st = errnoError("rename " + tmp + " to " + path);
-  if (!st) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
+  if (auto st = writeAtomicAt(AT_FDCWD, path, path, content, mode, durability, 0); !st) return st;
   if (durability == Durability::kAtomicOnly) return okStatus();
   std::string dir = dirOf(path);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -59,28 +92,7 @@ Status writeAtomic(const std::string& path, const std::string& content, int mode
 }
 
 Result<std::string> readFile(const std::string& path, size_t maxBytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errnoError("open " + path);
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Error e = errnoError("read " + path);
-      ::close(fd);
-      return e;
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<size_t>(n) > maxBytes) {
-      ::close(fd);
-      return makeError("read " + path + ": file larger than " + std::to_string(maxBytes) + " bytes",
-                       EFBIG);
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return readAt(AT_FDCWD, path, path, maxBytes, 0);
 }
 
 Status makeDirs(const std::string& path, int mode) {
@@ -102,11 +114,16 @@ Status makeDirs(const std::string& path, int mode) {
 }
 
 Result<FileLock> FileLock::acquire(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return errnoError("open lock " + path);
+  return acquireAt(AT_FDCWD, path, path, 0);
+}
+
+Result<FileLock> FileLock::acquireAt(int dirFd, const std::string& name, const std::string& shown,
+                                     int flags) {
+  int fd = ::openat(dirFd, name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | flags, 0600);
+  if (fd < 0) return errnoError("open lock " + shown);
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno == EINTR) continue;
-    Error e = errnoError("lock " + path);
+    Error e = errnoError("lock " + shown);
     ::close(fd);
     return e;
   }
@@ -125,6 +142,52 @@ FileLock& FileLock::operator=(FileLock&& other) noexcept {
 
 FileLock::~FileLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the last fd releases the flock
+}
+
+Result<Dir> Dir::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errnoError("open directory " + path);
+  return Dir(fd, path);
+}
+
+Result<Dir> Dir::sub(const std::string& name) const {
+  int fd = ::openat(fd_, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errnoError("open directory " + path(name));
+  return Dir(fd, path(name));
+}
+
+Dir::Dir(Dir&& other) noexcept : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+
+Dir& Dir::operator=(Dir&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+Dir::~Dir() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::string> Dir::readFile(const std::string& name, size_t maxBytes) const {
+  return readAt(fd_, name, path(name), maxBytes, O_NOFOLLOW);
+}
+
+Result<FileLock> Dir::lock(const std::string& name) const {
+  return FileLock::acquireAt(fd_, name, path(name), O_NOFOLLOW);
+}
+
+Status Dir::writeAtomic(const std::string& name, const std::string& content, int mode) const {
+  return writeAtomicAt(fd_, name, path(name), content, mode, Durability::kAtomicOnly, O_NOFOLLOW);
+}
+
+Result<int> Dir::openFile(const std::string& name, int flags, int mode,
+                          const std::string& verb) const {
+  int fd = ::openat(fd_, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return errnoError(verb + " " + path(name));
+  return fd;
 }
 
 }  // namespace routelet::fs

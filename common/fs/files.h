@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/base/result.h"
 
@@ -35,8 +36,44 @@ class FileLock {
   ~FileLock();
 
  private:
+  friend class Dir;
   explicit FileLock(int fd) : fd_(fd) {}
+  static Result<FileLock> acquireAt(int dirFd, const std::string& name, const std::string& shown,
+                                    int flags);
   int fd_ = -1;
+};
+
+// A directory opened so that nothing done through it follows a symlink (O_NOFOLLOW at the
+// directory itself and at every name inside it): for a store other processes could plant
+// a link in, so that a write meant for it never lands elsewhere. Names are relative to it
+// and have no '/'; errors name the whole path.
+class Dir {
+ public:
+  static Result<Dir> open(const std::string& path);
+  Result<Dir> sub(const std::string& name) const;  // a directory inside this one
+  Dir(Dir&& other) noexcept;
+  Dir& operator=(Dir&& other) noexcept;
+  Dir(const Dir&) = delete;
+  Dir& operator=(const Dir&) = delete;
+  ~Dir();
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  std::string path(const std::string& name) const { return path_ + "/" + name; }
+
+  Result<std::string> readFile(const std::string& name, size_t maxBytes) const;
+  // As fs::writeAtomic with Durability::kAtomicOnly.
+  Status writeAtomic(const std::string& name, const std::string& content, int mode) const;
+  Result<FileLock> lock(const std::string& name) const;
+  // open(2) of a file inside, with O_NOFOLLOW | O_CLOEXEC added to flags; verb names the
+  // act in an error ("create /run/x: File exists").
+  Result<int> openFile(const std::string& name, int flags, int mode = 0600,
+                       const std::string& verb = "open") const;
+
+ private:
+  Dir(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_ = -1;
+  std::string path_;
 };
 
 }  // namespace routelet::fs

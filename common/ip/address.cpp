@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/base/text.h"
+
 namespace routelet::ip {
 
 const char* familyName(Family f) {
@@ -36,7 +38,7 @@ Result<Address> Address::parse(std::string_view text) {
   // inet_pton needs a NUL-terminated string; bound the copy so hostile input stays cheap.
   // A NUL would end the C string inet_pton sees and let "10.0.0.1\0junk" through.
   if (text.empty() || text.size() > INET6_ADDRSTRLEN || text.find('\0') != std::string_view::npos) {
-    return makeError("invalid IP address \"" + std::string(text.substr(0, 64)) + "\"");
+    return makeError("invalid IP address " + quote(text));
   }
   std::string s(text);
   Address a;
@@ -47,7 +49,7 @@ Result<Address> Address::parse(std::string_view text) {
     a.family_ = Family::kV6;
     if (inet_pton(AF_INET6, s.c_str(), a.bytes_.data()) == 1) return a;
   }
-  return makeError("invalid IP address \"" + s + "\"");
+  return makeError("invalid IP address " + quote(s));
 }
 
 std::string Address::str() const {
@@ -91,19 +93,18 @@ Address Address::offset(int64_t n) const {
 Result<Prefix> Prefix::parseInterface(std::string_view text) {
   auto slash = text.find('/');
   if (slash == std::string_view::npos) {
-    return makeError("invalid CIDR \"" + std::string(text.substr(0, 64)) + "\": missing /length");
+    return makeError("invalid CIDR " + quote(text) + ": missing /length");
   }
   auto addr = Address::parse(text.substr(0, slash));
-  if (!addr)
-    return makeError("invalid CIDR \"" + std::string(text.substr(0, 64)) + "\": bad address");
+  if (!addr) return makeError("invalid CIDR " + quote(text) + ": bad address");
   auto lenText = text.substr(slash + 1);
   int len = -1;
   auto [end, ec] = std::from_chars(lenText.data(), lenText.data() + lenText.size(), len);
   int max = addr->isV4() ? 32 : 128;
   if (lenText.empty() || ec != std::errc() || end != lenText.data() + lenText.size() || len < 0 ||
       len > max) {
-    return makeError("invalid CIDR \"" + std::string(text.substr(0, 64)) +
-                     "\": prefix length must be 0-" + std::to_string(max));
+    return makeError("invalid CIDR " + quote(text) + ": prefix length must be 0-" +
+                     std::to_string(max));
   }
   return Prefix::make(*addr, len);
 }
@@ -112,8 +113,8 @@ Result<Prefix> Prefix::parse(std::string_view text, bool strict) {
   auto p = parseInterface(text);
   if (!p) return p;
   if (strict && p->network() != *p) {
-    return makeError("invalid CIDR \"" + std::string(text.substr(0, 64)) +
-                     "\": host bits set (network is " + p->network().str() + ")");
+    return makeError("invalid CIDR " + quote(text) + ": host bits set (network is " +
+                     p->network().str() + ")");
   }
   return p;
 }

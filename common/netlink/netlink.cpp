@@ -4,6 +4,7 @@
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,6 +32,10 @@ constexpr int kSocketReceiveQueue = 8 * 1024 * 1024;
 constexpr size_t kBatchSize = 128;
 // A dump that changed underneath (NLM_F_DUMP_INTR) is repeated this many times.
 constexpr int kDumpAttempts = 5;
+// How long a request waits for each answer. rtnetlink answers in the sender's context,
+// in microseconds; a request left without one (an acknowledgement lost, a message built
+// without NLM_F_ACK) must fail and be reported, not stop the reconcile loop for good.
+constexpr int kReceiveTimeoutSeconds = 5;
 
 void setOption(int fd, int option) {
   // Optional features: older kernels lack them and the library still works without.
@@ -201,6 +206,11 @@ struct Handle::Impl {
     for (;;) {
       ssize_t n = receiveDatagram(fd, buffer.get(), kReceiveBuffer);
       if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return makeError(what + ": no answer from the kernel within " +
+                             std::to_string(kReceiveTimeoutSeconds) + " s",
+                         ETIMEDOUT);
+      }
       if (n < 0) return errnoError(what + ": receive");
       auto messages = splitMessages(ByteView(buffer.get(), static_cast<size_t>(n)));
       if (!messages.ok()) return messages.error().wrap(what);
@@ -315,6 +325,12 @@ int Handle::fd() const {
 Result<Handle> Handle::open() {
   auto sock = openSocket(0, 0);
   if (!sock.ok()) return sock.error();
+  timeval timeout{kReceiveTimeoutSeconds, 0};
+  if (::setsockopt(*sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
+    Error e = errnoError("set the rtnetlink receive timeout");
+    ::close(*sock);
+    return e;
+  }
   return Handle(new Impl(*sock));
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <thread>
 
 #include "common/base/log.h"
 #include "controller/agent/cni_config.h"
@@ -166,8 +167,12 @@ void Agent::requestPass() {
 }
 
 void Agent::wake() {
-  std::lock_guard<std::mutex> lock(mu_);
-  cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(patchMu_);
+  patchCv_.notify_all();
 }
 
 AgentHealth Agent::health() const {
@@ -181,6 +186,7 @@ std::chrono::steady_clock::time_point Agent::lastLoop() const {
 }
 
 void Agent::run(const std::atomic<bool>& stop, std::chrono::milliseconds tick) {
+  std::thread publisher([&] { publishLoop(stop); });
   while (!stop) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -197,6 +203,8 @@ void Agent::run(const std::atomic<bool>& stop, std::chrono::milliseconds tick) {
     }
     pass();
   }
+  wake();  // the publisher, which sees stop set
+  publisher.join();
 }
 
 void Agent::logOnce(const std::string& key, const std::string& message) {
@@ -323,8 +331,12 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
     return;
   }
   logged_.erase("no-podcidr");
-  for (const auto& problem : own->problems)
-    logOnce("own-problem " + problem, "own Node: " + problem);
+  // Logged when they appear. Only the current ones are remembered: every edit of a bad
+  // value is a new problem line, and a set of all of them would grow without bound.
+  std::set<std::string> ownProblems(own->problems.begin(), own->problems.end());
+  for (const auto& problem : ownProblems)
+    if (!ownProblems_.contains(problem)) log::warn("own Node: " + problem);
+  ownProblems_ = std::move(ownProblems);
 
   PublishedState published;
   published.podCIDRs = own->podCIDRs;
@@ -469,12 +481,54 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   // The watch delivers our own patch back a moment later; until then the cached Node
   // still shows the old values, so the same patch is not sent twice for one version.
   if (patch && !(*patch == lastPatch_ && ownCopy.resourceVersion == lastPatchBase_)) {
-    if (auto st = patcher_(*patch); !st) {
-      log::warn("cannot update Node " + options_.nodeName + " status: " + st.error().message);
-      requestPass();
+    lastPatch_ = *patch;
+    lastPatchBase_ = ownCopy.resourceVersion;
+    std::lock_guard<std::mutex> patchLock(patchMu_);
+    pendingPatch_ = std::move(*patch);
+    patchCv_.notify_all();
+  }
+}
+
+void Agent::publishStatus() {
+  std::string patch;
+  {
+    std::lock_guard<std::mutex> lock(patchMu_);
+    if (!pendingPatch_ || std::chrono::steady_clock::now() < patchRetryAt_) return;
+    patch = *pendingPatch_;
+  }
+  PatchResult result = patcher_(patch);
+  std::lock_guard<std::mutex> lock(patchMu_);
+  if (result.status) {
+    patchBackoff_.reset();
+    if (pendingPatch_ == patch) pendingPatch_.reset();  // a newer one keeps waiting
+    return;
+  }
+  // Each failure used to start a whole pass and send again at once: on a 403 or a 429
+  // every agent of the cluster hammered the API server.
+  auto delay = patchBackoff_.next(result.retryAfter);
+  patchRetryAt_ = std::chrono::steady_clock::now() + delay;
+  log::warn("cannot update Node " + options_.nodeName +
+            " status: " + result.status.error().message + "; trying again in " +
+            std::to_string(delay.count()) + " ms");
+}
+
+std::optional<std::chrono::steady_clock::time_point> Agent::statusRetryAt() const {
+  std::lock_guard<std::mutex> lock(patchMu_);
+  if (!pendingPatch_) return std::nullopt;
+  return patchRetryAt_;
+}
+
+void Agent::publishLoop(const std::atomic<bool>& stop) {
+  std::unique_lock<std::mutex> lock(patchMu_);
+  while (!stop) {
+    if (pendingPatch_ && std::chrono::steady_clock::now() >= patchRetryAt_) {
+      lock.unlock();
+      publishStatus();
+      lock.lock();
+    } else if (pendingPatch_) {
+      patchCv_.wait_until(lock, patchRetryAt_);
     } else {
-      lastPatch_ = *patch;
-      lastPatchBase_ = ownCopy.resourceVersion;
+      patchCv_.wait(lock);
     }
   }
 }

@@ -20,6 +20,7 @@
 #include "controller/agent/host_network.h"
 #include "controller/agent/metrics.h"
 #include "controller/agent/options.h"
+#include "controller/kube/backoff.h"
 #include "controller/reconcile/node_cache.h"
 #include "controller/reconcile/reconciler.h"
 
@@ -42,8 +43,17 @@ class HostEdge {
   virtual Result<std::vector<std::string>> pluginVersions(const std::string& path) = 0;
 };
 
-// Sends a strategic-merge patch to nodes/<own>/status.
-using StatusPatcher = std::function<Status(const std::string& patch)>;
+// What sending a status patch gave; a plain Status converts to one.
+struct PatchResult {
+  PatchResult(Status s, std::optional<std::chrono::seconds> after = std::nullopt)  // NOLINT
+      : status(std::move(s)), retryAfter(after) {}
+  Status status;
+  std::optional<std::chrono::seconds> retryAfter;  // the server's Retry-After (429, 503)
+};
+
+// Sends a strategic-merge patch to nodes/<own>/status. Called by publishStatus(), never by a
+// pass: an API server that is slow or refuses cannot delay route healing.
+using StatusPatcher = std::function<PatchResult(const std::string& patch)>;
 
 struct AgentHealth {
   bool watchSynced = false;
@@ -76,6 +86,13 @@ class Agent {
   void pass();
   // Wakes run() (e.g. after setting stop).
   void wake();
+  // Sends the newest status patch a whole pass made, if one waits and its retry time has
+  // come (run() calls this on a thread of its own). A failure keeps it waiting, with a
+  // jittered exponential backoff of at least the server's Retry-After; a newer patch
+  // replaces a waiting one but does not cut the wait short.
+  void publishStatus();
+  // When publishStatus() may next send; nullopt when no patch waits.
+  std::optional<std::chrono::steady_clock::time_point> statusRetryAt() const;
 
   AgentHealth health() const;
   std::chrono::steady_clock::time_point lastLoop() const;
@@ -130,16 +147,25 @@ class Agent {
   std::string nodeInterface_;  // the link holding the node IP (its changes trigger a pass)
 
   // Only touched by the pass thread.
-  std::set<std::string> logged_;    // log-once keys of conditions currently true
-  std::set<std::string> standing_;  // per-peer conditions logged when they started
-  std::string lastPatch_;
-  std::string lastStatus_;  // what <run dir>/status.json holds
+  std::set<std::string> logged_;       // log-once keys of conditions currently true
+  std::set<std::string> standing_;     // per-peer conditions logged when they started
+  std::set<std::string> ownProblems_;  // the own Node's decoding problems, as last logged
+  std::string lastPatch_;              // the last patch handed to publishStatus()
+  std::string lastStatus_;             // what <run dir>/status.json holds
   static constexpr std::chrono::seconds kStatusInterval{1};
   std::chrono::steady_clock::time_point lastStatusAt_{};
   std::optional<std::chrono::steady_clock::time_point> statusDue_;  // guarded by mu_
   std::string lastPatchBase_;  // resourceVersion of the own Node the patch was computed on
   std::string lastConflist_;
   std::chrono::steady_clock::time_point nextResync_;
+
+  // Status patches wait here for publishStatus(); guarded by patchMu_.
+  mutable std::mutex patchMu_;
+  std::condition_variable patchCv_;
+  std::optional<std::string> pendingPatch_;
+  std::chrono::steady_clock::time_point patchRetryAt_{};
+  kube::Backoff patchBackoff_{{std::chrono::seconds(1), std::chrono::minutes(2)}};
+  void publishLoop(const std::atomic<bool>& stop);
 };
 
 }  // namespace routelet::agent

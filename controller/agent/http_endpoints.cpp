@@ -38,16 +38,17 @@ class ListenerEndpoints : public HttpEndpoints {
     std::string body;
     http::status_code code = http::status_codes::OK;
     std::string type = "text/plain; charset=utf-8";
-    if (path == "/healthz" || path == "/readyz") {
-      auto [ok, text] = path == "/healthz" ? handlers_.healthz() : handlers_.readyz();
+    const auto& probe = path == "/healthz" ? handlers_.healthz : handlers_.readyz;
+    if ((path == "/healthz" || path == "/readyz") && probe) {
+      auto [ok, text] = probe();
       code = ok ? http::status_codes::OK : http::status_codes::ServiceUnavailable;
       body = text + "\n";
-    } else if (path == "/metrics") {
+    } else if (path == "/metrics" && handlers_.metrics) {
       type = "text/plain; version=0.0.4; charset=utf-8";
       body = handlers_.metrics();
     } else {
       code = http::status_codes::NotFound;
-      body = "not found: try /healthz, /readyz or /metrics\n";
+      body = "not found\n";
     }
     resp.set_status_code(code);
     resp.set_body(body, type);

@@ -10,6 +10,7 @@
 
 namespace routelet::agent {
 
+// A path whose handler is empty answers 404.
 struct EndpointHandlers {
   std::function<std::pair<bool, std::string>()> healthz;  // ok, body
   std::function<std::pair<bool, std::string>()> readyz;
@@ -18,7 +19,7 @@ struct EndpointHandlers {
 
 class HttpEndpoints {
  public:
-  // listen is HOST:PORT ("0.0.0.0:9654", "[::1]:9654").
+  // listen is HOST:PORT ("127.0.0.1:9654", "[::1]:9654").
   static Result<std::unique_ptr<HttpEndpoints>> start(const std::string& listen,
                                                       EndpointHandlers handlers);
   virtual ~HttpEndpoints() = default;

@@ -23,6 +23,11 @@ Status KernelHost::ensureBridge(const std::string& bridge, uint32_t mtu,
   bridge::Spec spec{bridge, cni::config::bridgeMacFor(bridge), mtu, gateways};
   auto link = bridge::ensure(nl_, spec);
   if (!link) return link.error();
+  auto removed = bridge::pruneGateways(nl_, *link, gateways);
+  if (!removed) return removed.error().wrap("remove old gateway addresses from " + bridge);
+  for (const auto& p : *removed)
+    log::info("removed " + p.str() + " from bridge " + bridge +
+              ": no podCIDR of this node holds it");
   // A new bridge (first pass, or made again after someone deleted it): pods that were on
   // the old one get their ports back, so they are reachable again, not only new pods.
   if (link->index != bridgeIndex_) {

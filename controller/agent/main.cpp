@@ -80,10 +80,10 @@ int runAgent(const Options& options) {
   kube::Cancellation patchCancel;
   Agent agent(
       options, host, table,
-      [&](const std::string& patch) -> Status {
+      [&](const std::string& patch) -> PatchResult {
         auto st = (*api)->patchNodeStatus(options.nodeName, patch, kube::PatchType::kStrategicMerge,
                                           &patchCancel);
-        if (!st.ok) return makeError(st.message);
+        if (!st.ok) return {makeError(st.message), st.retryAfter};
         return okStatus();
       },
       metrics);
@@ -114,6 +114,10 @@ int runAgent(const Options& options) {
                 static_cast<double>(stats.watches > 0 ? stats.watches - 1 : 0));
   };
 
+  auto renderMetrics = [&] {
+    refreshApiMetrics();
+    return metrics.render();
+  };
   auto endpoints = HttpEndpoints::start(
       options.listen, {[&]() -> std::pair<bool, std::string> {
                          auto age = std::chrono::steady_clock::now() - agent.lastLoop();
@@ -125,11 +129,16 @@ int runAgent(const Options& options) {
                          if (h.ready()) return {true, "ok"};
                          return {false, h.notReadyReason.empty() ? "not ready" : h.notReadyReason};
                        },
-                       [&] {
-                         refreshApiMetrics();
-                         return metrics.render();
-                       }});
+                       renderMetrics});
   if (!endpoints) return fail(endpoints.error().message);
+  // Metrics for a Prometheus off the node, without the probes: the one address beside
+  // loopback that an operator chose to open.
+  std::unique_ptr<HttpEndpoints> metricsEndpoint;
+  if (!options.metricsListen.empty()) {
+    auto started = HttpEndpoints::start(options.metricsListen, {{}, {}, renderMetrics});
+    if (!started) return fail(started.error().message);
+    metricsEndpoint = std::move(*started);
+  }
 
   std::thread signalThread([&] {
     int sig = 0;
@@ -137,6 +146,7 @@ int runAgent(const Options& options) {
     log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
               ": stopping; routes, bridge and CNI config stay in place");
     stop = true;
+    patchCancel.cancel();  // a patch in flight must not hold up the exit
     agent.wake();
   });
 
@@ -167,6 +177,7 @@ int runAgent(const Options& options) {
   patchCancel.cancel();
   monitorThread.join();
   (*endpoints)->stop();
+  if (metricsEndpoint) metricsEndpoint->stop();
   if (signalThread.joinable()) {
     // Normal exit happens only after a signal; the thread has already returned.
     signalThread.join();

@@ -84,6 +84,15 @@ Status setPath(std::string& field, const std::string& v) {
   return okStatus();
 }
 
+Status setListen(std::string& field, const std::string& v) {
+  auto colon = v.rfind(':');
+  if (colon == std::string::npos || !parseUnsigned(v.substr(colon + 1), 65535)) {
+    return makeError("want HOST:PORT, e.g. 127.0.0.1:9654 or [::1]:9654");
+  }
+  field = v;
+  return okStatus();
+}
+
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> table = {
       {"config", "ROUTELET_CONFIG", nullptr,
@@ -123,9 +132,12 @@ const std::vector<Setting>& settings() {
       {"route-protocol", "ROUTELET_ROUTE_PROTOCOL", "routeProtocol",
        [](Options& o, const std::string& v) -> Status {
          auto n = parseUnsigned(v, 255);
-         // 0-4 are the kernel's own (unspec, redirect, kernel, boot, static): routelet
-         // would then delete routes it did not make.
-         if (!n || *n <= 4) return makeError("want 5-255 (0-4 belong to the kernel and iproute2)");
+         if (!n) return n.error();
+         if (const char* owner = routeProtocolOwner(static_cast<uint8_t>(*n))) {
+           return makeError(v + " is used by " + owner +
+                            ": routelet would delete its routes as stale; pick an unused "
+                            "number, such as the default 201");
+         }
          o.routeProtocol = static_cast<uint8_t>(*n);
          return okStatus();
        }},
@@ -137,14 +149,9 @@ const std::vector<Setting>& settings() {
          return okStatus();
        }},
       {"listen", "ROUTELET_LISTEN", "listen",
-       [](Options& o, const std::string& v) -> Status {
-         auto colon = v.rfind(':');
-         if (colon == std::string::npos || !parseUnsigned(v.substr(colon + 1), 65535)) {
-           return makeError("want HOST:PORT, e.g. 0.0.0.0:9654 or [::1]:9654");
-         }
-         o.listen = v;
-         return okStatus();
-       }},
+       [](Options& o, const std::string& v) { return setListen(o.listen, v); }},
+      {"metrics-listen", "ROUTELET_METRICS_LISTEN", "metricsListen",
+       [](Options& o, const std::string& v) { return setListen(o.metricsListen, v); }},
       {"node-ip", "ROUTELET_NODE_IP", "nodeIP",
        [](Options& o, const std::string& v) -> Status {
          // Comma-separated, one per family, as kubelet's --node-ip.
@@ -231,7 +238,56 @@ Status applyYaml(Options& o, const std::string& path, const std::string& text,
   return okStatus();
 }
 
+// Route protocol numbers with an owner. Sources: the kernel's RTPROT_* values
+// (include/uapi/linux/rtnetlink.h; 0-4 are its own, and iproute2's rt_protos names the
+// same numbers), FRR's zebra (zebra/rt_netlink.h: 190-198 besides the kernel's 186-192)
+// and Calico's Felix (80, on its blackhole and workload routes).
+struct ProtocolOwner {
+  uint8_t protocol;
+  const char* owner;
+};
+constexpr ProtocolOwner kProtocolOwners[] = {
+    {0, "the kernel (unspec)"},
+    {1, "the kernel (redirect)"},
+    {2, "the kernel"},
+    {3, "the kernel (boot)"},
+    {4, "the kernel (static)"},
+    {8, "gated"},
+    {9, "ra"},
+    {10, "mrt"},
+    {11, "zebra"},
+    {12, "bird"},
+    {13, "dnrouted"},
+    {14, "xorp"},
+    {15, "ntk"},
+    {16, "dhcp"},
+    {17, "mrouted"},
+    {18, "keepalived"},
+    {42, "babel"},
+    {80, "Calico Felix"},
+    {99, "openr"},
+    {186, "bgp"},
+    {187, "isis"},
+    {188, "ospf"},
+    {189, "rip"},
+    {190, "ripng (FRR)"},
+    {191, "nhrp (FRR)"},
+    {192, "eigrp"},
+    {193, "ldp (FRR)"},
+    {194, "sharp (FRR)"},
+    {195, "pbr (FRR)"},
+    {196, "zstatic (FRR)"},
+    {197, "openfabric (FRR)"},
+    {198, "srte (FRR)"},
+};
+
 }  // namespace
+
+const char* routeProtocolOwner(uint8_t protocol) {
+  for (const auto& p : kProtocolOwners)
+    if (p.protocol == protocol) return p.owner;
+  return nullptr;
+}
 
 Result<Invocation> parseInvocation(const std::vector<std::string>& args, const Environment& env,
                                    const FileReader& readFile) {

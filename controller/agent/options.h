@@ -32,8 +32,10 @@ struct Options {
   uint32_t mtu = 0;             // 0: the MTU of the interface holding the node IP
   uint8_t routeProtocol = 201;  // see dist/rt_protos.d/routelet.conf
   std::chrono::seconds resyncPeriod{60};
-  std::string listen = "0.0.0.0:9654";  // /healthz /readyz /metrics
-  std::vector<ip::Address> nodeIPs;     // --node-ip overrides, at most one per family
+  // /healthz /readyz /metrics. Loopback: with hostNetwork, 0.0.0.0 would answer every pod.
+  std::string listen = "127.0.0.1:9654";
+  std::string metricsListen;         // also /metrics alone here, e.g. on the node IP; "": off
+  std::vector<ip::Address> nodeIPs;  // --node-ip overrides, at most one per family
   PortmapMode portmap = PortmapMode::kAuto;
   // The cluster's pod ranges, at most one per family (kube-controller-manager's
   // --cluster-cidr); empty: not known. A peer's podCIDR outside them gets no route.
@@ -62,5 +64,9 @@ Result<Invocation> parseInvocation(const std::vector<std::string>& args, const E
                                    const FileReader& readFile);
 
 std::string usage();
+
+// Who uses a route protocol number, when it is one routelet must not take: with another
+// owner's number it would delete that owner's routes as stale. nullptr for a free number.
+const char* routeProtocolOwner(uint8_t protocol);
 
 }  // namespace routelet::agent

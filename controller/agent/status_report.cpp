@@ -6,6 +6,9 @@ namespace routelet::agent {
 
 std::string statusJson(const StatusInputs& in) {
   using nlohmann::json;
+  // Peer names and details come from Node objects; the decoder makes them safe, and
+  // should anything slip through, a replaced byte beats the throw of a strict dump().
+  auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
   std::map<std::pair<std::string, ip::Family>, std::pair<std::string, std::string>> verdicts;
   std::map<std::string, std::pair<std::string, std::string>> wholeNode;
   for (const auto& s : in.report.skipped) {
@@ -45,7 +48,7 @@ std::string statusJson(const StatusInputs& in) {
       p["state"] = v.first;
       if (!v.second.empty()) p["detail"] = v.second;
       if (peers.size() > 1) peers += ',';
-      peers += p.dump();
+      peers += dump(p);
     }
   }
   peers += ']';
@@ -65,7 +68,7 @@ std::string statusJson(const StatusInputs& in) {
   };
   if (!in.notReadyReason.empty()) doc["notReadyReason"] = in.notReadyReason;
   // compact: 5000 peers, read by routelet status, not by eye. "peers" goes last.
-  std::string out = doc.dump();
+  std::string out = dump(doc);
   out.pop_back();  // the closing brace
   out += ",\"peers\":" + peers + "}\n";
   return out;

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/base/text.h"
+
 namespace routelet::kube {
 namespace {
 
@@ -54,16 +56,13 @@ const char* kindName(Kind k) {
 
 constexpr std::string_view kAnnotationPrefix = "routelet.io/";
 
-// A value quoted in a problem line; bounded because the value may be hostile.
-std::string quote(std::string_view v) {
-  if (v.size() <= 64) return "\"" + std::string(v) + "\"";
-  return "\"" + std::string(v.substr(0, 64)) + "...\"";
-}
-
+// Problem lines name values with quote(): bounded, because the value may be hostile, and
+// safe to log and to dump into status.json.
+//
 // ip::* messages repeat the value ("invalid CIDR \"x\": ..."); the problem line already
 // names it after the field, so drop the repetition.
 std::string withoutValue(std::string message, std::string_view value) {
-  std::string q = " \"" + std::string(value) + "\"";
+  std::string q = " " + quote(value);
   auto at = message.find(q);
   if (at != std::string::npos) message.erase(at, q.size());
   return message;
@@ -317,14 +316,16 @@ class Handler {
       case Ctx::kNode:
         // Fields of a Status object, which an ERROR watch event carries instead of a Node.
         if (kind == Kind::kNumber && k == "code") statusCode_ = static_cast<int>(number);
-        if (isString && k == "message") statusMessage_ = s->substr(0, 1024);
+        if (isString && k == "message") statusMessage_ = safeText(*s, 1024);
         break;
       case Ctx::kMeta:
         if (k == "name" || k == "uid" || k == "resourceVersion") {
           if (!isString) {
             notString();
           } else if (k == "name") {
-            state_.node.name = std::move(*s);
+            // The name reaches logs, status.json and `routelet status` on a terminal. An
+            // API server never sends control characters in one (JSON may escape them).
+            state_.node.name = safeText(*s);
           } else if (k == "uid") {
             state_.node.uid = std::move(*s);
           } else {
@@ -410,7 +411,7 @@ class Handler {
     auto a = ip::Address::parse(state_.addrValue);
     if (!a) {
       problem(field + " " + quote(state_.addrValue) + ": " +
-              withoutValue(a.error().message, state_.addrValue.substr(0, 64)));
+              withoutValue(a.error().message, state_.addrValue));
       return;
     }
     (t == "InternalIP" ? state_.node.internalIPs : state_.node.externalIPs).push_back(*a);
@@ -430,8 +431,7 @@ class Handler {
     for (const auto& [field, value] : cidrs) {
       auto p = ip::Prefix::parse(value, /*strict=*/true);
       if (!p) {
-        problem(field + " " + quote(value) + ": " +
-                withoutValue(p.error().message, value.substr(0, 64)));
+        problem(field + " " + quote(value) + ": " + withoutValue(p.error().message, value));
         continue;
       }
       if (state_.node.podCIDR(p->family())) {

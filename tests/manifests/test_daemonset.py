@@ -191,9 +191,12 @@ class DaemonSetShapeTest(unittest.TestCase):
         self.assertEqual(self.config["cniBinDir"], "/opt/cni/bin")
 
     def test_probes_hit_the_agents_endpoints(self):
-        port = int(self.config["listen"].rsplit(":", 1)[1])
-        self.assertEqual(self.agent["livenessProbe"]["httpGet"], {"path": "/healthz", "port": port})
-        self.assertEqual(self.agent["readinessProbe"]["httpGet"], {"path": "/readyz", "port": port})
+        # On loopback: with hostNetwork, the node's own addresses answer every pod.
+        self.assertEqual(self.config["listen"], "127.0.0.1:9654")
+        host, port = self.config["listen"].rsplit(":", 1)
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            self.assertEqual(self.agent[probe]["httpGet"],
+                             {"host": host, "path": path, "port": int(port)})
 
     def test_resources_and_privileges_are_stated(self):
         res = self.agent["resources"]
@@ -258,9 +261,10 @@ class DaemonSetRunsTheAgentTest(unittest.TestCase):
         self.assertTrue(line.startswith("READY https://"), f"stand-in did not start: {line!r}")
         return os.path.join(state, "agent.kubeconfig")
 
-    def http_get(self, port, path):
+    def http_get(self, probe):
+        host, port, path = probe.get("host", "127.0.0.1"), probe["port"], probe["path"]
         script = ("import http.client,sys\n"
-                  f"c=http.client.HTTPConnection('127.0.0.1',{port},timeout=2)\n"
+                  f"c=http.client.HTTPConnection('{host}',{port},timeout=2)\n"
                   f"c.request('GET','{path}'); r=c.getresponse()\n"
                   "print(r.status, r.read().decode().strip())\n")
         p = run(["ip", "netns", "exec", self.ns, sys.executable, "-c", script], check=False)
@@ -313,10 +317,8 @@ class DaemonSetRunsTheAgentTest(unittest.TestCase):
         self.procs.append(agent_proc)
 
         ready = agent["readinessProbe"]["httpGet"]
-        self.wait_for("readiness", lambda: self.http_get(ready["port"], ready["path"])
-                      .startswith("200"))
-        live = agent["livenessProbe"]["httpGet"]
-        self.assertTrue(self.http_get(live["port"], live["path"]).startswith("200"))
+        self.wait_for("readiness", lambda: self.http_get(ready).startswith("200"))
+        self.assertTrue(self.http_get(agent["livenessProbe"]["httpGet"]).startswith("200"))
 
         # The conflist is where the runtime reads it: the host's /etc/cni/net.d.
         conflist = os.path.join(self.tmp, "root/host/etc/cni/net.d/10-routelet.conflist")
@@ -340,6 +342,9 @@ class DaemonSetRunsTheAgentTest(unittest.TestCase):
                        "routelet_route_heals_total", "routelet_build_info"):
             self.assertIn(f"# TYPE {family} ", metrics)
         self.assertIn('routelet_routes{state="programmed"} 1', metrics)
+        # Nothing answers on the node IP: pods reach the node there.
+        self.assertTrue(self.http_get({"host": NODE_IP, "port": port, "path": "/metrics"})
+                        .startswith("no answer"))
 
         # The admin's command in the same pod, with the same environment.
         p = run(["ip", "netns", "exec", self.ns, argv[0], "status"], env=env, check=False)

@@ -1,8 +1,13 @@
 #include "tests/fuzz/agent/fuzz_entries.h"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "controller/agent/options.h"
+#include "controller/agent/status_report.h"
+#include "controller/kube/node_decode.h"
+#include "controller/reconcile/fake_route_table.h"
 #include "tests/fuzz/support/fuzz_check.h"
 
 namespace routelet::agent::fuzz {
@@ -24,7 +29,7 @@ void checkOptions(const Options& o) {
   check(o.kubeconfig.empty() || absolute(o.kubeconfig));
   check(!o.bridge.empty() && o.bridge.size() <= 15);
   check(o.mtu == 0 || (o.mtu >= 576 && o.mtu <= 65535));
-  check(o.routeProtocol > 4);
+  check(routeProtocolOwner(o.routeProtocol) == nullptr);
   check(o.resyncPeriod.count() > 0 && o.resyncPeriod.count() <= 7 * 24 * 3600);
   check(o.nodeName.size() <= 253);
   check(o.nodeIPs.size() <= 2);
@@ -48,6 +53,43 @@ bool options(const uint8_t* data, size_t size) {
     checkOptions(inv->options);
   }
   return accepted(inv);
+}
+
+bool nodeStatus(const uint8_t* data, size_t size) {
+  std::vector<model::Node> nodes;
+  auto listed = kube::decodeNodeList(routelet::fuzz::asText(data, size),
+                                     [&](model::Node&& n) { nodes.push_back(std::move(n)); });
+  if (!listed) return false;
+  reconcile::SelfInfo self;
+  self.name = "self";
+  self.podCIDRs = {*ip::Prefix::parse("10.244.0.0/24")};
+  self.nodeIPs = {*ip::Address::parse("192.168.1.10")};
+  self.onLink = {*ip::Prefix::parse("192.168.1.0/24")};
+  model::Node own;
+  own.name = self.name;
+  own.podCIDRs = self.podCIDRs;
+  for (const auto& n : nodes)
+    if (n.name == self.name) own = n;
+  reconcile::NodeCache cache;
+  cache.replaceAll(nodes);
+  cache.upsert(own);
+  reconcile::FakeRouteTable table;
+  auto report = reconcile::Reconciler(table).reconcile(cache, self, true);
+  PublishedState published;
+  published.podCIDRs = self.podCIDRs;
+  published.nodeIPs = self.nodeIPs;
+  published.state = "ready";
+  // What the agent writes and sends must parse back (valid UTF-8) and hold no raw
+  // control character.
+  auto wellFormed = [](std::string_view text) {
+    check(nlohmann::json::accept(text));
+    if (text.ends_with('\n')) text.remove_suffix(1);
+    check(std::none_of(text.begin(), text.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
+  };
+  wellFormed(statusJson({cache, self, report, published, true, "", "/etc/cni/net.d/x"}));
+  if (auto patch = statusPatch(own, published, "2026-01-01T00:00:00Z")) wellFormed(*patch);
+  return true;
 }
 
 }  // namespace routelet::agent::fuzz

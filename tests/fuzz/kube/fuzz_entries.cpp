@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/base/text.h"
 #include "controller/kube/kubeconfig.h"
 #include "controller/kube/line_splitter.h"
 #include "controller/kube/node_decode.h"
@@ -30,6 +31,9 @@ void checkNode(const model::Node& n) {
     check(v.size() <= limits.maxAnnotationValue);
   }
   check(n.problems.size() <= limits.maxProblems + 1);
+  // What gets logged and written into status.json is already safe text.
+  check(safeText(n.name) == n.name);
+  for (const auto& p : n.problems) check(safeText(p) == p);
 }
 
 std::string_view view(const uint8_t* data, size_t size) {

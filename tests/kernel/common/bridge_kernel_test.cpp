@@ -83,6 +83,31 @@ TEST(BridgeKernelTest, RepairsMacMtuAndMissingGateway) {
   EXPECT_NE(s.ns.output("ip -4 addr show dev cni0").find("10.244.1.1/24"), std::string::npos);
 }
 
+// After a podCIDR change the old range's gateway must go, or the node keeps a connected
+// route to another node's pods.
+TEST(BridgeKernelTest, GatewaysOfRangesNoLongerOwnedAreRemoved) {
+  if (!requireRootAndIp()) return;
+  NetlinkSpace s("brprune");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(ensureIn(s, spec()).ok());
+  ASSERT_EQ(s.ns.run("ip addr add 192.0.2.7/24 dev cni0"), 0);  // not a gateway: stays
+  Spec moved = spec();
+  moved.gateways = {*ip::Prefix::parseInterface("10.244.9.1/24")};
+  auto br = ensureIn(s, moved);
+  ASSERT_TRUE(br.ok()) << br.error().message;
+  auto removed = pruneGateways(*s.handle, *br, moved.gateways);
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  ASSERT_EQ(removed->size(), 2u);
+  EXPECT_EQ((*removed)[0].str(), "10.244.1.1/24");
+  EXPECT_EQ((*removed)[1].str(), "fd00:10:244:1::1/64");
+  std::string v4 = s.ns.output("ip -4 addr show dev cni0");
+  EXPECT_EQ(v4.find("10.244.1.1/24"), std::string::npos) << v4;
+  EXPECT_NE(v4.find("10.244.9.1/24"), std::string::npos) << v4;
+  EXPECT_NE(v4.find("192.0.2.7/24"), std::string::npos) << v4;
+  EXPECT_EQ(s.ns.output("ip -6 addr show dev cni0 scope global"), "");
+  EXPECT_EQ(pruneGateways(*s.handle, *br, moved.gateways)->size(), 0u);
+}
+
 TEST(BridgeKernelTest, ANonBridgeWithTheNameIsRefusedNamingIt) {
   if (!requireRootAndIp()) return;
   NetlinkSpace s("brbad");

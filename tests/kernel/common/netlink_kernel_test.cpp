@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <vector>
 
 #include "common/netlink/message.h"
@@ -147,6 +149,36 @@ TEST(NetlinkKernelTest, CreatesBridgeWithMacAndMtu) {
   ASSERT_TRUE(all.ok()) << all.error().message;
   EXPECT_TRUE(std::any_of(all->begin(), all->end(), [](const Link& l) { return l.name == "br0"; }));
   EXPECT_TRUE(std::any_of(all->begin(), all->end(), [](const Link& l) { return l.name == "lo"; }));
+}
+
+// A request the kernel does not acknowledge (here: built without NLM_F_ACK) used to leave
+// the batch, and with it the agent's reconcile loop, waiting forever.
+TEST(NetlinkKernelTest, ABatchLeftWithoutAnAckFailsInsteadOfWaitingForever) {
+  if (!requireRootAndIp()) return;
+  Space s("nlack");
+  ASSERT_TRUE(s.ok());
+  auto lo = s.handle->linkByName("lo");
+  ASSERT_TRUE(lo.ok()) << lo.error().message;
+  Request silent{"add 10.99.0.1/32 to lo", [&](uint32_t seq) {
+                   auto bytes = buildNewAddress(seq, lo->index,
+                                                *ip::Prefix::parseInterface("10.99.0.1/32"), false);
+                   nlmsghdr h;
+                   std::memcpy(&h, bytes.data(), sizeof h);
+                   h.nlmsg_flags &= ~NLM_F_ACK;
+                   std::memcpy(bytes.data(), &h, sizeof h);
+                   return bytes;
+                 }};
+  auto answer = std::make_shared<std::promise<Result<std::vector<Status>>>>();
+  auto future = answer->get_future();
+  std::thread([&handle = *s.handle, &silent, answer] {
+    answer->set_value(handle.batch({silent}));
+  }).detach();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(20)), std::future_status::ready)
+      << "the batch still waits for an acknowledgement";
+  auto got = future.get();
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.error().code, ETIMEDOUT);
+  EXPECT_EQ(got.error().message, "apply operations 1-1 of 1: no answer from the kernel within 5 s");
 }
 
 TEST(NetlinkKernelTest, RepliesAreTakenOnlyFromTheKernel) {

@@ -50,5 +50,11 @@ TEST(Log, OneLineStampedInUtcWithLevelAndComponent) {
   EXPECT_EQ(captured(Level::kDebug, "hidden"), "");
 }
 
+TEST(Log, NoControlCharactersOrInvalidUtf8ReachTheReader) {
+  setLevel(Level::kInfo);
+  std::string line = captured(Level::kWarn, "peer \x1b[2Jx\xc3 é\r\n");
+  EXPECT_NE(line.find("peer \\x1b[2Jx\\xc3 é  \n"), std::string::npos) << line;
+}
+
 }  // namespace
 }  // namespace routelet::log

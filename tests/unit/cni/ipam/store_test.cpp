@@ -439,6 +439,41 @@ TEST_F(StoreTest, GarbageCursorRestartsTheSearch) {
   EXPECT_EQ(cursor.size(), 48u);
 }
 
+// Links planted in the store (by anything that can write there) are never followed: the
+// plugin runs as root and would otherwise write, create or truncate whatever they name.
+TEST_F(StoreTest, SymlinksInTheStoreAreNeverFollowed) {
+  std::string victim = root_ + "/victim";
+  put(victim, "precious\n");
+  take({v4_}, "c1");
+  ASSERT_EQ(::unlink((store().dir() + "/last-reserved.10.244.1.0_24").c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), (store().dir() + "/last-reserved.10.244.1.0_24").c_str()), 0);
+  EXPECT_EQ(take({v4_}, "c2"), addrs({"10.244.1.3"}));  // the cursor is lost, not written
+  EXPECT_EQ(get(victim), "precious\n");
+
+  // A link at a lease name holds the address; it is not a way to another file.
+  ASSERT_EQ(::symlink(victim.c_str(), lease("10.244.1.4").c_str()), 0);
+  EXPECT_EQ(take({v4_}, "c3"), addrs({"10.244.1.5"}));
+  auto gc = store().gc({{"c1", "eth0"}, {"c2", "eth0"}, {"c3", "eth0"}});
+  ASSERT_TRUE(gc.ok()) << gc.error().message;
+  EXPECT_EQ(get(victim), "precious\n");
+
+  // A lock or a directory of the store replaced by a link: every operation refuses.
+  std::string lock = store().dir() + "/lock";
+  ASSERT_EQ(::unlink(lock.c_str()), 0);
+  ASSERT_EQ(::symlink((root_ + "/made-through-the-lock").c_str(), lock.c_str()), 0);
+  auto refused = store().allocate({v4_}, {"c4", "eth0"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ELOOP) << refused.error().message;
+  EXPECT_FALSE(stdfs::exists(root_ + "/made-through-the-lock"));
+  ASSERT_EQ(::unlink(lock.c_str()), 0);
+  stdfs::rename(store().dir() + "/leases", root_ + "/elsewhere");
+  ASSERT_EQ(::symlink((root_ + "/elsewhere").c_str(), (store().dir() + "/leases").c_str()), 0);
+  refused = store().allocate({v4_}, {"c4", "eth0"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("leases"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(stdfs::exists(root_ + "/elsewhere/10.244.1.6"));
+}
+
 TEST_F(StoreTest, CanAllocateTracksExhaustion) {
   for (int i = 0; i < 4; ++i) take({small_}, "c" + std::to_string(i));
   EXPECT_TRUE(*store().canAllocate({small_}));

@@ -78,7 +78,9 @@ class AgentTest : public ::testing::Test {
     if (!agent_) {
       agent_ = std::make_unique<Agent>(
           options_, host_, table_,
-          [this](const std::string& p) {
+          [this](const std::string& p) -> PatchResult {
+            ++patchCalls_;
+            if (patchAnswer_) return patchAnswer_();
             patches_.push_back(p);
             return okStatus();
           },
@@ -92,19 +94,31 @@ class AgentTest : public ::testing::Test {
             node("node3", "192.168.1.13", "10.244.3.0/24")};
   }
   std::string conflist() { return host_.files["/etc/cni/net.d/10-routelet.conflist"]; }
+  // Runs the agent's loop on a thread for d, then stops it.
+  void runFor(std::chrono::milliseconds d, std::chrono::milliseconds tick) {
+    std::atomic<bool> stop{false};
+    std::thread loop([&] { agent().run(stop, tick); });
+    std::this_thread::sleep_for(d);
+    stop = true;
+    agent().wake();
+    loop.join();
+  }
 
   Options options_;
   std::mutex filesMu_;
   FakeHost host_;
   reconcile::FakeRouteTable table_;
   Metrics metrics_;
-  std::vector<std::string> patches_;
+  std::vector<std::string> patches_;  // those sent successfully
+  std::atomic<int> patchCalls_{0};
+  std::function<PatchResult()> patchAnswer_;  // the API server's answer; unset: success
   std::unique_ptr<Agent> agent_;
 };
 
 TEST_F(AgentTest, ThreeNodesGiveTwoPeerRoutesBridgeConfigAndStatus) {
   agent().nodesListed(threeNodes());
   agent().pass();
+  agent().publishStatus();
   auto routes = table_.routes();
   ASSERT_EQ(routes.size(), 2u);
   EXPECT_EQ(routes[0].dst.str(), "10.244.2.0/24");
@@ -138,6 +152,7 @@ TEST_F(AgentTest, ThreeNodesGiveTwoPeerRoutesBridgeConfigAndStatus) {
 TEST_F(AgentTest, SecondPassChangesNothingAndSendsNoPatch) {
   agent().nodesListed(threeNodes());
   agent().pass();
+  agent().publishStatus();
   size_t opsBefore = table_.opsApplied();
   int writesBefore = host_.writes;
   // The watch brings the patched own Node back.
@@ -148,6 +163,7 @@ TEST_F(AgentTest, SecondPassChangesNothingAndSendsNoPatch) {
   own.resourceVersion = "2";
   agent().nodeUpserted(own);
   agent().pass();
+  agent().publishStatus();
   EXPECT_EQ(table_.opsApplied(), opsBefore);
   EXPECT_EQ(host_.writes, writesBefore);
   EXPECT_EQ(patches_.size(), 1u);
@@ -156,7 +172,9 @@ TEST_F(AgentTest, SecondPassChangesNothingAndSendsNoPatch) {
 TEST_F(AgentTest, SamePatchIsNotResentBeforeTheWatchCatchesUp) {
   agent().nodesListed(threeNodes());
   agent().pass();
+  agent().publishStatus();
   agent().pass();
+  agent().publishStatus();
   EXPECT_EQ(patches_.size(), 1u);
 }
 
@@ -218,12 +236,7 @@ TEST_F(AgentTest, ForeignRouteEventsDoNotWakeTheLoop) {
   agent().kernelEvents(
       {netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", foreign},
        netlink::Event{netlink::Event::Kind::kLinkChanged, 7, "rl12345", std::nullopt}});
-  std::atomic<bool> stop{false};
-  std::thread loop([&] { agent().run(stop, std::chrono::milliseconds(5)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  stop = true;
-  agent().wake();
-  loop.join();
+  runFor(std::chrono::milliseconds(50), std::chrono::milliseconds(5));
   EXPECT_EQ(agent().passes(), passes);
 }
 
@@ -232,6 +245,7 @@ TEST_F(AgentTest, PeerNotOnLinkIsSkippedCountedAndDegradesState) {
   nodes[2].internalIPs = {*ip::Address::parse("10.9.9.9")};
   agent().nodesListed(nodes);
   agent().pass();
+  agent().publishStatus();
   EXPECT_EQ(table_.routes().size(), 1u);
   EXPECT_EQ(metrics_.value("routelet_unreachable_peers"), 1);
   auto patch = nlohmann::json::parse(patches_.at(0));
@@ -277,6 +291,7 @@ TEST_F(AgentTest, OwnNodeIPOverrideWins) {
   options_.nodeIPs = {*ip::Address::parse("192.168.1.111")};
   agent().nodesListed(threeNodes());
   agent().pass();
+  agent().publishStatus();
   auto patch = nlohmann::json::parse(patches_.at(0));
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/node-ips"], "192.168.1.111");
 }
@@ -510,6 +525,94 @@ TEST_F(AgentTest, AWholePassFollowsTargetedOnesOnceEventsAreQuiet) {
   loop.join();
   EXPECT_EQ(metrics_.value("routelet_targeted_passes_total"), 1);
   EXPECT_EQ(table_.dumpCalls(), 2u) << "no whole pass followed the targeted one";
+}
+
+// The own Node's problems are logged when they appear; only the current ones are kept,
+// so a problem that went away is logged again when it comes back (and a stream of
+// edited bad values cannot grow the agent's memory).
+TEST_F(AgentTest, OwnNodeProblemsAreLoggedWhenTheyAppear) {
+  auto nodes = threeNodes();
+  agent().nodesListed(nodes);
+  auto passWithProblems = [&](std::vector<std::string> problems, std::string rv) {
+    nodes[0].problems = std::move(problems);
+    nodes[0].resourceVersion = std::move(rv);
+    agent().nodeUpserted(nodes[0]);
+    ::testing::internal::CaptureStderr();
+    agent().pass();
+    return ::testing::internal::GetCapturedStderr();
+  };
+  auto logged = [](const std::string& out, const std::string& what) {
+    return out.find("own Node: " + what) != std::string::npos;
+  };
+  EXPECT_TRUE(logged(passWithProblems({"spec.podCIDR \"a\": bad"}, "2"), "spec.podCIDR \"a\""));
+  EXPECT_FALSE(logged(passWithProblems({"spec.podCIDR \"a\": bad"}, "3"), "spec.podCIDR"));
+  EXPECT_FALSE(logged(passWithProblems({}, "4"), "spec.podCIDR"));
+  EXPECT_TRUE(logged(passWithProblems({"spec.podCIDR \"a\": bad"}, "5"), "spec.podCIDR \"a\""));
+}
+
+// A failed PATCH used to start the next whole pass at once, which sent it again: on a 403
+// or a 429 every agent spun, dumping the kernel and hammering the API server.
+TEST_F(AgentTest, AFailedStatusPatchWaitsForItsBackoffNotForPasses) {
+  patchAnswer_ = [] { return PatchResult(makeError("403 Forbidden")); };
+  agent().nodesListed(threeNodes());
+  runFor(std::chrono::milliseconds(300), std::chrono::milliseconds(10));
+  EXPECT_EQ(agent().passes(), 1u);
+  EXPECT_EQ(patchCalls_, 1);  // the next try is a backoff (about 1 s) away
+  auto retry = agent().statusRetryAt();
+  ASSERT_TRUE(retry);
+  EXPECT_GT(*retry - std::chrono::steady_clock::now(), std::chrono::milliseconds(400));
+}
+
+TEST_F(AgentTest, RetryAfterIsHonouredAndANewerPatchWaitsForIt) {
+  patchAnswer_ = [] {
+    return PatchResult(makeError("429 Too Many Requests"), std::chrono::seconds(30));
+  };
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  agent().publishStatus();
+  EXPECT_EQ(patchCalls_, 1);
+  auto retry = agent().statusRetryAt();
+  ASSERT_TRUE(retry);
+  EXPECT_GT(*retry - std::chrono::steady_clock::now(), std::chrono::seconds(29));
+  // The own Node changes: a newer patch replaces the waiting one, and waits as long.
+  auto own = threeNodes()[0];
+  own.resourceVersion = "2";
+  own.annotations["routelet.io/mtu"] = "9000";
+  agent().nodeUpserted(own);
+  agent().pass();
+  agent().publishStatus();
+  EXPECT_EQ(patchCalls_, 1);
+  EXPECT_EQ(agent().statusRetryAt(), retry);
+}
+
+TEST_F(AgentTest, AStuckStatusPatchDoesNotDelayHealing) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  patchAnswer_ = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(5), [&] { return release; });
+    return PatchResult(makeError("timeout"));
+  };
+  agent().nodesListed(threeNodes());
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { agent().run(stop, std::chrono::milliseconds(10)); });
+  while (patchCalls_ == 0) std::this_thread::yield();
+  auto gone = table_.routes()[0];
+  table_.erase(gone.key());
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", gone}});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (table_.routes().size() != 2u && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  EXPECT_EQ(table_.routes().size(), 2u) << "the route was not healed while the patch hung";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  stop = true;
+  agent().wake();
+  loop.join();
 }
 
 }  // namespace

@@ -29,6 +29,23 @@ TEST(OptionsTest, DefaultsAreTheDaemonSetPaths) {
   EXPECT_EQ(inv->options.resyncPeriod, std::chrono::seconds(60));
 }
 
+// With hostNetwork, an address of the node answers every pod on it: the endpoints stay on
+// loopback unless a setting says otherwise.
+TEST(OptionsTest, EndpointsListenOnLoopbackUnlessToldOtherwise) {
+  auto inv = parse({});
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->options.listen, "127.0.0.1:9654");
+  EXPECT_EQ(inv->options.metricsListen, "");
+  inv = parse({}, {{"ROUTELET_METRICS_LISTEN", "192.168.1.11:9655"}});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  EXPECT_EQ(inv->options.metricsListen, "192.168.1.11:9655");
+  inv = parse({"--metrics-listen", "192.168.1.11"});
+  ASSERT_FALSE(inv.ok());
+  EXPECT_EQ(inv.error().message,
+            "flag --metrics-listen \"192.168.1.11\": want HOST:PORT, e.g. 127.0.0.1:9654 or "
+            "[::1]:9654");
+}
+
 TEST(OptionsTest, FlagsBeatEnvironmentBeatsFile) {
   auto inv = parse({"--bridge=br-flag", "--config", "/etc/routelet/config.yaml"},
                    {{"ROUTELET_BRIDGE", "br-env"}, {"ROUTELET_MTU", "1400"}, {"NODE_NAME", "n1"}},
@@ -88,7 +105,8 @@ TEST(OptionsTest, BadValuesNameTheSourceAndValue) {
   };
   std::vector<Case> cases = {
       {{"--mtu=12"}, {}, "", "flag --mtu \"12\": want 0 (auto) or 576-65535"},
-      {{"--route-protocol", "2"}, {}, "", "flag --route-protocol \"2\": want 5-255"},
+      {{"--route-protocol", "2"}, {}, "", "flag --route-protocol \"2\": 2 is used by the kernel"},
+      {{"--route-protocol", "256"}, {}, "", "flag --route-protocol \"256\": want a whole number"},
       {{},
        {{"ROUTELET_CNI_CONF_DIR", "relative/dir"}},
        "",
@@ -131,6 +149,33 @@ TEST(OptionsTest, BadValuesNameTheSourceAndValue) {
     ASSERT_FALSE(inv.ok()) << c.want;
     EXPECT_EQ(inv.error().message.rfind(c.want, 0), 0u)
         << "got: " << inv.error().message << "\nwant prefix: " << c.want;
+  }
+}
+
+// Another owner's number would make routelet delete that owner's routes as stale.
+TEST(OptionsTest, RouteProtocolOfAnotherOwnerIsRefused) {
+  for (auto [number, owner] :
+       std::vector<std::pair<std::string, std::string>>{{"0", "the kernel (unspec)"},
+                                                        {"4", "the kernel (static)"},
+                                                        {"12", "bird"},
+                                                        {"16", "dhcp"},
+                                                        {"18", "keepalived"},
+                                                        {"42", "babel"},
+                                                        {"80", "Calico Felix"},
+                                                        {"99", "openr"},
+                                                        {"186", "bgp"},
+                                                        {"188", "ospf"},
+                                                        {"196", "zstatic (FRR)"}}) {
+    auto inv = parse({}, {{"ROUTELET_ROUTE_PROTOCOL", number}});
+    ASSERT_FALSE(inv.ok()) << number;
+    EXPECT_EQ(inv.error().message, "environment variable ROUTELET_ROUTE_PROTOCOL \"" + number +
+                                       "\": " + number + " is used by " + owner +
+                                       ": routelet would delete its routes as stale; pick an "
+                                       "unused number, such as the default 201");
+  }
+  for (const char* free : {"5", "200", "201", "255"}) {
+    auto inv = parse({"--route-protocol", free});
+    ASSERT_TRUE(inv.ok()) << free << ": " << inv.error().message;
   }
 }
 

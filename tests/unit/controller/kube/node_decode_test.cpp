@@ -125,6 +125,23 @@ TEST(DecodeNode, BadValuesAreLeftOutAndNamed) {
   EXPECT_EQ(n->problems, expected);
 }
 
+// Problem lines are logged and dumped into status.json (whose dump() throws on invalid
+// UTF-8): a cut never splits a character, and control characters arrive escaped.
+TEST(DecodeNode, ProblemLinesAndNamesAreSafeText) {
+  std::string a63(63, 'a');
+  json j = {{"metadata", {{"name", "n\x1b[2J"}}},
+            {"spec", {{"podCIDR", a63 + "é"}}},
+            {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "\x1b]0;x\x07"}}}}}}};
+  auto n = decodeNode(j.dump());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->name, "n\\x1b[2J");
+  std::vector<std::string> expected = {
+      "status.addresses[0].address \"\\x1b]0;x\\x07\": invalid IP address",
+      "spec.podCIDR \"" + a63 + "...\": invalid CIDR: missing /length",
+  };
+  EXPECT_EQ(n->problems, expected);
+}
+
 TEST(DecodeNode, WrongTypesAreProblemsNotErrors) {
   json j = {{"metadata", {{"name", "a"}, {"annotations", "x"}, {"uid", 5}}},
             {"spec", {{"podCIDRs", "10.0.0.0/8"}}},
