@@ -447,6 +447,8 @@ TEST_F(AgentTest, OverlappingPodCIDRsAreLeftToAWholePass) {
   EXPECT_EQ(gatewayOf(table_, "10.244.3.0/25"), "none");
   EXPECT_EQ(gatewayOf(table_, "10.244.3.0/24"), "192.168.1.13");
   EXPECT_EQ(metrics_.value("routelet_refused_peers"), 1);
+  agent().publishStatus();
+  ASSERT_FALSE(patches_.empty());
   auto patch = nlohmann::json::parse(patches_.back());
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"],
             "degraded: 1 peer routes refused");
