@@ -130,20 +130,6 @@ Result<FileLock> FileLock::acquireAt(int dirFd, const std::string& name, const s
   return FileLock(fd);
 }
 
-FileLock::FileLock(FileLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-FileLock& FileLock::operator=(FileLock&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-FileLock::~FileLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing the last fd releases the flock
-}
-
 Result<Dir> Dir::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errnoError("open directory " + path);
@@ -151,41 +137,26 @@ Result<Dir> Dir::open(const std::string& path) {
 }
 
 Result<Dir> Dir::sub(const std::string& name) const {
-  int fd = ::openat(fd_, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = ::openat(fd_.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errnoError("open directory " + path(name));
   return Dir(fd, path(name));
 }
 
-Dir::Dir(Dir&& other) noexcept : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
-
-Dir& Dir::operator=(Dir&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-    path_ = std::move(other.path_);
-  }
-  return *this;
-}
-
-Dir::~Dir() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<std::string> Dir::readFile(const std::string& name, size_t maxBytes) const {
-  return readAt(fd_, name, path(name), maxBytes, O_NOFOLLOW);
+  return readAt(fd(), name, path(name), maxBytes, O_NOFOLLOW);
 }
 
 Result<FileLock> Dir::lock(const std::string& name) const {
-  return FileLock::acquireAt(fd_, name, path(name), O_NOFOLLOW);
+  return FileLock::acquireAt(fd(), name, path(name), O_NOFOLLOW);
 }
 
 Status Dir::writeAtomic(const std::string& name, const std::string& content, int mode) const {
-  return writeAtomicAt(fd_, name, path(name), content, mode, Durability::kAtomicOnly, O_NOFOLLOW);
+  return writeAtomicAt(fd(), name, path(name), content, mode, Durability::kAtomicOnly, O_NOFOLLOW);
 }
 
 Result<int> Dir::openFile(const std::string& name, int flags, int mode,
                           const std::string& verb) const {
-  int fd = ::openat(fd_, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  int fd = ::openat(fd_.get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return errnoError(verb + " " + path(name));
   return fd;
 }

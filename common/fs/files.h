@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/base/result.h"
+#include "common/base/unique_fd.h"
 
 namespace routelet::fs {
 
@@ -29,18 +30,13 @@ Status makeDirs(const std::string& path, int mode = 0755);
 class FileLock {
  public:
   static Result<FileLock> acquire(const std::string& path);
-  FileLock(FileLock&& other) noexcept;
-  FileLock& operator=(FileLock&& other) noexcept;
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-  ~FileLock();
 
  private:
   friend class Dir;
   explicit FileLock(int fd) : fd_(fd) {}
   static Result<FileLock> acquireAt(int dirFd, const std::string& name, const std::string& shown,
                                     int flags);
-  int fd_ = -1;
+  UniqueFd fd_;  // closing the last fd releases the flock
 };
 
 // A directory opened so that nothing done through it follows a symlink (O_NOFOLLOW at the
@@ -51,13 +47,8 @@ class Dir {
  public:
   static Result<Dir> open(const std::string& path);
   Result<Dir> sub(const std::string& name) const;  // a directory inside this one
-  Dir(Dir&& other) noexcept;
-  Dir& operator=(Dir&& other) noexcept;
-  Dir(const Dir&) = delete;
-  Dir& operator=(const Dir&) = delete;
-  ~Dir();
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
   std::string path(const std::string& name) const { return path_ + "/" + name; }
 
@@ -72,7 +63,7 @@ class Dir {
 
  private:
   Dir(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string path_;
 };
 

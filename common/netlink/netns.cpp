@@ -42,23 +42,6 @@ Result<Fd> Fd::current() {
   return open("/proc/thread-self/ns/net");
 }
 
-Fd::Fd(Fd&& o) noexcept : fd_(o.fd_) {
-  o.fd_ = -1;
-}
-
-Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<Enter> Enter::into(const Fd& target) {
   auto original = Fd::current();
   if (!original.ok()) return original.error().wrap("remember the current network namespace");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/base/result.h"
+#include "common/base/unique_fd.h"
 
 namespace routelet::netns {
 
@@ -12,16 +13,11 @@ class Fd {
  public:
   static Result<Fd> open(const std::string& path);  // checks it really is a netns
   static Result<Fd> current();                      // this thread's namespace
-  Fd(Fd&& o) noexcept;
-  Fd& operator=(Fd&& o) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-  int get() const { return fd_; }
+  int get() const { return fd_.get(); }
 
  private:
   explicit Fd(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 // Moves the calling thread into a namespace and back when destroyed. Only this thread
