@@ -18,11 +18,16 @@ rt_dir() { echo "$STATE/$(node_ns "$1")/containerd"; }
 rt_pid() { cat "$(rt_dir "$1")/containerd.pid" 2>/dev/null; }
 rt_cni_id() { echo "$(rt_ns)-$(pod_ns "$1" "$2")"; }
 
-# ctr against node i's containerd, inside its mount and network namespaces.
+# ctr against node i's containerd, inside its mount and network namespaces: rt_ctr runs it,
+# rt_ctr_argv leaves the command line in RT_ARGV for a caller that wraps it (setsid, &).
+rt_ctr_argv() {
+  RT_ARGV=(nsenter -t "$(rt_pid "$1")" -m -n ctr --address "$(rt_dir "$1")/containerd.sock" -n "$(rt_ns)")
+}
 rt_ctr() {
   local i=$1
   shift
-  nsenter -t "$(rt_pid "$i")" -m -n ctr --address "$(rt_dir "$i")/containerd.sock" -n "$(rt_ns)" "$@"
+  rt_ctr_argv "$i"
+  "${RT_ARGV[@]}" "$@"
 }
 
 rt_config() {
@@ -81,8 +86,8 @@ rt_pod_start() {
   local i=$1 j=$2 pod d
   pod=$(pod_ns "$i" "$j")
   d=$(rt_dir "$i")
-  setsid nsenter -t "$(rt_pid "$i")" -m -n ctr --address "$d/containerd.sock" -n "$(rt_ns)" \
-    run --rm --cni "$RT_IMAGE" "$pod" sleep $RT_PAUSE </dev/null >>"$d/$pod.log" 2>&1 &
+  rt_ctr_argv "$i"
+  setsid "${RT_ARGV[@]}" run --rm --cni "$RT_IMAGE" "$pod" sleep $RT_PAUSE </dev/null >>"$d/$pod.log" 2>&1 &
   echo $! >"$d/$pod.ctr.pid"
   if ! wait_for "pod $pod to run under containerd (log: $d/$pod.log)" 60 rt_task_running "$i" "$j"; then
     cat "$d/$pod.log" >&2

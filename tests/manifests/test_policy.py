@@ -68,32 +68,47 @@ class NodePolicyTest(unittest.TestCase):
 
     def test_each_hijack_is_refused_naming_why(self):
         old, new = self.own_patch()
-        cases = []
-        other = copy.deepcopy(new)  # another Node than the token's
-        other["metadata"]["name"] = "node2"
-        cases.append(("another Node", copy.deepcopy(old), other, request(), "only the Node"))
-        cases.append(("no node claim", old, new, request(node_claim=None), "only the Node"))
-        moved = copy.deepcopy(new)
-        moved["status"]["addresses"][0]["address"] = "192.168.1.66"
-        cases.append(("its addresses", old, moved, request(), "addresses"))
-        foreign = copy.deepcopy(new)
-        foreign["metadata"]["annotations"]["node.alpha.kubernetes.io/ttl"] = "30"
-        cases.append(("a foreign annotation", old, foreign, request(), "annotations"))
-        dropped = copy.deepcopy(new)
-        del dropped["metadata"]["annotations"]["node.alpha.kubernetes.io/ttl"]
-        cases.append(("a foreign annotation removed", old, dropped, request(), "annotations"))
-        added = copy.deepcopy(new)
-        added["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] = "1.2.3.4"
-        cases.append(("a foreign annotation added", old, added, request(), "annotations"))
-        ready = copy.deepcopy(new)
-        ready["status"]["conditions"][0]["status"] = "False"
-        cases.append(("the Ready condition", old, ready, request(), "NetworkUnavailable"))
-        labelled = copy.deepcopy(new)
-        labelled["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] = ""
-        cases.append(("a label", old, labelled, request(), "labels"))
-        spec = copy.deepcopy(new)
-        spec["spec"]["podCIDRs"] = ["10.0.0.0/8"]
-        cases.append(("the spec", old, spec, request(), "spec"))
+
+        def changed(mutate):
+            """The agent's own new Node with one hijack applied."""
+            n = copy.deepcopy(new)
+            mutate(n)
+            return n
+
+        def set_path(*path, value):
+            def mutate(n):
+                target = n
+                for key in path[:-1]:
+                    target = target[key]
+                target[path[-1]] = value
+            return mutate
+
+        def drop_ttl(n):
+            del n["metadata"]["annotations"]["node.alpha.kubernetes.io/ttl"]
+
+        cases = [  # what, old, new, request, the message that must refuse it
+            ("another Node", copy.deepcopy(old),
+             changed(set_path("metadata", "name", value="node2")), request(), "only the Node"),
+            ("no node claim", old, new, request(node_claim=None), "only the Node"),
+            ("its addresses", old,
+             changed(set_path("status", "addresses", 0, "address", value="192.168.1.66")),
+             request(), "addresses"),
+            ("a foreign annotation", old,
+             changed(set_path("metadata", "annotations", "node.alpha.kubernetes.io/ttl",
+                              value="30")), request(), "annotations"),
+            ("a foreign annotation removed", old, changed(drop_ttl), request(), "annotations"),
+            ("a foreign annotation added", old,
+             changed(set_path("metadata", "annotations", "flannel.alpha.coreos.com/public-ip",
+                              value="1.2.3.4")), request(), "annotations"),
+            ("the Ready condition", old,
+             changed(set_path("status", "conditions", 0, "status", value="False")), request(),
+             "NetworkUnavailable"),
+            ("a label", old,
+             changed(set_path("metadata", "labels", "node-role.kubernetes.io/control-plane",
+                              value="")), request(), "labels"),
+            ("the spec", old, changed(set_path("spec", "podCIDRs", value=["10.0.0.0/8"])),
+             request(), "spec"),
+        ]
         for what, o, n, req, why in cases:
             with self.subTest(what):
                 verdict = self.evaluate(o, n, req)
