@@ -412,8 +412,8 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
       else
         logged_.erase("portmap-version");
     }
-    std::string conflist = conflistFor(
-        {options_.bridge, mtu, options_.ipamDataDir, own->podCIDRs, portmap, offerNewest});
+    std::string conflist = conflistFor({options_.bridge, mtu, options_.ipamDataDir, own->podCIDRs,
+                                        portmap, offerNewest, options_.hairpin});
     auto wrote = host_.writeIfChanged(options_.cniConfDir + "/" + options_.cniConfName, conflist);
     if (!wrote) {
       logOnce("conflist", "cannot write the CNI config: " + wrote.error().message);

@@ -15,6 +15,7 @@ std::string conflistFor(const CniConfigInputs& in) {
   conf.bridge = in.bridge;
   conf.mtu = in.mtu;
   conf.dataDir = in.dataDir;
+  conf.hairpinMode = in.hairpin;
   for (const auto& cidr : in.podCIDRs) {
     conf.ranges.push_back(cni::config::Range{cidr, gatewayOf(cidr), std::nullopt, std::nullopt});
   }

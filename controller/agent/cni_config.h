@@ -19,6 +19,7 @@ struct CniConfigInputs {
   // Offer kConflistNewestVersion in cniVersions: only when every chained plugin speaks it,
   // since a runtime that picks it hands it to each of them.
   bool offerNewest = true;
+  bool hairpin = true;  // the host veths in hairpin mode
 };
 
 // The conflist's cniVersion, the one every libcni reads, and the newest version its

@@ -16,6 +16,7 @@ struct Setting {
   const char* env;
   const char* yaml;
   std::function<Status(Options&, const std::string&)> apply;
+  bool list = false;  // takes comma-separated values (in YAML also a sequence)
 };
 
 // "a,b,c" into its parts; "" is one empty part, so a parser names it as a bad value.
@@ -76,6 +77,17 @@ Result<std::chrono::seconds> parseDuration(const std::string& v) {
   auto n = parseUnsigned(num, 7 * 24 * 3600);
   if (!n || *n * mult == 0) return makeError("want a duration like 60s, 5m or 1h (above zero)");
   return std::chrono::seconds(*n * mult);
+}
+
+Status setSwitch(bool& field, const std::string& v) {
+  if (v == "on" || v == "true") {
+    field = true;
+  } else if (v == "off" || v == "false") {
+    field = false;
+  } else {
+    return makeError("want on or off");
+  }
+  return okStatus();
 }
 
 Status setPath(std::string& field, const std::string& v) {
@@ -156,12 +168,14 @@ const std::vector<Setting>& settings() {
        [](Options& o, const std::string& v) -> Status {
          // Comma-separated, one per family, as kubelet's --node-ip.
          return parseOnePerFamily<ip::Address>(v, "two addresses of one family", o.nodeIPs);
-       }},
+       },
+       true},
       {"cluster-cidr", "ROUTELET_CLUSTER_CIDR", "clusterCIDRs",
        [](Options& o, const std::string& v) -> Status {
          // Comma-separated, one per family, as kube-controller-manager's --cluster-cidr.
          return parseOnePerFamily<ip::Prefix>(v, "two ranges of one family", o.clusterCIDRs);
-       }},
+       },
+       true},
       {"min-pod-cidr-length", "ROUTELET_MIN_POD_CIDR_LENGTH", "minPodCIDRLength",
        [](Options& o, const std::string& v) -> Status {
          // "V4,V6", e.g. the default "8,32".
@@ -186,6 +200,29 @@ const std::vector<Setting>& settings() {
            return makeError("want auto, on or off");
          return okStatus();
        }},
+      {"masquerade", "ROUTELET_MASQUERADE", "masquerade",
+       [](Options& o, const std::string& v) { return setSwitch(o.masquerade, v); }},
+      {"non-masquerade-cidrs", "ROUTELET_NON_MASQUERADE_CIDRS", "nonMasqueradeCIDRs",
+       [](Options& o, const std::string& v) -> Status {
+         // Comma-separated (a YAML list is joined with commas); "" for none.
+         o.nonMasqueradeCIDRs.clear();
+         if (v.empty()) return okStatus();
+         for (const auto& part : splitList(v)) {
+           auto p = ip::Prefix::parse(part);
+           if (!p) return makeError("\"" + part.substr(0, 64) + "\": " + p.error().message);
+           if (p->length() == 0)
+             return makeError(p->str() +
+                              " would turn masquerade off for every destination; "
+                              "set masquerade: off instead");
+           o.nonMasqueradeCIDRs.push_back(p->network());
+         }
+         return okStatus();
+       },
+       true},
+      {"bridge-netfilter", "ROUTELET_BRIDGE_NETFILTER", "bridgeNetfilter",
+       [](Options& o, const std::string& v) { return setSwitch(o.bridgeNetfilter, v); }},
+      {"hairpin", "ROUTELET_HAIRPIN", "hairpin",
+       [](Options& o, const std::string& v) { return setSwitch(o.hairpin, v); }},
       {"log-level", "ROUTELET_LOG_LEVEL", "logLevel",
        [](Options& o, const std::string& v) -> Status {
          if (!log::parseLevel(v, &o.logLevel)) return makeError("want debug, info, warn or error");
@@ -226,10 +263,19 @@ Status applyYaml(Options& o, const std::string& path, const std::string& text,
     if (fixed.count(found->flag)) continue;  // a flag or variable already set it
     std::string value;
     try {
-      if (!kv.second.IsScalar()) throw YAML::Exception(YAML::Mark(), "not a scalar");
-      value = kv.second.as<std::string>();
+      if (kv.second.IsSequence() && found->list) {
+        // A list setting may be a YAML sequence: its items joined as the flag takes them.
+        for (std::size_t i = 0; i < kv.second.size(); ++i) {
+          if (!kv.second[i].IsScalar()) throw YAML::Exception(YAML::Mark(), "not a scalar");
+          value += (i ? "," : "") + kv.second[i].as<std::string>();
+        }
+      } else {
+        if (!kv.second.IsScalar()) throw YAML::Exception(YAML::Mark(), "not a scalar");
+        value = kv.second.as<std::string>();
+      }
     } catch (const YAML::Exception&) {
-      return makeError("config file " + path + ": " + key + " must be a single value");
+      return makeError("config file " + path + ": " + key + " must be " +
+                       (found->list ? "a value or a list of values" : "a single value"));
     }
     if (auto st = found->apply(o, value); !st) {
       return settingError("config file " + path + ": " + key, value, st.error());

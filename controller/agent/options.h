@@ -44,6 +44,16 @@ struct Options {
   // it to its own length).
   uint8_t minPodCIDRLengthV4 = 8;
   uint8_t minPodCIDRLengthV6 = 32;
+  // Egress masquerade: packets from this node's podCIDRs to anywhere outside the cluster's
+  // pod ranges (every Node's podCIDRs, clusterCIDRs, nonMasqueradeCIDRs) leave with the
+  // node's address, through nftables table `inet routelet`.
+  bool masquerade = true;
+  std::vector<ip::Prefix> nonMasqueradeCIDRs;  // more destinations reached unmasqueraded
+  // net.bridge.bridge-nf-call-iptables/ip6tables = 1 in the node's namespace, so bridged
+  // pod-to-pod packets pass kube-proxy's DNAT and come back un-DNATed.
+  bool bridgeNetfilter = true;
+  // The conflist's hairpinMode: a pod reaching a Service whose endpoint is itself.
+  bool hairpin = true;
   log::Level logLevel = log::Level::kInfo;
 };
 
