@@ -279,7 +279,7 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   bool done = false;
   if (want && !force && masqueradeKnown_ && masqueradeApplied_) {
     if (auto update = reconcile::masqueradeUpdate(*masqueradeApplied_, *want)) {
-      st = host_.nft(*update);
+      st = host_.nftElements(*update);
       metrics_.add("routelet_masquerade_writes_total",
                    {{"kind", "elements"}, {"result", st ? "ok" : "error"}});
       // Refused (someone changed the set meanwhile): the whole table below puts it right.
@@ -287,8 +287,12 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
     }
   }
   if (!done) {
-    st =
-        host_.nft(want ? reconcile::masqueradeScript(*want) : reconcile::masqueradeRemovalScript());
+    if (want) {
+      st = host_.nft(reconcile::masqueradeScript(*want));
+      if (st) st = host_.nftElements(reconcile::masqueradeElements(*want));
+    } else {
+      st = host_.nft(reconcile::masqueradeRemovalScript());
+    }
     metrics_.add("routelet_masquerade_writes_total",
                  {{"kind", kind}, {"result", st ? "ok" : "error"}});
   }
