@@ -181,7 +181,10 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
 
 void Agent::kernelEventsLost() {
   log::warn("netlink monitor overrun: events were lost, doing a full pass");
-  requestPass();
+  std::lock_guard<std::mutex> lock(mu_);
+  dirty_ = true;
+  masqueradeHeal_ = options_.masquerade;  // the lost ones may have touched its table
+  cv_.notify_all();
 }
 
 void Agent::requestPass() {
@@ -405,9 +408,10 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   followUpCap_.reset();
   statusDue_.reset();  // this pass writes the status, or sets it due again
   bool healing = std::exchange(healPending_, false);
-  // A resync also rewrites the masquerade table whole: a change the monitor missed is put
-  // right within one period.
-  bool rewriteMasquerade = std::exchange(masqueradeHeal_, false) || start >= nextResync_;
+  // Not on every resync: a whole rewrite empties the table for a moment, and a connection
+  // opened then would stay unmasqueraded. Only after someone else's change, or when the
+  // monitor lost events.
+  bool rewriteMasquerade = std::exchange(masqueradeHeal_, false);
   nextResync_ = start + options_.resyncPeriod;
   ++passes_;
   metrics_.add("routelet_reconcile_passes_total", {});
