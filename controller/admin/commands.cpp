@@ -1,8 +1,10 @@
 #include "controller/admin/commands.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "cni/config/net_conf.h"
+#include "common/sysctl/sysctl.h"
 #include "controller/admin/cleanup_plan.h"
 #include "controller/admin/kernel_system.h"
 #include "controller/admin/status_view.h"
@@ -65,6 +67,20 @@ Result<CleanupArgs> parseCleanupArgs(const std::vector<std::string>& args) {
     }
   }
   return c;
+}
+
+// A sysctl's value without its newline; "" when the file does not exist or cannot be read
+// (the bridge sysctls exist only where br_netfilter is loaded).
+std::string sysctlValue(System& system, const char* key) {
+  auto text = system.readFile(sysctl::pathOf(key));
+  return text ? sysctl::valueOf(std::move(*text)) : "";
+}
+
+// Whether routelet's masquerade table exists, or why the tables could not be read.
+Result<bool> masqueradeTablePresent(System& system) {
+  auto tables = system.nftablesTables();
+  if (!tables) return tables.error();
+  return std::find(tables->begin(), tables->end(), masqueradeTableName()) != tables->end();
 }
 
 // dataDir/<network>/{lock,leases/<ip>,attachments/<id>}: three levels are the whole store.
@@ -149,6 +165,13 @@ int runStatusOn(System& system, const agent::Options& options, const std::vector
     for (const auto& l : *links)
       if (l.name == facts.bridgeName) facts.bridge = l;
   }
+  if (auto present = masqueradeTablePresent(system)) {
+    facts.masqueradeTablePresent = *present;
+  } else {
+    facts.nftablesError = present.error().message;
+  }
+  facts.bridgeNfCallIptables = sysctlValue(system, kBridgeNfCallIptables);
+  facts.bridgeNfCallIp6tables = sysctlValue(system, kBridgeNfCallIp6tables);
   facts.healthz = system.httpGet(options.listen, "/healthz");
   facts.readyz = system.httpGet(options.listen, "/readyz");
 

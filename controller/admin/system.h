@@ -24,6 +24,11 @@ inline std::string masqueradeTableName() {
   return std::string("inet ") + reconcile::kMasqueradeTable;
 }
 
+// The sysctls the agent's bridgeNetfilter sets, per network namespace; their files exist
+// only where br_netfilter is loaded. Read with sysctl::pathOf and System::readFile.
+inline constexpr const char* kBridgeNfCallIptables = "net.bridge.bridge-nf-call-iptables";
+inline constexpr const char* kBridgeNfCallIp6tables = "net.bridge.bridge-nf-call-ip6tables";
+
 struct DirEntry {
   std::string name;
   bool directory = false;
