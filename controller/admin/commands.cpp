@@ -106,6 +106,8 @@ bool alreadyGone(const CleanupAction& a, const Error& e) {
     case CleanupAction::Kind::kDeleteRoute:
       // The kernel drops a route by itself when its device goes (a pod veth, the bridge).
       return e.code == ESRCH || e.code == ENOENT;
+    case CleanupAction::Kind::kDeleteMasqueradeTable:
+      return false;  // deleting a table that is gone succeeds
   }
   return false;
 }
@@ -120,6 +122,8 @@ Status apply(System& system, const CleanupAction& a) {
       return system.deleteLink(a.link);
     case CleanupAction::Kind::kDeleteRoute:
       return system.deleteRoute(a.route);
+    case CleanupAction::Kind::kDeleteMasqueradeTable:
+      return system.deleteMasqueradeTable();
   }
   return okStatus();
 }
@@ -224,6 +228,18 @@ int runCleanupOn(System& system, const agent::Options& options,
   if (facts.ipamDataDirPresent) facts.ipamData = listTree(system, options.ipamDataDir, 3);
   facts.statusPath = statusPathOf(options);
   facts.statusPresent = system.exists(facts.statusPath);
+  // Unreadable tables (no CAP_NET_ADMIN, a kernel without nf_tables) leave the table out of
+  // the plan; everything else is still cleaned up, and the exit code says it is not done.
+  bool tablesRead = true;
+  if (auto present = masqueradeTablePresent(system)) {
+    facts.masqueradeTablePresent = *present;
+  } else {
+    err << "routelet cleanup: cannot read nftables tables, so table " << masqueradeTableName()
+        << " stays if it exists: " << present.error().message << "\n";
+    tablesRead = false;
+  }
+  facts.bridgeNfCallIptables = sysctlValue(system, kBridgeNfCallIptables);
+  facts.bridgeNfCallIp6tables = sysctlValue(system, kBridgeNfCallIp6tables);
 
   CleanupPlan plan = planCleanup(facts);
   int failures = 0;
@@ -250,7 +266,7 @@ int runCleanupOn(System& system, const agent::Options& options,
         << " steps failed; fix the cause and run it again (it is safe to repeat)\n";
     return kExitProblem;
   }
-  return kExitOk;
+  return tablesRead ? kExitOk : kExitProblem;
 }
 
 int runStatus(const agent::Options& options, const std::vector<std::string>& args,

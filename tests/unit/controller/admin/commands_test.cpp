@@ -170,12 +170,24 @@ TEST(CleanupCommandTest, RemovesRouteletsThingsAndASecondRunIsANoOp) {
   EXPECT_EQ(s.files.count("/run/routelet/status.json"), 0u);
   EXPECT_EQ(s.dirs.count("/run/routelet/ipam"), 0u);
   EXPECT_EQ(s.dirs.count("/run/routelet"), 1u);
+  EXPECT_EQ(s.nftTables, (std::set<std::string>{"inet other"}));
+  EXPECT_EQ(s.files["/proc/sys/net/bridge/bridge-nf-call-iptables"], "1\n");
   EXPECT_NE(r.out.find("delete bridge cni0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("delete route 10.244.2.0/24 via 192.168.1.12 dev 2 proto 201\n"
+                       "delete nftables table inet routelet\n"
+                       "remove IPAM file"),
+            std::string::npos)
+      << r.out;
 
   int before = s.mutations;
+  const std::string sysctlsKept =
+      "left in place: net.bridge.bridge-nf-call-iptables = 1: not reverted, kube-proxy and "
+      "others need it\n"
+      "left in place: net.bridge.bridge-nf-call-ip6tables = 1: not reverted, kube-proxy and "
+      "others need it\n";
   r = cleanup(s, {});
   EXPECT_EQ(r.code, kExitOk);
-  EXPECT_EQ(r.out, "nothing to clean up\n");
+  EXPECT_EQ(r.out, sysctlsKept + "nothing to clean up\n");
   EXPECT_EQ(s.mutations, before);
 }
 
@@ -190,11 +202,37 @@ TEST(CleanupCommandTest, DryRunPrintsThePlanAndChangesNothing) {
       << r.out;
   EXPECT_NE(r.out.find("would remove CNI config /etc/cni/net.d/10-routelet.conflist\n"),
             std::string::npos);
+  EXPECT_NE(r.out.find("would delete nftables table inet routelet\n"), std::string::npos);
+  EXPECT_EQ(s.nftTables.count("inet routelet"), 1u);
   auto real = cleanup(s, {});
   std::string expected;
   std::istringstream lines(r.out);
-  for (std::string l; std::getline(lines, l);) expected += l.substr(6) + "\n";  // drop "would "
+  for (std::string l; std::getline(lines, l);)  // drop "would "
+    expected += l.rfind("would ", 0) == 0 ? l.substr(6) + "\n" : l + "\n";
   EXPECT_EQ(real.out, expected);
+}
+
+// Without CAP_NET_ADMIN (or nf_tables) the table cannot be seen: the rest is cleaned up,
+// and the exit code says the job is not done.
+TEST(CleanupCommandTest, UnreadableNftablesLeavesTheTableAndFails) {
+  auto s = node();
+  s.http.clear();
+  s.nftError = "nftables: Operation not permitted";
+  auto r = cleanup(s, {});
+  EXPECT_EQ(r.code, kExitProblem);
+  EXPECT_NE(r.err.find("cannot read nftables tables, so table inet routelet stays if it exists: "
+                       "nftables: Operation not permitted"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("nftables table"), std::string::npos) << r.out;
+  EXPECT_EQ(s.linkTable.size(), 1u);
+  EXPECT_EQ(s.nftTables.size(), 2u);
+
+  s.nftError.clear();
+  r = cleanup(s, {});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_NE(r.out.find("delete nftables table inet routelet\n"), std::string::npos) << r.out;
+  EXPECT_EQ(s.nftTables, (std::set<std::string>{"inet other"}));
 }
 
 TEST(CleanupCommandTest, RefusesWhileTheAgentRunsUnlessForced) {
