@@ -306,6 +306,12 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
                               std::string(reconcile::kMasqueradeTable) + ": " + st.error().message);
     return;
   }
+  std::string detail;
+  if (want) {
+    std::size_t n = want->keep.size();
+    detail =
+        std::to_string(n) + (n == 1 ? " destination range" : " destination ranges") + " exempt";
+  }
   if (!st) {
     // Masquerade is off and the table cannot be removed (a kernel without nf_tables has
     // none to remove): said once, not tried on every pass.
@@ -314,16 +320,14 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   } else if (!masqueradeKnown_ || masqueradeApplied_.has_value() != want.has_value()) {
     log::info(want
                   ? "masquerade table inet " + std::string(reconcile::kMasqueradeTable) +
-                        " programmed: " + std::to_string(want->keep.size()) +
-                        " destination ranges exempt"
+                        " programmed: " + detail
                   : "masquerade is off: no table inet " + std::string(reconcile::kMasqueradeTable));
   }
   logged_.erase("masquerade");
   masqueradeKnown_ = true;
   masqueradeApplied_ = want;
   masqueradeState_.error.clear();
-  masqueradeState_.detail =
-      want ? std::to_string(want->keep.size()) + " destination ranges exempt" : "";
+  masqueradeState_.detail = detail;
   metrics_.set("routelet_masquerade_exempt_ranges", {},
                want ? static_cast<double>(want->keep.size()) : 0);
 }
