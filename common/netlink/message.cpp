@@ -625,6 +625,7 @@ Result<std::optional<NftNotice>> parseNftNotice(ByteView message) {
       auto pid = u32Attr(*attrs, NFTA_GEN_PROC_PID, "NFTA_GEN_PROC_PID");
       if (!pid) return pid.error();
       notice.pid = ntohl(*pid);  // big-endian on the wire
+      notice.portid = nlh.nlmsg_pid;
       return std::optional<NftNotice>(notice);
     }
     case NFT_MSG_NEWTABLE:

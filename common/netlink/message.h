@@ -117,9 +117,10 @@ Result<AddressEntry> parseAddress(ByteView message);
 // closes each committed transaction names the committing process (NFTA_GEN_PROC_PID).
 struct NftNotice {
   enum class Kind { kObject, kGeneration } kind = Kind::kObject;
-  uint8_t family = 0;  // NFPROTO_* of the table (kObject)
-  std::string table;   // kObject
-  uint32_t pid = 0;    // kGeneration
+  uint8_t family = 0;   // NFPROTO_* of the table (kObject)
+  std::string table;    // kObject
+  uint32_t pid = 0;     // kGeneration: the committing process, in the kernel's pid space
+  uint32_t portid = 0;  // kGeneration: the netlink port that committed (nlmsg_pid)
 };
 // nullopt for a message of another subsystem or type (nothing to act on).
 Result<std::optional<NftNotice>> parseNftNotice(ByteView message);

@@ -594,6 +594,14 @@ Result<std::vector<Status>> Handle::batch(const std::vector<Request>& requests) 
   return statuses;
 }
 
+Result<uint32_t> Handle::portId() const {
+  sockaddr_nl local{};
+  socklen_t len = sizeof local;
+  if (::getsockname(impl_->fd, reinterpret_cast<sockaddr*>(&local), &len) != 0)
+    return errnoError("netlink getsockname");
+  return local.nl_pid;
+}
+
 Status Handle::transaction(const std::vector<Request>& requests) {
   std::vector<Status> statuses(requests.size());
   std::string what = "nf_tables transaction of " + std::to_string(requests.size()) + " messages";
@@ -691,6 +699,7 @@ Result<std::vector<Event>> Monitor::drain() {
       if (!*notice) continue;
       if ((*notice)->kind == NftNotice::Kind::kGeneration) {
         pending_.pid = (*notice)->pid;
+        pending_.portid = (*notice)->portid;
         events.push_back(Event{Event::Kind::kNftCommit, 0, "", std::nullopt, std::move(pending_)});
         pending_ = {};
         continue;

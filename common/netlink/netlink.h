@@ -178,6 +178,9 @@ class Handle {
   // begin and end in one datagram, each acknowledged; the kernel applies all or none. The
   // first failure names its request.
   Status transaction(const std::vector<Request>& requests);
+  // The socket's netlink port id (nl_pid), which the kernel puts in notifications of the
+  // changes this socket made.
+  Result<uint32_t> portId() const;
 
   int fd() const;
 
@@ -190,7 +193,10 @@ class Handle {
 // A committed nf_tables transaction: the tables it touched (family NFPROTO_*, name) and
 // the process that committed it, so an owner can tell its own changes from anyone else's.
 struct NftCommit {
+  // The committing process as the kernel numbers it (the initial pid namespace: in a
+  // container it differs from getpid()), and the netlink port it committed through.
   uint32_t pid = 0;
+  uint32_t portid = 0;
   std::vector<std::pair<uint8_t, std::string>> tables;
 };
 

@@ -38,7 +38,6 @@ Agent::Agent(Options options, HostEdge& host, reconcile::RouteTable& routes, Sta
       reconciler_(routes),
       patcher_(std::move(patcher)),
       metrics_(metrics),
-      ownPid_(static_cast<uint32_t>(::getpid())),
       nextResync_(std::chrono::steady_clock::now() + options_.resyncPeriod) {
   declareMetrics();
 }
@@ -155,13 +154,34 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
         break;
       case netlink::Event::Kind::kNftCommit: {
         // Someone else's transaction touched routelet's table (a flush, `nft delete table`,
-        // a deleted element): rewrite it. Our own writes come back here too, by our pid.
-        if (!options_.masquerade || e.nft.pid == ownPid_) break;
-        std::pair<uint8_t, std::string> ours{NFPROTO_INET, reconcile::kMasqueradeTable};
-        if (std::find(e.nft.tables.begin(), e.nft.tables.end(), ours) != e.nft.tables.end()) {
-          relevant = true;
-          masqueradeHeal_ = true;
+        // a deleted element): rewrite it. Our own writes come back here too.
+        if (!options_.masquerade) break;
+        if (!ownNftPid_ && e.nft.portid != 0 && e.nft.portid == ownNftPortId_.load()) {
+          ownNftPid_ = e.nft.pid;
+          for (uint32_t pid : unjudged_) {
+            if (pid == ownNftPid_) continue;
+            masqueradeHeal_ = true;
+            masqueradeHealBy_ = pid;
+          }
+          unjudged_.clear();
+          relevant = relevant || masqueradeHeal_;
+          break;
         }
+        std::pair<uint8_t, std::string> ours{NFPROTO_INET, reconcile::kMasqueradeTable};
+        if (std::find(e.nft.tables.begin(), e.nft.tables.end(), ours) == e.nft.tables.end()) break;
+        if (!ownNftPid_) {
+          // A bound: past it, a rewrite is the safe answer.
+          if (unjudged_.size() < 16) {
+            unjudged_.push_back(e.nft.pid);
+            break;
+          }
+          unjudged_.clear();
+        } else if (e.nft.pid == ownNftPid_) {
+          break;
+        }
+        relevant = true;
+        masqueradeHeal_ = true;
+        masqueradeHealBy_ = e.nft.pid;
         break;
       }
       case netlink::Event::Kind::kRouteAdded:
@@ -184,6 +204,7 @@ void Agent::kernelEventsLost() {
   std::lock_guard<std::mutex> lock(mu_);
   dirty_ = true;
   masqueradeHeal_ = options_.masquerade;  // the lost ones may have touched its table
+  masqueradeHealBy_ = 0;
   cv_.notify_all();
 }
 
@@ -277,6 +298,14 @@ std::optional<reconcile::MasqueradeRules> Agent::masqueradeWanted(
 void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want, bool force) {
   masqueradeState_.enabled = want.has_value();
   if (!force && masqueradeKnown_ && masqueradeApplied_ == want) return;
+  if (want && !ownNftPortId_.load()) {
+    // Known before the first commit of that socket, so that its notification is recognised.
+    if (auto port = host_.nftPortId()) ownNftPortId_ = *port;
+  }
+  if (force && want)
+    log::info("table inet " + std::string(reconcile::kMasqueradeTable) +
+              " was changed by another process (pid " + std::to_string(masqueradeHealBy_) +
+              "): writing it again");
   std::string kind = want ? "table" : "remove";
   Status st = okStatus();
   bool done = false;
@@ -344,7 +373,14 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
     }
     plan.unchanged += part.unchanged;
   };
-  const bool peersChanged = !pendingPeers_.empty();
+  // Only a podCIDR joining or leaving changes the masquerade table here; anything subtler
+  // (a node IP that makes a podCIDR unsafe) waits for the whole pass that follows.
+  bool podCIDRsChanged = false;
+  for (const auto& [name, before] : pendingPeers_) {
+    const model::Node* now = cache_.get(name);
+    podCIDRsChanged = podCIDRsChanged || (before ? before->podCIDRs : std::vector<ip::Prefix>{}) !=
+                                             (now ? now->podCIDRs : std::vector<ip::Prefix>{});
+  }
   for (const auto& [name, before] : pendingPeers_) {
     auto was = reconcile::peerDesired(cache_, lastSelf_, name, before ? &*before : nullptr);
     auto now = reconcile::peerDesired(cache_, lastSelf_, name, cache_.get(name));
@@ -383,7 +419,7 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
   reconcile::Report report = reconciler_.applyTargeted(plan);
   metrics_.add("routelet_targeted_passes_total", {});
   // Routes first: a new peer's pods are reachable before its range is exempted.
-  if (peersChanged || masqueradeHeal_)
+  if (podCIDRsChanged || masqueradeHeal_)
     syncMasquerade(masqueradeWanted(lastSelf_), std::exchange(masqueradeHeal_, false));
   std::size_t healed = 0;
   for (const auto& r : report.installed) healed += healing.contains(r.key());

@@ -95,12 +95,17 @@ Status KernelHost::nft(const std::string& script) {
   return nft->run(script);
 }
 
-Status KernelHost::nftElements(const std::vector<reconcile::SetChange>& changes) {
+Result<uint32_t> KernelHost::nftPortId() {
   if (!netfilter_) {
     auto opened = netlink::Handle::openNetfilter();
     if (!opened) return opened.error();
     netfilter_ = std::move(*opened);
   }
+  return netfilter_->portId();
+}
+
+Status KernelHost::nftElements(const std::vector<reconcile::SetChange>& changes) {
+  if (auto port = nftPortId(); !port) return port.error();
   std::vector<netlink::Request> requests;
   for (const auto& c : changes) {
     for (std::size_t at = 0; at < c.keys.size(); at += netlink::kNftElementsPerMessage) {

@@ -26,6 +26,7 @@ class KernelHost : public HostEdge {
   Result<std::vector<std::string>> pluginVersions(const std::string& path) override;
   Status nft(const std::string& script) override;
   Status nftElements(const std::vector<reconcile::SetChange>& changes) override;
+  Result<uint32_t> nftPortId() override;
   Status enableBridgeNetfilter() override;
 
  private:

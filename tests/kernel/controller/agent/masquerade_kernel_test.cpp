@@ -165,6 +165,12 @@ TEST(MasqueradeKernelTest, TheMonitorNamesTheTableAndWhoCommitted) {
               commits[0].tables.end());
     EXPECT_EQ(commits[1].pid, static_cast<uint32_t>(::getpid()));
     EXPECT_EQ(commits[1].tables, (std::vector<std::pair<uint8_t, std::string>>{ours}));
+    // The element commit names the agent's own socket, by which the agent learns the pid
+    // the kernel gives it (in a container, not its getpid()); libnftables' does not.
+    auto port = host.nftPortId();
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    EXPECT_EQ(commits[1].portid, *port);
+    EXPECT_NE(commits[0].portid, *port);
     // Someone else deletes one element, then the whole table.
     ASSERT_EQ(ns.run("nft delete element inet routelet exempt_v4_24 '{ 10.244.1.0 }'"), 0);
     ASSERT_EQ(ns.run("nft delete table inet routelet"), 0);

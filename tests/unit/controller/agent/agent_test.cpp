@@ -64,6 +64,8 @@ class FakeHost : public HostEdge {
     }
     return okStatus();
   }
+  Result<uint32_t> nftPortId() override { return kPortId; }
+  static constexpr uint32_t kPortId = 77;
   Status enableBridgeNetfilter() override {
     ++bridgeNetfilterCalls;
     if (!bridgeNetfilterError.empty()) return makeError(bridgeNetfilterError, ENOENT);
@@ -655,9 +657,11 @@ TEST_F(AgentTest, AStuckStatusPatchDoesNotDelayHealing) {
 
 // --- Egress masquerade, bridge netfilter, hairpin
 
-netlink::Event nftCommit(uint32_t pid, std::vector<std::pair<uint8_t, std::string>> tables) {
+netlink::Event nftCommit(uint32_t pid, std::vector<std::pair<uint8_t, std::string>> tables,
+                         uint32_t portid = 0) {
   netlink::Event e{netlink::Event::Kind::kNftCommit, 0, "", std::nullopt, {}};
   e.nft.pid = pid;
+  e.nft.portid = portid;
   e.nft.tables = std::move(tables);
   return e;
 }
@@ -715,6 +719,16 @@ TEST_F(AgentTest, ANewPeerIsExemptedByAnElementUpdateInTheTargetedPass) {
   EXPECT_EQ(host_.scripts.size(), 1u);  // the shape never changed
 }
 
+TEST_F(AgentTest, APeerChangeWithoutANewPodCIDRLeavesTheTableAlone) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));  // a new node IP
+  agent().pass();
+  EXPECT_EQ(table_.routes()[0].gateway->str(), "192.168.1.22");
+  EXPECT_EQ(host_.elementWrites.size(), 1u);
+  EXPECT_EQ(host_.scripts.size(), 1u);
+}
+
 TEST_F(AgentTest, ARefusedElementUpdateFallsBackToTheWholeTable) {
   agent().nodesListed(threeNodes());
   agent().pass();
@@ -734,10 +748,17 @@ TEST_F(AgentTest, AnotherProcessTouchingTheTableGetsItRewrittenAtOnce) {
   agent().nodesListed(threeNodes());
   agent().pass();
   uint64_t wholePasses = agent().passes();
-  // Our own transactions come back from the monitor too: ignored.
-  agent().kernelEvents({nftCommit(static_cast<uint32_t>(::getpid()), {{kInet, "routelet"}})});
+  // The first write's two commits come back: the shape (libnftables' own socket) and the
+  // elements (the agent's socket, by port id). The kernel names the agent by a pid that
+  // need not be getpid() (a container), so it is learned from the second, and the first,
+  // held until then, is judged by it: ours.
+  constexpr uint32_t kOwnPid = 31337;
+  agent().kernelEvents({nftCommit(kOwnPid, {{kInet, "routelet"}}),
+                        nftCommit(kOwnPid, {{kInet, "routelet"}}, FakeHost::kPortId)});
   // Another table, or a table of that name in another family: not ours.
   agent().kernelEvents({nftCommit(1, {{kInet, "filter"}, {2, "routelet"}})});
+  // Later commits of the agent, through either socket.
+  agent().kernelEvents({nftCommit(kOwnPid, {{kInet, "routelet"}})});
   runFor(std::chrono::milliseconds(150), std::chrono::milliseconds(10));
   EXPECT_EQ(host_.scripts.size(), 1u);
   // `nft delete table inet routelet` by someone else.
@@ -749,6 +770,17 @@ TEST_F(AgentTest, AnotherProcessTouchingTheTableGetsItRewrittenAtOnce) {
   EXPECT_EQ(host_.elementWrites[1], host_.elementWrites[0]);
   EXPECT_EQ(agent().passes(), wholePasses);  // without a whole pass
   EXPECT_EQ(metrics_.value("routelet_masquerade_heals_total"), 1);
+}
+
+TEST_F(AgentTest, AForeignCommitBeforeTheAgentKnowsItsOwnPidIsStillHealed) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  // Someone deleted the table between the agent's two commits.
+  agent().kernelEvents({nftCommit(31337, {{kInet, "routelet"}}),
+                        nftCommit(4242, {{kInet, "routelet"}}),
+                        nftCommit(31337, {{kInet, "routelet"}}, FakeHost::kPortId)});
+  agent().pass();
+  EXPECT_EQ(host_.scripts.size(), 2u);
 }
 
 TEST_F(AgentTest, MasqueradeOffRemovesTheTableOnceAndIgnoresTheMonitor) {
