@@ -719,16 +719,6 @@ TEST_F(AgentTest, ANewPeerIsExemptedByAnElementUpdateInTheTargetedPass) {
   EXPECT_EQ(host_.scripts.size(), 1u);  // the shape never changed
 }
 
-TEST_F(AgentTest, APeerChangeWithoutANewPodCIDRLeavesTheTableAlone) {
-  agent().nodesListed(threeNodes());
-  agent().pass();
-  agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));  // a new node IP
-  agent().pass();
-  EXPECT_EQ(table_.routes()[0].gateway->str(), "192.168.1.22");
-  EXPECT_EQ(host_.elementWrites.size(), 1u);
-  EXPECT_EQ(host_.scripts.size(), 1u);
-}
-
 TEST_F(AgentTest, ARefusedElementUpdateFallsBackToTheWholeTable) {
   agent().nodesListed(threeNodes());
   agent().pass();
