@@ -144,8 +144,15 @@ bool messages(const uint8_t* data, size_t size) {
         all = accepted(addr) && all;
         break;
       }
-      default:
+      default: {
+        // nf_tables notices (NETLINK_NETFILTER); anything else is not routelet's to read.
+        auto notice = parseNftNotice(m.bytes);
+        if (notice && *notice)
+          check((*notice)->table.size() < m.bytes.size() &&
+                (*notice)->table.find('\0') == std::string::npos);
+        all = accepted(notice) && all;
         break;
+      }
     }
   }
   check(covered <= size);

@@ -1,12 +1,15 @@
 // Writes the netlink fuzz corpus seeds from the real message builders, so the seeds are the
 // bytes routelet sends, plus kernel-style replies and truncations of both. Run by hand:
 //   ninja netlink_fuzz_make_seeds && ./netlink_fuzz_make_seeds tests/fuzz/netlink/corpus
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <vector>
 
 #include "common/netlink/message.h"
 
@@ -126,6 +129,32 @@ int main(int argc, char** argv) {
   Bytes many;
   for (int i = 0; i < 500; ++i) many = cat({many, route4, addr6});
   write("ok-many-messages", cat({many, ack(1, EPERM, std::string(4000, 'x'))}));
+  // nf_tables: routelet's own set element requests and batch markers, and the notices the
+  // monitor reads (a table deleted, the generation with the committing pid).
+  std::vector<ip::Address> keys = {*ip::Address::parse("10.244.2.0"),
+                                   *ip::Address::parse("10.244.3.0")};
+  Bytes elements = netlink::buildNftSetElements(5, true, 1, "routelet", "exempt_v4_24", keys);
+  // (The batch markers share their type numbers with RTM_NEWLINK and RTM_DELLINK: only a
+  // socket's protocol tells them apart, so they are no seed of this rtnetlink-typed target.)
+  write("ok-nft-set-elements", elements);
+  auto nftNotice = [](uint16_t msg, uint16_t attr, const Bytes& payload) {
+    Bytes out(sizeof(nlmsghdr) + sizeof(nfgenmsg), 0);
+    out[sizeof(nlmsghdr)] = 1;  // NFPROTO_INET
+    nlattr a{static_cast<uint16_t>(sizeof(nlattr) + payload.size()), attr};
+    size_t at = out.size();
+    out.resize(at + ((a.nla_len + 3) & ~3u), 0);
+    std::memcpy(out.data() + at, &a, sizeof a);
+    std::memcpy(out.data() + at + sizeof a, payload.data(), payload.size());
+    nlmsghdr h{static_cast<uint32_t>(out.size()),
+               static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg), 0, 0, 4242};
+    std::memcpy(out.data(), &h, sizeof h);
+    return out;
+  };
+  write("ok-nft-notices", cat({nftNotice(NFT_MSG_DELTABLE, NFTA_TABLE_NAME,
+                                         Bytes{'r', 'o', 'u', 't', 'e', 'l', 'e', 't', 0}),
+                               nftNotice(NFT_MSG_NEWGEN, NFTA_GEN_PROC_PID, Bytes{0, 0, 0x10, 0x92})}));
+  write("bad-nft-generation-short-pid", nftNotice(NFT_MSG_NEWGEN, NFTA_GEN_PROC_PID, Bytes{1, 2}));
+  write("bad-nft-rule-without-table", nftNotice(NFT_MSG_NEWRULE, 7, Bytes{'x', 0}));
 
   g_dir = std::string(argv[1]) + "/build";
   auto seed = [](std::initializer_list<uint8_t> b) { return Bytes(b); };
