@@ -1,7 +1,11 @@
 #include "common/netlink/message.h"
 
+#include <arpa/inet.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -569,6 +573,52 @@ Result<AddressEntry> parseAddress(ByteView message) {
   return e;
 }
 
+Result<std::optional<NftNotice>> parseNftNotice(ByteView message) {
+  nlmsghdr nlh{};
+  if (!readStruct(message, 0, &nlh)) return malformed("header truncated");
+  if (NFNL_SUBSYS_ID(nlh.nlmsg_type) != NFNL_SUBSYS_NFTABLES) return std::optional<NftNotice>{};
+  nfgenmsg gen{};
+  auto attrs = body(message, &gen);
+  if (!attrs) return attrs.error().wrap("nf_tables notice");
+  NftNotice notice;
+  switch (NFNL_MSG_TYPE(nlh.nlmsg_type)) {
+    case NFT_MSG_NEWGEN: {
+      notice.kind = NftNotice::Kind::kGeneration;
+      auto pid = u32Attr(*attrs, NFTA_GEN_PROC_PID, "NFTA_GEN_PROC_PID");
+      if (!pid) return pid.error();
+      notice.pid = ntohl(*pid);  // big-endian on the wire
+      return std::optional<NftNotice>(notice);
+    }
+    case NFT_MSG_NEWTABLE:
+    case NFT_MSG_DELTABLE:
+    case NFT_MSG_NEWCHAIN:
+    case NFT_MSG_DELCHAIN:
+    case NFT_MSG_NEWRULE:
+    case NFT_MSG_DELRULE:
+    case NFT_MSG_NEWSET:
+    case NFT_MSG_DELSET:
+    case NFT_MSG_NEWSETELEM:
+    case NFT_MSG_DELSETELEM:
+    case NFT_MSG_NEWOBJ:
+    case NFT_MSG_DELOBJ:
+    case NFT_MSG_NEWFLOWTABLE:
+    case NFT_MSG_DELFLOWTABLE: {
+      // Every one of these carries its table's name as attribute 1 (NFTA_TABLE_NAME,
+      // NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE, ...).
+      static_assert(NFTA_TABLE_NAME == 1 && NFTA_CHAIN_TABLE == 1 && NFTA_RULE_TABLE == 1 &&
+                    NFTA_SET_TABLE == 1 && NFTA_SET_ELEM_LIST_TABLE == 1 && NFTA_OBJ_TABLE == 1 &&
+                    NFTA_FLOWTABLE_TABLE == 1);
+      auto it = attrs->find(1);
+      if (it == attrs->end()) return malformed("nf_tables notice without a table name");
+      notice.family = gen.nfgen_family;
+      notice.table = stringAttr(it->second);
+      return std::optional<NftNotice>(notice);
+    }
+    default:
+      return std::optional<NftNotice>{};
+  }
+}
+
 int parseAnyForFuzz(const uint8_t* data, size_t size) {
   auto messages = splitMessages(ByteView(data, size));
   if (!messages.ok()) return 0;
@@ -590,6 +640,7 @@ int parseAnyForFuzz(const uint8_t* data, size_t size) {
         (void)parseAddress(m.bytes);
         break;
       default:
+        (void)parseNftNotice(m.bytes);
         break;
     }
   }

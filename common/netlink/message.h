@@ -102,6 +102,18 @@ Result<ParsedRoute> parseRoute(ByteView message);
 // RTM_NEWADDR / RTM_DELADDR.
 Result<AddressEntry> parseAddress(ByteView message);
 
+// An nf_tables notification (NETLINK_NETFILTER, subsystem NFNL_SUBSYS_NFTABLES): a table,
+// chain, rule, set, element or object change names its table; the NFT_MSG_NEWGEN that
+// closes each committed transaction names the committing process (NFTA_GEN_PROC_PID).
+struct NftNotice {
+  enum class Kind { kObject, kGeneration } kind = Kind::kObject;
+  uint8_t family = 0;  // NFPROTO_* of the table (kObject)
+  std::string table;   // kObject
+  uint32_t pid = 0;    // kGeneration
+};
+// nullopt for a message of another subsystem or type (nothing to act on).
+Result<std::optional<NftNotice>> parseNftNotice(ByteView message);
+
 // Entry point for libFuzzer: splits and parses whatever it is given; never crashes.
 int parseAnyForFuzz(const uint8_t* data, size_t size);
 

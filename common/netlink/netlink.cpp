@@ -1,5 +1,6 @@
 #include "common/netlink/netlink.h"
 
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
@@ -7,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -52,8 +54,8 @@ void growReceiveQueue(int fd) {
 
 // A NETLINK_ROUTE socket in the calling thread's netns, subscribed to `groups`. The kernel
 // picks its port id at bind.
-Result<int> openSocket(unsigned groups, int flags) {
-  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, NETLINK_ROUTE);
+Result<int> openSocket(unsigned groups, int flags, int protocol = NETLINK_ROUTE) {
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, protocol);
   if (fd < 0) return errnoError("open rtnetlink socket");
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;
@@ -560,30 +562,16 @@ Result<std::vector<Status>> Handle::batch(const std::vector<Request>& requests) 
 
 // --- Monitor
 
-Monitor::Monitor(int fd) : fd_(fd) {}
-Monitor::Monitor(Monitor&& o) noexcept : fd_(o.fd_) {
-  o.fd_ = -1;
-}
-Monitor& Monitor::operator=(Monitor&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-Monitor::~Monitor() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-int Monitor::fd() const {
-  return fd_;
-}
-
 Result<Monitor> Monitor::open() {
   auto sock = openSocket(RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, SOCK_NONBLOCK);
   if (!sock.ok()) return sock.error().wrap("open rtnetlink monitor");
-  return Monitor(*sock);
+  return Monitor(*sock, false);
+}
+
+Result<Monitor> Monitor::openNftables() {
+  auto sock = openSocket(1u << (NFNLGRP_NFTABLES - 1), SOCK_NONBLOCK, NETLINK_NETFILTER);
+  if (!sock.ok()) return sock.error().wrap("open nf_tables monitor");
+  return Monitor(*sock, true);
 }
 
 namespace {
@@ -602,7 +590,10 @@ std::optional<Event> toEvent(const Message& m) {
         return std::nullopt;
       }
       return Event{m.type == RTM_NEWLINK ? Event::Kind::kLinkChanged : Event::Kind::kLinkRemoved,
-                   link->index, link->name, std::nullopt};
+                   link->index,
+                   link->name,
+                   std::nullopt,
+                   {}};
     }
     case RTM_NEWROUTE:
     case RTM_DELROUTE: {
@@ -613,7 +604,10 @@ std::optional<Event> toEvent(const Message& m) {
       }
       if (parsed->cloned) return std::nullopt;
       return Event{m.type == RTM_NEWROUTE ? Event::Kind::kRouteAdded : Event::Kind::kRouteRemoved,
-                   0, "", parsed->route};
+                   0,
+                   "",
+                   parsed->route,
+                   {}};
     }
     default:
       return std::nullopt;
@@ -625,28 +619,53 @@ std::optional<Event> toEvent(const Message& m) {
 Result<std::vector<Event>> Monitor::drain() {
   std::vector<Event> events;
   auto buffer = receiveBuffer();
+  const char* what = nftables_ ? "nf_tables monitor" : "rtnetlink monitor";
   for (int i = 0; i < kDrainDatagrams; ++i) {
-    ssize_t n = receiveDatagram(fd_, buffer.get(), kReceiveBuffer);
+    ssize_t n = receiveDatagram(fd_.get(), buffer.get(), kReceiveBuffer);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == ENOBUFS)
-        return makeError("rtnetlink monitor overrun: the kernel dropped events; resync fully",
+      if (errno == ENOBUFS) {
+        pending_ = {};
+        return makeError(std::string(what) + " overrun: the kernel dropped events; resync fully",
                          ENOBUFS);
-      return errnoError("rtnetlink monitor: receive");
+      }
+      return errnoError(std::string(what) + ": receive");
     }
     auto messages = splitMessages(ByteView(buffer.get(), static_cast<size_t>(n)));
-    if (!messages.ok()) return messages.error().wrap("rtnetlink monitor");
-    for (const Message& m : *messages)
-      if (auto e = toEvent(m)) events.push_back(std::move(*e));
+    if (!messages.ok()) return messages.error().wrap(what);
+    for (const Message& m : *messages) {
+      if (!nftables_) {
+        if (auto e = toEvent(m)) events.push_back(std::move(*e));
+        continue;
+      }
+      auto notice = parseNftNotice(m.bytes);
+      if (!notice) {
+        log::warn("nf_tables monitor: skipping " + notice.error().message);
+        continue;
+      }
+      if (!*notice) continue;
+      if ((*notice)->kind == NftNotice::Kind::kGeneration) {
+        pending_.pid = (*notice)->pid;
+        events.push_back(Event{Event::Kind::kNftCommit, 0, "", std::nullopt, std::move(pending_)});
+        pending_ = {};
+        continue;
+      }
+      std::pair<uint8_t, std::string> table{(*notice)->family, std::move((*notice)->table)};
+      // A transaction names few tables; a bound keeps a flood of junk from growing this.
+      if (std::find(pending_.tables.begin(), pending_.tables.end(), table) ==
+              pending_.tables.end() &&
+          pending_.tables.size() < 64)
+        pending_.tables.push_back(std::move(table));
+    }
   }
   return events;
 }
 
 Result<std::vector<Event>> Monitor::wait(std::chrono::milliseconds timeout) {
-  pollfd p{fd_, POLLIN, 0};
+  pollfd p{fd_.get(), POLLIN, 0};
   int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
-  if (n < 0 && errno != EINTR) return errnoError("rtnetlink monitor: poll");
+  if (n < 0 && errno != EINTR) return errnoError("netlink monitor: poll");
   if (n <= 0) return std::vector<Event>{};
   return drain();
 }

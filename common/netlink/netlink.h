@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/base/result.h"
+#include "common/base/unique_fd.h"
 #include "common/ip/address.h"
 
 namespace routelet::netlink {
@@ -180,25 +181,30 @@ class Handle {
   Impl* impl_ = nullptr;
 };
 
-// Events from the kernel's rtnetlink multicast groups (links, IPv4 and IPv6 routes).
+// A committed nf_tables transaction: the tables it touched (family NFPROTO_*, name) and
+// the process that committed it, so an owner can tell its own changes from anyone else's.
+struct NftCommit {
+  uint32_t pid = 0;
+  std::vector<std::pair<uint8_t, std::string>> tables;
+};
+
+// Events from the kernel's multicast groups: rtnetlink (links, IPv4 and IPv6 routes) or
+// nf_tables (NFNLGRP_NFTABLES).
 struct Event {
-  enum class Kind { kLinkChanged, kLinkRemoved, kRouteAdded, kRouteRemoved } kind;
+  enum class Kind { kLinkChanged, kLinkRemoved, kRouteAdded, kRouteRemoved, kNftCommit } kind;
   int linkIndex = 0;           // for link events
   std::string linkName;        // for link events
   std::optional<Route> route;  // for route events
+  NftCommit nft;               // for kNftCommit
 };
 
 class Monitor {
  public:
-  // Subscribes in the calling thread's namespace.
+  // Subscribes in the calling thread's namespace: to links and routes, or to nf_tables.
   static Result<Monitor> open();
-  Monitor(Monitor&&) noexcept;
-  Monitor& operator=(Monitor&&) noexcept;
-  Monitor(const Monitor&) = delete;
-  Monitor& operator=(const Monitor&) = delete;
-  ~Monitor();
+  static Result<Monitor> openNftables();
 
-  int fd() const;  // pollable
+  int fd() const { return fd_.get(); }  // pollable
   // Reads whatever is queued without blocking. An ENOBUFS overrun is reported as an
   // error so the caller does a full resync: events were lost.
   Result<std::vector<Event>> drain();
@@ -206,8 +212,10 @@ class Monitor {
   Result<std::vector<Event>> wait(std::chrono::milliseconds timeout);
 
  private:
-  explicit Monitor(int fd);
-  int fd_ = -1;
+  Monitor(int fd, bool nftables) : fd_(fd), nftables_(nftables) {}
+  UniqueFd fd_;
+  bool nftables_ = false;
+  NftCommit pending_;  // nf_tables objects seen since the last commit notice
 };
 
 }  // namespace routelet::netlink

@@ -1,5 +1,8 @@
 #include "controller/agent/agent.h"
 
+#include <linux/netfilter.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <ctime>
 #include <thread>
@@ -35,6 +38,7 @@ Agent::Agent(Options options, HostEdge& host, reconcile::RouteTable& routes, Sta
       reconciler_(routes),
       patcher_(std::move(patcher)),
       metrics_(metrics),
+      ownPid_(static_cast<uint32_t>(::getpid())),
       nextResync_(std::chrono::steady_clock::now() + options_.resyncPeriod) {
   declareMetrics();
 }
@@ -64,6 +68,15 @@ void Agent::declareMetrics() {
                    "routelet routes restored after something removed them from the kernel.");
   metrics_.declare("routelet_watch_restarts_total", T::kCounter,
                    "Node watches restarted (relist or reconnect).");
+  metrics_.declare("routelet_masquerade_writes_total", T::kCounter,
+                   "Writes of the masquerade table (inet routelet) by kind (table: the whole "
+                   "table in one transaction, elements: set element updates, remove) and "
+                   "result.");
+  metrics_.declare("routelet_masquerade_heals_total", T::kCounter,
+                   "Masquerade tables rewritten after another process changed or deleted it.");
+  metrics_.declare("routelet_masquerade_exempt_ranges", T::kGauge,
+                   "Destination ranges reached without masquerade (pod ranges of the cluster "
+                   "and nonMasqueradeCIDRs, nested ones merged).");
   metrics_.set("routelet_build_info", {{"version", ROUTELET_VERSION_STRING}}, 1);
 }
 
@@ -140,6 +153,17 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
           dirty_ = true;
         }
         break;
+      case netlink::Event::Kind::kNftCommit: {
+        // Someone else's transaction touched routelet's table (a flush, `nft delete table`,
+        // a deleted element): rewrite it. Our own writes come back here too, by our pid.
+        if (!options_.masquerade || e.nft.pid == ownPid_) break;
+        std::pair<uint8_t, std::string> ours{NFPROTO_INET, reconcile::kMasqueradeTable};
+        if (std::find(e.nft.tables.begin(), e.nft.tables.end(), ours) != e.nft.tables.end()) {
+          relevant = true;
+          masqueradeHeal_ = true;
+        }
+        break;
+      }
       case netlink::Event::Kind::kRouteAdded:
         // Another owner's route at a peer's podCIDR in routelet's table: a targeted pass
         // would replace it when that peer changes. Only a whole pass (which reports it as
@@ -193,8 +217,8 @@ void Agent::run(const std::atomic<bool>& stop, std::chrono::milliseconds tick) {
       lastLoop_ = std::chrono::steady_clock::now();
       auto due = [&] {
         auto now = std::chrono::steady_clock::now();
-        return dirty_ || !pendingPeers_.empty() || !pendingHeals_.empty() || followUpDue(now) ||
-               now >= nextResync_ || (statusDue_ && now >= *statusDue_);
+        return dirty_ || !pendingPeers_.empty() || !pendingHeals_.empty() || masqueradeHeal_ ||
+               followUpDue(now) || now >= nextResync_ || (statusDue_ && now >= *statusDue_);
       };
       cv_.wait_for(lock, tick, [&] { return stop || due(); });
       lastLoop_ = std::chrono::steady_clock::now();
@@ -228,10 +252,73 @@ const std::pair<const std::string, model::Node>* Agent::peerWithPodCIDR(
 void Agent::pass() {
   std::unique_lock<std::mutex> lock(mu_);
   auto now = std::chrono::steady_clock::now();
-  bool targeted = !dirty_ && targetedOk_ && (!pendingPeers_.empty() || !pendingHeals_.empty()) &&
-                  !followUpDue(now) && now < nextResync_;
+  bool quiet = !dirty_ && targetedOk_ && !followUpDue(now) && now < nextResync_;
+  if (quiet && masqueradeHeal_ && pendingPeers_.empty() && pendingHeals_.empty()) {
+    // Only the masquerade table was touched: rewrite it, nothing else to look at.
+    masqueradeHeal_ = false;
+    syncMasquerade(masqueradeWanted(lastSelf_), true);
+    if (masqueradeState_.error.empty()) metrics_.add("routelet_masquerade_heals_total", {});
+    return;
+  }
+  bool targeted = quiet && (!pendingPeers_.empty() || !pendingHeals_.empty());
   if (targeted && targetedPass(lock)) return;
   wholePass(lock);
+}
+
+std::optional<reconcile::MasqueradeRules> Agent::masqueradeWanted(
+    const reconcile::SelfInfo& self) const {
+  if (!options_.masquerade) return std::nullopt;
+  return reconcile::masqueradeRules(cache_, self, options_.nonMasqueradeCIDRs);
+}
+
+void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want, bool force) {
+  masqueradeState_.enabled = want.has_value();
+  if (!force && masqueradeKnown_ && masqueradeApplied_ == want) return;
+  std::string kind = want ? "table" : "remove";
+  Status st = okStatus();
+  bool done = false;
+  if (want && !force && masqueradeKnown_ && masqueradeApplied_) {
+    if (auto update = reconcile::masqueradeUpdate(*masqueradeApplied_, *want)) {
+      st = host_.nft(*update);
+      metrics_.add("routelet_masquerade_writes_total",
+                   {{"kind", "elements"}, {"result", st ? "ok" : "error"}});
+      // Refused (someone changed the set meanwhile): the whole table below puts it right.
+      done = static_cast<bool>(st);
+    }
+  }
+  if (!done) {
+    st =
+        host_.nft(want ? reconcile::masqueradeScript(*want) : reconcile::masqueradeRemovalScript());
+    metrics_.add("routelet_masquerade_writes_total",
+                 {{"kind", kind}, {"result", st ? "ok" : "error"}});
+  }
+  if (!st && want) {
+    masqueradeKnown_ = false;
+    masqueradeState_.error = st.error().message;
+    logOnce("masquerade", "cannot program the masquerade table inet " +
+                              std::string(reconcile::kMasqueradeTable) + ": " + st.error().message);
+    return;
+  }
+  if (!st) {
+    // Masquerade is off and the table cannot be removed (a kernel without nf_tables has
+    // none to remove): said once, not tried on every pass.
+    log::warn("masquerade is off, but removing table inet " +
+              std::string(reconcile::kMasqueradeTable) + " failed: " + st.error().message);
+  } else if (!masqueradeKnown_ || masqueradeApplied_.has_value() != want.has_value()) {
+    log::info(want
+                  ? "masquerade table inet " + std::string(reconcile::kMasqueradeTable) +
+                        " programmed: " + std::to_string(want->keep.size()) +
+                        " destination ranges exempt"
+                  : "masquerade is off: no table inet " + std::string(reconcile::kMasqueradeTable));
+  }
+  logged_.erase("masquerade");
+  masqueradeKnown_ = true;
+  masqueradeApplied_ = want;
+  masqueradeState_.error.clear();
+  masqueradeState_.detail =
+      want ? std::to_string(want->keep.size()) + " destination ranges exempt" : "";
+  metrics_.set("routelet_masquerade_exempt_ranges", {},
+               want ? static_cast<double>(want->keep.size()) : 0);
 }
 
 bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
@@ -246,6 +333,7 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
     }
     plan.unchanged += part.unchanged;
   };
+  const bool peersChanged = !pendingPeers_.empty();
   for (const auto& [name, before] : pendingPeers_) {
     auto was = reconcile::peerDesired(cache_, lastSelf_, name, before ? &*before : nullptr);
     auto now = reconcile::peerDesired(cache_, lastSelf_, name, cache_.get(name));
@@ -283,6 +371,9 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
 
   reconcile::Report report = reconciler_.applyTargeted(plan);
   metrics_.add("routelet_targeted_passes_total", {});
+  // Routes first: a new peer's pods are reachable before its range is exempted.
+  if (peersChanged || masqueradeHeal_)
+    syncMasquerade(masqueradeWanted(lastSelf_), std::exchange(masqueradeHeal_, false));
   std::size_t healed = 0;
   for (const auto& r : report.installed) healed += healing.contains(r.key());
   if (healed) metrics_.add("routelet_route_heals_total", {}, static_cast<double>(healed));
@@ -310,6 +401,9 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   followUpCap_.reset();
   statusDue_.reset();  // this pass writes the status, or sets it due again
   bool healing = std::exchange(healPending_, false);
+  // A resync also rewrites the masquerade table whole: a change the monitor missed is put
+  // right within one period.
+  bool rewriteMasquerade = std::exchange(masqueradeHeal_, false) || start >= nextResync_;
   nextResync_ = start + options_.resyncPeriod;
   ++passes_;
   metrics_.add("routelet_reconcile_passes_total", {});
@@ -436,6 +530,22 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   bool synced = cache_.synced();
   reconcile::Report report = reconciler_.reconcile(cache_, self, synced);
   lastSelf_ = self;
+  // Only from a complete Node list: from a partial one, pods would be masqueraded towards
+  // peers not listed yet.
+  if (synced) syncMasquerade(masqueradeWanted(self), rewriteMasquerade);
+  if (options_.bridgeNetfilter) {
+    bridgeNetfilterState_.enabled = true;
+    if (auto st = host_.enableBridgeNetfilter(); !st) {
+      bridgeNetfilterState_.error = st.error().message;
+      logOnce("bridge-netfilter",
+              "cannot set bridge netfilter (kube-proxy's Services between "
+              "pods of this node need it): " +
+                  st.error().message);
+    } else {
+      bridgeNetfilterState_.error.clear();
+      logged_.erase("bridge-netfilter");
+    }
+  }
   targetedOk_ = synced && localOk && report.ok() && report.conflicts.empty() &&
                 std::none_of(report.skipped.begin(), report.skipped.end(), [](const auto& s) {
                   return s.reason == reconcile::SkipReason::kPodCIDRConflict;
@@ -457,7 +567,8 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   std::string status;
   if (start - lastStatusAt_ >= kStatusInterval) {
     status = statusJson({cache_, self, report, published, health_.ready(), health_.notReadyReason,
-                         options_.cniConfDir + "/" + options_.cniConfName});
+                         options_.cniConfDir + "/" + options_.cniConfName, masqueradeState_,
+                         bridgeNetfilterState_, options_.hairpin});
     lastStatusAt_ = start;
     statusDue_.reset();
   } else if (!statusDue_) {
@@ -557,6 +668,8 @@ std::string Agent::coarseState(const reconcile::Report& report) const {
   if (refused) reasons.push_back(std::to_string(refused) + " peer routes refused");
   if (!report.conflicts.empty())
     reasons.push_back(std::to_string(report.conflicts.size()) + " foreign routes in the way");
+  if (!masqueradeState_.error.empty()) reasons.push_back("masquerade not programmed");
+  if (!bridgeNetfilterState_.error.empty()) reasons.push_back("bridge netfilter not set");
   if (reasons.empty()) return "ready";
   std::string out = "degraded: ";
   for (size_t i = 0; i < reasons.size(); ++i) out += (i ? ", " : "") + reasons[i];

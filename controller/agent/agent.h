@@ -20,7 +20,9 @@
 #include "controller/agent/host_network.h"
 #include "controller/agent/metrics.h"
 #include "controller/agent/options.h"
+#include "controller/agent/status_report.h"
 #include "controller/kube/backoff.h"
+#include "controller/reconcile/masquerade.h"
 #include "controller/reconcile/node_cache.h"
 #include "controller/reconcile/reconciler.h"
 
@@ -41,6 +43,11 @@ class HostEdge {
   virtual bool fileExists(const std::string& path) = 0;
   // The CNI versions the plugin at path speaks (its VERSION answer).
   virtual Result<std::vector<std::string>> pluginVersions(const std::string& path) = 0;
+  // Runs an nft script as one transaction (the masquerade table's scripts).
+  virtual Status nft(const std::string& script) = 0;
+  // net.bridge.bridge-nf-call-iptables and -ip6tables to 1: bridged packets pass the
+  // IP hooks (kube-proxy's DNAT and its reverse).
+  virtual Status enableBridgeNetfilter() = 0;
 };
 
 // What sending a status patch gave; a plain Status converts to one.
@@ -110,6 +117,11 @@ class Agent {
   void recordReport(const reconcile::Report& report, double seconds);
   std::string coarseState(const reconcile::Report& report) const;
   void logOnce(const std::string& key, const std::string& message);
+  // The masquerade rules for the cache as it is (nullopt: masquerade off). Under mu_.
+  std::optional<reconcile::MasqueradeRules> masqueradeWanted(const reconcile::SelfInfo& self) const;
+  // Brings the table to `want`: element updates when the kernel holds what was last
+  // written, the whole table otherwise (force: always). Pass thread, without mu_.
+  void syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want, bool force);
 
   Options options_;
   HostEdge& host_;
@@ -143,7 +155,9 @@ class Agent {
   AgentHealth health_;
   std::chrono::steady_clock::time_point lastLoop_ = std::chrono::steady_clock::now();
   std::atomic<uint64_t> passes_{0};
-  bool healPending_ = false;   // a routelet route vanished from the kernel
+  bool healPending_ = false;     // a routelet route vanished from the kernel
+  bool masqueradeHeal_ = false;  // another process changed routelet's nftables table
+  const uint32_t ownPid_;
   std::string nodeInterface_;  // the link holding the node IP (its changes trigger a pass)
 
   // Only touched by the pass thread.
@@ -157,6 +171,11 @@ class Agent {
   std::optional<std::chrono::steady_clock::time_point> statusDue_;  // guarded by mu_
   std::string lastPatchBase_;  // resourceVersion of the own Node the patch was computed on
   std::string lastConflist_;
+  // The masquerade table as last written; unknown until a write succeeds, and after a
+  // failure (the next sync rewrites it whole).
+  bool masqueradeKnown_ = false;
+  std::optional<reconcile::MasqueradeRules> masqueradeApplied_;
+  FeatureState masqueradeState_, bridgeNetfilterState_;  // guarded by mu_
   std::chrono::steady_clock::time_point nextResync_;
 
   // Status patches wait here for publishStatus(); guarded by patchMu_.

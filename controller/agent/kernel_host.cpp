@@ -80,3 +80,32 @@ Result<std::vector<std::string>> KernelHost::pluginVersions(const std::string& p
 }
 
 }  // namespace routelet::agent
+
+namespace routelet::agent {
+
+Status KernelHost::nft(const std::string& script) {
+  if (!nft_) {
+    auto opened = Nftables::open();
+    if (!opened) return opened.error();
+    nft_ = std::move(*opened);
+  }
+  return nft_->run(script);
+}
+
+Status KernelHost::enableBridgeNetfilter() {
+  // Per network namespace, and present only where br_netfilter is loaded (or built in).
+  for (const char* key :
+       {"net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"}) {
+    if (auto st = sysctl::set(key, "1"); !st) {
+      if (st.error().code == ENOENT)
+        return makeError(std::string(key) +
+                             " does not exist: the br_netfilter module is not "
+                             "loaded (modprobe br_netfilter on the node)",
+                         ENOENT);
+      return st;
+    }
+  }
+  return okStatus();
+}
+
+}  // namespace routelet::agent

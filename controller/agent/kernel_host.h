@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 
 #include <map>
+#include <optional>
 
 #include "common/netlink/netlink.h"
 #include "controller/agent/agent.h"
+#include "controller/agent/nftables.h"
 
 namespace routelet::agent {
 
@@ -22,6 +24,8 @@ class KernelHost : public HostEdge {
   bool fileExists(const std::string& path) override;
   // Runs the plugin only when its file changed since the last answer.
   Result<std::vector<std::string>> pluginVersions(const std::string& path) override;
+  Status nft(const std::string& script) override;
+  Status enableBridgeNetfilter() override;
 
  private:
   struct Probed {
@@ -31,6 +35,7 @@ class KernelHost : public HostEdge {
     Result<std::vector<std::string>> versions = std::vector<std::string>{};
   };
   netlink::Handle& nl_;
+  std::optional<Nftables> nft_;  // opened at the first script
   std::map<std::string, Probed> probed_;
   int bridgeIndex_ = 0;  // the bridge's ifindex when last ensured: a change means a new bridge
 };

@@ -151,11 +151,11 @@ int runAgent(const Options& options) {
   });
 
   // The kernel tells the agent at once when one of its routes or the bridge goes away,
-  // so a route deleted by hand is back in milliseconds, not after a resync period.
-  std::thread monitorThread([&] {
-    auto monitor = netlink::Monitor::open();
+  // so a route deleted by hand is back in milliseconds, not after a resync period; and
+  // likewise when another process changes the masquerade table.
+  auto watchKernel = [&](Result<netlink::Monitor> monitor, const char* what) {
     if (!monitor) {
-      log::error("netlink monitor: " + monitor.error().message +
+      log::error(std::string(what) + ": " + monitor.error().message +
                  "; relying on the periodic resync");
       return;
     }
@@ -167,6 +167,10 @@ int runAgent(const Options& options) {
       }
       if (!events->empty()) agent.kernelEvents(*events);
     }
+  };
+  std::thread monitorThread([&] { watchKernel(netlink::Monitor::open(), "netlink monitor"); });
+  std::thread nftMonitorThread([&] {
+    if (options.masquerade) watchKernel(netlink::Monitor::openNftables(), "nf_tables monitor");
   });
 
   log::info("routelet " ROUTELET_VERSION_STRING " starting on node " + options.nodeName + " (API " +
@@ -176,6 +180,7 @@ int runAgent(const Options& options) {
   watcher.stop();
   patchCancel.cancel();
   monitorThread.join();
+  nftMonitorThread.join();
   (*endpoints)->stop();
   if (metricsEndpoint) metricsEndpoint->stop();
   if (signalThread.joinable()) {

@@ -67,6 +67,16 @@ std::string statusJson(const StatusInputs& in) {
       {"routeProtocol", in.self.protocol},
   };
   if (!in.notReadyReason.empty()) doc["notReadyReason"] = in.notReadyReason;
+  auto feature = [](const FeatureState& f) {
+    json j = {{"enabled", f.enabled}};
+    if (!f.detail.empty()) j["detail"] = f.detail;
+    if (!f.error.empty()) j["error"] = f.error;
+    return j;
+  };
+  doc["masquerade"] = feature(in.masquerade);
+  if (in.masquerade.enabled) doc["masquerade"]["table"] = "inet routelet";
+  doc["bridgeNetfilter"] = feature(in.bridgeNetfilter);
+  doc["hairpin"] = in.hairpin;
   // compact: 5000 peers, read by routelet status, not by eye. "peers" goes last.
   std::string out = dump(doc);
   out.pop_back();  // the closing brace

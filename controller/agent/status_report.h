@@ -13,6 +13,13 @@ namespace routelet::agent {
 
 inline constexpr const char* kStatusFileName = "status.json";
 
+// How a node-local feature besides routes stands (masquerade, bridge netfilter).
+struct FeatureState {
+  bool enabled = false;
+  std::string error;  // the last attempt failed: why
+  std::string detail;
+};
+
 struct StatusInputs {
   const reconcile::NodeCache& cache;
   const reconcile::SelfInfo& self;
@@ -21,6 +28,9 @@ struct StatusInputs {
   bool ready = false;
   std::string notReadyReason;
   std::string cniConfigPath;
+  FeatureState masquerade;
+  FeatureState bridgeNetfilter;
+  bool hairpin = true;
 };
 
 // Pure. Peers sorted by name, one entry per routed family, each with a state:

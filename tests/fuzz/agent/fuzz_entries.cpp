@@ -87,7 +87,7 @@ bool nodeStatus(const uint8_t* data, size_t size) {
     check(std::none_of(text.begin(), text.end(),
                        [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
   };
-  wellFormed(statusJson({cache, self, report, published, true, "", "/etc/cni/net.d/x"}));
+  wellFormed(statusJson({cache, self, report, published, true, "", "/etc/cni/net.d/x", {}, {}}));
   if (auto patch = statusPatch(own, published, "2026-01-01T00:00:00Z")) wellFormed(*patch);
   return true;
 }

@@ -41,7 +41,7 @@ TEST(AgentStatusTest, ReadsWhatTheAgentWrites) {
   published.mtu = 1500;
   published.state = "degraded: 1 peer not on-link";
   std::string json = agent::statusJson(
-      {cache, self, report, published, true, "", "/etc/cni/net.d/10-routelet.conflist"});
+      {cache, self, report, published, true, "", "/etc/cni/net.d/10-routelet.conflist", {}, {}});
 
   auto s = parseAgentStatus(json);
   ASSERT_TRUE(s) << s.error().message;

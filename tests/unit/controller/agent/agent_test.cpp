@@ -45,7 +45,25 @@ class FakeHost : public HostEdge {
     if (it == pluginAnswers.end()) return makeError(path + ": no such file", ENOENT);
     return it->second;
   }
+  Status nft(const std::string& script) override {
+    scripts.push_back(script);
+    if (nftFailures > 0) {
+      --nftFailures;
+      return makeError("nftables: Error: Could not process rule: No such file or directory",
+                       EINVAL);
+    }
+    return okStatus();
+  }
+  Status enableBridgeNetfilter() override {
+    ++bridgeNetfilterCalls;
+    if (!bridgeNetfilterError.empty()) return makeError(bridgeNetfilterError, ENOENT);
+    return okStatus();
+  }
 
+  std::vector<std::string> scripts;  // nft scripts run, in order
+  int nftFailures = 0;               // the next this many nft scripts fail
+  int bridgeNetfilterCalls = 0;
+  std::string bridgeNetfilterError;
   std::vector<ip::Prefix> onLink = {*ip::Prefix::parse("192.168.1.0/24")};
   std::map<std::string, std::string> files;
   std::mutex* mu = nullptr;  // the fixture's, held while files changes
@@ -215,7 +233,7 @@ TEST_F(AgentTest, RemovedRouteEventTriggersHeal) {
   agent().pass();
   auto gone = table_.routes()[0];
   table_.erase(gone.key());
-  netlink::Event e{netlink::Event::Kind::kRouteRemoved, 0, "", gone};
+  netlink::Event e{netlink::Event::Kind::kRouteRemoved, 0, "", gone, {}};
   agent().kernelEvents({e});
   std::atomic<bool> stop{false};
   std::thread loop([&] { agent().run(stop, std::chrono::milliseconds(10)); });
@@ -234,8 +252,8 @@ TEST_F(AgentTest, ForeignRouteEventsDoNotWakeTheLoop) {
   foreign.dst = *ip::Prefix::parse("172.16.0.0/16");
   foreign.protocol = 4;
   agent().kernelEvents(
-      {netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", foreign},
-       netlink::Event{netlink::Event::Kind::kLinkChanged, 7, "rl12345", std::nullopt}});
+      {netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", foreign, {}},
+       netlink::Event{netlink::Event::Kind::kLinkChanged, 7, "rl12345", std::nullopt, {}}});
   runFor(std::chrono::milliseconds(50), std::chrono::milliseconds(5));
   EXPECT_EQ(agent().passes(), passes);
 }
@@ -455,8 +473,11 @@ TEST_F(AgentTest, OverlappingPodCIDRsAreLeftToAWholePass) {
 
   // The kept route deleted by hand comes back: the contested range is not handed to nobody.
   ASSERT_TRUE(table_.erase(makeRoute("10.244.3.0/24", "192.168.1.13", 201).key()));
-  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "",
-                                       makeRoute("10.244.3.0/24", "192.168.1.13", 201)}});
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved,
+                                       0,
+                                       "",
+                                       makeRoute("10.244.3.0/24", "192.168.1.13", 201),
+                                       {}}});
   agent().pass();
   EXPECT_EQ(gatewayOf(table_, "10.244.3.0/24"), "192.168.1.13");
   EXPECT_EQ(gatewayOf(table_, "10.244.3.0/25"), "none");
@@ -467,7 +488,7 @@ TEST_F(AgentTest, HealIsTargetedAndEchoesOfOwnChangesAreNot) {
   agent().pass();
   auto gone = table_.routes()[0];
   ASSERT_TRUE(table_.erase(gone.key()));
-  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", gone}});
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", gone, {}}});
   agent().pass();
   EXPECT_EQ(table_.routes().size(), 2u);
   EXPECT_EQ(metrics_.value("routelet_route_heals_total"), 1);
@@ -476,8 +497,11 @@ TEST_F(AgentTest, HealIsTargetedAndEchoesOfOwnChangesAreNot) {
   agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));
   agent().pass();
   size_t ops = table_.opsApplied();
-  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "",
-                                       makeRoute("10.244.2.0/24", "192.168.1.12", 201)}});
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved,
+                                       0,
+                                       "",
+                                       makeRoute("10.244.2.0/24", "192.168.1.12", 201),
+                                       {}}});
   agent().pass();
   EXPECT_EQ(table_.opsApplied(), ops);
   EXPECT_EQ(gatewayOf(table_, "10.244.2.0/24"), "192.168.1.22");
@@ -488,13 +512,13 @@ TEST_F(AgentTest, HealIsTargetedAndEchoesOfOwnChangesAreNot) {
 TEST_F(AgentTest, AnotherOwnersRouteAtAPeersPodCIDRSendsTheNextPassWhole) {
   agent().nodesListed(threeNodes());
   agent().pass();
-  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteAdded, 0, "",
-                                       makeRoute("10.244.9.0/24", "192.168.1.9", 4)}});
+  agent().kernelEvents({netlink::Event{
+      netlink::Event::Kind::kRouteAdded, 0, "", makeRoute("10.244.9.0/24", "192.168.1.9", 4), {}}});
   agent().nodeUpserted(node("node2", "192.168.1.22", "10.244.2.0/24"));
   agent().pass();
   EXPECT_EQ(table_.dumpCalls(), 1u);  // not a peer's podCIDR: still targeted
-  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteAdded, 0, "",
-                                       makeRoute("10.244.3.0/24", "192.168.1.9", 4)}});
+  agent().kernelEvents({netlink::Event{
+      netlink::Event::Kind::kRouteAdded, 0, "", makeRoute("10.244.3.0/24", "192.168.1.9", 4), {}}});
   agent().pass();
   EXPECT_EQ(table_.dumpCalls(), 2u);
 }
@@ -602,7 +626,7 @@ TEST_F(AgentTest, AStuckStatusPatchDoesNotDelayHealing) {
   while (patchCalls_ == 0) std::this_thread::yield();
   auto gone = table_.routes()[0];
   table_.erase(gone.key());
-  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", gone}});
+  agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", gone, {}}});
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (table_.routes().size() != 2u && std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
