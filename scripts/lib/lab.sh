@@ -132,6 +132,7 @@ make_node() {
   ip -n "$ns" addr add "$(node_ip "$i")/24" dev eth0
   ip -n "$ns" -6 addr add "$(node_ip6 "$i")/64" dev eth0 nodad
   ip -n "$ns" link set eth0 up
+  bridge_nf_clear "$ns"
   mkdir -p "$STATE/$ns/net.d" "$STATE/$ns/ipam" "$STATE/$ns/run"
 }
 
@@ -270,10 +271,12 @@ agent_settings_running() {
     echo "--masquerade on --hairpin on --bridge-netfilter on"
 }
 
-# Bridge netfilter is 0 in a node before its agent starts, so the node has what its agent
-# makes of it: a fresh namespace on this kernel starts at 1 (br_netfilter's per-namespace
-# default), which would pass the same-node Service cell with --bridge-netfilter off, or with
-# an agent that never sets it. Without br_netfilter there is nothing to set (and the cell fails).
+# Bridge netfilter is 0 in a node made new and before an agent starts with other settings,
+# so the node has what its agent makes of it: a fresh namespace on this kernel starts at 1
+# (br_netfilter's per-namespace default), which would pass the same-node Service cell with
+# --bridge-netfilter off, or with an agent that never sets it. An agent restarted with the
+# same settings finds what its predecessor left, as on a real node (an upgrade must not cut
+# Service traffic). Without br_netfilter there is nothing to set (and the cell fails).
 bridge_nf_clear() {
   local f
   for f in bridge-nf-call-iptables bridge-nf-call-ip6tables; do
@@ -286,7 +289,6 @@ start_agent() {
   ns=$(node_ns "$i")
   dir=$STATE/$ns
   pid_alive "$dir/agent.pid" && return 0
-  bridge_nf_clear "$ns"
   # shellcheck disable=SC2046 # the settings are words
   ip netns exec "$ns" setsid "$STATE/bin/routelet" --node-name "$ns" \
     --kubeconfig "$STATE/apiserver/agent.kubeconfig" --cni-conf-dir "$dir/net.d" \
@@ -345,6 +347,7 @@ lab_up() {
     if pid_alive "$STATE/$(node_ns "$i")/agent.pid" && [[ $(agent_settings_running "$i") != "$(agent_settings)" ]]; then
       [[ $(agent_settings_running "$i") == *"--hairpin $HAIRPIN "* ]] || remake+=("$i")
       stop_agent "$i"
+      bridge_nf_clear "$(node_ns "$i")"
     fi
     start_agent "$i"
   done

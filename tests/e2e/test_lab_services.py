@@ -5,8 +5,9 @@ fails exactly the cells that need it: --bridge-netfilter off the ClusterIP with 
 on the client's node, --hairpin off the ClusterIP whose endpoint is the client, --masquerade
 off a pod reaching a host outside the cluster. One lab: the features are switched by
 `scripts/lab up` with other settings, which restarts the agents (and, for --hairpin, remakes
-the pods, whose host veths take hairpin mode when made); the lab zeroes bridge netfilter
-before an agent starts, so the agent alone decides it. Needs root."""
+the pods, whose host veths take hairpin mode when made); the lab zeroes bridge netfilter in
+a new node and before an agent restarts with other settings, so the agent alone decides it.
+Needs root."""
 
 import json
 import re
@@ -87,7 +88,7 @@ class ServicesLabTest(LabTestCase):
         matrices = self.assert_cells(p, expect_ok=True)
         print("\n" + p.stdout[p.stdout.index("services (IPv4)"):])
         for i in self.lab_nodes():
-            # The lab set them to 0 before the agent started: 1 is the agent's doing.
+            # The lab set them to 0 when it made the node: 1 is the agent's doing.
             self.assertEqual(self.bridge_nf(i), "1 1", self.lab.node(i))
         # Who answered, and from where: the DNAT and the masquerades did what they should.
         for family, rows in matrices.items():
