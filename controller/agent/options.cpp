@@ -209,12 +209,12 @@ const std::vector<Setting>& settings() {
          if (v.empty()) return okStatus();
          for (const auto& part : splitList(v)) {
            auto p = ip::Prefix::parse(part);
-           if (!p) return makeError("\"" + part.substr(0, 64) + "\": " + p.error().message);
+           if (!p) return p.error();
            if (p->length() == 0)
              return makeError(p->str() +
                               " would turn masquerade off for every destination; "
                               "set masquerade: off instead");
-           o.nonMasqueradeCIDRs.push_back(p->network());
+           o.nonMasqueradeCIDRs.push_back(*p);
          }
          return okStatus();
        },

@@ -4,6 +4,8 @@
 #include "common/netlink/message.h"
 
 #include <gtest/gtest.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -541,6 +543,62 @@ Bytes errorMessage(uint32_t seq, int error, const std::string& text, bool capped
     putAttr(b, NLMSGERR_ATTR_MSG, Bytes(text.c_str(), text.c_str() + text.size() + 1));
   finishLength(b);
   return b;
+}
+
+// An nf_tables notification as the kernel multicasts it: nfgenmsg, then attributes.
+Bytes nftMessage(uint16_t msg, uint8_t family, uint16_t attr, const Bytes& payload) {
+  Bytes b;
+  putHeader(b, 0, static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg), 0, 0);
+  b.push_back(family);
+  b.push_back(NFNETLINK_V0);
+  put16(b, 0);  // res_id
+  putAttr(b, attr, payload);
+  finishLength(b);
+  return b;
+}
+Bytes text(const std::string& s) {
+  return Bytes(s.c_str(), s.c_str() + s.size() + 1);
+}
+
+TEST(MessageParseTest, NftNoticesNameTheTableAndTheCommittingProcess) {
+  auto table = parseNftNotice(nftMessage(NFT_MSG_DELTABLE, 1, NFTA_TABLE_NAME, text("routelet")));
+  ASSERT_TRUE(table.ok()) << table.error().message;
+  ASSERT_TRUE(table->has_value());
+  EXPECT_EQ((*table)->kind, NftNotice::Kind::kObject);
+  EXPECT_EQ((*table)->family, 1);
+  EXPECT_EQ((*table)->table, "routelet");
+  // A set element deleted by hand names its table the same way.
+  auto element =
+      parseNftNotice(nftMessage(NFT_MSG_DELSETELEM, 1, NFTA_SET_ELEM_LIST_TABLE, text("routelet")));
+  ASSERT_TRUE(element.ok() && element->has_value());
+  EXPECT_EQ((*element)->table, "routelet");
+  // NFTA_GEN_PROC_PID is big-endian on the wire.
+  auto gen = parseNftNotice(nftMessage(NFT_MSG_NEWGEN, 0, NFTA_GEN_PROC_PID, {0, 0, 0x10, 0x92}));
+  ASSERT_TRUE(gen.ok() && gen->has_value());
+  EXPECT_EQ((*gen)->kind, NftNotice::Kind::kGeneration);
+  EXPECT_EQ((*gen)->pid, 4242u);
+  // Another subsystem, or a message type with nothing to act on: nothing.
+  Bytes other = buildSetMtu(1, 5, 1500);
+  auto none = parseNftNotice(other);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto trace = parseNftNotice(nftMessage(NFT_MSG_TRACE, 1, 1, text("x")));
+  ASSERT_TRUE(trace.ok());
+  EXPECT_FALSE(trace->has_value());
+}
+
+TEST(MessageParseTest, MalformedNftNoticesAreErrors) {
+  // A pid of the wrong size, an object without its table, a truncated message.
+  EXPECT_FALSE(parseNftNotice(nftMessage(NFT_MSG_NEWGEN, 0, NFTA_GEN_PROC_PID, {1, 2})).ok());
+  EXPECT_FALSE(parseNftNotice(nftMessage(NFT_MSG_NEWRULE, 1, 7, text("x"))).ok());
+  Bytes whole = nftMessage(NFT_MSG_DELTABLE, 1, NFTA_TABLE_NAME, text("routelet"));
+  // Cut anywhere before the name's last byte (the attribute's padding may go).
+  for (size_t len = 0; len < 16 + 4 + 4 + 9; ++len) {
+    auto r = parseNftNotice(withLength(whole, len));
+    if (r.ok()) {
+      EXPECT_TRUE(!r->has_value() || (*r)->table != "routelet") << len;
+    }
+  }
 }
 
 TEST(MessageParseTest, AckWithExtendedMessage) {

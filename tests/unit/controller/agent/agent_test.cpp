@@ -1,6 +1,7 @@
 #include "controller/agent/agent.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -639,6 +640,172 @@ TEST_F(AgentTest, AStuckStatusPatchDoesNotDelayHealing) {
   stop = true;
   agent().wake();
   loop.join();
+}
+
+// --- Egress masquerade, bridge netfilter, hairpin
+
+netlink::Event nftCommit(uint32_t pid, std::vector<std::pair<uint8_t, std::string>> tables) {
+  netlink::Event e{netlink::Event::Kind::kNftCommit, 0, "", std::nullopt, {}};
+  e.nft.pid = pid;
+  e.nft.tables = std::move(tables);
+  return e;
+}
+constexpr uint8_t kInet = 1;  // NFPROTO_INET
+
+TEST_F(AgentTest, MasqueradeTableIsWrittenWholeAtTheFirstPassAndNotAgainWhenNothingChanged) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  ASSERT_EQ(host_.scripts.size(), 1u);
+  EXPECT_EQ(host_.scripts[0], reconcile::masqueradeScript({{*ip::Prefix::parse("10.244.1.0/24")},
+                                                           {*ip::Prefix::parse("10.244.1.0/24"),
+                                                            *ip::Prefix::parse("10.244.2.0/24"),
+                                                            *ip::Prefix::parse("10.244.3.0/24")}}));
+  agent().requestPass();
+  agent().pass();
+  EXPECT_EQ(host_.scripts.size(), 1u);
+  EXPECT_EQ(metrics_.value("routelet_masquerade_exempt_ranges"), 3);
+  EXPECT_EQ(
+      metrics_.value("routelet_masquerade_writes_total", {{"kind", "table"}, {"result", "ok"}}), 1);
+  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  EXPECT_EQ(status["masquerade"]["enabled"], true);
+  EXPECT_EQ(status["masquerade"]["table"], "inet routelet");
+  EXPECT_EQ(status["masquerade"]["detail"], "3 destination ranges exempt");
+}
+
+TEST_F(AgentTest, NoMasqueradeBeforeTheNodeListIsComplete) {
+  // From a partial cache, pods would be masqueraded towards peers not listed yet.
+  agent().nodeUpserted(threeNodes()[0]);
+  agent().pass();
+  EXPECT_TRUE(host_.scripts.empty());
+}
+
+TEST_F(AgentTest, ANewPeerIsExemptedByAnElementUpdateInTheTargetedPass) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  uint64_t wholePasses = agent().passes();
+  agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
+  agent().pass();
+  EXPECT_EQ(agent().passes(), wholePasses);  // targeted
+  ASSERT_EQ(host_.scripts.size(), 2u);
+  EXPECT_EQ(host_.scripts[1], "add element inet routelet no_masquerade_v4 { 10.244.4.0/24 }\n");
+  agent().nodeDeleted("node2");
+  agent().pass();
+  ASSERT_EQ(host_.scripts.size(), 3u);
+  EXPECT_EQ(host_.scripts[2], "delete element inet routelet no_masquerade_v4 { 10.244.2.0/24 }\n");
+}
+
+TEST_F(AgentTest, ARefusedElementUpdateFallsBackToTheWholeTable) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  host_.nftFailures = 1;  // someone removed the set meanwhile
+  agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
+  agent().pass();
+  ASSERT_EQ(host_.scripts.size(), 3u);
+  EXPECT_EQ(host_.scripts[2].rfind("add table inet routelet\ndelete table", 0), 0u);
+  EXPECT_NE(host_.scripts[2].find("10.244.4.0/24"), std::string::npos);
+  EXPECT_EQ(metrics_.value("routelet_masquerade_writes_total",
+                           {{"kind", "elements"}, {"result", "error"}}),
+            1);
+}
+
+TEST_F(AgentTest, AnotherProcessTouchingTheTableGetsItRewrittenAtOnce) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  uint64_t wholePasses = agent().passes();
+  // Our own transactions come back from the monitor too: ignored.
+  agent().kernelEvents({nftCommit(static_cast<uint32_t>(::getpid()), {{kInet, "routelet"}})});
+  // Another table, or a table of that name in another family: not ours.
+  agent().kernelEvents({nftCommit(1, {{kInet, "filter"}, {2, "routelet"}})});
+  runFor(std::chrono::milliseconds(150), std::chrono::milliseconds(10));
+  EXPECT_EQ(host_.scripts.size(), 1u);
+  // `nft delete table inet routelet` by someone else.
+  agent().kernelEvents({nftCommit(4242, {{kInet, "filter"}, {kInet, "routelet"}})});
+  agent().pass();
+  ASSERT_EQ(host_.scripts.size(), 2u);
+  EXPECT_EQ(host_.scripts[1], host_.scripts[0]);  // the whole table, not elements
+  EXPECT_EQ(agent().passes(), wholePasses);       // without a whole pass
+  EXPECT_EQ(metrics_.value("routelet_masquerade_heals_total"), 1);
+}
+
+TEST_F(AgentTest, MasqueradeOffRemovesTheTableOnceAndIgnoresTheMonitor) {
+  options_.masquerade = false;
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  ASSERT_EQ(host_.scripts.size(), 1u);
+  EXPECT_EQ(host_.scripts[0], reconcile::masqueradeRemovalScript());
+  agent().kernelEvents({nftCommit(4242, {{kInet, "routelet"}})});
+  agent().requestPass();
+  agent().pass();
+  EXPECT_EQ(host_.scripts.size(), 1u);
+  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  EXPECT_EQ(status["masquerade"]["enabled"], false);
+}
+
+TEST_F(AgentTest, NonMasqueradeCIDRsAreExempt) {
+  options_.nonMasqueradeCIDRs = {*ip::Prefix::parse("172.16.0.0/12")};
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  ASSERT_EQ(host_.scripts.size(), 1u);
+  EXPECT_NE(host_.scripts[0].find("172.16.0.0/12"), std::string::npos);
+}
+
+TEST_F(AgentTest, AFailedMasqueradeWriteDegradesTheNodeAndIsRetriedWhole) {
+  host_.nftFailures = 1;
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  agent().publishStatus();
+  ASSERT_EQ(patches_.size(), 1u);
+  auto patch = nlohmann::json::parse(patches_[0]);
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"],
+            "degraded: masquerade not programmed");
+  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  EXPECT_NE(status["masquerade"]["error"].get<std::string>().find("No such file"),
+            std::string::npos);
+  agent().requestPass();
+  agent().pass();
+  ASSERT_EQ(host_.scripts.size(), 2u);
+  EXPECT_EQ(host_.scripts[1], host_.scripts[0]);
+}
+
+TEST_F(AgentTest, BridgeNetfilterIsSetEveryWholePassAndItsFailureReported) {
+  host_.bridgeNetfilterError = "net.bridge.bridge-nf-call-iptables does not exist";
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  EXPECT_EQ(host_.bridgeNetfilterCalls, 1);
+  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  EXPECT_EQ(status["bridgeNetfilter"]["enabled"], true);
+  EXPECT_EQ(status["bridgeNetfilter"]["error"], host_.bridgeNetfilterError);
+  agent().publishStatus();
+  ASSERT_EQ(patches_.size(), 1u);
+  auto patch = nlohmann::json::parse(patches_[0]);
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"],
+            "degraded: bridge netfilter not set");
+  host_.bridgeNetfilterError.clear();
+  agent().requestPass();
+  agent().pass();
+  EXPECT_EQ(host_.bridgeNetfilterCalls, 2);
+  agent().publishStatus();
+  ASSERT_EQ(patches_.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(patches_[1])["metadata"]["annotations"]["routelet.io/state"],
+            "ready");
+}
+
+TEST_F(AgentTest, BridgeNetfilterOffLeavesTheSysctlsAlone) {
+  options_.bridgeNetfilter = false;
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  EXPECT_EQ(host_.bridgeNetfilterCalls, 0);
+}
+
+TEST_F(AgentTest, HairpinSettingReachesTheConflist) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  EXPECT_EQ(nlohmann::json::parse(conflist())["plugins"][0]["hairpinMode"], true);
+  options_.hairpin = false;
+  agent_.reset();
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  EXPECT_EQ(nlohmann::json::parse(conflist())["plugins"][0]["hairpinMode"], false);
 }
 
 }  // namespace

@@ -96,6 +96,33 @@ TEST(OptionsTest, ClusterCIDRsAndThePodCIDRBound) {
   EXPECT_EQ(defaults->options.minPodCIDRLengthV6, 32);
 }
 
+TEST(OptionsTest, MasqueradeBridgeNetfilterAndHairpin) {
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->options.masquerade);
+  EXPECT_TRUE(defaults->options.bridgeNetfilter);
+  EXPECT_TRUE(defaults->options.hairpin);
+  EXPECT_TRUE(defaults->options.nonMasqueradeCIDRs.empty());
+  auto inv = parse({"--masquerade=off", "--hairpin", "false"},
+                   {{"ROUTELET_BRIDGE_NETFILTER", "off"},
+                    {"ROUTELET_NON_MASQUERADE_CIDRS", "10.0.0.0/8,fd00::/8"}});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  EXPECT_FALSE(inv->options.masquerade);
+  EXPECT_FALSE(inv->options.hairpin);
+  EXPECT_FALSE(inv->options.bridgeNetfilter);
+  ASSERT_EQ(inv->options.nonMasqueradeCIDRs.size(), 2u);
+  EXPECT_EQ(inv->options.nonMasqueradeCIDRs[1].str(), "fd00::/8");
+  // A ConfigMap lists them as YAML does; "" means none.
+  auto file = parse({"--config=/c.yaml"}, {},
+                    {{"/c.yaml", "nonMasqueradeCIDRs:\n  - 100.64.0.0/10\n  - 172.16.0.0/12\n"}});
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  ASSERT_EQ(file->options.nonMasqueradeCIDRs.size(), 2u);
+  EXPECT_EQ(file->options.nonMasqueradeCIDRs[1].str(), "172.16.0.0/12");
+  auto none = parse({"--non-masquerade-cidrs="});
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_TRUE(none->options.nonMasqueradeCIDRs.empty());
+}
+
 TEST(OptionsTest, BadValuesNameTheSourceAndValue) {
   struct Case {
     std::vector<std::string> args;
@@ -141,6 +168,31 @@ TEST(OptionsTest, BadValuesNameTheSourceAndValue) {
       {{"--config=/c.yaml"}, {}, "- a\n", "config file /c.yaml: want a mapping of settings"},
       {{"--config=/c.yaml"}, {}, "portmap: maybe\n", "config file /c.yaml: portmap \"maybe\""},
       {{"--config=/missing.yaml"}, {}, "", "config file /missing.yaml: open /missing.yaml"},
+      {{"--masquerade=maybe"}, {}, "", "flag --masquerade \"maybe\": want on or off"},
+      {{},
+       {{"ROUTELET_BRIDGE_NETFILTER", "1"}},
+       "",
+       "environment variable ROUTELET_BRIDGE_NETFILTER \"1\": want on or off"},
+      {{"--non-masquerade-cidrs=10.0.0.0/8,banana"},
+       {},
+       "",
+       "flag --non-masquerade-cidrs \"10.0.0.0/8,banana\": invalid CIDR \"banana\""},
+      {{"--non-masquerade-cidrs=10.0.0.5/8"},
+       {},
+       "",
+       "flag --non-masquerade-cidrs \"10.0.0.5/8\": invalid CIDR \"10.0.0.5/8\": host bits set"},
+      {{"--non-masquerade-cidrs=0.0.0.0/0"},
+       {},
+       "",
+       "flag --non-masquerade-cidrs \"0.0.0.0/0\": 0.0.0.0/0 would turn masquerade off"},
+      {{"--config=/c.yaml"},
+       {},
+       "nonMasqueradeCIDRs: [10.0.0.0/8, [1]]\n",
+       "config file /c.yaml: nonMasqueradeCIDRs must be a value or a list of values"},
+      {{"--config=/c.yaml"},
+       {},
+       "hairpin: [on]\n",
+       "config file /c.yaml: hairpin must be a single value"},
   };
   for (const auto& c : cases) {
     std::map<std::string, std::string> fileContents;

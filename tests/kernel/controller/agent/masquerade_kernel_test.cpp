@@ -1,0 +1,194 @@
+// The masquerade table against the real kernel, in namespaces of its own: the scripts of
+// controller/reconcile/masquerade.h run through libnftables, the nf_tables monitor names
+// who committed, and pod traffic leaves with the node's address only outside the cluster.
+#include <gtest/gtest.h>
+#include <linux/netfilter.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "common/netlink/netlink.h"
+#include "common/netlink/netns.h"
+#include "controller/agent/nftables.h"
+#include "controller/reconcile/masquerade.h"
+#include "tests/support/netns_fixture.h"
+
+namespace routelet::agent {
+namespace {
+
+using testing::requireRootAndIp;
+using testing::shell;
+using testing::shellOutput;
+using testing::TestNetns;
+
+bool requireNft() {
+  if (shell("command -v nft >/dev/null") != 0) {
+    ADD_FAILURE() << "this test needs the nft command (Debian package nftables)";
+    return false;
+  }
+  return true;
+}
+
+std::vector<ip::Prefix> prefixes(const std::vector<std::string>& texts) {
+  std::vector<ip::Prefix> out;
+  for (const auto& t : texts) out.push_back(*ip::Prefix::parse(t));
+  return out;
+}
+
+reconcile::MasqueradeRules rules(const std::vector<std::string>& keep) {
+  return {prefixes({"10.244.1.0/24", "fd00:10:244:1::/64"}), prefixes(keep)};
+}
+
+// Runs f inside ns on this thread, with a libnftables context made there.
+template <typename F>
+void inside(const TestNetns& ns, F f) {
+  auto fd = netns::Fd::open(ns.path());
+  ASSERT_TRUE(fd.ok()) << fd.error().message;
+  auto entered = netns::Enter::into(*fd);
+  ASSERT_TRUE(entered.ok()) << entered.error().message;
+  auto nft = Nftables::open();
+  ASSERT_TRUE(nft.ok()) << nft.error().message;
+  f(*nft);
+}
+
+TEST(MasqueradeKernelTest, ScriptsProgramTheTableAndLeaveOtherTablesAlone) {
+  if (!requireRootAndIp() || !requireNft()) return;
+  TestNetns ns("masq");
+  ASSERT_TRUE(ns.ok());
+  ASSERT_EQ(ns.run("nft add table inet other && nft add chain inet other c"), 0);
+  inside(ns, [&](Nftables& nft) {
+    auto before = rules({"10.244.1.0/24", "10.244.2.0/24", "fd00:10:244:1::/64"});
+    ASSERT_TRUE(nft.run(reconcile::masqueradeScript(before)).ok());
+    // Run twice: the script replaces whatever holds the name, and must not fail on it.
+    ASSERT_TRUE(nft.run(reconcile::masqueradeScript(before)).ok());
+    std::string listed = ns.output("nft list table inet routelet");
+    EXPECT_NE(listed.find("10.244.2.0/24"), std::string::npos) << listed;
+    EXPECT_NE(listed.find("masquerade fully-random"), std::string::npos) << listed;
+    EXPECT_NE(listed.find("hook postrouting"), std::string::npos) << listed;
+
+    auto after = rules({"10.244.1.0/24", "10.244.3.0/24", "10.244.4.0/24", "fd00:10:244:1::/64"});
+    auto update = reconcile::masqueradeUpdate(before, after);
+    ASSERT_TRUE(update.has_value());
+    ASSERT_TRUE(nft.run(*update).ok());
+    listed = ns.output("nft list set inet routelet no_masquerade_v4");
+    EXPECT_EQ(listed.find("10.244.2.0/24"), std::string::npos) << listed;
+    EXPECT_NE(listed.find("10.244.3.0/24"), std::string::npos) << listed;
+    EXPECT_NE(listed.find("10.244.4.0/24"), std::string::npos) << listed;
+
+    // An update against a set someone changed fails whole, naming nft's reason.
+    ASSERT_EQ(ns.run("nft delete element inet routelet no_masquerade_v4 '{ 10.244.3.0/24 }'"), 0);
+    auto failed = nft.run(*reconcile::masqueradeUpdate(
+        after, rules({"10.244.1.0/24", "10.244.4.0/24", "fd00:10:244:1::/64"})));
+    ASSERT_FALSE(failed.ok());
+    EXPECT_NE(failed.error().message.find("nftables: Error"), std::string::npos)
+        << failed.error().message;
+
+    auto tables = nft.tables();
+    ASSERT_TRUE(tables.ok()) << tables.error().message;
+    EXPECT_EQ(*tables, (std::vector<std::string>{"inet other", "inet routelet"}));
+    ASSERT_TRUE(nft.run(reconcile::masqueradeRemovalScript()).ok());
+    ASSERT_TRUE(nft.run(reconcile::masqueradeRemovalScript()).ok());  // when absent, too
+    tables = nft.tables();
+    ASSERT_TRUE(tables.ok());
+    EXPECT_EQ(*tables, std::vector<std::string>{"inet other"});
+  });
+  EXPECT_EQ(ns.run("nft list chain inet other c >/dev/null"), 0);
+}
+
+TEST(MasqueradeKernelTest, TheMonitorNamesTheTableAndWhoCommitted) {
+  if (!requireRootAndIp() || !requireNft()) return;
+  TestNetns ns("masqmon");
+  ASSERT_TRUE(ns.ok());
+  inside(ns, [&](Nftables& nft) {
+    auto monitor = netlink::Monitor::openNftables();
+    ASSERT_TRUE(monitor.ok()) << monitor.error().message;
+    std::vector<netlink::NftCommit> commits;
+    auto collect = [&](std::size_t want) {
+      for (int i = 0; i < 50 && commits.size() < want; ++i) {
+        auto events = monitor->wait(std::chrono::milliseconds(100));
+        ASSERT_TRUE(events.ok()) << events.error().message;
+        for (const auto& e : *events)
+          if (e.kind == netlink::Event::Kind::kNftCommit) commits.push_back(e.nft);
+      }
+    };
+    ASSERT_TRUE(nft.run(reconcile::masqueradeScript(rules({"10.244.1.0/24"}))).ok());
+    collect(1);
+    ASSERT_EQ(commits.size(), 1u);
+    std::pair<uint8_t, std::string> ours{NFPROTO_INET, "routelet"};
+    EXPECT_EQ(commits[0].pid, static_cast<uint32_t>(::getpid()));
+    EXPECT_NE(std::find(commits[0].tables.begin(), commits[0].tables.end(), ours),
+              commits[0].tables.end());
+    // Someone else deletes one element, then the whole table.
+    ASSERT_EQ(ns.run("nft delete element inet routelet no_masquerade_v4 '{ 10.244.1.0/24 }'"), 0);
+    ASSERT_EQ(ns.run("nft delete table inet routelet"), 0);
+    collect(3);
+    ASSERT_EQ(commits.size(), 3u);
+    for (std::size_t i = 1; i < 3; ++i) {
+      EXPECT_NE(commits[i].pid, static_cast<uint32_t>(::getpid()));
+      EXPECT_NE(commits[i].pid, 0u);
+      EXPECT_EQ(commits[i].tables, (std::vector<std::pair<uint8_t, std::string>>{ours}));
+    }
+  });
+}
+
+// node: a router with a pod on one side (10.244.1.0/24), a peer node's pod range
+// (10.244.2.0/24) on another, and the outside world (192.168.77.0/24, which has no route
+// to any pod range) on a third.
+struct Topology {
+  TestNetns node{"mqnode"}, pod{"mqpod"}, peer{"mqpeer"}, ext{"mqext"};
+  bool ok() const { return node.ok() && pod.ok() && peer.ok() && ext.ok(); }
+  bool build() {
+    auto link = [&](const TestNetns& a, const std::string& aName, const std::string& aAddr,
+                    const TestNetns& b, const std::string& bAddr, const std::string& gw) {
+      return shell("ip -n " + a.name() + " link add " + aName + " type veth peer name eth0 netns " +
+                   b.name()) == 0 &&
+             a.run("ip addr add " + aAddr + " dev " + aName + " && ip link set " + aName + " up") ==
+                 0 &&
+             b.run("ip addr add " + bAddr + " dev eth0 && ip link set eth0 up" +
+                   (gw.empty() ? "" : " && ip route add default via " + gw)) == 0;
+    };
+    return link(node, "p0", "10.244.1.1/24", pod, "10.244.1.2/24", "10.244.1.1") &&
+           link(node, "q0", "10.244.2.1/24", peer, "10.244.2.2/24", "10.244.2.1") &&
+           link(node, "e0", "192.168.77.1/24", ext, "192.168.77.2/24", "") &&
+           node.run("sysctl -qw net.ipv4.ip_forward=1") == 0;
+  }
+  // What `server` sees as the source of a TCP connection from `client` ("" when none).
+  std::string sourceSeen(const TestNetns& client, const TestNetns& server,
+                         const std::string& serverIP) {
+    std::string out = "/tmp/" + server.name() + ".seen";
+    std::string listen =
+        "ip netns exec " + server.name() +
+        " timeout 3 python3 -c 'import socket,sys\n"
+        "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind((\"0.0.0.0\", 8080)); s.listen(1); print(\"ready\", flush=True)\n"
+        "c,a=s.accept(); open(sys.argv[1],\"w\").write(a[0])' " +
+        out;
+    std::string cmd = "rm -f " + out + "; (" + listen + " | { read r; ip netns exec " +
+                      client.name() + " timeout 1 bash -c 'exec 3<>/dev/tcp/" + serverIP +
+                      "/8080' ; cat >/dev/null; }) 2>/dev/null; cat " + out +
+                      " 2>/dev/null; rm -f " + out;
+    return shellOutput(cmd);
+  }
+};
+
+TEST(MasqueradeKernelTest, PodTrafficLeavesWithTheNodeAddressOnlyOutsideTheCluster) {
+  if (!requireRootAndIp() || !requireNft()) return;
+  Topology t;
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t.build());
+  // The peer's pods know the way back to this node's pods (a routelet route there).
+  ASSERT_EQ(t.peer.run("ip route add 10.244.1.0/24 via 10.244.2.1"), 0);
+  // Without the table: the outside world cannot answer a pod address.
+  EXPECT_EQ(t.sourceSeen(t.pod, t.ext, "192.168.77.2"), "");
+  inside(t.node, [&](Nftables& nft) {
+    ASSERT_TRUE(nft.run(reconcile::masqueradeScript({prefixes({"10.244.1.0/24"}),
+                                                     prefixes({"10.244.1.0/24", "10.244.2.0/24"})}))
+                    .ok());
+  });
+  EXPECT_EQ(t.sourceSeen(t.pod, t.ext, "192.168.77.2"), "192.168.77.1");
+  // Pod to pod across nodes keeps the pod's address.
+  EXPECT_EQ(t.sourceSeen(t.pod, t.peer, "10.244.2.2"), "10.244.1.2");
+}
+
+}  // namespace
+}  // namespace routelet::agent
