@@ -52,7 +52,7 @@ class LabTest(LabTestCase):
         out = self.assert_status_ok()
         print("\n" + out[out.index("ping matrix"):])
         self.assert_all_pods_reach_each_other()
-        # An IPv4 lab's Services matrix (test_lab_services checks it cell by cell): IPv4 only,
+        # An IPv4 lab's Services matrix (test_services checks it cell by cell): IPv4 only,
         # from each of the three nodes, every cell passing (assert_status_ok).
         matrices = services_matrix(out)
         self.assertEqual(sorted(matrices), [4])
