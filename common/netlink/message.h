@@ -68,6 +68,16 @@ Bytes buildRoute(uint32_t seq, RouteOp::Kind kind, const Route& route);
 Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> protocol,
                      uint32_t table);
 
+// nf_tables set elements, each a key of the set's address type (ipv4_addr, ipv6_addr): added
+// (NFT_MSG_NEWSETELEM with NLM_F_CREATE: a key present already is no error) or deleted
+// (NFT_MSG_DELSETELEM: an absent key is ENOENT), in table `table` of family NFPROTO_*.
+// Requests for Handle::transaction(); at most kNftElementsPerMessage keys each.
+inline constexpr size_t kNftElementsPerMessage = 1024;
+Bytes buildNftSetElements(uint32_t seq, bool add, uint8_t family, const std::string& table,
+                          const std::string& set, std::span<const ip::Address> keys);
+// NFNL_MSG_BATCH_BEGIN / NFNL_MSG_BATCH_END for the nf_tables subsystem.
+Bytes buildNftBatch(uint32_t seq, bool begin);
+
 // --- Replies.
 
 // One netlink message inside a received buffer.

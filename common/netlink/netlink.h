@@ -127,6 +127,8 @@ class Handle {
   // A socket in the namespace behind nsFd (netns::Fd::get()). Sockets stay bound to the
   // namespace they were created in, so the handle keeps working after the caller moves.
   static Result<Handle> openIn(int nsFd);
+  // A NETLINK_NETFILTER socket in the calling thread's namespace, for transaction().
+  static Result<Handle> openNetfilter();
 
   Handle(Handle&&) noexcept;
   Handle& operator=(Handle&&) noexcept;
@@ -172,6 +174,10 @@ class Handle {
   // per request in order. rtnetlink runs them in order and goes on after a failed one
   // (netlink_rcv_skb), so a later request that needs an earlier one fails on its own.
   Result<std::vector<Status>> batch(const std::vector<Request>& requests);
+  // An nf_tables transaction (openNetfilter() handles only): the requests between a batch
+  // begin and end in one datagram, each acknowledged; the kernel applies all or none. The
+  // first failure names its request.
+  Status transaction(const std::vector<Request>& requests);
 
   int fd() const;
 

@@ -181,7 +181,10 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
 
 void Agent::kernelEventsLost() {
   log::warn("netlink monitor overrun: events were lost, doing a full pass");
-  requestPass();
+  std::lock_guard<std::mutex> lock(mu_);
+  dirty_ = true;
+  masqueradeHeal_ = options_.masquerade;  // the lost ones may have touched its table
+  cv_.notify_all();
 }
 
 void Agent::requestPass() {
@@ -279,7 +282,7 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   bool done = false;
   if (want && !force && masqueradeKnown_ && masqueradeApplied_) {
     if (auto update = reconcile::masqueradeUpdate(*masqueradeApplied_, *want)) {
-      st = host_.nft(*update);
+      st = host_.nftElements(*update);
       metrics_.add("routelet_masquerade_writes_total",
                    {{"kind", "elements"}, {"result", st ? "ok" : "error"}});
       // Refused (someone changed the set meanwhile): the whole table below puts it right.
@@ -287,8 +290,12 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
     }
   }
   if (!done) {
-    st =
-        host_.nft(want ? reconcile::masqueradeScript(*want) : reconcile::masqueradeRemovalScript());
+    if (want) {
+      st = host_.nft(reconcile::masqueradeScript(*want));
+      if (st) st = host_.nftElements(reconcile::masqueradeElements(*want));
+    } else {
+      st = host_.nft(reconcile::masqueradeRemovalScript());
+    }
     metrics_.add("routelet_masquerade_writes_total",
                  {{"kind", kind}, {"result", st ? "ok" : "error"}});
   }
@@ -299,6 +306,12 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
                               std::string(reconcile::kMasqueradeTable) + ": " + st.error().message);
     return;
   }
+  std::string detail;
+  if (want) {
+    std::size_t n = want->keep.size();
+    detail =
+        std::to_string(n) + (n == 1 ? " destination range" : " destination ranges") + " exempt";
+  }
   if (!st) {
     // Masquerade is off and the table cannot be removed (a kernel without nf_tables has
     // none to remove): said once, not tried on every pass.
@@ -307,16 +320,14 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   } else if (!masqueradeKnown_ || masqueradeApplied_.has_value() != want.has_value()) {
     log::info(want
                   ? "masquerade table inet " + std::string(reconcile::kMasqueradeTable) +
-                        " programmed: " + std::to_string(want->keep.size()) +
-                        " destination ranges exempt"
+                        " programmed: " + detail
                   : "masquerade is off: no table inet " + std::string(reconcile::kMasqueradeTable));
   }
   logged_.erase("masquerade");
   masqueradeKnown_ = true;
   masqueradeApplied_ = want;
   masqueradeState_.error.clear();
-  masqueradeState_.detail =
-      want ? std::to_string(want->keep.size()) + " destination ranges exempt" : "";
+  masqueradeState_.detail = detail;
   metrics_.set("routelet_masquerade_exempt_ranges", {},
                want ? static_cast<double>(want->keep.size()) : 0);
 }
@@ -401,9 +412,10 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   followUpCap_.reset();
   statusDue_.reset();  // this pass writes the status, or sets it due again
   bool healing = std::exchange(healPending_, false);
-  // A resync also rewrites the masquerade table whole: a change the monitor missed is put
-  // right within one period.
-  bool rewriteMasquerade = std::exchange(masqueradeHeal_, false) || start >= nextResync_;
+  // Not on every resync: a whole rewrite empties the table for a moment, and a connection
+  // opened then would stay unmasqueraded. Only after someone else's change, or when the
+  // monitor lost events.
+  bool rewriteMasquerade = std::exchange(masqueradeHeal_, false);
   nextResync_ = start + options_.resyncPeriod;
   ++passes_;
   metrics_.add("routelet_reconcile_passes_total", {});

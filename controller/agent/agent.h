@@ -43,8 +43,10 @@ class HostEdge {
   virtual bool fileExists(const std::string& path) = 0;
   // The CNI versions the plugin at path speaks (its VERSION answer).
   virtual Result<std::vector<std::string>> pluginVersions(const std::string& path) = 0;
-  // Runs an nft script as one transaction (the masquerade table's scripts).
+  // Runs an nft script as one transaction (the masquerade table's shape).
   virtual Status nft(const std::string& script) = 0;
+  // Adds and deletes set elements of the masquerade table, in one transaction.
+  virtual Status nftElements(const std::vector<reconcile::SetChange>& changes) = 0;
   // net.bridge.bridge-nf-call-iptables and -ip6tables to 1: bridged packets pass the
   // IP hooks (kube-proxy's DNAT and its reverse).
   virtual Status enableBridgeNetfilter() = 0;

@@ -55,6 +55,15 @@ class FakeHost : public HostEdge {
     }
     return okStatus();
   }
+  Status nftElements(const std::vector<reconcile::SetChange>& changes) override {
+    elementWrites.push_back(changes);
+    if (elementFailures > 0) {
+      --elementFailures;
+      return makeError(
+          "add 1 elements to set inet routelet exempt_v4_24: No such file or directory", ENOENT);
+    }
+    return okStatus();
+  }
   Status enableBridgeNetfilter() override {
     ++bridgeNetfilterCalls;
     if (!bridgeNetfilterError.empty()) return makeError(bridgeNetfilterError, ENOENT);
@@ -63,6 +72,8 @@ class FakeHost : public HostEdge {
 
   std::vector<std::string> scripts;  // nft scripts run, in order
   int nftFailures = 0;               // the next this many nft scripts fail
+  std::vector<std::vector<reconcile::SetChange>> elementWrites;  // set element transactions
+  int elementFailures = 0;  // the next this many element transactions fail
   int bridgeNetfilterCalls = 0;
   std::string bridgeNetfilterError;
   std::vector<ip::Prefix> onLink = {*ip::Prefix::parse("192.168.1.0/24")};
@@ -652,17 +663,26 @@ netlink::Event nftCommit(uint32_t pid, std::vector<std::pair<uint8_t, std::strin
 }
 constexpr uint8_t kInet = 1;  // NFPROTO_INET
 
+reconcile::MasqueradeRules threeNodeRules() {
+  return {{*ip::Prefix::parse("10.244.1.0/24")},
+          {*ip::Prefix::parse("10.244.1.0/24"), *ip::Prefix::parse("10.244.2.0/24"),
+           *ip::Prefix::parse("10.244.3.0/24")}};
+}
+reconcile::SetChange exempt(bool add, const std::string& key) {
+  return {"exempt_v4_24", ip::Family::kV4, add, {*ip::Address::parse(key)}};
+}
+
 TEST_F(AgentTest, MasqueradeTableIsWrittenWholeAtTheFirstPassAndNotAgainWhenNothingChanged) {
   agent().nodesListed(threeNodes());
   agent().pass();
   ASSERT_EQ(host_.scripts.size(), 1u);
-  EXPECT_EQ(host_.scripts[0], reconcile::masqueradeScript({{*ip::Prefix::parse("10.244.1.0/24")},
-                                                           {*ip::Prefix::parse("10.244.1.0/24"),
-                                                            *ip::Prefix::parse("10.244.2.0/24"),
-                                                            *ip::Prefix::parse("10.244.3.0/24")}}));
+  EXPECT_EQ(host_.scripts[0], reconcile::masqueradeScript(threeNodeRules()));
+  ASSERT_EQ(host_.elementWrites.size(), 1u);
+  EXPECT_EQ(host_.elementWrites[0], reconcile::masqueradeElements(threeNodeRules()));
   agent().requestPass();
   agent().pass();
   EXPECT_EQ(host_.scripts.size(), 1u);
+  EXPECT_EQ(host_.elementWrites.size(), 1u);
   EXPECT_EQ(metrics_.value("routelet_masquerade_exempt_ranges"), 3);
   EXPECT_EQ(
       metrics_.value("routelet_masquerade_writes_total", {{"kind", "table"}, {"result", "ok"}}), 1);
@@ -686,23 +706,25 @@ TEST_F(AgentTest, ANewPeerIsExemptedByAnElementUpdateInTheTargetedPass) {
   agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
   agent().pass();
   EXPECT_EQ(agent().passes(), wholePasses);  // targeted
-  ASSERT_EQ(host_.scripts.size(), 2u);
-  EXPECT_EQ(host_.scripts[1], "add element inet routelet no_masquerade_v4 { 10.244.4.0/24 }\n");
+  ASSERT_EQ(host_.elementWrites.size(), 2u);
+  EXPECT_EQ(host_.elementWrites[1], std::vector<reconcile::SetChange>{exempt(true, "10.244.4.0")});
   agent().nodeDeleted("node2");
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 3u);
-  EXPECT_EQ(host_.scripts[2], "delete element inet routelet no_masquerade_v4 { 10.244.2.0/24 }\n");
+  ASSERT_EQ(host_.elementWrites.size(), 3u);
+  EXPECT_EQ(host_.elementWrites[2], std::vector<reconcile::SetChange>{exempt(false, "10.244.2.0")});
+  EXPECT_EQ(host_.scripts.size(), 1u);  // the shape never changed
 }
 
 TEST_F(AgentTest, ARefusedElementUpdateFallsBackToTheWholeTable) {
   agent().nodesListed(threeNodes());
   agent().pass();
-  host_.nftFailures = 1;  // someone removed the set meanwhile
+  host_.elementFailures = 1;  // someone removed the set meanwhile
   agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 3u);
-  EXPECT_EQ(host_.scripts[2].rfind("add table inet routelet\ndelete table", 0), 0u);
-  EXPECT_NE(host_.scripts[2].find("10.244.4.0/24"), std::string::npos);
+  ASSERT_EQ(host_.scripts.size(), 2u);
+  EXPECT_EQ(host_.scripts[1], host_.scripts[0]);
+  ASSERT_EQ(host_.elementWrites.size(), 3u);
+  EXPECT_EQ(host_.elementWrites[2][0].keys.size(), 4u);  // every exempt range, node4's too
   EXPECT_EQ(metrics_.value("routelet_masquerade_writes_total",
                            {{"kind", "elements"}, {"result", "error"}}),
             1);
@@ -723,7 +745,9 @@ TEST_F(AgentTest, AnotherProcessTouchingTheTableGetsItRewrittenAtOnce) {
   agent().pass();
   ASSERT_EQ(host_.scripts.size(), 2u);
   EXPECT_EQ(host_.scripts[1], host_.scripts[0]);  // the whole table, not elements
-  EXPECT_EQ(agent().passes(), wholePasses);       // without a whole pass
+  ASSERT_EQ(host_.elementWrites.size(), 2u);
+  EXPECT_EQ(host_.elementWrites[1], host_.elementWrites[0]);
+  EXPECT_EQ(agent().passes(), wholePasses);  // without a whole pass
   EXPECT_EQ(metrics_.value("routelet_masquerade_heals_total"), 1);
 }
 
@@ -737,6 +761,7 @@ TEST_F(AgentTest, MasqueradeOffRemovesTheTableOnceAndIgnoresTheMonitor) {
   agent().requestPass();
   agent().pass();
   EXPECT_EQ(host_.scripts.size(), 1u);
+  EXPECT_TRUE(host_.elementWrites.empty());
   auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
   EXPECT_EQ(status["masquerade"]["enabled"], false);
 }
@@ -745,8 +770,10 @@ TEST_F(AgentTest, NonMasqueradeCIDRsAreExempt) {
   options_.nonMasqueradeCIDRs = {*ip::Prefix::parse("172.16.0.0/12")};
   agent().nodesListed(threeNodes());
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 1u);
-  EXPECT_NE(host_.scripts[0].find("172.16.0.0/12"), std::string::npos);
+  ASSERT_EQ(host_.elementWrites.size(), 1u);
+  EXPECT_EQ(host_.elementWrites[0][0],
+            (reconcile::SetChange{
+                "exempt_v4_12", ip::Family::kV4, true, {*ip::Address::parse("172.16.0.0")}}));
 }
 
 TEST_F(AgentTest, AFailedMasqueradeWriteDegradesTheNodeAndIsRetriedWhole) {
