@@ -2,11 +2,17 @@
 #   rl-underlay          the shared L2 segment (bridge br0, 192.168.1.1) and the API stand-in
 #   rl-node1..N          node namespaces, eth0 = 192.168.1.(10+i), podCIDR 10.244.i.0/24
 #   rl-nodeI-podJ        pod namespaces, made by routelet-cni as a runtime would
+#   rl-external          a host outside the cluster, for the Services matrix (services.sh)
 # ("rl" is --prefix: tests run their own lab beside a person's under another prefix.)
 # State (logs, kubeconfigs, each node's CNI conf and IPAM dirs) lives under $STATE.
 
 PREFIX=${PREFIX:-rl}
 RUNTIME=${RUNTIME:-direct}  # how pods are made: direct (exec routelet-cni) or containerd
+# The agents' Services settings, on or off each (routelet --masquerade, --hairpin,
+# --bridge-netfilter).
+MASQUERADE=${MASQUERADE:-on}
+HAIRPIN=${HAIRPIN:-on}
+BRIDGE_NF=${BRIDGE_NF:-on}
 UNDERLAY=$PREFIX-underlay
 API_IP=192.168.1.1
 API_PORT=6443
@@ -21,8 +27,11 @@ node_cidr6() { echo "fd00:10:244:$1::/64"; }
 ns_exists() { [[ -e /var/run/netns/$1 ]]; }
 
 # $STATE/lab.conf records what `up` made (node count, dual-stack, prefix, how pods are
-# made), so status, down and a later up find that same lab whatever --prefix they are given.
-lab_conf_save() { echo "$NODES $DUAL $PREFIX $RUNTIME" >"$STATE/lab.conf"; }
+# made, the agents' settings), so status, down and a later up find that same lab whatever
+# --prefix they are given. A lab.conf of an older lab lacks the later fields: their defaults.
+lab_conf_save() {
+  echo "$NODES $DUAL $PREFIX $RUNTIME $MASQUERADE $HAIRPIN $BRIDGE_NF" >"$STATE/lab.conf"
+}
 lab_conf_prefix() {
   local nodes dual prefix=""
   [[ -f $STATE/lab.conf ]] && read -r nodes dual prefix _ <"$STATE/lab.conf"
@@ -30,9 +39,12 @@ lab_conf_prefix() {
 }
 lab_conf_load() {
   [[ -f $STATE/lab.conf ]] || return 0
-  read -r NODES DUAL PREFIX RUNTIME <"$STATE/lab.conf"
+  read -r NODES DUAL PREFIX RUNTIME MASQUERADE HAIRPIN BRIDGE_NF _ <"$STATE/lab.conf"
   PREFIX=${PREFIX:-rl}
   RUNTIME=${RUNTIME:-direct}
+  MASQUERADE=${MASQUERADE:-on}
+  HAIRPIN=${HAIRPIN:-on}
+  BRIDGE_NF=${BRIDGE_NF:-on}
   UNDERLAY=$PREFIX-underlay
 }
 
@@ -120,6 +132,7 @@ make_node() {
   ip -n "$ns" addr add "$(node_ip "$i")/24" dev eth0
   ip -n "$ns" -6 addr add "$(node_ip6 "$i")/64" dev eth0 nodad
   ip -n "$ns" link set eth0 up
+  bridge_nf_clear "$ns"
   mkdir -p "$STATE/$ns/net.d" "$STATE/$ns/ipam" "$STATE/$ns/run"
 }
 
@@ -139,6 +152,19 @@ make_pods() {
   done
 }
 
+# pod_remove <i> <j>: pod j of node i as a runtime removes a pod: its task killed (containerd)
+# or DEL through the plugin (direct), so its lease and host veth go. A direct pod's namespace
+# stays for the caller.
+pod_remove() {
+  local i=$1 j=$2
+  echo_stop "$(pod_ns "$i" "$j")"
+  if [[ $RUNTIME == containerd ]]; then
+    rt_pod_stop "$i" "$j"
+  elif ns_exists "$(pod_ns "$i" "$j")" && [[ -f $(conflist_of "$i") && -x $STATE/bin/routelet-cni ]]; then
+    cni "$i" "$j" DEL >/dev/null 2>>"$STATE/cni.log" || true
+  fi
+}
+
 lab_down() {
   need_root
   local pidfile ns
@@ -150,23 +176,20 @@ lab_down() {
     kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
   done
-  # Pods first, through the plugin as a runtime would (leases released, host veths gone),
-  # then every namespace the lab made: nodes, pods, the underlay. With containerd, killing
-  # a pod's task makes its runtime run DEL; then the node's containerd and shims go.
+  # The echo servers first: one keeps its pod's network namespace alive.
+  echo_stop_all
+  # Pods next, through the plugin as a runtime would (leases released, host veths gone),
+  # then every namespace the lab made: nodes, pods, the external host, the underlay. With
+  # containerd, killing a pod's task makes its runtime run DEL; then the node's containerd
+  # and shims go.
   lab_conf_load
   local i j
   for ((i = 1; i <= NODES; i++)); do
-    for ((j = 1; j <= PODS_PER_NODE; j++)); do
-      if [[ $RUNTIME == containerd ]]; then
-        rt_pod_stop "$i" "$j"
-      elif ns_exists "$(pod_ns "$i" "$j")" && [[ -f $(conflist_of "$i") && -x $STATE/bin/routelet-cni ]]; then
-        cni "$i" "$j" DEL >/dev/null 2>&1 || true
-      fi
-    done
+    for ((j = 1; j <= PODS_PER_NODE; j++)); do pod_remove "$i" "$j"; done
     if [[ $RUNTIME == containerd ]]; then rt_stop "$i"; fi
   done
   if [[ $RUNTIME == containerd ]]; then rt_cgroups_remove; fi
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$PREFIX-(node[0-9]+(-pod[0-9]+)?|underlay)\$" | sort -r); do
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$PREFIX-(node[0-9]+(-pod[0-9]+)?|underlay|external)\$" | sort -r); do
     ip netns del "$ns" 2>/dev/null || true
   done
   rm -rf "$STATE"
@@ -203,6 +226,7 @@ print_matrix() {
 
 STANDIN="$ROOT/tests/apiserver/standin"
 source "$ROOT/scripts/lib/runtime.sh"
+source "$ROOT/scripts/lib/services.sh"
 KUBECTL_ADMIN() { ip netns exec $UNDERLAY kubectl --kubeconfig "$STATE/apiserver/admin.kubeconfig" "$@"; }
 
 write_node_file() {
@@ -239,17 +263,66 @@ start_standin() {
     --node-file "$STATE/nodes.json" --daemon >/dev/null
 }
 
+# The Services settings every agent gets; $STATE/<node>/agent.settings keeps those its
+# running agent got (an agent of a lab older than that file got none: the defaults).
+agent_settings() { echo "--masquerade $MASQUERADE --hairpin $HAIRPIN --bridge-netfilter $BRIDGE_NF"; }
+agent_settings_running() {
+  cat "$STATE/$(node_ns "$1")/agent.settings" 2>/dev/null ||
+    echo "--masquerade on --hairpin on --bridge-netfilter on"
+}
+
+# Bridge netfilter is 0 in a node made new and before an agent starts with other settings,
+# so the node has what its agent makes of it: a fresh namespace on this kernel starts at 1
+# (br_netfilter's per-namespace default), which would pass the same-node Service cell with
+# --bridge-netfilter off, or with an agent that never sets it. An agent restarted with the
+# same settings finds what its predecessor left, as on a real node (an upgrade must not cut
+# Service traffic). Without br_netfilter there is nothing to set (and the cell fails).
+bridge_nf_clear() {
+  local f
+  for f in bridge-nf-call-iptables bridge-nf-call-ip6tables; do
+    ip netns exec "$1" sh -c "[ ! -e /proc/sys/net/bridge/$f ] || echo 0 >/proc/sys/net/bridge/$f"
+  done
+}
+
+# The lab's settings as flags, but none whose ROUTELET_* variable the caller set: a flag
+# would win over it, and tests restart one agent with a variable (test_masquerade; its
+# agent.settings still says what the lab asked for).
+agent_flags() {
+  local -a flags=()
+  [[ -n ${ROUTELET_MASQUERADE:-} ]] || flags+=(--masquerade "$MASQUERADE")
+  [[ -n ${ROUTELET_HAIRPIN:-} ]] || flags+=(--hairpin "$HAIRPIN")
+  [[ -n ${ROUTELET_BRIDGE_NETFILTER:-} ]] || flags+=(--bridge-netfilter "$BRIDGE_NF")
+  echo "${flags[*]}"
+}
+
 start_agent() {
   local i=$1 ns dir
   ns=$(node_ns "$i")
   dir=$STATE/$ns
   pid_alive "$dir/agent.pid" && return 0
+  # shellcheck disable=SC2046 # the flags are words
   ip netns exec "$ns" setsid "$STATE/bin/routelet" --node-name "$ns" \
     --kubeconfig "$STATE/apiserver/agent.kubeconfig" --cni-conf-dir "$dir/net.d" \
     --cni-bin-dir "$STATE/bin" --ipam-data-dir "$dir/ipam" --run-dir "$dir/run" \
-    --listen 127.0.0.1:9654 </dev/null >>"$dir/agent.log" 2>&1 &
+    --listen 127.0.0.1:9654 $(agent_flags) </dev/null >>"$dir/agent.log" 2>&1 &
   echo $! >"$dir/agent.pid"
+  agent_settings >"$dir/agent.settings"
 }
+
+stop_agent() {
+  local pidfile pid
+  pidfile=$STATE/$(node_ns "$1")/agent.pid
+  [[ -f $pidfile ]] || return 0
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  wait_for "agent $pid of $(node_ns "$1") to exit" 10 not_running "$pid"
+  rm -f "$pidfile"
+}
+
+conflist_hairpin() {
+  python3 -c 'import json, sys; print("on" if json.load(open(sys.argv[1]))["plugins"][0].get("hairpinMode") else "off")' "$(conflist_of "$1")"
+}
+conflist_hairpin_is() { [[ $(conflist_hairpin "$1") == "$HAIRPIN" ]]; }
 
 # GET a path from the agent's endpoints inside its node namespace; prints the status code.
 agent_http() {
@@ -276,15 +349,31 @@ lab_up() {
   install_binaries
   make_underlay
   start_standin
-  local i
+  local i j remake=()
   for ((i = 1; i <= NODES; i++)); do
     make_node "$i"
+    # An agent running with other settings than this `up` asks for is restarted with them.
+    # A pod's host veth takes hairpin mode when the pod is made, so a changed --hairpin
+    # remakes the node's pods too, from the conflist the new agent writes.
+    if pid_alive "$STATE/$(node_ns "$i")/agent.pid" && [[ $(agent_settings_running "$i") != "$(agent_settings)" ]]; then
+      [[ $(agent_settings_running "$i") == *"--hairpin $HAIRPIN "* ]] || remake+=("$i")
+      stop_agent "$i"
+      bridge_nf_clear "$(node_ns "$i")"
+    fi
     start_agent "$i"
   done
   for ((i = 1; i <= NODES; i++)); do
     wait_for "agent on $(node_ns "$i") to be ready (log: $STATE/$(node_ns "$i")/agent.log)" 60 agent_ready "$i"
   done
+  for i in "${remake[@]}"; do
+    wait_for "$(conflist_of "$i") to say hairpinMode $HAIRPIN" 30 conflist_hairpin_is "$i"
+    for ((j = 1; j <= PODS_PER_NODE; j++)); do
+      pod_remove "$i" "$j"
+      if ns_exists "$(pod_ns "$i" "$j")"; then ip netns del "$(pod_ns "$i" "$j")"; fi
+    done
+  done
   for ((i = 1; i <= NODES; i++)); do make_pods "$i"; done
+  services_up
   lab_status
 }
 
@@ -307,6 +396,15 @@ lab_status() {
       sed -e 's/^/  /' -e 's/\(.* proto 201 .*\)/\1   <- routelet/'
   done
   echo
+  echo "== agents (routelet $(agent_settings)) and their nodes' netfilter"
+  for ((i = 1; i <= NODES; i++)); do
+    ns_exists "$(node_ns "$i")" || continue
+    printf '  %-16s bridge-nf-call-iptables %s, -ip6tables %s; nftables: %s\n' "$(node_ns "$i")" \
+      "$(ip netns exec "$(node_ns "$i")" cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo -)" \
+      "$(ip netns exec "$(node_ns "$i")" cat /proc/sys/net/bridge/bridge-nf-call-ip6tables 2>/dev/null || echo -)" \
+      "$(ip netns exec "$(node_ns "$i")" nft list tables 2>/dev/null | sed 's/^table //' | paste -sd, - | sed 's/,/, /g')"
+  done
+  echo
   echo "== pods"
   printf '  %-16s %-16s %s\n' POD NODE IP
   for ((i = 1; i <= NODES; i++)); do
@@ -314,13 +412,25 @@ lab_status() {
       printf '  %-16s %-16s %s\n' "$(pod_ns "$i" "$j")" "$(node_ns "$i")" "$(pod_ip "$i" "$j") $(pod_ip6 "$i" "$j")"
     done
   done
-  local failed=0
+  local failed=0 services_failed=0 svc_dir families=4 checking
+  if ((DUAL)); then families="4 6"; fi
+  svc_dir=$(mktemp -d "$STATE/.services.XXXXXX")
+  # shellcheck disable=SC2086 # the families are words
+  services_check "$svc_dir" $families &
+  checking=$!
   print_matrix 4 || failed=1
   if ((DUAL)); then print_matrix 6 || failed=1; fi
+  wait "$checking" || true
+  print_services 4 "$svc_dir" || services_failed=1
+  if ((DUAL)); then print_services 6 "$svc_dir" || services_failed=1; fi
+  rm -rf "$svc_dir"
   echo
   if ((failed)); then
     echo "lab: some pods cannot reach each other (agent logs: $STATE/$PREFIX-node*/agent.log)" >&2
-    return 1
   fi
-  echo "lab: every pod reaches every other pod. scripts/lab down removes it all."
+  if ((services_failed)); then
+    echo "lab: some Service paths fail (agent logs: $STATE/$PREFIX-node*/agent.log; echo servers: $STATE/echo)" >&2
+  fi
+  ((failed || services_failed)) && return 1
+  echo "lab: every pod reaches every other pod, and every Service path works. scripts/lab down removes it all."
 }

@@ -38,7 +38,7 @@ def require_environment():
     problems = []
     if os.geteuid() != 0:
         problems.append("not root (the lab creates network namespaces)")
-    for tool in ("ip", "kubectl", "ping", "bash", "setsid", "openssl"):
+    for tool in ("ip", "kubectl", "ping", "bash", "setsid", "openssl", "nft"):
         if shutil.which(tool) is None:
             problems.append(f"{tool} not found (scripts/setup installs what is missing)")
     for binary in (AGENT_BIN, CNI_BIN):
@@ -118,6 +118,25 @@ def parse_metrics(text):
     return out
 
 
+SERVICES_HEADER = re.compile(r"^services \(IPv(\d)\):")
+
+
+def services_matrix(output):
+    """{family: [row]} of the Services matrices in scripts/lab's output; a row is a dict
+    from, to, answered, seen, result ("ok" or "FAIL"), what (the path and what it needs)."""
+    matrices, rows = {}, None
+    for line in output.splitlines():
+        m = SERVICES_HEADER.match(line)
+        if m:
+            rows = matrices.setdefault(int(m.group(1)), [])
+        elif rows is not None and line.startswith("  ") and not line.split()[0] == "FROM":
+            fields = line.split(None, 5)
+            rows.append(dict(zip(("from", "to", "answered", "seen", "result", "what"), fields)))
+        elif not line.strip():
+            rows = None
+    return matrices
+
+
 class Lab:
     """One lab: `up` in setUpClass, `down` in the class cleanup (always, also on failure)."""
 
@@ -171,13 +190,16 @@ class Lab:
                                  f"{self.log_tails()}")
         return p
 
-    def up(self):
-        args = ["--nodes", str(self.nodes), "--runtime", self.runtime]
+    def up(self, *settings, check=True):
+        """scripts/lab up with this lab's shape; settings: more flags (--hairpin off, ...).
+        On a running lab it restarts the agents whose settings changed."""
+        args = ["--nodes", str(self.nodes), "--runtime", self.runtime, *settings]
         args += ["--dual-stack"] if self.dual else []
         started = time.monotonic()
-        p = self.lab("up", *args)
+        p = self.lab("up", *args, check=check)
         print(f"\n[e2e] lab {self.prefix} up ({self.nodes} nodes{', dual-stack' if self.dual else ''}"
-              f", pods by {self.runtime}) in {time.monotonic() - started:.1f}s")
+              f", pods by {self.runtime}{''.join(' ' + s for s in settings)}) in "
+              f"{time.monotonic() - started:.1f}s, exit {p.returncode}")
         return p
 
     def down(self):
@@ -496,14 +518,18 @@ class LabTestCase(unittest.TestCase):
     NODES = 3
     DUAL = False
     RUNTIME = "direct"  # how the lab makes pods: direct (exec routelet-cni) or containerd
+    # False: a failing `up` (a cell of its matrices failed) does not fail setUpClass; a test
+    # of the class asserts on first_up itself, so one failing cell fails that test, not all.
+    UP_MUST_PASS = True
     lab = None
+    first_up = None
 
     @classmethod
     def setUpClass(cls):
         cls.lab = Lab(cls.TAG, cls.NODES, cls.DUAL, cls.RUNTIME)
         cls._is_down = False
         cls.addClassCleanup(cls.lab_down)
-        cls.lab.up()
+        cls.first_up = cls.lab.up(check=cls.UP_MUST_PASS)
 
     @classmethod
     def tearDownClass(cls):

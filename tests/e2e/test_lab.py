@@ -8,7 +8,7 @@ import re
 import time
 import unittest
 
-from labkit import Lab, LabTestCase, Ping, process_gone, run, wait_until
+from labkit import Lab, LabTestCase, Ping, process_gone, run, services_matrix, wait_until
 
 JOIN, OUTAGE_PEER = 4, 7
 
@@ -52,6 +52,12 @@ class LabTest(LabTestCase):
         out = self.assert_status_ok()
         print("\n" + out[out.index("ping matrix"):])
         self.assert_all_pods_reach_each_other()
+        # An IPv4 lab's Services matrix (test_services checks it cell by cell): IPv4 only,
+        # from each of the three nodes, every cell passing (assert_status_ok).
+        matrices = services_matrix(out)
+        self.assertEqual(sorted(matrices), [4])
+        self.assertEqual({r["from"].split("-")[0] for r in matrices[4]},
+                         {"node1", "node2", "node3", "external"})
 
     def test_10_node_joins_and_leaves(self):
         lab = self.lab
