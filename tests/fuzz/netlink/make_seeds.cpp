@@ -150,9 +150,10 @@ int main(int argc, char** argv) {
     std::memcpy(out.data(), &h, sizeof h);
     return out;
   };
-  write("ok-nft-notices", cat({nftNotice(NFT_MSG_DELTABLE, NFTA_TABLE_NAME,
-                                         Bytes{'r', 'o', 'u', 't', 'e', 'l', 'e', 't', 0}),
-                               nftNotice(NFT_MSG_NEWGEN, NFTA_GEN_PROC_PID, Bytes{0, 0, 0x10, 0x92})}));
+  write("ok-nft-notices",
+        cat({nftNotice(NFT_MSG_DELTABLE, NFTA_TABLE_NAME,
+                       Bytes{'r', 'o', 'u', 't', 'e', 'l', 'e', 't', 0}),
+             nftNotice(NFT_MSG_NEWGEN, NFTA_GEN_PROC_PID, Bytes{0, 0, 0x10, 0x92})}));
   write("bad-nft-generation-short-pid", nftNotice(NFT_MSG_NEWGEN, NFTA_GEN_PROC_PID, Bytes{1, 2}));
   write("bad-nft-rule-without-table", nftNotice(NFT_MSG_NEWRULE, 7, Bytes{'x', 0}));
 
