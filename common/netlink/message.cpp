@@ -446,6 +446,44 @@ Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> pro
   return b.finish();
 }
 
+Bytes buildNftSetElements(uint32_t seq, bool add, uint8_t family, const std::string& table,
+                          const std::string& set, std::span<const ip::Address> keys) {
+  if (keys.size() > kNftElementsPerMessage) {
+    std::fprintf(stderr, "buildNftSetElements: %zu keys, at most %zu\n", keys.size(),
+                 kNftElementsPerMessage);
+    std::abort();
+  }
+  uint16_t type = static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) |
+                                        (add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM));
+  uint16_t flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE : 0);
+  // Per key: the list element, the key, the value and 16 bytes of address, 32 at most.
+  Builder b(type, flags, seq, table.size() + set.size() + keys.size() * 32);
+  auto* gen = b.extra<nfgenmsg>();
+  gen->nfgen_family = family;
+  gen->version = NFNETLINK_V0;
+  b.putString(NFTA_SET_ELEM_LIST_TABLE, table);
+  b.putString(NFTA_SET_ELEM_LIST_SET, set);
+  size_t list = b.begin(NFTA_SET_ELEM_LIST_ELEMENTS);
+  for (const auto& key : keys) {
+    size_t element = b.begin(NFTA_LIST_ELEM);
+    size_t k = b.begin(NFTA_SET_ELEM_KEY);
+    b.put(NFTA_DATA_VALUE, key.bytes(), key.isV4() ? 4 : 16);  // network order
+    b.end(k);
+    b.end(element);
+  }
+  b.end(list);
+  return b.finish();
+}
+
+Bytes buildNftBatch(uint32_t seq, bool begin) {
+  Builder b(begin ? NFNL_MSG_BATCH_BEGIN : NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq);
+  auto* gen = b.extra<nfgenmsg>();
+  gen->nfgen_family = AF_UNSPEC;
+  gen->version = NFNETLINK_V0;
+  gen->res_id = htons(NFNL_SUBSYS_NFTABLES);
+  return b.finish();
+}
+
 Result<std::vector<Message>> splitMessages(ByteView datagram) {
   std::vector<Message> out;
   size_t offset = 0;
@@ -587,6 +625,7 @@ Result<std::optional<NftNotice>> parseNftNotice(ByteView message) {
       auto pid = u32Attr(*attrs, NFTA_GEN_PROC_PID, "NFTA_GEN_PROC_PID");
       if (!pid) return pid.error();
       notice.pid = ntohl(*pid);  // big-endian on the wire
+      notice.portid = nlh.nlmsg_pid;
       return std::optional<NftNotice>(notice);
     }
     case NFT_MSG_NEWTABLE:

@@ -68,6 +68,16 @@ Bytes buildRoute(uint32_t seq, RouteOp::Kind kind, const Route& route);
 Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> protocol,
                      uint32_t table);
 
+// nf_tables set elements, each a key of the set's address type (ipv4_addr, ipv6_addr): added
+// (NFT_MSG_NEWSETELEM with NLM_F_CREATE: a key present already is no error) or deleted
+// (NFT_MSG_DELSETELEM: an absent key is ENOENT), in table `table` of family NFPROTO_*.
+// Requests for Handle::transaction(); at most kNftElementsPerMessage keys each.
+inline constexpr size_t kNftElementsPerMessage = 1024;
+Bytes buildNftSetElements(uint32_t seq, bool add, uint8_t family, const std::string& table,
+                          const std::string& set, std::span<const ip::Address> keys);
+// NFNL_MSG_BATCH_BEGIN / NFNL_MSG_BATCH_END for the nf_tables subsystem.
+Bytes buildNftBatch(uint32_t seq, bool begin);
+
 // --- Replies.
 
 // One netlink message inside a received buffer.
@@ -107,9 +117,10 @@ Result<AddressEntry> parseAddress(ByteView message);
 // closes each committed transaction names the committing process (NFTA_GEN_PROC_PID).
 struct NftNotice {
   enum class Kind { kObject, kGeneration } kind = Kind::kObject;
-  uint8_t family = 0;  // NFPROTO_* of the table (kObject)
-  std::string table;   // kObject
-  uint32_t pid = 0;    // kGeneration
+  uint8_t family = 0;   // NFPROTO_* of the table (kObject)
+  std::string table;    // kObject
+  uint32_t pid = 0;     // kGeneration: the committing process, in the kernel's pid space
+  uint32_t portid = 0;  // kGeneration: the netlink port that committed (nlmsg_pid)
 };
 // nullopt for a message of another subsystem or type (nothing to act on).
 Result<std::optional<NftNotice>> parseNftNotice(ByteView message);

@@ -220,6 +220,45 @@ struct Handle::Impl {
     }
   }
 
+  // Sends requests[begin, end) in one datagram, each message with its own seq, and puts
+  // each one's acknowledgement into statuses. nftables: between an nf_tables batch begin
+  // and end, which the kernel applies all or none, so the first failure ends the wait (the
+  // acks still on their way carry older seqs, which the next exchange skips).
+  Status exchange(const std::vector<Request>& requests, size_t begin, size_t end, bool nftables,
+                  std::vector<Status>& statuses, const std::string& what) {
+    if (begin == end) return okStatus();
+    Bytes batch = nftables ? buildNftBatch(nextSeq(), true) : Bytes{};
+    uint32_t first = seq + 1;  // first + i belongs to requests[begin + i]
+    for (size_t i = begin; i < end; ++i) {
+      Bytes m = requests[i].build(nextSeq());
+      batch.insert(batch.end(), m.begin(), m.end());
+    }
+    if (nftables) {
+      Bytes close = buildNftBatch(nextSeq(), false);
+      batch.insert(batch.end(), close.begin(), close.end());
+    }
+    if (auto sent = send(batch, what); !sent.ok()) return sent;
+    std::vector<bool> answered(end - begin, false);
+    size_t pending = end - begin;
+    while (pending > 0) {
+      auto messages = receive(what);
+      if (!messages.ok()) return messages.error();
+      for (const Message& m : *messages) {
+        if (m.type != NLMSG_ERROR) continue;
+        uint32_t offset = m.seq - first;  // wraps to a large value for older seqs
+        if (offset >= end - begin || answered[offset]) continue;
+        auto ack = parseAck(m.bytes);
+        if (!ack.ok()) return ack.error().wrap(what);
+        answered[offset] = true;
+        --pending;
+        if (!ack->error) continue;
+        statuses[begin + offset] = ackError(requests[begin + offset].what, *ack);
+        if (nftables) return okStatus();
+      }
+    }
+    return okStatus();
+  }
+
   // A change request: waits for its acknowledgement.
   Status call(const std::string& what, auto build) {
     uint32_t s = nextSeq();
@@ -330,6 +369,24 @@ Result<Handle> Handle::open() {
   timeval timeout{kReceiveTimeoutSeconds, 0};
   if (::setsockopt(*sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
     Error e = errnoError("set the rtnetlink receive timeout");
+    ::close(*sock);
+    return e;
+  }
+  return Handle(new Impl(*sock));
+}
+
+Result<Handle> Handle::openNetfilter() {
+  auto sock = openSocket(0, 0, NETLINK_NETFILTER);
+  if (!sock.ok()) return sock.error().wrap("open nf_tables socket");
+  timeval timeout{kReceiveTimeoutSeconds, 0};
+  // A transaction travels in one datagram (the kernel applies a batch per datagram), so the
+  // send buffer must hold it: 5000 IPv6 set elements are ~140 KiB. FORCE lifts the cap of
+  // net.core.wmem_max with CAP_NET_ADMIN; without it, the default stays.
+  int sndbuf = 8 << 20;
+  if (::setsockopt(*sock, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) != 0)
+    (void)::setsockopt(*sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  if (::setsockopt(*sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
+    Error e = errnoError("set the nf_tables receive timeout");
     ::close(*sock);
     return e;
   }
@@ -527,37 +584,32 @@ Result<std::vector<Status>> Handle::apply(const std::vector<RouteOp>& ops) {
 
 Result<std::vector<Status>> Handle::batch(const std::vector<Request>& requests) {
   std::vector<Status> statuses(requests.size());
-  std::vector<bool> answered(requests.size(), false);
   for (size_t begin = 0; begin < requests.size(); begin += kBatchSize) {
     size_t end = std::min(requests.size(), begin + kBatchSize);
     std::string what = "apply operations " + std::to_string(begin + 1) + "-" + std::to_string(end) +
                        " of " + std::to_string(requests.size());
-    // Each message has its own seq: first + i belongs to requests[begin + i].
-    uint32_t first = impl_->seq + 1;
-    Bytes batch;
-    for (size_t i = begin; i < end; ++i) {
-      Bytes m = requests[i].build(impl_->nextSeq());
-      batch.insert(batch.end(), m.begin(), m.end());
-    }
-    if (auto sent = impl_->send(batch, what); !sent.ok()) return sent.error();
-    size_t pending = end - begin;
-    while (pending > 0) {
-      auto messages = impl_->receive(what);
-      if (!messages.ok()) return messages.error();
-      for (const Message& m : *messages) {
-        if (m.type != NLMSG_ERROR) continue;
-        uint32_t offset = m.seq - first;  // wraps to a large value for older seqs
-        if (offset >= end - begin || answered[begin + offset]) continue;
-        size_t i = begin + offset;
-        auto ack = parseAck(m.bytes);
-        if (!ack.ok()) return ack.error().wrap(what);
-        if (ack->error) statuses[i] = ackError(requests[i].what, *ack);
-        answered[i] = true;
-        --pending;
-      }
-    }
+    if (auto st = impl_->exchange(requests, begin, end, false, statuses, what); !st.ok())
+      return st.error();
   }
   return statuses;
+}
+
+Result<uint32_t> Handle::portId() const {
+  sockaddr_nl local{};
+  socklen_t len = sizeof local;
+  if (::getsockname(impl_->fd, reinterpret_cast<sockaddr*>(&local), &len) != 0)
+    return errnoError("netlink getsockname");
+  return local.nl_pid;
+}
+
+Status Handle::transaction(const std::vector<Request>& requests) {
+  std::vector<Status> statuses(requests.size());
+  std::string what = "nf_tables transaction of " + std::to_string(requests.size()) + " messages";
+  if (auto st = impl_->exchange(requests, 0, requests.size(), true, statuses, what); !st.ok())
+    return st;
+  for (auto& st : statuses)
+    if (!st.ok()) return st;
+  return okStatus();
 }
 
 // --- Monitor
@@ -647,6 +699,7 @@ Result<std::vector<Event>> Monitor::drain() {
       if (!*notice) continue;
       if ((*notice)->kind == NftNotice::Kind::kGeneration) {
         pending_.pid = (*notice)->pid;
+        pending_.portid = (*notice)->portid;
         events.push_back(Event{Event::Kind::kNftCommit, 0, "", std::nullopt, std::move(pending_)});
         pending_ = {};
         continue;

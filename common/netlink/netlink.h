@@ -127,6 +127,8 @@ class Handle {
   // A socket in the namespace behind nsFd (netns::Fd::get()). Sockets stay bound to the
   // namespace they were created in, so the handle keeps working after the caller moves.
   static Result<Handle> openIn(int nsFd);
+  // A NETLINK_NETFILTER socket in the calling thread's namespace, for transaction().
+  static Result<Handle> openNetfilter();
 
   Handle(Handle&&) noexcept;
   Handle& operator=(Handle&&) noexcept;
@@ -172,6 +174,13 @@ class Handle {
   // per request in order. rtnetlink runs them in order and goes on after a failed one
   // (netlink_rcv_skb), so a later request that needs an earlier one fails on its own.
   Result<std::vector<Status>> batch(const std::vector<Request>& requests);
+  // An nf_tables transaction (openNetfilter() handles only): the requests between a batch
+  // begin and end in one datagram, each acknowledged; the kernel applies all or none. The
+  // first failure names its request.
+  Status transaction(const std::vector<Request>& requests);
+  // The socket's netlink port id (nl_pid), which the kernel puts in notifications of the
+  // changes this socket made.
+  Result<uint32_t> portId() const;
 
   int fd() const;
 
@@ -184,7 +193,10 @@ class Handle {
 // A committed nf_tables transaction: the tables it touched (family NFPROTO_*, name) and
 // the process that committed it, so an owner can tell its own changes from anyone else's.
 struct NftCommit {
+  // The committing process as the kernel numbers it (the initial pid namespace: in a
+  // container it differs from getpid()), and the netlink port it committed through.
   uint32_t pid = 0;
+  uint32_t portid = 0;
   std::vector<std::pair<uint8_t, std::string>> tables;
 };
 

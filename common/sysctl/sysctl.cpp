@@ -29,12 +29,15 @@ std::string pathOf(const std::string& key) {
   return path + rest;
 }
 
+std::string valueOf(std::string content) {
+  while (!content.empty() && (content.back() == '\n' || content.back() == ' ')) content.pop_back();
+  return content;
+}
+
 Result<std::string> get(const std::string& key) {
   auto content = fs::readFile(pathOf(key), 4096);
   if (!content) return content.error().wrap("sysctl " + key);
-  std::string v = *content;
-  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
-  return v;
+  return valueOf(std::move(*content));
 }
 
 Status set(const std::string& key, const std::string& value) {

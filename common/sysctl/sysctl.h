@@ -14,5 +14,7 @@ Result<std::string> get(const std::string& key);
 // Writes only when the value differs, so an unchanged setting costs one read.
 Status set(const std::string& key, const std::string& value);
 std::string pathOf(const std::string& key);
+// The value in a sysctl file's content: without the newline the kernel ends it with.
+std::string valueOf(std::string content);
 
 }  // namespace routelet::sysctl

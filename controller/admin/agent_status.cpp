@@ -12,6 +12,41 @@ std::string text(const json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A value as an error message shows it: JSON, cut short (a damaged file can hold anything).
+std::string shown(const json& value) {
+  std::string s = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  return s.size() > 60 ? s.substr(0, 60) + "..." : s;
+}
+
+// An optional boolean: absent is an older agent; any other type is an error.
+Result<std::optional<bool>> flagOf(const json& obj, const std::string& field, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return std::optional<bool>();
+  if (!it->is_boolean()) return makeError(field + " " + shown(*it) + ": want true or false");
+  return std::optional<bool>(it->get<bool>());
+}
+
+// {"enabled": bool, "detail": "...", "error": "...", "table": "..."}: only "enabled" is
+// always written.
+Result<std::optional<FeatureStatus>> featureOf(const json& doc, const std::string& key) {
+  auto it = doc.find(key);
+  if (it == doc.end()) return std::optional<FeatureStatus>();
+  if (!it->is_object()) return makeError(key + " " + shown(*it) + ": want an object");
+  FeatureStatus f;
+  auto enabled = flagOf(*it, key + ".enabled", "enabled");
+  if (!enabled) return enabled.error();
+  if (!*enabled) return makeError(key + ".enabled: missing");
+  f.enabled = **enabled;
+  for (auto [name, target] : {std::pair{"detail", &f.detail}, std::pair{"error", &f.error},
+                              std::pair{"table", &f.table}}) {
+    auto v = it->find(name);
+    if (v == it->end()) continue;
+    if (!v->is_string()) return makeError(key + "." + name + " " + shown(*v) + ": want a string");
+    *target = v->get<std::string>();
+  }
+  return std::optional<FeatureStatus>(std::move(f));
+}
+
 Result<ip::Family> familyOf(const json& peer) {
   std::string f = text(peer, "family");
   if (f == "4") return ip::Family::kV4;
@@ -66,6 +101,15 @@ Result<AgentStatus> decode(const json& doc) {
     if (!addr) return addr.error().wrap("nodeIPs " + a.dump());
     s.nodeIPs.push_back(*addr);
   }
+  auto masquerade = featureOf(doc, "masquerade");
+  if (!masquerade) return masquerade.error();
+  s.masquerade = std::move(*masquerade);
+  auto bridgeNetfilter = featureOf(doc, "bridgeNetfilter");
+  if (!bridgeNetfilter) return bridgeNetfilter.error();
+  s.bridgeNetfilter = std::move(*bridgeNetfilter);
+  auto hairpin = flagOf(doc, "hairpin", "hairpin");
+  if (!hairpin) return hairpin.error();
+  s.hairpin = *hairpin;
   for (const auto& p : doc.value("peers", json::array())) {
     auto peer = peerOf(p);
     if (!peer) return peer.error();

@@ -20,6 +20,14 @@ struct PeerRecord {
   std::string detail;
 };
 
+// A node-local feature besides routes, as the agent reports it (masquerade, bridge netfilter).
+struct FeatureStatus {
+  bool enabled = false;
+  std::string detail;  // "3 destination ranges exempt"
+  std::string error;   // the agent's last attempt failed: why
+  std::string table;   // masquerade: the nftables table it programs ("inet routelet")
+};
+
 struct AgentStatus {
   std::string node;
   bool ready = false;
@@ -31,6 +39,10 @@ struct AgentStatus {
   std::vector<ip::Address> nodeIPs;
   std::string cniConfig;
   int routeProtocol = 0;
+  // Empty: the status file does not say (written by an agent older than these settings).
+  std::optional<FeatureStatus> masquerade;
+  std::optional<FeatureStatus> bridgeNetfilter;
+  std::optional<bool> hairpin;
   std::vector<PeerRecord> peers;
 };
 

@@ -1,6 +1,7 @@
 #include "controller/admin/cleanup_plan.h"
 
 #include "common/bridge/bridge.h"
+#include "controller/admin/system.h"
 
 namespace routelet::admin {
 namespace {
@@ -89,6 +90,11 @@ CleanupPlan planCleanup(const CleanupFacts& facts) {
     if (r.protocol != facts.routeProtocol) continue;
     plan.actions.push_back({Kind::kDeleteRoute, "delete route " + netlink::describe(r), "", {}, r});
   }
+  // Only routelet's own table, by name: other tables (kube-proxy's, a firewall's) stay.
+  if (facts.masqueradeTablePresent) {
+    std::string what = "delete nftables table " + masqueradeTableName();
+    plan.actions.push_back({Kind::kDeleteMasqueradeTable, what, "", {}, {}});
+  }
   if (facts.ipamDataDirPresent) {
     bool all = true;
     for (const auto& network : facts.ipamData) {
@@ -107,6 +113,14 @@ CleanupPlan planCleanup(const CleanupFacts& facts) {
   }
   if (facts.statusPresent) {
     plan.actions.push_back(fileAction(Kind::kRemoveFile, "remove status file", facts.statusPath));
+  }
+  // The agent may have set these to 1 (bridgeNetfilter), but kube-proxy and other software
+  // need them as much, and nothing tells whose setting it is.
+  for (const auto& [key, value] :
+       {std::pair{kBridgeNfCallIptables, facts.bridgeNfCallIptables},
+        std::pair{kBridgeNfCallIp6tables, facts.bridgeNfCallIp6tables}}) {
+    if (value == "1")
+      plan.kept.push_back(std::string(key) + " = 1: not reverted, kube-proxy and others need it");
   }
   return plan;
 }

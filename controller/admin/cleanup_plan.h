@@ -29,10 +29,20 @@ struct CleanupFacts {
   std::vector<DirTree> ipamData;  // children of ipamDataDir
   std::string statusPath;
   bool statusPresent = false;
+  bool masqueradeTablePresent = false;  // masqueradeTableName() in the kernel
+  // kBridgeNfCallIptables and kBridgeNfCallIp6tables as read ("1", "0"); "" when absent.
+  std::string bridgeNfCallIptables;
+  std::string bridgeNfCallIp6tables;
 };
 
 struct CleanupAction {
-  enum class Kind { kRemoveFile, kRemoveDir, kDeleteLink, kDeleteRoute } kind;
+  enum class Kind {
+    kRemoveFile,
+    kRemoveDir,
+    kDeleteLink,
+    kDeleteRoute,
+    kDeleteMasqueradeTable
+  } kind;
   std::string description;  // "delete route 10.244.2.0/24 via 192.168.1.12 dev 2 proto 201"
   std::string path;         // files and directories
   netlink::Link link;       // links
@@ -45,8 +55,8 @@ struct CleanupPlan {
 };
 
 // Order: the CNI config first (the runtime stops choosing routelet for new pods), then pod
-// veths, the bridge, the routes, the IPAM store (files before their directories) and last
-// the status file, so an interrupted cleanup can simply be run again.
+// veths, the bridge, the routes, the masquerade table, the IPAM store (files before their
+// directories) and last the status file, so an interrupted cleanup can simply be run again.
 CleanupPlan planCleanup(const CleanupFacts& facts);
 std::string renderCleanupLine(const CleanupAction& action, bool dryRun);
 

@@ -1,8 +1,10 @@
 #include "controller/admin/commands.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "cni/config/net_conf.h"
+#include "common/sysctl/sysctl.h"
 #include "controller/admin/cleanup_plan.h"
 #include "controller/admin/kernel_system.h"
 #include "controller/admin/status_view.h"
@@ -67,6 +69,20 @@ Result<CleanupArgs> parseCleanupArgs(const std::vector<std::string>& args) {
   return c;
 }
 
+// A sysctl's value without its newline; "" when the file does not exist or cannot be read
+// (the bridge sysctls exist only where br_netfilter is loaded).
+std::string sysctlValue(System& system, const char* key) {
+  auto text = system.readFile(sysctl::pathOf(key));
+  return text ? sysctl::valueOf(std::move(*text)) : "";
+}
+
+// Whether routelet's masquerade table exists, or why the tables could not be read.
+Result<bool> masqueradeTablePresent(System& system) {
+  auto tables = system.nftablesTables();
+  if (!tables) return tables.error();
+  return std::find(tables->begin(), tables->end(), masqueradeTableName()) != tables->end();
+}
+
 // dataDir/<network>/{lock,leases/<ip>,attachments/<id>}: three levels are the whole store.
 std::vector<DirTree> listTree(System& system, const std::string& path, int depth) {
   std::vector<DirTree> out;
@@ -90,6 +106,8 @@ bool alreadyGone(const CleanupAction& a, const Error& e) {
     case CleanupAction::Kind::kDeleteRoute:
       // The kernel drops a route by itself when its device goes (a pod veth, the bridge).
       return e.code == ESRCH || e.code == ENOENT;
+    case CleanupAction::Kind::kDeleteMasqueradeTable:
+      return false;  // deleting a table that is gone succeeds
   }
   return false;
 }
@@ -104,6 +122,8 @@ Status apply(System& system, const CleanupAction& a) {
       return system.deleteLink(a.link);
     case CleanupAction::Kind::kDeleteRoute:
       return system.deleteRoute(a.route);
+    case CleanupAction::Kind::kDeleteMasqueradeTable:
+      return system.deleteMasqueradeTable();
   }
   return okStatus();
 }
@@ -149,6 +169,13 @@ int runStatusOn(System& system, const agent::Options& options, const std::vector
     for (const auto& l : *links)
       if (l.name == facts.bridgeName) facts.bridge = l;
   }
+  if (auto present = masqueradeTablePresent(system)) {
+    facts.masqueradeTablePresent = *present;
+  } else {
+    facts.nftablesError = present.error().message;
+  }
+  facts.bridgeNfCallIptables = sysctlValue(system, kBridgeNfCallIptables);
+  facts.bridgeNfCallIp6tables = sysctlValue(system, kBridgeNfCallIp6tables);
   facts.healthz = system.httpGet(options.listen, "/healthz");
   facts.readyz = system.httpGet(options.listen, "/readyz");
 
@@ -201,6 +228,18 @@ int runCleanupOn(System& system, const agent::Options& options,
   if (facts.ipamDataDirPresent) facts.ipamData = listTree(system, options.ipamDataDir, 3);
   facts.statusPath = statusPathOf(options);
   facts.statusPresent = system.exists(facts.statusPath);
+  // Unreadable tables (no CAP_NET_ADMIN, a kernel without nf_tables) leave the table out of
+  // the plan; everything else is still cleaned up, and the exit code says it is not done.
+  bool tablesRead = true;
+  if (auto present = masqueradeTablePresent(system)) {
+    facts.masqueradeTablePresent = *present;
+  } else {
+    err << "routelet cleanup: cannot read nftables tables, so table " << masqueradeTableName()
+        << " stays if it exists: " << present.error().message << "\n";
+    tablesRead = false;
+  }
+  facts.bridgeNfCallIptables = sysctlValue(system, kBridgeNfCallIptables);
+  facts.bridgeNfCallIp6tables = sysctlValue(system, kBridgeNfCallIp6tables);
 
   CleanupPlan plan = planCleanup(facts);
   int failures = 0;
@@ -227,7 +266,7 @@ int runCleanupOn(System& system, const agent::Options& options,
         << " steps failed; fix the cause and run it again (it is safe to repeat)\n";
     return kExitProblem;
   }
-  return kExitOk;
+  return tablesRead ? kExitOk : kExitProblem;
 }
 
 int runStatus(const agent::Options& options, const std::vector<std::string>& args,

@@ -6,6 +6,7 @@
 
 #include "common/fs/files.h"
 #include "controller/admin/http_probe.h"
+#include "controller/agent/nftables.h"
 
 namespace routelet::admin {
 
@@ -29,6 +30,20 @@ Status KernelSystem::deleteRoute(const netlink::Route& route) {
 
 Status KernelSystem::deleteLink(const netlink::Link& link) {
   return nl_.deleteLink(link.index);
+}
+
+// A libnftables context per call: a command makes one or two calls, and a status that
+// cannot use nftables (no CAP_NET_ADMIN) still reads everything else.
+Result<std::vector<std::string>> KernelSystem::nftablesTables() {
+  auto nft = agent::Nftables::open();
+  if (!nft) return nft.error();
+  return nft->tables();
+}
+
+Status KernelSystem::deleteMasqueradeTable() {
+  auto nft = agent::Nftables::open();
+  if (!nft) return nft.error();
+  return nft->run(reconcile::masqueradeRemovalScript());
 }
 
 Result<std::string> KernelSystem::readFile(const std::string& path) {

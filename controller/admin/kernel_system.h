@@ -1,5 +1,5 @@
-// The real System: rtnetlink in the calling thread's network namespace, the filesystem,
-// and HTTP on loopback.
+// The real System: rtnetlink and libnftables in the calling thread's network namespace,
+// the filesystem, and HTTP on loopback.
 #pragma once
 
 #include <memory>
@@ -16,6 +16,8 @@ class KernelSystem : public System {
   Result<std::vector<netlink::Link>> links() override;
   Status deleteRoute(const netlink::Route& route) override;
   Status deleteLink(const netlink::Link& link) override;
+  Result<std::vector<std::string>> nftablesTables() override;
+  Status deleteMasqueradeTable() override;
   Result<std::string> readFile(const std::string& path) override;
   Result<std::vector<DirEntry>> listDir(const std::string& path) override;
   bool exists(const std::string& path) override;

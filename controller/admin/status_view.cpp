@@ -62,6 +62,72 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
   return out;
 }
 
+// Masquerade, bridge netfilter and hairpin: the agent's account and what the kernel holds.
+void assessFeatures(const StatusFacts& facts, StatusView& v) {
+  auto& m = v.masquerade;
+  m.table = masqueradeTableName();
+  m.tablePresent = facts.masqueradeTablePresent;
+  m.nftablesError = facts.nftablesError;
+  auto& b = v.bridgeNetfilter;
+  b.iptables = facts.bridgeNfCallIptables;
+  b.ip6tables = facts.bridgeNfCallIp6tables;
+  if (!facts.agent) return;
+  auto& problems = v.problems;
+  v.hairpin = facts.agent->hairpin;
+  if (const auto& reported = facts.agent->masquerade) {
+    m.reported = true;
+    m.enabled = reported->enabled;
+    m.detail = reported->detail;
+    m.error = reported->error;
+    if (!m.error.empty()) problems.push_back("the agent cannot program masquerade: " + m.error);
+    if (m.enabled && !m.nftablesError.empty()) {
+      problems.push_back("cannot read the kernel's nftables tables: " + m.nftablesError);
+    } else if (m.enabled && !m.tablePresent) {
+      // Without it, pods' traffic to outside the cluster leaves with pod addresses, which
+      // nothing out there routes back.
+      problems.push_back("masquerade is on but nftables table " + m.table + " does not exist");
+    }
+  }
+  if (const auto& reported = facts.agent->bridgeNetfilter) {
+    b.reported = true;
+    b.enabled = reported->enabled;
+    b.error = reported->error;
+    if (!b.error.empty()) problems.push_back("the agent cannot set bridge netfilter: " + b.error);
+    // At 0, packets between two pods of this bridge skip iptables, so kube-proxy's
+    // Service rules never see a pod reaching a Service backed by a pod of the same node.
+    for (const auto& [key, value] : {std::pair{kBridgeNfCallIptables, b.iptables},
+                                     std::pair{kBridgeNfCallIp6tables, b.ip6tables}}) {
+      if (b.enabled && value == "0")
+        problems.push_back("bridge netfilter is on but " + std::string(key) + " is 0");
+    }
+  }
+}
+
+std::string onOff(bool on) {
+  return on ? "on" : "off";
+}
+
+std::string masqueradeLine(const MasqueradeView& m) {
+  std::vector<std::string> parts = {m.reported ? onOff(m.enabled) : "unknown"};
+  if (!m.nftablesError.empty()) {
+    if (m.enabled) parts.push_back("table " + m.table + " (cannot read nftables)");
+  } else if (m.enabled) {
+    parts.push_back("table " + m.table + (m.tablePresent ? "" : " MISSING"));
+  } else if (m.tablePresent) {
+    parts.push_back("table " + m.table + " present");
+  }
+  if (m.enabled && !m.detail.empty()) parts.push_back(m.detail);
+  if (!m.error.empty()) parts.push_back("error: " + m.error);
+  return join(parts, ", ");
+}
+
+std::string bridgeNetfilterLine(const BridgeNetfilterView& b) {
+  auto value = [](const std::string& v) { return v.empty() ? std::string("not available") : v; };
+  std::string line = (b.reported ? onOff(b.enabled) : "unknown") + " (iptables " +
+                     value(b.iptables) + ", ip6tables " + value(b.ip6tables) + ")";
+  return line + (b.error.empty() ? "" : ", error: " + b.error);
+}
+
 }  // namespace
 
 std::string firstCniConfig(std::vector<std::string> names) {
@@ -153,6 +219,7 @@ StatusView assessStatus(const StatusFacts& facts) {
     problems.push_back("the container runtime loads " + v.cniConfigFirst + ", which sorts before " +
                        baseName(facts.cniConfigPath) + " in the same directory");
   }
+  assessFeatures(facts, v);
   return v;
 }
 
@@ -193,6 +260,9 @@ std::string renderStatusText(const StatusView& v) {
   line("pod CIDRs", v.podCIDRs.empty() ? "-" : join(v.podCIDRs, ", "));
   line("node IPs", v.nodeIPs.empty() ? "-" : join(v.nodeIPs, ", "));
   line("routes", "proto " + std::to_string(v.routeProtocol));
+  line("masquerade", masqueradeLine(v.masquerade));
+  line("bridge nf", bridgeNetfilterLine(v.bridgeNetfilter));
+  line("hairpin", v.hairpin ? onOff(*v.hairpin) : "unknown");
 
   if (!v.peers.empty()) {
     std::vector<std::vector<std::string>> rows = {{"PEER", "IPV", "NODE IP", "POD CIDR", "ROUTE"}};
@@ -243,6 +313,22 @@ std::string renderStatusJson(const StatusView& v) {
     if (!p.detail.empty()) j["detail"] = p.detail;
     peers.push_back(std::move(j));
   }
+  const auto& m = v.masquerade;
+  json masquerade = {{"reported", m.reported},
+                     {"enabled", m.enabled},
+                     {"table", m.table},
+                     {"tablePresent", m.tablePresent}};
+  if (!m.detail.empty()) masquerade["detail"] = m.detail;
+  if (!m.error.empty()) masquerade["error"] = m.error;
+  if (!m.nftablesError.empty()) masquerade["nftablesError"] = m.nftablesError;
+  const auto& b = v.bridgeNetfilter;
+  // The sysctls as read, null when the kernel has no such file (br_netfilter not loaded).
+  auto sysctlValue = [](const std::string& value) { return value.empty() ? json() : json(value); };
+  json bridgeNetfilter = {{"reported", b.reported},
+                          {"enabled", b.enabled},
+                          {kBridgeNfCallIptables, sysctlValue(b.iptables)},
+                          {kBridgeNfCallIp6tables, sysctlValue(b.ip6tables)}};
+  if (!b.error.empty()) bridgeNetfilter["error"] = b.error;
   json doc = {
       {"healthy", v.problems.empty()},
       {"problems", v.problems},
@@ -264,6 +350,9 @@ std::string renderStatusJson(const StatusView& v) {
       {"podCIDRs", v.podCIDRs},
       {"nodeIPs", v.nodeIPs},
       {"routeProtocol", v.routeProtocol},
+      {"masquerade", masquerade},
+      {"bridgeNetfilter", bridgeNetfilter},
+      {"hairpin", v.hairpin ? json(*v.hairpin) : json()},
       {"peers", peers},
       {"extraRoutes", v.extraRoutes},
   };

@@ -25,6 +25,11 @@ struct StatusFacts {
   std::string cniConfigPath;
   bool cniConfigPresent = false;
   std::vector<std::string> cniConfDirFiles;  // names in the conf dir (any order)
+  bool masqueradeTablePresent = false;       // masqueradeTableName() in the kernel
+  std::string nftablesError;                 // the tables could not be read: why
+  // kBridgeNfCallIptables and kBridgeNfCallIp6tables as read ("1", "0"); "" when absent.
+  std::string bridgeNfCallIptables;
+  std::string bridgeNfCallIp6tables;
   std::string listen;
   HttpAnswer healthz;
   HttpAnswer readyz;
@@ -38,6 +43,25 @@ struct PeerView {
   std::string state;  // machine name: programmed, missing, conflict, stale, not-on-link, ...
   std::string detail;
   bool ok = false;
+};
+
+// Masquerade as the agent reports it, checked against the kernel's nftables tables.
+struct MasqueradeView {
+  bool reported = false;  // false: no status file, or an agent older than the setting
+  bool enabled = false;
+  std::string detail;  // the agent's: "3 destination ranges exempt"
+  std::string error;   // the agent's: why it could not program the table
+  std::string table;   // masqueradeTableName()
+  bool tablePresent = false;
+  std::string nftablesError;
+};
+
+struct BridgeNetfilterView {
+  bool reported = false;
+  bool enabled = false;
+  std::string error;     // the agent's: why it could not set the sysctls
+  std::string iptables;  // the sysctls as read: "1", "0", "" (not available)
+  std::string ip6tables;
 };
 
 struct StatusView {
@@ -59,6 +83,9 @@ struct StatusView {
   std::string cniConfigPath;
   bool cniConfigPresent = false;
   std::string cniConfigFirst;  // the file a runtime loads from the conf dir ("" if none)
+  MasqueradeView masquerade;
+  BridgeNetfilterView bridgeNetfilter;
+  std::optional<bool> hairpin;  // empty: not reported
   std::vector<PeerView> peers;
   std::vector<std::string> extraRoutes;  // routes of routelet's protocol no peer accounts for
   std::vector<std::string> problems;     // empty: healthy

@@ -1,5 +1,5 @@
-// The node as `routelet status` and `routelet cleanup` see it: the kernel's routes and
-// links, a few files and the agent's HTTP endpoints. One real implementation
+// The node as `routelet status` and `routelet cleanup` see it: the kernel's routes, links
+// and nftables tables, a few files and the agent's HTTP endpoints. One real implementation
 // (kernel_system.h) and a stateful fake in the unit tests.
 #pragma once
 
@@ -9,6 +9,7 @@
 
 #include "common/base/result.h"
 #include "common/netlink/netlink.h"
+#include "controller/reconcile/masquerade.h"
 
 namespace routelet::admin {
 
@@ -17,6 +18,16 @@ struct HttpAnswer {
   int status = 0;
   std::string body;  // first line of the body, or why there was no answer
 };
+
+// routelet's masquerade table as `nft list tables` names it: "inet routelet".
+inline std::string masqueradeTableName() {
+  return std::string("inet ") + reconcile::kMasqueradeTable;
+}
+
+// The sysctls the agent's bridgeNetfilter sets, per network namespace; their files exist
+// only where br_netfilter is loaded. Read with sysctl::pathOf and System::readFile.
+inline constexpr const char* kBridgeNfCallIptables = "net.bridge.bridge-nf-call-iptables";
+inline constexpr const char* kBridgeNfCallIp6tables = "net.bridge.bridge-nf-call-ip6tables";
 
 struct DirEntry {
   std::string name;
@@ -32,6 +43,12 @@ class System {
   virtual Result<std::vector<netlink::Link>> links() = 0;
   virtual Status deleteRoute(const netlink::Route& route) = 0;
   virtual Status deleteLink(const netlink::Link& link) = 0;
+
+  // The nftables tables of this namespace as "family name" ("inet routelet", "ip filter").
+  virtual Result<std::vector<std::string>> nftablesTables() = 0;
+  // Deletes routelet's masquerade table (masqueradeTableName()) and nothing else; succeeds
+  // when it is already gone.
+  virtual Status deleteMasqueradeTable() = 0;
 
   // Files: readFile and listDir report a missing path with Error::code ENOENT.
   virtual Result<std::string> readFile(const std::string& path) = 0;

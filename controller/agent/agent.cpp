@@ -38,7 +38,6 @@ Agent::Agent(Options options, HostEdge& host, reconcile::RouteTable& routes, Sta
       reconciler_(routes),
       patcher_(std::move(patcher)),
       metrics_(metrics),
-      ownPid_(static_cast<uint32_t>(::getpid())),
       nextResync_(std::chrono::steady_clock::now() + options_.resyncPeriod) {
   declareMetrics();
 }
@@ -155,13 +154,34 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
         break;
       case netlink::Event::Kind::kNftCommit: {
         // Someone else's transaction touched routelet's table (a flush, `nft delete table`,
-        // a deleted element): rewrite it. Our own writes come back here too, by our pid.
-        if (!options_.masquerade || e.nft.pid == ownPid_) break;
-        std::pair<uint8_t, std::string> ours{NFPROTO_INET, reconcile::kMasqueradeTable};
-        if (std::find(e.nft.tables.begin(), e.nft.tables.end(), ours) != e.nft.tables.end()) {
-          relevant = true;
-          masqueradeHeal_ = true;
+        // a deleted element): rewrite it. Our own writes come back here too.
+        if (!options_.masquerade) break;
+        if (!ownNftPid_ && e.nft.portid != 0 && e.nft.portid == ownNftPortId_.load()) {
+          ownNftPid_ = e.nft.pid;
+          for (uint32_t pid : unjudged_) {
+            if (pid == ownNftPid_) continue;
+            masqueradeHeal_ = true;
+            masqueradeHealBy_ = pid;
+          }
+          unjudged_.clear();
+          relevant = relevant || masqueradeHeal_;
+          break;
         }
+        std::pair<uint8_t, std::string> ours{NFPROTO_INET, reconcile::kMasqueradeTable};
+        if (std::find(e.nft.tables.begin(), e.nft.tables.end(), ours) == e.nft.tables.end()) break;
+        if (!ownNftPid_) {
+          // A bound: past it, a rewrite is the safe answer.
+          if (unjudged_.size() < 16) {
+            unjudged_.push_back(e.nft.pid);
+            break;
+          }
+          unjudged_.clear();
+        } else if (e.nft.pid == ownNftPid_) {
+          break;
+        }
+        relevant = true;
+        masqueradeHeal_ = true;
+        masqueradeHealBy_ = e.nft.pid;
         break;
       }
       case netlink::Event::Kind::kRouteAdded:
@@ -181,7 +201,11 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
 
 void Agent::kernelEventsLost() {
   log::warn("netlink monitor overrun: events were lost, doing a full pass");
-  requestPass();
+  std::lock_guard<std::mutex> lock(mu_);
+  dirty_ = true;
+  masqueradeHeal_ = options_.masquerade;  // the lost ones may have touched its table
+  masqueradeHealBy_ = 0;
+  cv_.notify_all();
 }
 
 void Agent::requestPass() {
@@ -274,12 +298,20 @@ std::optional<reconcile::MasqueradeRules> Agent::masqueradeWanted(
 void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want, bool force) {
   masqueradeState_.enabled = want.has_value();
   if (!force && masqueradeKnown_ && masqueradeApplied_ == want) return;
+  if (want && !ownNftPortId_.load()) {
+    // Known before the first commit of that socket, so that its notification is recognised.
+    if (auto port = host_.nftPortId()) ownNftPortId_ = *port;
+  }
+  if (force && want)
+    log::info("table inet " + std::string(reconcile::kMasqueradeTable) +
+              " was changed by another process (pid " + std::to_string(masqueradeHealBy_) +
+              "): writing it again");
   std::string kind = want ? "table" : "remove";
   Status st = okStatus();
   bool done = false;
   if (want && !force && masqueradeKnown_ && masqueradeApplied_) {
     if (auto update = reconcile::masqueradeUpdate(*masqueradeApplied_, *want)) {
-      st = host_.nft(*update);
+      st = host_.nftElements(*update);
       metrics_.add("routelet_masquerade_writes_total",
                    {{"kind", "elements"}, {"result", st ? "ok" : "error"}});
       // Refused (someone changed the set meanwhile): the whole table below puts it right.
@@ -287,8 +319,12 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
     }
   }
   if (!done) {
-    st =
-        host_.nft(want ? reconcile::masqueradeScript(*want) : reconcile::masqueradeRemovalScript());
+    if (want) {
+      st = host_.nft(reconcile::masqueradeScript(*want));
+      if (st) st = host_.nftElements(reconcile::masqueradeElements(*want));
+    } else {
+      st = host_.nft(reconcile::masqueradeRemovalScript());
+    }
     metrics_.add("routelet_masquerade_writes_total",
                  {{"kind", kind}, {"result", st ? "ok" : "error"}});
   }
@@ -299,6 +335,12 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
                               std::string(reconcile::kMasqueradeTable) + ": " + st.error().message);
     return;
   }
+  std::string detail;
+  if (want) {
+    std::size_t n = want->keep.size();
+    detail =
+        std::to_string(n) + (n == 1 ? " destination range" : " destination ranges") + " exempt";
+  }
   if (!st) {
     // Masquerade is off and the table cannot be removed (a kernel without nf_tables has
     // none to remove): said once, not tried on every pass.
@@ -307,16 +349,14 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   } else if (!masqueradeKnown_ || masqueradeApplied_.has_value() != want.has_value()) {
     log::info(want
                   ? "masquerade table inet " + std::string(reconcile::kMasqueradeTable) +
-                        " programmed: " + std::to_string(want->keep.size()) +
-                        " destination ranges exempt"
+                        " programmed: " + detail
                   : "masquerade is off: no table inet " + std::string(reconcile::kMasqueradeTable));
   }
   logged_.erase("masquerade");
   masqueradeKnown_ = true;
   masqueradeApplied_ = want;
   masqueradeState_.error.clear();
-  masqueradeState_.detail =
-      want ? std::to_string(want->keep.size()) + " destination ranges exempt" : "";
+  masqueradeState_.detail = detail;
   metrics_.set("routelet_masquerade_exempt_ranges", {},
                want ? static_cast<double>(want->keep.size()) : 0);
 }
@@ -333,7 +373,14 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
     }
     plan.unchanged += part.unchanged;
   };
-  const bool peersChanged = !pendingPeers_.empty();
+  // Only a podCIDR joining or leaving changes the masquerade table here; anything subtler
+  // (a node IP that makes a podCIDR unsafe) waits for the whole pass that follows.
+  bool podCIDRsChanged = false;
+  for (const auto& [name, before] : pendingPeers_) {
+    const model::Node* now = cache_.get(name);
+    podCIDRsChanged = podCIDRsChanged || (before ? before->podCIDRs : std::vector<ip::Prefix>{}) !=
+                                             (now ? now->podCIDRs : std::vector<ip::Prefix>{});
+  }
   for (const auto& [name, before] : pendingPeers_) {
     auto was = reconcile::peerDesired(cache_, lastSelf_, name, before ? &*before : nullptr);
     auto now = reconcile::peerDesired(cache_, lastSelf_, name, cache_.get(name));
@@ -372,7 +419,7 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
   reconcile::Report report = reconciler_.applyTargeted(plan);
   metrics_.add("routelet_targeted_passes_total", {});
   // Routes first: a new peer's pods are reachable before its range is exempted.
-  if (peersChanged || masqueradeHeal_)
+  if (podCIDRsChanged || masqueradeHeal_)
     syncMasquerade(masqueradeWanted(lastSelf_), std::exchange(masqueradeHeal_, false));
   std::size_t healed = 0;
   for (const auto& r : report.installed) healed += healing.contains(r.key());
@@ -401,9 +448,10 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   followUpCap_.reset();
   statusDue_.reset();  // this pass writes the status, or sets it due again
   bool healing = std::exchange(healPending_, false);
-  // A resync also rewrites the masquerade table whole: a change the monitor missed is put
-  // right within one period.
-  bool rewriteMasquerade = std::exchange(masqueradeHeal_, false) || start >= nextResync_;
+  // Not on every resync: a whole rewrite empties the table for a moment, and a connection
+  // opened then would stay unmasqueraded. Only after someone else's change, or when the
+  // monitor lost events.
+  bool rewriteMasquerade = std::exchange(masqueradeHeal_, false);
   nextResync_ = start + options_.resyncPeriod;
   ++passes_;
   metrics_.add("routelet_reconcile_passes_total", {});

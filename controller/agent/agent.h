@@ -43,8 +43,12 @@ class HostEdge {
   virtual bool fileExists(const std::string& path) = 0;
   // The CNI versions the plugin at path speaks (its VERSION answer).
   virtual Result<std::vector<std::string>> pluginVersions(const std::string& path) = 0;
-  // Runs an nft script as one transaction (the masquerade table's scripts).
+  // Runs an nft script as one transaction (the masquerade table's shape).
   virtual Status nft(const std::string& script) = 0;
+  // Adds and deletes set elements of the masquerade table, in one transaction.
+  virtual Status nftElements(const std::vector<reconcile::SetChange>& changes) = 0;
+  // The netlink port nftElements() commits through (opening it if needed).
+  virtual Result<uint32_t> nftPortId() = 0;
   // net.bridge.bridge-nf-call-iptables and -ip6tables to 1: bridged packets pass the
   // IP hooks (kube-proxy's DNAT and its reverse).
   virtual Status enableBridgeNetfilter() = 0;
@@ -157,8 +161,15 @@ class Agent {
   std::atomic<uint64_t> passes_{0};
   bool healPending_ = false;     // a routelet route vanished from the kernel
   bool masqueradeHeal_ = false;  // another process changed routelet's nftables table
-  const uint32_t ownPid_;
-  std::string nodeInterface_;  // the link holding the node IP (its changes trigger a pass)
+  // Which nf_tables commits are the agent's own: the kernel names the committing process by
+  // its pid in the initial pid namespace, which getpid() in a container is not. The agent
+  // learns it from a commit of its own element socket (known by port id); commits on its
+  // table seen before that wait to be judged by it.
+  std::atomic<uint32_t> ownNftPortId_{0};
+  uint32_t ownNftPid_ = 0;          // guarded by mu_
+  std::vector<uint32_t> unjudged_;  // pids of commits on our table before ownNftPid_ was known
+  uint32_t masqueradeHealBy_ = 0;   // the pid of the last foreign commit (0: events lost)
+  std::string nodeInterface_;       // the link holding the node IP (its changes trigger a pass)
 
   // Only touched by the pass thread.
   std::set<std::string> logged_;       // log-once keys of conditions currently true

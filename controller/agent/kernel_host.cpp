@@ -1,13 +1,17 @@
 #include "controller/agent/kernel_host.h"
 
+#include <linux/netfilter.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
+#include <span>
 
 #include "cni/config/net_conf.h"
 #include "common/base/log.h"
 #include "common/bridge/bridge.h"
 #include "common/fs/files.h"
+#include "common/netlink/message.h"
 #include "common/sysctl/sysctl.h"
 #include "controller/agent/plugin_probe.h"
 
@@ -84,12 +88,39 @@ Result<std::vector<std::string>> KernelHost::pluginVersions(const std::string& p
 namespace routelet::agent {
 
 Status KernelHost::nft(const std::string& script) {
-  if (!nft_) {
-    auto opened = Nftables::open();
+  // A context of its own each time: libnftables keeps what it read of the ruleset in its
+  // context, and the agent has no use for that between two rare scripts.
+  auto nft = Nftables::open();
+  if (!nft) return nft.error();
+  return nft->run(script);
+}
+
+Result<uint32_t> KernelHost::nftPortId() {
+  if (!netfilter_) {
+    auto opened = netlink::Handle::openNetfilter();
     if (!opened) return opened.error();
-    nft_ = std::move(*opened);
+    netfilter_ = std::move(*opened);
   }
-  return nft_->run(script);
+  return netfilter_->portId();
+}
+
+Status KernelHost::nftElements(const std::vector<reconcile::SetChange>& changes) {
+  if (auto port = nftPortId(); !port) return port.error();
+  std::vector<netlink::Request> requests;
+  for (const auto& c : changes) {
+    for (std::size_t at = 0; at < c.keys.size(); at += netlink::kNftElementsPerMessage) {
+      std::size_t n = std::min(netlink::kNftElementsPerMessage, c.keys.size() - at);
+      std::span<const ip::Address> keys(c.keys.data() + at, n);
+      requests.push_back({(c.add ? "add " : "delete ") + std::to_string(n) + " elements " +
+                              (c.add ? "to" : "from") + " set inet " + reconcile::kMasqueradeTable +
+                              " " + c.set,
+                          [&c, keys](uint32_t seq) {
+                            return netlink::buildNftSetElements(
+                                seq, c.add, NFPROTO_INET, reconcile::kMasqueradeTable, c.set, keys);
+                          }});
+    }
+  }
+  return netfilter_->transaction(requests);
 }
 
 Status KernelHost::enableBridgeNetfilter() {

@@ -25,6 +25,8 @@ class KernelHost : public HostEdge {
   // Runs the plugin only when its file changed since the last answer.
   Result<std::vector<std::string>> pluginVersions(const std::string& path) override;
   Status nft(const std::string& script) override;
+  Status nftElements(const std::vector<reconcile::SetChange>& changes) override;
+  Result<uint32_t> nftPortId() override;
   Status enableBridgeNetfilter() override;
 
  private:
@@ -35,7 +37,7 @@ class KernelHost : public HostEdge {
     Result<std::vector<std::string>> versions = std::vector<std::string>{};
   };
   netlink::Handle& nl_;
-  std::optional<Nftables> nft_;  // opened at the first script
+  std::optional<netlink::Handle> netfilter_;  // opened at the first element change
   std::map<std::string, Probed> probed_;
   int bridgeIndex_ = 0;  // the bridge's ifindex when last ensured: a change means a new bridge
 };

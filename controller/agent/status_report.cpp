@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "controller/reconcile/masquerade.h"
+
 namespace routelet::agent {
 
 std::string statusJson(const StatusInputs& in) {
@@ -74,7 +76,8 @@ std::string statusJson(const StatusInputs& in) {
     return j;
   };
   doc["masquerade"] = feature(in.masquerade);
-  if (in.masquerade.enabled) doc["masquerade"]["table"] = "inet routelet";
+  if (in.masquerade.enabled)
+    doc["masquerade"]["table"] = std::string("inet ") + reconcile::kMasqueradeTable;
   doc["bridgeNetfilter"] = feature(in.bridgeNetfilter);
   doc["hairpin"] = in.hairpin;
   // compact: 5000 peers, read by routelet status, not by eye. "peers" goes last.

@@ -1,13 +1,15 @@
 #include "controller/reconcile/masquerade.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
 
 namespace routelet::reconcile {
 namespace {
 
 struct FamilyNames {
   ip::Family family;
-  const char* suffix;   // set names: local_pods_v4, no_masquerade_v4
+  const char* suffix;   // v4, v6
   const char* type;     // the sets' element type
   const char* match;    // the payload expression of an address
   const char* special;  // never masqueraded: multicast has no way back anyway
@@ -17,21 +19,49 @@ constexpr FamilyNames kFamilies[] = {
     {ip::Family::kV6, "v6", "ipv6_addr", "ip6", "ff00::/8"},
 };
 
-std::vector<ip::Prefix> ofFamily(const std::vector<ip::Prefix>& all, ip::Family f) {
-  std::vector<ip::Prefix> out;
-  for (const auto& p : all)
-    if (p.family() == f) out.push_back(p);
+std::string table() {
+  return std::string("inet ") + kMasqueradeTable;
+}
+
+std::string localSet(const FamilyNames& f) {
+  return std::string("local_") + f.suffix;
+}
+std::string exemptSet(const FamilyNames& f, int length) {
+  return std::string("exempt_") + f.suffix + "_" + std::to_string(length);
+}
+
+// The netmask of a prefix length, as an address nft reads: 255.255.255.0, ffff:ffff::.
+std::string mask(ip::Family family, int length) {
+  std::array<uint8_t, 16> bytes{};
+  for (int i = 0; i < length; ++i) bytes[i / 8] |= static_cast<uint8_t>(0x80 >> (i % 8));
+  return ip::Address::fromBytes(family, bytes.data()).str();
+}
+
+const ip::Prefix* sourceOf(const MasqueradeRules& rules, ip::Family f) {
+  for (const auto& p : rules.sources)
+    if (p.family() == f) return &p;
+  return nullptr;
+}
+
+// Exempt keys by prefix length, of one family.
+std::map<int, std::vector<ip::Address>> keysByLength(const MasqueradeRules& rules, ip::Family f) {
+  std::map<int, std::vector<ip::Address>> out;
+  for (const auto& p : rules.keep)
+    if (p.family() == f) out[p.length()].push_back(p.network().address());
   return out;
 }
 
-std::string elements(const std::vector<ip::Prefix>& prefixes) {
-  std::string out = "{ ";
-  for (std::size_t i = 0; i < prefixes.size(); ++i) out += (i ? ", " : "") + prefixes[i].str();
-  return out + " }";
-}
-
-std::string table() {
-  return std::string("inet ") + kMasqueradeTable;
+// What the shape depends on: the sources and, per family, the exempt lengths.
+std::vector<std::pair<ip::Prefix, std::vector<int>>> shapeOf(const MasqueradeRules& rules) {
+  std::vector<std::pair<ip::Prefix, std::vector<int>>> shape;
+  for (const auto& f : kFamilies) {
+    const ip::Prefix* source = sourceOf(rules, f.family);
+    if (!source) continue;
+    std::vector<int> lengths;
+    for (const auto& [length, keys] : keysByLength(rules, f.family)) lengths.push_back(length);
+    shape.emplace_back(*source, std::move(lengths));
+  }
+  return shape;
 }
 
 }  // namespace
@@ -69,48 +99,63 @@ MasqueradeRules masqueradeRules(const NodeCache& cache, const SelfInfo& self,
 std::string masqueradeScript(const MasqueradeRules& rules) {
   // Creating the table first makes the delete succeed when there is none: the three lines
   // replace any table of that name, whatever it held, in one transaction.
-  std::string s = "add table " + table() + "\ndelete table " + table() + "\nadd table " + table() +
-                  "\nadd chain " + table() +
+  std::string t = table();
+  std::string s = "add table " + t + "\ndelete table " + t + "\nadd table " + t + "\nadd chain " +
+                  t +
                   " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n";
   for (const auto& f : kFamilies) {
-    auto sources = ofFamily(rules.sources, f.family);
-    if (sources.empty()) continue;
-    std::string local = std::string("local_pods_") + f.suffix;
-    std::string keep = std::string("no_masquerade_") + f.suffix;
-    for (const auto& [name, members] :
-         {std::pair{local, sources}, std::pair{keep, ofFamily(rules.keep, f.family)}}) {
-      s += "add set " + table() + " " + name + " { type " + f.type + "; flags interval; }\n";
-      if (!members.empty())
-        s += "add element " + table() + " " + name + " " + elements(members) + "\n";
+    const ip::Prefix* source = sourceOf(rules, f.family);
+    if (!source) continue;  // a family without a podCIDR here has nothing to masquerade
+    std::string chain = std::string("masquerade_") + f.suffix;
+    s += "add chain " + t + " " + chain + "\n";
+    for (const auto& [length, keys] : keysByLength(rules, f.family)) {
+      s += "add set " + t + " " + exemptSet(f, length) + " { type " + f.type + "; }\n";
+      s += "add rule " + t + " " + chain + " " + f.match + " daddr & " + mask(f.family, length) +
+           " @" + exemptSet(f, length) + " return\n";
     }
-    s += "add rule " + table() + " postrouting " + f.match + " saddr @" + local + " " + f.match +
-         " daddr != @" + keep + " " + f.match + " daddr != " + f.special +
-         " masquerade fully-random\n";
+    s += "add rule " + t + " " + chain + " " + f.match + " daddr " + f.special + " return\n";
+    s += "add rule " + t + " " + chain + " masquerade fully-random\n";
+    s += "add set " + t + " " + localSet(f) + " { type " + f.type + "; }\n";
+    s += "add rule " + t + " postrouting " + f.match + " saddr & " +
+         mask(f.family, source->length()) + " @" + localSet(f) + " jump " + chain + "\n";
   }
   return s;
 }
 
-std::optional<std::string> masqueradeUpdate(const MasqueradeRules& from,
-                                            const MasqueradeRules& to) {
-  if (from.sources != to.sources) return std::nullopt;
-  std::string s;
+std::vector<SetChange> masqueradeElements(const MasqueradeRules& rules) {
+  std::vector<SetChange> changes, locals;
   for (const auto& f : kFamilies) {
-    if (ofFamily(to.sources, f.family).empty()) continue;
-    auto before = ofFamily(from.keep, f.family);
-    auto after = ofFamily(to.keep, f.family);
-    std::vector<ip::Prefix> removed, added;
-    std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
-                        std::back_inserter(removed));
-    std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
-                        std::back_inserter(added));
-    for (const auto& a : added)
-      for (const auto& b : before)
-        if (a.overlaps(b)) return std::nullopt;
-    std::string set = table() + " no_masquerade_" + f.suffix + " ";
-    if (!removed.empty()) s += "delete element " + set + elements(removed) + "\n";
-    if (!added.empty()) s += "add element " + set + elements(added) + "\n";
+    const ip::Prefix* source = sourceOf(rules, f.family);
+    if (!source) continue;
+    for (auto& [length, keys] : keysByLength(rules, f.family))
+      changes.push_back({exemptSet(f, length), f.family, true, std::move(keys)});
+    locals.push_back({localSet(f), f.family, true, {source->network().address()}});
   }
-  return s;
+  changes.insert(changes.end(), locals.begin(), locals.end());
+  return changes;
+}
+
+std::optional<std::vector<SetChange>> masqueradeUpdate(const MasqueradeRules& from,
+                                                       const MasqueradeRules& to) {
+  if (shapeOf(from) != shapeOf(to)) return std::nullopt;
+  std::vector<SetChange> changes;
+  for (const auto& f : kFamilies) {
+    if (!sourceOf(to, f.family)) continue;
+    auto before = keysByLength(from, f.family);
+    auto after = keysByLength(to, f.family);
+    for (auto& [length, keys] : after) {
+      auto& old = before[length];
+      SetChange removed{exemptSet(f, length), f.family, false, {}};
+      SetChange added{exemptSet(f, length), f.family, true, {}};
+      std::set_difference(old.begin(), old.end(), keys.begin(), keys.end(),
+                          std::back_inserter(removed.keys));
+      std::set_difference(keys.begin(), keys.end(), old.begin(), old.end(),
+                          std::back_inserter(added.keys));
+      if (!removed.keys.empty()) changes.push_back(std::move(removed));
+      if (!added.keys.empty()) changes.push_back(std::move(added));
+    }
+  }
+  return changes;
 }
 
 std::string masqueradeRemovalScript() {

@@ -16,8 +16,10 @@ from labkit import Lab, LabTestCase, process_gone, run, wait_until
 JOIN, EVIL = 4, 6
 
 
-def elements(prefixes):
-    return sorted(str(ipaddress.ip_network(p)) for p in prefixes)
+def keys(prefixes):
+    """The set keys of prefixes: their network addresses (the table keeps one set per
+    prefix length, looked up with the destination masked to that length)."""
+    return sorted(str(ipaddress.ip_network(p).network_address) for p in prefixes)
 
 
 class MasqueradeTest(LabTestCase):
@@ -30,18 +32,15 @@ class MasqueradeTest(LabTestCase):
         return self.lab.ns(self.lab.node(i), "nft", *args, check=check)
 
     def set_elements(self, i, name):
-        """The prefixes in set name of table inet routelet on node i; None without the set."""
+        """The keys in set name of table inet routelet on node i; None without the set."""
         p = self.nft(i, "-j", "list", "set", "inet", "routelet", name, check=False)
         if p.returncode != 0:
             return None
         out = []
         for obj in json.loads(p.stdout)["nftables"]:
             for e in obj.get("set", {}).get("elem", []):
-                if isinstance(e, dict) and "prefix" in e:
-                    out.append(f"{e['prefix']['addr']}/{e['prefix']['len']}")
-                else:
-                    out.append(str(e))
-        return elements(out)
+                out.append(str(e))
+        return sorted(out)
 
     def table_listing(self, i):
         p = self.nft(i, "list", "table", "inet", "routelet", check=False)
@@ -65,16 +64,18 @@ class MasqueradeTest(LabTestCase):
     # --- tests
     def test_01_every_pod_cidr_is_exempt_on_every_node(self):
         for i in self.lab_nodes():
-            self.assertEqual(self.set_elements(i, "local_pods_v4"), [Lab.cidr(i)])
-            self.assertEqual(self.set_elements(i, "local_pods_v6"), [Lab.cidr6(i)])
-            self.assertEqual(self.set_elements(i, "no_masquerade_v4"),
-                             elements(Lab.cidr(k) for k in self.lab_nodes()))
-            self.assertEqual(self.set_elements(i, "no_masquerade_v6"),
-                             elements(Lab.cidr6(k) for k in self.lab_nodes()))
+            self.assertEqual(self.set_elements(i, "local_v4"), keys([Lab.cidr(i)]))
+            self.assertEqual(self.set_elements(i, "local_v6"), keys([Lab.cidr6(i)]))
+            self.assertEqual(self.set_elements(i, "exempt_v4_24"),
+                             keys(Lab.cidr(k) for k in self.lab_nodes()))
+            self.assertEqual(self.set_elements(i, "exempt_v6_64"),
+                             keys(Lab.cidr6(k) for k in self.lab_nodes()))
             listing = self.table_listing(i)
             self.assertIn("type nat hook postrouting priority srcnat", listing)
-            self.assertIn("ip saddr @local_pods_v4 ip daddr != @no_masquerade_v4", listing)
-            self.assertIn("ip6 saddr @local_pods_v6 ip6 daddr != @no_masquerade_v6", listing)
+            self.assertIn("ip saddr & 255.255.255.0 == @local_v4 jump masquerade_v4", listing)
+            self.assertIn("ip daddr & 255.255.255.0 == @exempt_v4_24 return", listing)
+            self.assertIn("ip6 saddr & ffff:ffff:ffff:ffff:: == @local_v6 jump masquerade_v6",
+                          listing)
             self.assertEqual(self.lab.metric(i, "routelet_masquerade_exempt_ranges"), 4)
 
     def test_02_changes_by_anyone_else_are_undone_in_milliseconds(self):
@@ -84,8 +85,8 @@ class MasqueradeTest(LabTestCase):
         tamperings = [
             ("delete table", ["delete", "table", "inet", "routelet"]),
             ("flush chain", ["flush", "chain", "inet", "routelet", "postrouting"]),
-            ("delete element", ["delete", "element", "inet", "routelet", "no_masquerade_v4",
-                                "{ %s }" % Lab.cidr(2)]),
+            ("delete element", ["delete", "element", "inet", "routelet", "exempt_v4_24",
+                                "{ %s }" % keys([Lab.cidr(2)])[0]]),
             ("flush ruleset", ["flush", "ruleset"]),
         ]
         times = []
@@ -109,15 +110,15 @@ class MasqueradeTest(LabTestCase):
 
     def test_03_nodes_joining_and_leaving_change_the_exempt_set(self):
         name = self.create_peer(JOIN, [Lab.cidr(JOIN), Lab.cidr6(JOIN)], Lab.node_ip(JOIN))
-        want = elements([Lab.cidr(k) for k in self.lab_nodes()] + [Lab.cidr(JOIN)])
+        want = keys([Lab.cidr(k) for k in self.lab_nodes()] + [Lab.cidr(JOIN)])
         wait_until("the new Node's podCIDR to be exempt",
-                   lambda: all(self.set_elements(i, "no_masquerade_v4") == want
+                   lambda: all(self.set_elements(i, "exempt_v4_24") == want
                                for i in self.lab_nodes()), 10, interval=0.05)
-        self.assertIn(Lab.cidr6(JOIN), self.set_elements(1, "no_masquerade_v6"))
+        self.assertIn(keys([Lab.cidr6(JOIN)])[0], self.set_elements(1, "exempt_v6_64"))
         self.lab.delete_node(name)
-        want = elements(Lab.cidr(k) for k in self.lab_nodes())
+        want = keys(Lab.cidr(k) for k in self.lab_nodes())
         wait_until("the deleted Node's podCIDR to be masqueraded again",
-                   lambda: all(self.set_elements(i, "no_masquerade_v4") == want
+                   lambda: all(self.set_elements(i, "exempt_v4_24") == want
                                for i in self.lab_nodes()), 10, interval=0.05)
 
     def test_04_a_hostile_node_cannot_take_ranges_out_of_masquerade(self):
@@ -126,15 +127,19 @@ class MasqueradeTest(LabTestCase):
         for n, cidr in enumerate(["8.0.0.0/7", "192.168.0.0/16", "169.254.0.0/16"]):
             self.create_peer(EVIL + n, [cidr], f"192.168.1.{60 + n}")
         time.sleep(1.0)  # the watch has delivered them; the agent must have ignored them
-        want = elements(Lab.cidr(k) for k in self.lab_nodes())
+        want = keys(Lab.cidr(k) for k in self.lab_nodes())
         for i in self.lab_nodes():
-            self.assertEqual(self.set_elements(i, "no_masquerade_v4"), want)
+            self.assertEqual(self.set_elements(i, "exempt_v4_24"), want)
+            self.assertEqual(
+                [line for line in self.table_listing(i).splitlines() if "exempt_v4_" in line
+                 and "set" in line], ["\tset exempt_v4_24 {"],
+                "a set for the hostile Nodes' prefix lengths")
 
     def test_05_non_masquerade_cidrs_then_masquerade_off(self):
         self.addCleanup(self.restart_agent, 2)
         self.restart_agent(2, ROUTELET_NON_MASQUERADE_CIDRS="100.64.0.0/10,fd00:100::/48")
-        self.assertIn("100.64.0.0/10", self.set_elements(2, "no_masquerade_v4"))
-        self.assertIn("fd00:100::/48", self.set_elements(2, "no_masquerade_v6"))
+        self.assertEqual(self.set_elements(2, "exempt_v4_10"), ["100.64.0.0"])
+        self.assertEqual(self.set_elements(2, "exempt_v6_48"), ["fd00:100::"])
         self.restart_agent(2, ROUTELET_MASQUERADE="off")
         self.assertIsNone(self.table_listing(2), "masquerade off left the table in place")
         self.assertIn("masquerade is off", self.lab.agent_log(2))

@@ -55,7 +55,9 @@ bool requireRootAndIp() {
 }
 
 TestNetns::TestNetns(const std::string& tag) {
-  name_ = "rlt-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(gCounter++);
+  const char* prefix = std::getenv("ROUTELET_TEST_NETNS_PREFIX");
+  name_ = std::string(prefix && *prefix ? prefix : "rlt-") + tag + "-" +
+          std::to_string(::getpid()) + "-" + std::to_string(gCounter++);
   if (name_.size() > 60) name_ = name_.substr(name_.size() - 60);
   ok_ = shell("ip netns add " + quote(name_)) == 0 &&
         shell("ip -n " + quote(name_) + " link set lo up") == 0;

@@ -13,7 +13,8 @@ bool requireRootAndIp();
 
 // A network namespace /var/run/netns/<name>, with name "rlt-<tag>-<pid>-<n>" unique per
 // process and call, created on construction (loopback up) and deleted on destruction,
-// with every link inside it.
+// with every link inside it. ROUTELET_TEST_NETNS_PREFIX replaces "rlt-", so test runs on a
+// machine whose namespaces are swept by prefix (a lab, another checkout's runs) stay apart.
 class TestNetns {
  public:
   explicit TestNetns(const std::string& tag);

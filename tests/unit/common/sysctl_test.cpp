@@ -12,6 +12,12 @@ TEST(SysctlTest, MapsKeysToProcPathsKeepingDotsInInterfaceNames) {
             "/proc/sys/net/ipv6/conf/eth0.100/accept_dad");
 }
 
+TEST(SysctlTest, AValueIsTheFileWithoutItsNewline) {
+  EXPECT_EQ(valueOf("1\n"), "1");
+  EXPECT_EQ(valueOf("4096\t16384\t4194304\n"), "4096\t16384\t4194304");
+  EXPECT_EQ(valueOf(""), "");
+}
+
 TEST(SysctlTest, ReadsAKernelValueAndNamesMissingKeys) {
   auto v = get("net.ipv4.ip_forward");
   ASSERT_TRUE(v.ok()) << v.error().message;

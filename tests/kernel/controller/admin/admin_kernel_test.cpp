@@ -1,8 +1,9 @@
 // `routelet status` and `routelet cleanup` on a real kernel. A node namespace holds what
 // the agent and routelet-cni leave on a node (bridge with routelet's MAC, a pod veth,
-// routes with proto 201, conflist, IPAM store, status.json) next to things that are not
-// routelet's (a static route, a CNI config of another plugin), and the built binary runs
-// inside it with `ip netns exec`.
+// routes with proto 201, the nftables table inet routelet, conflist, IPAM store,
+// status.json) next to things that are not routelet's (a static route, another tool's
+// nftables table, a CNI config of another plugin), and the built binary runs inside it
+// with `ip netns exec`.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@ constexpr const char* kStatusJson = R"({
   "node": "lab-1", "ready": true, "state": "ready", "bridge": "cni0", "mtu": 1500,
   "podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"], "nodeIPs": ["192.168.1.11", "fd00::11"],
   "cniConfig": "@DIR@/net.d/10-routelet.conflist", "routeProtocol": 201,
+  "masquerade": {"enabled": true, "detail": "2 destination ranges exempt", "table": "inet routelet"},
+  "bridgeNetfilter": {"enabled": true}, "hairpin": true,
   "peers": [
     {"node": "lab-2", "family": "4", "podCIDR": "10.244.2.0/24", "nodeIP": "192.168.1.12", "state": "programmed"},
     {"node": "lab-2", "family": "6", "podCIDR": "fd00:10:244:2::/64", "nodeIP": "fd00::12", "state": "programmed"},
@@ -42,6 +45,11 @@ class AdminKernelTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!requireRootAndIp()) GTEST_SKIP_("(failure recorded above)");
+    if (shell("command -v nft >/dev/null 2>&1") != 0) {
+      ADD_FAILURE() << "REAL-KERNEL TEST CANNOT RUN: `nft` (package nftables) is missing; run "
+                       "scripts/setup";
+      GTEST_SKIP_("(failure recorded above)");
+    }
     node_ = std::make_unique<TestNetns>("admin");
     pod_ = std::make_unique<TestNetns>("apod");
     ASSERT_TRUE(node_->ok() && pod_->ok());
@@ -69,7 +77,15 @@ class AdminKernelTest : public ::testing::Test {
                          "ip -6 route add fd00:10:244:2::/64 via fd00::12 proto 201\n"
                          "ip -6 route add fd00:10:244:3::/64 via fd00::13 proto 201\n"
                          "ip route add 10.99.0.0/16 via 192.168.1.1 proto static\n"
-                         "ip -6 route add fd00:99::/64 via fd00::1 proto static\n"),
+                         "ip -6 route add fd00:99::/64 via fd00::1 proto static\n"
+                         // The agent's table as its masquerade script makes it, and another
+                         // tool's of the same family.
+                         "nft add table inet routelet\n"
+                         "nft add chain inet routelet postrouting '{ type nat hook postrouting "
+                         "priority srcnat; policy accept; }'\n"
+                         "nft add table inet other\n"
+                         "nft add chain inet other postrouting '{ type nat hook postrouting "
+                         "priority srcnat; policy accept; }'\n"),
               0);
     fsys::create_directories(dir_ + "/net.d");
     fsys::create_directories(dir_ + "/run/ipam/routelet/leases");
@@ -147,8 +163,15 @@ class AdminKernelTest : public ::testing::Test {
   std::string snapshot() {
     return node_->output(
                "ip -d link show | grep -v 'link/\\|^ ' ; ip route show table main; "
-               "ip -6 route show table main") +
+               "ip -6 route show table main; nft list tables; "
+               "cat /proc/sys/net/bridge/bridge-nf-call-ip*tables 2>/dev/null") +
            shellOutput("cd " + dir_ + " && find . | sort");
+  }
+
+  // The bridge sysctls exist only where br_netfilter is loaded, on the host and so in every
+  // namespace; the test does not load it (that would change every bridge on the machine).
+  bool bridgeNetfilterLoaded() const {
+    return node_->run("test -e /proc/sys/net/bridge/bridge-nf-call-iptables") == 0;
   }
 
   std::unique_ptr<TestNetns> node_;
@@ -165,6 +188,10 @@ TEST_F(AdminKernelTest, StatusChecksEveryPeerRouteAgainstTheKernel) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("bridge      cni0 up"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("masquerade  on, table inet routelet, 2 destination ranges exempt\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("hairpin     on\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\nhealthy\n"), std::string::npos) << r.out;
 
   // A route deleted by hand, and a foreign route where routelet's was.
@@ -184,6 +211,33 @@ TEST_F(AdminKernelTest, StatusChecksEveryPeerRouteAgainstTheKernel) {
   EXPECT_EQ(doc["bridge"]["up"], true);
   EXPECT_EQ(doc["cniConfig"]["present"], true);
   EXPECT_EQ(doc["agent"]["healthz"]["status"], 200);
+  EXPECT_EQ(doc["masquerade"]["tablePresent"], true);
+
+  // The masquerade table deleted behind the agent's back; another tool's does not count.
+  ASSERT_EQ(node_->run("nft delete table inet routelet"), 0);
+  r = routelet("status");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("masquerade  on, table inet routelet MISSING"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("masquerade is on but nftables table inet routelet does not exist"),
+            std::string::npos)
+      << r.out;
+
+  // A bridge sysctl at 0 in this namespace alone (they are per namespace).
+  if (bridgeNetfilterLoaded()) {
+    ASSERT_EQ(node_->run("echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables && "
+                         "echo 0 > /proc/sys/net/bridge/bridge-nf-call-ip6tables"),
+              0);
+    r = routelet("status");
+    EXPECT_NE(r.out.find("bridge nf   on (iptables 1, ip6tables 0)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("bridge netfilter is on but net.bridge.bridge-nf-call-ip6tables is 0"),
+              std::string::npos)
+        << r.out;
+  } else {
+    r = routelet("status");
+    EXPECT_NE(r.out.find("bridge nf   on (iptables not available, ip6tables not available)"),
+              std::string::npos)
+        << r.out;
+  }
 
   ASSERT_EQ(node_->run("ip link set cni0 down"), 0);
   stopEndpoints();
@@ -206,6 +260,7 @@ TEST_F(AdminKernelTest, CleanupRemovesExactlyRouteletsThingsOnceAndDryRunChanges
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("would delete bridge cni0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("would delete route fd00:10:244:3::/64 via fd00::13"), std::string::npos);
+  EXPECT_NE(r.out.find("would delete nftables table inet routelet\n"), std::string::npos) << r.out;
   EXPECT_EQ(snapshot(), before);
 
   r = routelet("cleanup");
@@ -217,16 +272,29 @@ TEST_F(AdminKernelTest, CleanupRemovesExactlyRouteletsThingsOnceAndDryRunChanges
   EXPECT_NE(node_->run("ip link show rl0123456789 2>/dev/null"), 0);
   EXPECT_EQ(node_->run("ip link show eth0 >/dev/null && ip link show eth0p >/dev/null"), 0);
   EXPECT_EQ(pod_->run("ip link show eth0 2>/dev/null"), 1);  // the pod end went with the host end
+  EXPECT_EQ(node_->output("nft list tables"), "table inet other\n");  // not routelet's: stays
   EXPECT_FALSE(fsys::exists(dir_ + "/net.d/10-routelet.conflist"));
   EXPECT_TRUE(fsys::exists(dir_ + "/net.d/99-other.conflist"));
   EXPECT_FALSE(fsys::exists(dir_ + "/run/ipam"));
   EXPECT_FALSE(fsys::exists(dir_ + "/run/status.json"));
   EXPECT_TRUE(fsys::exists(dir_ + "/run"));
 
+  // Bridge netfilter is left as it was (kube-proxy needs it), and said so.
+  std::string kept;
+  if (bridgeNetfilterLoaded() &&
+      node_->output("cat /proc/sys/net/bridge/bridge-nf-call-iptables") == "1\n") {
+    kept =
+        "left in place: net.bridge.bridge-nf-call-iptables = 1: not reverted, kube-proxy "
+        "and others need it\n";
+    EXPECT_NE(r.out.find(kept), std::string::npos) << r.out;
+  }
+
   std::string after = snapshot();
   r = routelet("cleanup");
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(r.out, "nothing to clean up\n");
+  EXPECT_NE(r.out.find(kept), std::string::npos) << r.out;  // "" is found too
+  EXPECT_NE(r.out.find("nothing to clean up\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("delete"), std::string::npos) << r.out;
   EXPECT_EQ(snapshot(), after);
 }
 

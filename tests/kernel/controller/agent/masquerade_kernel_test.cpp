@@ -9,6 +9,7 @@
 
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
+#include "controller/agent/kernel_host.h"
 #include "controller/agent/nftables.h"
 #include "controller/reconcile/masquerade.h"
 #include "tests/support/netns_fixture.h"
@@ -39,67 +40,111 @@ reconcile::MasqueradeRules rules(const std::vector<std::string>& keep) {
   return {prefixes({"10.244.1.0/24", "fd00:10:244:1::/64"}), prefixes(keep)};
 }
 
-// Runs f inside ns on this thread, with a libnftables context made there.
+// Runs f inside ns on this thread, with the agent's own HostEdge made there.
 template <typename F>
 void inside(const TestNetns& ns, F f) {
   auto fd = netns::Fd::open(ns.path());
   ASSERT_TRUE(fd.ok()) << fd.error().message;
   auto entered = netns::Enter::into(*fd);
   ASSERT_TRUE(entered.ok()) << entered.error().message;
-  auto nft = Nftables::open();
-  ASSERT_TRUE(nft.ok()) << nft.error().message;
-  f(*nft);
+  auto nl = netlink::Handle::open();
+  ASSERT_TRUE(nl.ok()) << nl.error().message;
+  KernelHost host(*nl);
+  f(host);
 }
 
-TEST(MasqueradeKernelTest, ScriptsProgramTheTableAndLeaveOtherTablesAlone) {
+// The whole table for rules, as the agent writes it: shape, then elements.
+void program(KernelHost& host, const reconcile::MasqueradeRules& r) {
+  auto st = host.nft(reconcile::masqueradeScript(r));
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  st = host.nftElements(reconcile::masqueradeElements(r));
+  ASSERT_TRUE(st.ok()) << st.error().message;
+}
+
+std::vector<std::string> tablesIn() {
+  auto nft = Nftables::open();
+  EXPECT_TRUE(nft.ok());
+  if (!nft.ok()) return {};
+  auto tables = nft->tables();
+  EXPECT_TRUE(tables.ok()) << tables.error().message;
+  return tables.ok() ? *tables : std::vector<std::string>{};
+}
+
+TEST(MasqueradeKernelTest, ShapeAndElementsProgramTheTableAndLeaveOtherTablesAlone) {
   if (!requireRootAndIp() || !requireNft()) return;
   TestNetns ns("masq");
   ASSERT_TRUE(ns.ok());
   ASSERT_EQ(ns.run("nft add table inet other && nft add chain inet other c"), 0);
-  inside(ns, [&](Nftables& nft) {
-    auto before = rules({"10.244.1.0/24", "10.244.2.0/24", "fd00:10:244:1::/64"});
-    ASSERT_TRUE(nft.run(reconcile::masqueradeScript(before)).ok());
-    // Run twice: the script replaces whatever holds the name, and must not fail on it.
-    ASSERT_TRUE(nft.run(reconcile::masqueradeScript(before)).ok());
+  inside(ns, [&](KernelHost& host) {
+    auto before = rules({"10.96.0.0/12", "10.244.1.0/24", "10.244.2.0/24", "fd00:10:244:1::/64"});
+    program(host, before);
+    program(host, before);  // replaces whatever holds the name, never fails on it
     std::string listed = ns.output("nft list table inet routelet");
-    EXPECT_NE(listed.find("10.244.2.0/24"), std::string::npos) << listed;
+    EXPECT_NE(listed.find("ip daddr & 255.255.255.0 == @exempt_v4_24 return"), std::string::npos)
+        << listed;
     EXPECT_NE(listed.find("masquerade fully-random"), std::string::npos) << listed;
     EXPECT_NE(listed.find("hook postrouting"), std::string::npos) << listed;
+    EXPECT_NE(ns.output("nft list set inet routelet exempt_v4_24").find("10.244.2.0"),
+              std::string::npos);
+    EXPECT_NE(ns.output("nft list set inet routelet exempt_v4_12").find("10.96.0.0"),
+              std::string::npos);
+    EXPECT_NE(ns.output("nft list set inet routelet local_v6").find("fd00:10:244:1::"),
+              std::string::npos);
 
-    auto after = rules({"10.244.1.0/24", "10.244.3.0/24", "10.244.4.0/24", "fd00:10:244:1::/64"});
+    auto after = rules(
+        {"10.96.0.0/12", "10.244.1.0/24", "10.244.3.0/24", "10.244.4.0/24", "fd00:10:244:1::/64"});
     auto update = reconcile::masqueradeUpdate(before, after);
     ASSERT_TRUE(update.has_value());
-    ASSERT_TRUE(nft.run(*update).ok());
-    listed = ns.output("nft list set inet routelet no_masquerade_v4");
-    EXPECT_EQ(listed.find("10.244.2.0/24"), std::string::npos) << listed;
-    EXPECT_NE(listed.find("10.244.3.0/24"), std::string::npos) << listed;
-    EXPECT_NE(listed.find("10.244.4.0/24"), std::string::npos) << listed;
+    auto st = host.nftElements(*update);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    listed = ns.output("nft list set inet routelet exempt_v4_24");
+    EXPECT_EQ(listed.find("10.244.2.0"), std::string::npos) << listed;
+    EXPECT_NE(listed.find("10.244.3.0"), std::string::npos) << listed;
+    EXPECT_NE(listed.find("10.244.4.0"), std::string::npos) << listed;
 
-    // An update against a set someone changed fails whole, naming nft's reason.
-    ASSERT_EQ(ns.run("nft delete element inet routelet no_masquerade_v4 '{ 10.244.3.0/24 }'"), 0);
-    auto failed = nft.run(*reconcile::masqueradeUpdate(
-        after, rules({"10.244.1.0/24", "10.244.4.0/24", "fd00:10:244:1::/64"})));
-    ASSERT_FALSE(failed.ok());
-    EXPECT_NE(failed.error().message.find("nftables: Error"), std::string::npos)
-        << failed.error().message;
+    // An update against a set someone changed fails whole, naming the set and the reason.
+    ASSERT_EQ(ns.run("nft delete element inet routelet exempt_v4_24 '{ 10.244.3.0 }'"), 0);
+    auto stale = reconcile::masqueradeUpdate(
+        after, rules({"10.96.0.0/12", "10.244.1.0/24", "10.244.5.0/24", "fd00:10:244:1::/64"}));
+    st = host.nftElements(*stale);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message.find("set inet routelet exempt_v4_24"), std::string::npos)
+        << st.error().message;
+    EXPECT_EQ(ns.output("nft list set inet routelet exempt_v4_24").find("10.244.5.0"),
+              std::string::npos)
+        << "a failed transaction left part of itself behind";
 
-    auto tables = nft.tables();
-    ASSERT_TRUE(tables.ok()) << tables.error().message;
-    EXPECT_EQ(*tables, (std::vector<std::string>{"inet other", "inet routelet"}));
-    ASSERT_TRUE(nft.run(reconcile::masqueradeRemovalScript()).ok());
-    ASSERT_TRUE(nft.run(reconcile::masqueradeRemovalScript()).ok());  // when absent, too
-    tables = nft.tables();
-    ASSERT_TRUE(tables.ok());
-    EXPECT_EQ(*tables, std::vector<std::string>{"inet other"});
+    EXPECT_EQ(tablesIn(), (std::vector<std::string>{"inet other", "inet routelet"}));
+    ASSERT_TRUE(host.nft(reconcile::masqueradeRemovalScript()).ok());
+    ASSERT_TRUE(host.nft(reconcile::masqueradeRemovalScript()).ok());  // when absent, too
+    EXPECT_EQ(tablesIn(), std::vector<std::string>{"inet other"});
   });
   EXPECT_EQ(ns.run("nft list chain inet other c >/dev/null"), 0);
+}
+
+TEST(MasqueradeKernelTest, FiveThousandNodesGoInOneTransaction) {
+  if (!requireRootAndIp() || !requireNft()) return;
+  TestNetns ns("masqbig");
+  ASSERT_TRUE(ns.ok());
+  std::vector<std::string> keep = {"10.0.1.0/24"};
+  for (int i = 0; i < 5000; ++i) {
+    keep.push_back("10." + std::to_string(64 + i / 256) + "." + std::to_string(i % 256) + ".0/24");
+    keep.push_back("fd00:" + std::to_string(1000 + i) + "::/64");
+  }
+  inside(ns, [&](KernelHost& host) {
+    program(host, {prefixes({"10.0.1.0/24", "fd00:1::/64"}), reconcile::outermost(prefixes(keep))});
+  });
+  EXPECT_EQ(ns.output("nft list set inet routelet exempt_v4_24 | grep -o '10\\.[0-9.]*' | wc -l"),
+            "5001\n");
+  EXPECT_EQ(ns.output("nft list set inet routelet exempt_v6_64 | grep -o 'fd00:[0-9]*::' | wc -l"),
+            "5000\n");
 }
 
 TEST(MasqueradeKernelTest, TheMonitorNamesTheTableAndWhoCommitted) {
   if (!requireRootAndIp() || !requireNft()) return;
   TestNetns ns("masqmon");
   ASSERT_TRUE(ns.ok());
-  inside(ns, [&](Nftables& nft) {
+  inside(ns, [&](KernelHost& host) {
     auto monitor = netlink::Monitor::openNftables();
     ASSERT_TRUE(monitor.ok()) << monitor.error().message;
     std::vector<netlink::NftCommit> commits;
@@ -111,19 +156,27 @@ TEST(MasqueradeKernelTest, TheMonitorNamesTheTableAndWhoCommitted) {
           if (e.kind == netlink::Event::Kind::kNftCommit) commits.push_back(e.nft);
       }
     };
-    ASSERT_TRUE(nft.run(reconcile::masqueradeScript(rules({"10.244.1.0/24"}))).ok());
-    collect(1);
-    ASSERT_EQ(commits.size(), 1u);
+    program(host, rules({"10.244.1.0/24"}));
+    collect(2);  // the shape, then the elements: both ours
+    ASSERT_EQ(commits.size(), 2u);
     std::pair<uint8_t, std::string> ours{NFPROTO_INET, "routelet"};
     EXPECT_EQ(commits[0].pid, static_cast<uint32_t>(::getpid()));
     EXPECT_NE(std::find(commits[0].tables.begin(), commits[0].tables.end(), ours),
               commits[0].tables.end());
+    EXPECT_EQ(commits[1].pid, static_cast<uint32_t>(::getpid()));
+    EXPECT_EQ(commits[1].tables, (std::vector<std::pair<uint8_t, std::string>>{ours}));
+    // The element commit names the agent's own socket, by which the agent learns the pid
+    // the kernel gives it (in a container, not its getpid()); libnftables' does not.
+    auto port = host.nftPortId();
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    EXPECT_EQ(commits[1].portid, *port);
+    EXPECT_NE(commits[0].portid, *port);
     // Someone else deletes one element, then the whole table.
-    ASSERT_EQ(ns.run("nft delete element inet routelet no_masquerade_v4 '{ 10.244.1.0/24 }'"), 0);
+    ASSERT_EQ(ns.run("nft delete element inet routelet exempt_v4_24 '{ 10.244.1.0 }'"), 0);
     ASSERT_EQ(ns.run("nft delete table inet routelet"), 0);
-    collect(3);
-    ASSERT_EQ(commits.size(), 3u);
-    for (std::size_t i = 1; i < 3; ++i) {
+    collect(4);
+    ASSERT_EQ(commits.size(), 4u);
+    for (std::size_t i = 2; i < 4; ++i) {
       EXPECT_NE(commits[i].pid, static_cast<uint32_t>(::getpid()));
       EXPECT_NE(commits[i].pid, 0u);
       EXPECT_EQ(commits[i].tables, (std::vector<std::pair<uint8_t, std::string>>{ours}));
@@ -180,10 +233,14 @@ TEST(MasqueradeKernelTest, PodTrafficLeavesWithTheNodeAddressOnlyOutsideTheClust
   ASSERT_EQ(t.peer.run("ip route add 10.244.1.0/24 via 10.244.2.1"), 0);
   // Without the table: the outside world cannot answer a pod address.
   EXPECT_EQ(t.sourceSeen(t.pod, t.ext, "192.168.77.2"), "");
-  inside(t.node, [&](Nftables& nft) {
-    ASSERT_TRUE(nft.run(reconcile::masqueradeScript({prefixes({"10.244.1.0/24"}),
-                                                     prefixes({"10.244.1.0/24", "10.244.2.0/24"})}))
-                    .ok());
+  reconcile::MasqueradeRules r{prefixes({"10.244.1.0/24"}),
+                               prefixes({"10.244.1.0/24", "10.244.2.0/24"})};
+  // The shape alone, sets empty: nothing is masqueraded yet, not even pod to pod.
+  inside(t.node,
+         [&](KernelHost& host) { ASSERT_TRUE(host.nft(reconcile::masqueradeScript(r)).ok()); });
+  EXPECT_EQ(t.sourceSeen(t.pod, t.peer, "10.244.2.2"), "10.244.1.2");
+  inside(t.node, [&](KernelHost& host) {
+    ASSERT_TRUE(host.nftElements(reconcile::masqueradeElements(r)).ok());
   });
   EXPECT_EQ(t.sourceSeen(t.pod, t.ext, "192.168.77.2"), "192.168.77.1");
   // Pod to pod across nodes keeps the pod's address.

@@ -587,6 +587,40 @@ TEST(MessageParseTest, NftNoticesNameTheTableAndTheCommittingProcess) {
   EXPECT_FALSE(trace->has_value());
 }
 
+TEST(MessageGoldenTest, NftSetElementsAndBatch) {
+  // NFT_MSG_NEWSETELEM (subsystem 10, message 12), NLM_F_REQUEST|ACK|CREATE; nfgenmsg
+  // NFPROTO_INET; table "t", set "s"; one list element with its key's data value.
+  Bytes want;
+  putHeader(want, 0, (10 << 8) | 12, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, 7);
+  want.insert(want.end(), {1, 0, 0, 0});  // family, version, res_id
+  putAttr(want, 1, text("t"));
+  putAttr(want, 2, text("s"));
+  Bytes key;
+  putAttr(key, 1, {10, 244, 2, 0});  // NFTA_DATA_VALUE
+  Bytes element;
+  putAttr(element, NLA_F_NESTED | 1, key);  // NFTA_SET_ELEM_KEY
+  Bytes list;
+  putAttr(list, NLA_F_NESTED | 1, element);  // NFTA_LIST_ELEM
+  putAttr(want, NLA_F_NESTED | 3, list);     // NFTA_SET_ELEM_LIST_ELEMENTS
+  finishLength(want);
+  std::vector<ip::Address> keys = {*ip::Address::parse("10.244.2.0")};
+  EXPECT_EQ(buildNftSetElements(7, true, 1, "t", "s", keys), want);
+  // A delete is NFT_MSG_DELSETELEM (14) without NLM_F_CREATE, otherwise the same.
+  Bytes del = buildNftSetElements(7, false, 1, "t", "s", keys);
+  want[4] = 14;
+  want[6] = NLM_F_REQUEST | NLM_F_ACK;
+  want[7] = 0;
+  EXPECT_EQ(del, want);
+  // Batch begin (16) and end (17): AF_UNSPEC, res_id NFNL_SUBSYS_NFTABLES in network order.
+  Bytes begin;
+  putHeader(begin, 20, 16, NLM_F_REQUEST, 3);
+  begin.insert(begin.end(), {0, 0, 0, 10});
+  EXPECT_EQ(buildNftBatch(3, true), begin);
+  Bytes end = begin;
+  end[4] = 17;
+  EXPECT_EQ(buildNftBatch(3, false), end);
+}
+
 TEST(MessageParseTest, MalformedNftNoticesAreErrors) {
   // A pid of the wrong size, an object without its table, a truncated message.
   EXPECT_FALSE(parseNftNotice(nftMessage(NFT_MSG_NEWGEN, 0, NFTA_GEN_PROC_PID, {1, 2})).ok());

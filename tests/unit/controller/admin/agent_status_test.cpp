@@ -65,6 +65,46 @@ TEST(AgentStatusTest, ReadsWhatTheAgentWrites) {
   EXPECT_EQ(s->peers[1].detail, "10.9.9.9 is not on-link");
 }
 
+TEST(AgentStatusTest, ReadsMasqueradeBridgeNetfilterAndHairpinAsTheAgentWritesThem) {
+  reconcile::NodeCache cache;
+  reconcile::SelfInfo self;
+  self.name = "a";
+  reconcile::Report report;
+  agent::PublishedState published;
+  agent::StatusInputs in{cache,
+                         self,
+                         report,
+                         published,
+                         true,
+                         "",
+                         "/etc/cni/net.d/x.conflist",
+                         {true, "", "3 destination ranges exempt"},
+                         {true, "net.bridge.bridge-nf-call-iptables does not exist", ""},
+                         false};
+
+  auto s = parseAgentStatus(agent::statusJson(in));
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(s->masquerade);
+  EXPECT_TRUE(s->masquerade->enabled);
+  EXPECT_EQ(s->masquerade->detail, "3 destination ranges exempt");
+  EXPECT_EQ(s->masquerade->error, "");
+  EXPECT_EQ(s->masquerade->table, "inet routelet");
+  ASSERT_TRUE(s->bridgeNetfilter);
+  EXPECT_TRUE(s->bridgeNetfilter->enabled);
+  EXPECT_EQ(s->bridgeNetfilter->error, "net.bridge.bridge-nf-call-iptables does not exist");
+  ASSERT_TRUE(s->hairpin);
+  EXPECT_FALSE(*s->hairpin);
+
+  in.masquerade = {false, "", ""};
+  in.hairpin = true;
+  s = parseAgentStatus(agent::statusJson(in));
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(s->masquerade);
+  EXPECT_FALSE(s->masquerade->enabled);
+  EXPECT_EQ(s->masquerade->table, "");
+  EXPECT_TRUE(*s->hairpin);
+}
+
 TEST(AgentStatusTest, NotReadyReasonAndMissingOptionalFields) {
   auto s = parseAgentStatus(
       R"({"node":"a","ready":false,"notReadyReason":"no podCIDR","peers":[
@@ -76,6 +116,10 @@ TEST(AgentStatusTest, NotReadyReasonAndMissingOptionalFields) {
   EXPECT_EQ(s->peers[0].family, ip::Family::kV6);
   EXPECT_FALSE(s->peers[0].podCIDR);
   EXPECT_FALSE(s->peers[0].nodeIP);
+  // An agent older than masquerade, bridgeNetfilter and hairpin does not write them.
+  EXPECT_FALSE(s->masquerade);
+  EXPECT_FALSE(s->bridgeNetfilter);
+  EXPECT_FALSE(s->hairpin);
 }
 
 TEST(AgentStatusTest, RejectsWhatItCannotTrustNamingTheField) {
@@ -94,6 +138,15 @@ TEST(AgentStatusTest, RejectsWhatItCannotTrustNamingTheField) {
             "podCIDR \"bogus\""},
            {R"({"peers":[{"node":"b","family":"4"}]})", "state missing"},
            {R"({"ready":"yes"})", "not the agent's status JSON"},
+           {R"({"masquerade":true})", "masquerade true: want an object"},
+           {R"({"masquerade":{}})", "masquerade.enabled: missing"},
+           {R"({"masquerade":{"enabled":"yes"}})",
+            "masquerade.enabled \"yes\": want true or false"},
+           {R"({"masquerade":{"enabled":true,"table":7}})", "masquerade.table 7: want a string"},
+           {R"({"bridgeNetfilter":{"enabled":true,"error":["x"]}})",
+            "bridgeNetfilter.error [\"x\"]: want a string"},
+           {R"({"bridgeNetfilter":null})", "bridgeNetfilter null: want an object"},
+           {R"({"hairpin":"on"})", "hairpin \"on\": want true or false"},
        }) {
     auto s = parseAgentStatus(c.json);
     ASSERT_FALSE(s) << c.json;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace routelet::admin {
 namespace {
 
@@ -61,6 +63,7 @@ CleanupFacts everything() {
                                  dir("attachments", {file("abc:eth0")})})};
   f.statusPath = "/run/routelet/status.json";
   f.statusPresent = true;
+  f.masqueradeTablePresent = true;
   return f;
 }
 
@@ -73,6 +76,7 @@ TEST(CleanupPlanTest, RemovesExactlyRouteletsThingsInOrder) {
                 "delete bridge cni0",
                 "delete route 10.244.2.0/24 via 192.168.1.12 proto 201",
                 "delete route fd00:2::/64 via fd00::12 proto 201",
+                "delete nftables table inet routelet",
                 "remove IPAM file /run/routelet/ipam/routelet/lock",
                 "remove IPAM file /run/routelet/ipam/routelet/last-reserved.10.244.1.0_24",
                 "remove IPAM file /run/routelet/ipam/routelet/leases/10.244.1.2",
@@ -97,6 +101,39 @@ TEST(CleanupPlanTest, NothingLeftMeansNoActions) {
   auto plan = planCleanup(f);
   EXPECT_TRUE(plan.actions.empty());
   EXPECT_TRUE(plan.kept.empty());
+}
+
+TEST(CleanupPlanTest, TheMasqueradeTableGoesOnlyWhenTheKernelHasIt) {
+  auto f = everything();
+  f.masqueradeTablePresent = false;
+  for (const auto& l : lines(planCleanup(f))) EXPECT_EQ(l.find("nftables"), std::string::npos) << l;
+  f.masqueradeTablePresent = true;
+  auto plan = planCleanup(f);
+  auto table = std::find_if(plan.actions.begin(), plan.actions.end(), [](const auto& a) {
+    return a.kind == CleanupAction::Kind::kDeleteMasqueradeTable;
+  });
+  ASSERT_NE(table, plan.actions.end());
+  EXPECT_EQ(renderCleanupLine(*table, true), "would delete nftables table inet routelet");
+}
+
+// kube-proxy and other software rely on bridge netfilter too: cleanup names the sysctls
+// it leaves at 1 and plans nothing for them.
+TEST(CleanupPlanTest, BridgeNetfilterSysctlsAreLeftAsTheyAre) {
+  auto f = everything();
+  size_t actions = planCleanup(f).actions.size();
+  f.bridgeNfCallIptables = "1";
+  f.bridgeNfCallIp6tables = "1";
+  auto plan = planCleanup(f);
+  EXPECT_EQ(plan.actions.size(), actions);
+  EXPECT_EQ(
+      plan.kept,
+      (std::vector<std::string>{
+          "net.bridge.bridge-nf-call-iptables = 1: not reverted, kube-proxy and others need it",
+          "net.bridge.bridge-nf-call-ip6tables = 1: not reverted, kube-proxy and others need "
+          "it"}));
+  f.bridgeNfCallIptables = "0";
+  f.bridgeNfCallIp6tables = "";  // br_netfilter not loaded
+  EXPECT_TRUE(planCleanup(f).kept.empty());
 }
 
 TEST(CleanupPlanTest, ABridgeOfTheSameNameThatRouteletDidNotMakeStays) {

@@ -24,10 +24,13 @@ netlink::Route route(const char* dst, const char* via, uint8_t proto) {
 
 constexpr const char* kStatus = R"({"node":"lab-1","ready":true,"state":"ready","bridge":"cni0",
   "mtu":1500,"podCIDRs":["10.244.1.0/24"],"nodeIPs":["192.168.1.11"],
-  "cniConfig":"/etc/cni/net.d/10-routelet.conflist","routeProtocol":201,"peers":[
+  "cniConfig":"/etc/cni/net.d/10-routelet.conflist","routeProtocol":201,
+  "masquerade":{"enabled":true,"detail":"3 destination ranges exempt","table":"inet routelet"},
+  "bridgeNetfilter":{"enabled":true},"hairpin":true,"peers":[
   {"node":"lab-2","family":"4","podCIDR":"10.244.2.0/24","nodeIP":"192.168.1.12","state":"programmed"}]})";
 
-// A node as the agent leaves it: status, config, bridge, a pod, a route, a lease.
+// A node as the agent leaves it: status, config, bridge, a pod, a route, a lease, the
+// masquerade table (beside another tool's) and bridge netfilter on.
 FakeSystem node() {
   FakeSystem s;
   s.routeTable = {route("10.244.2.0/24", "192.168.1.12", 201),
@@ -54,6 +57,9 @@ FakeSystem node() {
   s.addFile("/run/routelet/ipam/routelet/lock");
   s.addFile("/run/routelet/ipam/routelet/leases/10.244.1.2", "abc\neth0\n");
   s.addFile("/run/routelet/ipam/routelet/attachments/abc:eth0", "abc\neth0\n10.244.1.2\n");
+  s.nftTables = {"inet routelet", "inet other"};
+  s.addFile("/proc/sys/net/bridge/bridge-nf-call-iptables", "1\n");
+  s.addFile("/proc/sys/net/bridge/bridge-nf-call-ip6tables", "1\n");
   s.http["/healthz"] = {200, "ok"};
   s.http["/readyz"] = {200, "ok"};
   return s;
@@ -88,6 +94,37 @@ TEST(StatusCommandTest, HealthyExitsZeroDegradedExitsOne) {
   r = status(s, {});
   EXPECT_EQ(r.code, kExitProblem);
   EXPECT_NE(r.out.find("missing: no route with proto 201"), std::string::npos) << r.out;
+}
+
+TEST(StatusCommandTest, ChecksTheMasqueradeTableAndBridgeSysctlsInTheKernel) {
+  auto s = node();
+  auto r = status(s, {});
+  EXPECT_EQ(r.code, kExitOk) << r.out;
+  EXPECT_NE(r.out.find("masquerade  on, table inet routelet, 3 destination ranges exempt\n"
+                       "bridge nf   on (iptables 1, ip6tables 1)\n"
+                       "hairpin     on\n"),
+            std::string::npos)
+      << r.out;
+
+  s.nftTables.erase("inet routelet");
+  s.files["/proc/sys/net/bridge/bridge-nf-call-iptables"] = "0\n";
+  r = status(s, {"-o", "json"});
+  EXPECT_EQ(r.code, kExitProblem);
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["masquerade"]["tablePresent"], false);
+  EXPECT_EQ(doc["bridgeNetfilter"]["net.bridge.bridge-nf-call-iptables"], "0");
+  EXPECT_EQ(doc["problems"], nlohmann::json::parse(R"([
+              "masquerade is on but nftables table inet routelet does not exist",
+              "bridge netfilter is on but net.bridge.bridge-nf-call-iptables is 0"])"));
+
+  s.nftError = "nftables: Operation not permitted";
+  s.files.erase("/proc/sys/net/bridge/bridge-nf-call-ip6tables");
+  r = status(s, {});
+  EXPECT_NE(r.out.find("cannot read the kernel's nftables tables: nftables: Operation not "
+                       "permitted"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("ip6tables not available"), std::string::npos) << r.out;
 }
 
 TEST(StatusCommandTest, OutputFormatsAndBadArguments) {
@@ -133,12 +170,24 @@ TEST(CleanupCommandTest, RemovesRouteletsThingsAndASecondRunIsANoOp) {
   EXPECT_EQ(s.files.count("/run/routelet/status.json"), 0u);
   EXPECT_EQ(s.dirs.count("/run/routelet/ipam"), 0u);
   EXPECT_EQ(s.dirs.count("/run/routelet"), 1u);
+  EXPECT_EQ(s.nftTables, (std::set<std::string>{"inet other"}));
+  EXPECT_EQ(s.files["/proc/sys/net/bridge/bridge-nf-call-iptables"], "1\n");
   EXPECT_NE(r.out.find("delete bridge cni0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("delete route 10.244.2.0/24 via 192.168.1.12 dev 2 proto 201\n"
+                       "delete nftables table inet routelet\n"
+                       "remove IPAM file"),
+            std::string::npos)
+      << r.out;
 
   int before = s.mutations;
+  const std::string sysctlsKept =
+      "left in place: net.bridge.bridge-nf-call-iptables = 1: not reverted, kube-proxy and "
+      "others need it\n"
+      "left in place: net.bridge.bridge-nf-call-ip6tables = 1: not reverted, kube-proxy and "
+      "others need it\n";
   r = cleanup(s, {});
   EXPECT_EQ(r.code, kExitOk);
-  EXPECT_EQ(r.out, "nothing to clean up\n");
+  EXPECT_EQ(r.out, sysctlsKept + "nothing to clean up\n");
   EXPECT_EQ(s.mutations, before);
 }
 
@@ -153,11 +202,37 @@ TEST(CleanupCommandTest, DryRunPrintsThePlanAndChangesNothing) {
       << r.out;
   EXPECT_NE(r.out.find("would remove CNI config /etc/cni/net.d/10-routelet.conflist\n"),
             std::string::npos);
+  EXPECT_NE(r.out.find("would delete nftables table inet routelet\n"), std::string::npos);
+  EXPECT_EQ(s.nftTables.count("inet routelet"), 1u);
   auto real = cleanup(s, {});
   std::string expected;
   std::istringstream lines(r.out);
-  for (std::string l; std::getline(lines, l);) expected += l.substr(6) + "\n";  // drop "would "
+  for (std::string l; std::getline(lines, l);)  // drop "would "
+    expected += l.rfind("would ", 0) == 0 ? l.substr(6) + "\n" : l + "\n";
   EXPECT_EQ(real.out, expected);
+}
+
+// Without CAP_NET_ADMIN (or nf_tables) the table cannot be seen: the rest is cleaned up,
+// and the exit code says the job is not done.
+TEST(CleanupCommandTest, UnreadableNftablesLeavesTheTableAndFails) {
+  auto s = node();
+  s.http.clear();
+  s.nftError = "nftables: Operation not permitted";
+  auto r = cleanup(s, {});
+  EXPECT_EQ(r.code, kExitProblem);
+  EXPECT_NE(r.err.find("cannot read nftables tables, so table inet routelet stays if it exists: "
+                       "nftables: Operation not permitted"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("nftables table"), std::string::npos) << r.out;
+  EXPECT_EQ(s.linkTable.size(), 1u);
+  EXPECT_EQ(s.nftTables.size(), 2u);
+
+  s.nftError.clear();
+  r = cleanup(s, {});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_NE(r.out.find("delete nftables table inet routelet\n"), std::string::npos) << r.out;
+  EXPECT_EQ(s.nftTables, (std::set<std::string>{"inet other"}));
 }
 
 TEST(CleanupCommandTest, RefusesWhileTheAgentRunsUnlessForced) {

@@ -1,5 +1,6 @@
-// A stateful in-memory node for the admin commands: routes, links, files and the agent's
-// endpoints. Deletions really remove, so a second cleanup sees what the first one left.
+// A stateful in-memory node for the admin commands: routes, links, nftables tables, files
+// and the agent's endpoints. Deletions really remove, so a second cleanup sees what the first one
+// left.
 #pragma once
 
 #include <cerrno>
@@ -16,6 +17,8 @@ class FakeSystem : public System {
  public:
   std::vector<netlink::Route> routeTable;
   std::vector<netlink::Link> linkTable;
+  std::set<std::string> nftTables;  // "inet routelet", "inet other", ...
+  std::string nftError;             // non-empty: nftables cannot be used (no CAP_NET_ADMIN)
   std::map<std::string, std::string> files;  // path -> content
   std::set<std::string> dirs;
   std::map<std::string, HttpAnswer> http;  // path ("/healthz") -> answer; missing: refused
@@ -50,6 +53,15 @@ class FakeSystem : public System {
       }
     }
     return makeError("no such device", ENODEV);
+  }
+  Result<std::vector<std::string>> nftablesTables() override {
+    if (!nftError.empty()) return makeError(nftError, EPERM);
+    return std::vector<std::string>(nftTables.begin(), nftTables.end());
+  }
+  Status deleteMasqueradeTable() override {
+    if (!nftError.empty()) return makeError(nftError, EPERM);
+    if (nftTables.erase(masqueradeTableName())) ++mutations;
+    return okStatus();
   }
   Result<std::string> readFile(const std::string& path) override {
     auto it = files.find(path);

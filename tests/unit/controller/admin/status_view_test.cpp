@@ -26,7 +26,8 @@ PeerRecord peer(const char* name, const char* cidr, const char* nodeIP,
   return PeerRecord{name, ip::Family::kV4, prefix(cidr), addr(nodeIP), state, detail};
 }
 
-// A healthy node: agent ready, both peers' routes in the kernel, bridge up, config first.
+// A healthy node: agent ready, both peers' routes in the kernel, bridge up, config first,
+// masquerade on with its table in the kernel, bridge netfilter on and its sysctls at 1.
 StatusFacts healthy() {
   StatusFacts f;
   f.statusPath = "/run/routelet/status.json";
@@ -42,7 +43,13 @@ StatusFacts healthy() {
   a.routeProtocol = 201;
   a.peers = {peer("lab-2", "10.244.2.0/24", "192.168.1.12"),
              peer("lab-3", "10.244.3.0/24", "192.168.1.13")};
+  a.masquerade = FeatureStatus{true, "3 destination ranges exempt", "", "inet routelet"};
+  a.bridgeNetfilter = FeatureStatus{true, "", "", ""};
+  a.hairpin = true;
   f.agent = a;
+  f.masqueradeTablePresent = true;
+  f.bridgeNfCallIptables = "1";
+  f.bridgeNfCallIp6tables = "1";
   f.routes = {route("10.244.2.0/24", "192.168.1.12", 201),
               route("10.244.3.0/24", "192.168.1.13", 201), route("0.0.0.0/0", "192.168.1.1", 3)};
   f.bridgeName = "cni0";
@@ -178,12 +185,118 @@ TEST(StatusViewTest, TextIsATableReadableInATerminal) {
             "pod CIDRs   10.244.1.0/24\n"
             "node IPs    192.168.1.11\n"
             "routes      proto 201\n"
+            "masquerade  on, table inet routelet, 3 destination ranges exempt\n"
+            "bridge nf   on (iptables 1, ip6tables 1)\n"
+            "hairpin     on\n"
             "\n"
             "PEER   IPV  NODE IP       POD CIDR       ROUTE\n"
             "lab-2  4    192.168.1.12  10.244.2.0/24  programmed\n"
             "lab-3  4    192.168.1.13  10.244.3.0/24  programmed\n"
             "\n"
             "healthy\n");
+}
+
+// The agent believes the table programmed, but the kernel has none: pods' traffic to the
+// outside leaves with pod addresses.
+TEST(StatusViewTest, MasqueradeOnWithoutItsTableDegrades) {
+  auto f = healthy();
+  f.masqueradeTablePresent = false;
+  auto v = assessStatus(f);
+  ASSERT_EQ(v.problems.size(), 1u);
+  EXPECT_EQ(v.problems[0], "masquerade is on but nftables table inet routelet does not exist");
+  EXPECT_NE(renderStatusText(v).find(
+                "masquerade  on, table inet routelet MISSING, 3 destination ranges exempt\n"),
+            std::string::npos)
+      << renderStatusText(v);
+
+  // Off: no table is what should be, and a leftover one is shown.
+  f.agent->masquerade = FeatureStatus{false, "", "", ""};
+  v = assessStatus(f);
+  EXPECT_TRUE(v.problems.empty()) << v.problems[0];
+  EXPECT_NE(renderStatusText(v).find("masquerade  off\n"), std::string::npos);
+  f.masqueradeTablePresent = true;
+  EXPECT_NE(
+      renderStatusText(assessStatus(f)).find("masquerade  off, table inet routelet present\n"),
+      std::string::npos);
+}
+
+TEST(StatusViewTest, UnreadableNftablesDegradesOnlyWhenMasqueradeIsOn) {
+  auto f = healthy();
+  f.masqueradeTablePresent = false;
+  f.nftablesError = "nftables: Operation not permitted";
+  auto v = assessStatus(f);
+  ASSERT_EQ(v.problems.size(), 1u);
+  EXPECT_EQ(v.problems[0],
+            "cannot read the kernel's nftables tables: nftables: Operation not permitted");
+  EXPECT_NE(renderStatusText(v).find("masquerade  on, table inet routelet (cannot read nftables)"),
+            std::string::npos)
+      << renderStatusText(v);
+  f.agent->masquerade->enabled = false;
+  EXPECT_TRUE(assessStatus(f).problems.empty());
+}
+
+TEST(StatusViewTest, TheAgentsMasqueradeAndBridgeNetfilterErrorsDegrade) {
+  auto f = healthy();
+  f.agent->masquerade->error = "nftables: Could not process rule: No such file or directory";
+  f.agent->bridgeNetfilter->error =
+      "net.bridge.bridge-nf-call-iptables does not exist: the br_netfilter module is not loaded";
+  f.bridgeNfCallIptables = "";
+  f.bridgeNfCallIp6tables = "";
+  auto v = assessStatus(f);
+  ASSERT_EQ(v.problems.size(), 2u);
+  EXPECT_EQ(v.problems[0],
+            "the agent cannot program masquerade: nftables: Could not process rule: No such file "
+            "or directory");
+  EXPECT_EQ(v.problems[1],
+            "the agent cannot set bridge netfilter: net.bridge.bridge-nf-call-iptables does not "
+            "exist: the br_netfilter module is not loaded");
+  std::string text = renderStatusText(v);
+  EXPECT_NE(text.find("masquerade  on, table inet routelet, 3 destination ranges exempt, error: "
+                      "nftables: Could not process rule"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("bridge nf   on (iptables not available, ip6tables not available), error: "
+                      "net.bridge.bridge-nf-call-iptables does not exist"),
+            std::string::npos)
+      << text;
+}
+
+// Something reset a sysctl after the agent set it: Services between pods of this node
+// bypass kube-proxy's rules.
+TEST(StatusViewTest, BridgeNetfilterOnWithASysctlAtZeroDegrades) {
+  auto f = healthy();
+  f.bridgeNfCallIp6tables = "0";
+  auto v = assessStatus(f);
+  ASSERT_EQ(v.problems.size(), 1u);
+  EXPECT_EQ(v.problems[0], "bridge netfilter is on but net.bridge.bridge-nf-call-ip6tables is 0");
+  EXPECT_NE(renderStatusText(v).find("bridge nf   on (iptables 1, ip6tables 0)\n"),
+            std::string::npos);
+
+  f.agent->bridgeNetfilter->enabled = false;  // not routelet's business then
+  f.bridgeNfCallIptables = "0";
+  v = assessStatus(f);
+  EXPECT_TRUE(v.problems.empty()) << v.problems[0];
+  EXPECT_NE(renderStatusText(v).find("bridge nf   off (iptables 0, ip6tables 0)\n"),
+            std::string::npos);
+}
+
+TEST(StatusViewTest, AnOlderAgentThatDoesNotReportTheFeaturesIsNotDegraded) {
+  auto f = healthy();
+  f.agent->masquerade.reset();
+  f.agent->bridgeNetfilter.reset();
+  f.agent->hairpin.reset();
+  f.masqueradeTablePresent = false;
+  f.bridgeNfCallIptables = "0";
+  auto v = assessStatus(f);
+  EXPECT_TRUE(v.problems.empty()) << v.problems[0];
+  std::string text = renderStatusText(v);
+  EXPECT_NE(text.find("masquerade  unknown\n"
+                      "bridge nf   unknown (iptables 0, ip6tables 1)\n"
+                      "hairpin     unknown\n"),
+            std::string::npos)
+      << text;
+  f.agent->hairpin = false;
+  EXPECT_NE(renderStatusText(assessStatus(f)).find("hairpin     off\n"), std::string::npos);
 }
 
 TEST(StatusViewTest, JsonCarriesEveryFieldForScripts) {
@@ -201,6 +314,25 @@ TEST(StatusViewTest, JsonCarriesEveryFieldForScripts) {
   EXPECT_EQ(doc["peers"][0]["podCIDR"], "10.244.2.0/24");
   EXPECT_EQ(doc["peers"][1]["state"], "programmed");
   EXPECT_EQ(doc["problems"].size(), 1u);
+  EXPECT_EQ(doc["masquerade"],
+            nlohmann::json::parse(R"({"reported": true, "enabled": true, "table": "inet routelet",
+                "tablePresent": true, "detail": "3 destination ranges exempt"})"));
+  EXPECT_EQ(doc["bridgeNetfilter"], nlohmann::json::parse(R"({"reported": true, "enabled": true,
+                "net.bridge.bridge-nf-call-iptables": "1",
+                "net.bridge.bridge-nf-call-ip6tables": "1"})"));
+  EXPECT_EQ(doc["hairpin"], true);
+
+  f.agent->masquerade->error = "nftables: boom";
+  f.agent->hairpin.reset();
+  f.masqueradeTablePresent = false;
+  f.nftablesError = "nftables: Operation not permitted";
+  f.bridgeNfCallIptables = "";
+  doc = nlohmann::json::parse(renderStatusJson(assessStatus(f)));
+  EXPECT_EQ(doc["masquerade"]["error"], "nftables: boom");
+  EXPECT_EQ(doc["masquerade"]["tablePresent"], false);
+  EXPECT_EQ(doc["masquerade"]["nftablesError"], "nftables: Operation not permitted");
+  EXPECT_TRUE(doc["bridgeNetfilter"]["net.bridge.bridge-nf-call-iptables"].is_null());
+  EXPECT_TRUE(doc["hairpin"].is_null());
 }
 
 }  // namespace

@@ -55,6 +55,17 @@ class FakeHost : public HostEdge {
     }
     return okStatus();
   }
+  Status nftElements(const std::vector<reconcile::SetChange>& changes) override {
+    elementWrites.push_back(changes);
+    if (elementFailures > 0) {
+      --elementFailures;
+      return makeError(
+          "add 1 elements to set inet routelet exempt_v4_24: No such file or directory", ENOENT);
+    }
+    return okStatus();
+  }
+  Result<uint32_t> nftPortId() override { return kPortId; }
+  static constexpr uint32_t kPortId = 77;
   Status enableBridgeNetfilter() override {
     ++bridgeNetfilterCalls;
     if (!bridgeNetfilterError.empty()) return makeError(bridgeNetfilterError, ENOENT);
@@ -63,6 +74,8 @@ class FakeHost : public HostEdge {
 
   std::vector<std::string> scripts;  // nft scripts run, in order
   int nftFailures = 0;               // the next this many nft scripts fail
+  std::vector<std::vector<reconcile::SetChange>> elementWrites;  // set element transactions
+  int elementFailures = 0;  // the next this many element transactions fail
   int bridgeNetfilterCalls = 0;
   std::string bridgeNetfilterError;
   std::vector<ip::Prefix> onLink = {*ip::Prefix::parse("192.168.1.0/24")};
@@ -644,25 +657,36 @@ TEST_F(AgentTest, AStuckStatusPatchDoesNotDelayHealing) {
 
 // --- Egress masquerade, bridge netfilter, hairpin
 
-netlink::Event nftCommit(uint32_t pid, std::vector<std::pair<uint8_t, std::string>> tables) {
+netlink::Event nftCommit(uint32_t pid, std::vector<std::pair<uint8_t, std::string>> tables,
+                         uint32_t portid = 0) {
   netlink::Event e{netlink::Event::Kind::kNftCommit, 0, "", std::nullopt, {}};
   e.nft.pid = pid;
+  e.nft.portid = portid;
   e.nft.tables = std::move(tables);
   return e;
 }
 constexpr uint8_t kInet = 1;  // NFPROTO_INET
 
+reconcile::MasqueradeRules threeNodeRules() {
+  return {{*ip::Prefix::parse("10.244.1.0/24")},
+          {*ip::Prefix::parse("10.244.1.0/24"), *ip::Prefix::parse("10.244.2.0/24"),
+           *ip::Prefix::parse("10.244.3.0/24")}};
+}
+reconcile::SetChange exempt(bool add, const std::string& key) {
+  return {"exempt_v4_24", ip::Family::kV4, add, {*ip::Address::parse(key)}};
+}
+
 TEST_F(AgentTest, MasqueradeTableIsWrittenWholeAtTheFirstPassAndNotAgainWhenNothingChanged) {
   agent().nodesListed(threeNodes());
   agent().pass();
   ASSERT_EQ(host_.scripts.size(), 1u);
-  EXPECT_EQ(host_.scripts[0], reconcile::masqueradeScript({{*ip::Prefix::parse("10.244.1.0/24")},
-                                                           {*ip::Prefix::parse("10.244.1.0/24"),
-                                                            *ip::Prefix::parse("10.244.2.0/24"),
-                                                            *ip::Prefix::parse("10.244.3.0/24")}}));
+  EXPECT_EQ(host_.scripts[0], reconcile::masqueradeScript(threeNodeRules()));
+  ASSERT_EQ(host_.elementWrites.size(), 1u);
+  EXPECT_EQ(host_.elementWrites[0], reconcile::masqueradeElements(threeNodeRules()));
   agent().requestPass();
   agent().pass();
   EXPECT_EQ(host_.scripts.size(), 1u);
+  EXPECT_EQ(host_.elementWrites.size(), 1u);
   EXPECT_EQ(metrics_.value("routelet_masquerade_exempt_ranges"), 3);
   EXPECT_EQ(
       metrics_.value("routelet_masquerade_writes_total", {{"kind", "table"}, {"result", "ok"}}), 1);
@@ -686,23 +710,25 @@ TEST_F(AgentTest, ANewPeerIsExemptedByAnElementUpdateInTheTargetedPass) {
   agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
   agent().pass();
   EXPECT_EQ(agent().passes(), wholePasses);  // targeted
-  ASSERT_EQ(host_.scripts.size(), 2u);
-  EXPECT_EQ(host_.scripts[1], "add element inet routelet no_masquerade_v4 { 10.244.4.0/24 }\n");
+  ASSERT_EQ(host_.elementWrites.size(), 2u);
+  EXPECT_EQ(host_.elementWrites[1], std::vector<reconcile::SetChange>{exempt(true, "10.244.4.0")});
   agent().nodeDeleted("node2");
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 3u);
-  EXPECT_EQ(host_.scripts[2], "delete element inet routelet no_masquerade_v4 { 10.244.2.0/24 }\n");
+  ASSERT_EQ(host_.elementWrites.size(), 3u);
+  EXPECT_EQ(host_.elementWrites[2], std::vector<reconcile::SetChange>{exempt(false, "10.244.2.0")});
+  EXPECT_EQ(host_.scripts.size(), 1u);  // the shape never changed
 }
 
 TEST_F(AgentTest, ARefusedElementUpdateFallsBackToTheWholeTable) {
   agent().nodesListed(threeNodes());
   agent().pass();
-  host_.nftFailures = 1;  // someone removed the set meanwhile
+  host_.elementFailures = 1;  // someone removed the set meanwhile
   agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 3u);
-  EXPECT_EQ(host_.scripts[2].rfind("add table inet routelet\ndelete table", 0), 0u);
-  EXPECT_NE(host_.scripts[2].find("10.244.4.0/24"), std::string::npos);
+  ASSERT_EQ(host_.scripts.size(), 2u);
+  EXPECT_EQ(host_.scripts[1], host_.scripts[0]);
+  ASSERT_EQ(host_.elementWrites.size(), 3u);
+  EXPECT_EQ(host_.elementWrites[2][0].keys.size(), 4u);  // every exempt range, node4's too
   EXPECT_EQ(metrics_.value("routelet_masquerade_writes_total",
                            {{"kind", "elements"}, {"result", "error"}}),
             1);
@@ -712,10 +738,17 @@ TEST_F(AgentTest, AnotherProcessTouchingTheTableGetsItRewrittenAtOnce) {
   agent().nodesListed(threeNodes());
   agent().pass();
   uint64_t wholePasses = agent().passes();
-  // Our own transactions come back from the monitor too: ignored.
-  agent().kernelEvents({nftCommit(static_cast<uint32_t>(::getpid()), {{kInet, "routelet"}})});
+  // The first write's two commits come back: the shape (libnftables' own socket) and the
+  // elements (the agent's socket, by port id). The kernel names the agent by a pid that
+  // need not be getpid() (a container), so it is learned from the second, and the first,
+  // held until then, is judged by it: ours.
+  constexpr uint32_t kOwnPid = 31337;
+  agent().kernelEvents({nftCommit(kOwnPid, {{kInet, "routelet"}}),
+                        nftCommit(kOwnPid, {{kInet, "routelet"}}, FakeHost::kPortId)});
   // Another table, or a table of that name in another family: not ours.
   agent().kernelEvents({nftCommit(1, {{kInet, "filter"}, {2, "routelet"}})});
+  // Later commits of the agent, through either socket.
+  agent().kernelEvents({nftCommit(kOwnPid, {{kInet, "routelet"}})});
   runFor(std::chrono::milliseconds(150), std::chrono::milliseconds(10));
   EXPECT_EQ(host_.scripts.size(), 1u);
   // `nft delete table inet routelet` by someone else.
@@ -723,8 +756,21 @@ TEST_F(AgentTest, AnotherProcessTouchingTheTableGetsItRewrittenAtOnce) {
   agent().pass();
   ASSERT_EQ(host_.scripts.size(), 2u);
   EXPECT_EQ(host_.scripts[1], host_.scripts[0]);  // the whole table, not elements
-  EXPECT_EQ(agent().passes(), wholePasses);       // without a whole pass
+  ASSERT_EQ(host_.elementWrites.size(), 2u);
+  EXPECT_EQ(host_.elementWrites[1], host_.elementWrites[0]);
+  EXPECT_EQ(agent().passes(), wholePasses);  // without a whole pass
   EXPECT_EQ(metrics_.value("routelet_masquerade_heals_total"), 1);
+}
+
+TEST_F(AgentTest, AForeignCommitBeforeTheAgentKnowsItsOwnPidIsStillHealed) {
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  // Someone deleted the table between the agent's two commits.
+  agent().kernelEvents({nftCommit(31337, {{kInet, "routelet"}}),
+                        nftCommit(4242, {{kInet, "routelet"}}),
+                        nftCommit(31337, {{kInet, "routelet"}}, FakeHost::kPortId)});
+  agent().pass();
+  EXPECT_EQ(host_.scripts.size(), 2u);
 }
 
 TEST_F(AgentTest, MasqueradeOffRemovesTheTableOnceAndIgnoresTheMonitor) {
@@ -737,6 +783,7 @@ TEST_F(AgentTest, MasqueradeOffRemovesTheTableOnceAndIgnoresTheMonitor) {
   agent().requestPass();
   agent().pass();
   EXPECT_EQ(host_.scripts.size(), 1u);
+  EXPECT_TRUE(host_.elementWrites.empty());
   auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
   EXPECT_EQ(status["masquerade"]["enabled"], false);
 }
@@ -745,8 +792,10 @@ TEST_F(AgentTest, NonMasqueradeCIDRsAreExempt) {
   options_.nonMasqueradeCIDRs = {*ip::Prefix::parse("172.16.0.0/12")};
   agent().nodesListed(threeNodes());
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 1u);
-  EXPECT_NE(host_.scripts[0].find("172.16.0.0/12"), std::string::npos);
+  ASSERT_EQ(host_.elementWrites.size(), 1u);
+  EXPECT_EQ(host_.elementWrites[0][0],
+            (reconcile::SetChange{
+                "exempt_v4_12", ip::Family::kV4, true, {*ip::Address::parse("172.16.0.0")}}));
 }
 
 TEST_F(AgentTest, AFailedMasqueradeWriteDegradesTheNodeAndIsRetriedWhole) {

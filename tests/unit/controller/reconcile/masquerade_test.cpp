@@ -73,51 +73,86 @@ TEST(MasqueradeTest, APodCIDRNoNodeMayClaimIsNotExempted) {
   EXPECT_EQ(rules.keep, prefixes({"10.244.0.0/16"}));
 }
 
-TEST(MasqueradeTest, ScriptReplacesTheTableInOneGoWithARulePerFamily) {
-  MasqueradeRules rules{prefixes({"10.244.1.0/24", "fd00:10:244:1::/64"}),
-                        prefixes({"10.244.1.0/24", "10.244.2.0/24", "fd00:10:244:1::/64"})};
+std::vector<ip::Address> keys(const std::vector<std::string>& texts) {
+  std::vector<ip::Address> out;
+  for (const auto& t : texts) out.push_back(testing::addr(t));
+  return out;
+}
+
+TEST(MasqueradeTest, ScriptReplacesTheTableWithASetPerPrefixLengthAndEmptySets) {
+  MasqueradeRules rules{
+      prefixes({"10.244.1.0/24", "fd00:10:244:1::/64"}),
+      prefixes({"10.96.0.0/12", "10.244.1.0/24", "10.244.2.0/24", "fd00:10:244:1::/64"})};
   EXPECT_EQ(masqueradeScript(rules),
             "add table inet routelet\n"
             "delete table inet routelet\n"
             "add table inet routelet\n"
             "add chain inet routelet postrouting { type nat hook postrouting priority srcnat; "
             "policy accept; }\n"
-            "add set inet routelet local_pods_v4 { type ipv4_addr; flags interval; }\n"
-            "add element inet routelet local_pods_v4 { 10.244.1.0/24 }\n"
-            "add set inet routelet no_masquerade_v4 { type ipv4_addr; flags interval; }\n"
-            "add element inet routelet no_masquerade_v4 { 10.244.1.0/24, 10.244.2.0/24 }\n"
-            "add rule inet routelet postrouting ip saddr @local_pods_v4 ip daddr != "
-            "@no_masquerade_v4 ip daddr != 224.0.0.0/4 masquerade fully-random\n"
-            "add set inet routelet local_pods_v6 { type ipv6_addr; flags interval; }\n"
-            "add element inet routelet local_pods_v6 { fd00:10:244:1::/64 }\n"
-            "add set inet routelet no_masquerade_v6 { type ipv6_addr; flags interval; }\n"
-            "add element inet routelet no_masquerade_v6 { fd00:10:244:1::/64 }\n"
-            "add rule inet routelet postrouting ip6 saddr @local_pods_v6 ip6 daddr != "
-            "@no_masquerade_v6 ip6 daddr != ff00::/8 masquerade fully-random\n");
+            "add chain inet routelet masquerade_v4\n"
+            "add set inet routelet exempt_v4_12 { type ipv4_addr; }\n"
+            "add rule inet routelet masquerade_v4 ip daddr & 255.240.0.0 @exempt_v4_12 return\n"
+            "add set inet routelet exempt_v4_24 { type ipv4_addr; }\n"
+            "add rule inet routelet masquerade_v4 ip daddr & 255.255.255.0 @exempt_v4_24 return\n"
+            "add rule inet routelet masquerade_v4 ip daddr 224.0.0.0/4 return\n"
+            "add rule inet routelet masquerade_v4 masquerade fully-random\n"
+            "add set inet routelet local_v4 { type ipv4_addr; }\n"
+            "add rule inet routelet postrouting ip saddr & 255.255.255.0 @local_v4 jump "
+            "masquerade_v4\n"
+            "add chain inet routelet masquerade_v6\n"
+            "add set inet routelet exempt_v6_64 { type ipv6_addr; }\n"
+            "add rule inet routelet masquerade_v6 ip6 daddr & ffff:ffff:ffff:ffff:: "
+            "@exempt_v6_64 return\n"
+            "add rule inet routelet masquerade_v6 ip6 daddr ff00::/8 return\n"
+            "add rule inet routelet masquerade_v6 masquerade fully-random\n"
+            "add set inet routelet local_v6 { type ipv6_addr; }\n"
+            "add rule inet routelet postrouting ip6 saddr & ffff:ffff:ffff:ffff:: @local_v6 jump "
+            "masquerade_v6\n");
   // A single-stack node has no rule for the other family: nothing of it is masqueraded.
   auto v4only = masqueradeScript({prefixes({"10.244.1.0/24"}), prefixes({"10.244.1.0/24"})});
   EXPECT_EQ(v4only.find("ip6"), std::string::npos);
-  EXPECT_NE(v4only.find("ip saddr @local_pods_v4"), std::string::npos);
+}
+
+TEST(MasqueradeTest, ElementsFillTheExemptSetsFirstAndTheLocalSetsLast) {
+  // Until the local sets hold this node's podCIDRs the rules match nothing: a half-filled
+  // exempt set never masquerades traffic to a pod.
+  MasqueradeRules rules{
+      prefixes({"10.244.1.0/24", "fd00:10:244:1::/64"}),
+      prefixes({"10.96.0.0/12", "10.244.1.0/24", "10.244.2.0/24", "fd00:10:244:1::/64"})};
+  EXPECT_EQ(masqueradeElements(rules),
+            (std::vector<SetChange>{
+                {"exempt_v4_12", ip::Family::kV4, true, keys({"10.96.0.0"})},
+                {"exempt_v4_24", ip::Family::kV4, true, keys({"10.244.1.0", "10.244.2.0"})},
+                {"exempt_v6_64", ip::Family::kV6, true, keys({"fd00:10:244:1::"})},
+                {"local_v4", ip::Family::kV4, true, keys({"10.244.1.0"})},
+                {"local_v6", ip::Family::kV6, true, keys({"fd00:10:244:1::"})},
+            }));
 }
 
 TEST(MasqueradeTest, UpdateChangesOnlyTheElementsThatDiffer) {
   MasqueradeRules from{prefixes({"10.244.1.0/24"}), prefixes({"10.244.1.0/24", "10.244.2.0/24"})};
-  MasqueradeRules to{prefixes({"10.244.1.0/24"}), prefixes({"10.244.1.0/24", "10.244.3.0/24"})};
+  MasqueradeRules to{prefixes({"10.244.1.0/24"}),
+                     prefixes({"10.244.1.0/24", "10.244.3.0/24", "10.244.4.0/24"})};
   EXPECT_EQ(masqueradeUpdate(from, to),
-            "delete element inet routelet no_masquerade_v4 { 10.244.2.0/24 }\n"
-            "add element inet routelet no_masquerade_v4 { 10.244.3.0/24 }\n");
-  EXPECT_EQ(masqueradeUpdate(from, from), "");
+            (std::vector<SetChange>{
+                {"exempt_v4_24", ip::Family::kV4, false, keys({"10.244.2.0"})},
+                {"exempt_v4_24", ip::Family::kV4, true, keys({"10.244.3.0", "10.244.4.0"})}}));
+  EXPECT_EQ(masqueradeUpdate(from, from), std::vector<SetChange>{});
 }
 
-TEST(MasqueradeTest, UpdateGivesWayToAWholeTableWhenElementsCannotDoIt) {
+TEST(MasqueradeTest, UpdateGivesWayToTheWholeTableWhenTheShapeChanges) {
   MasqueradeRules from{prefixes({"10.244.1.0/24"}), prefixes({"10.244.1.0/24", "10.244.2.0/24"})};
-  // A new element overlapping an old one: nft checks it against the set before the
-  // transaction, deletions included, and refuses.
-  MasqueradeRules wider{prefixes({"10.244.1.0/24"}), prefixes({"10.244.0.0/16"})};
+  // A new prefix length needs a set and a rule of its own.
+  MasqueradeRules wider{prefixes({"10.244.1.0/24"}),
+                        prefixes({"10.244.1.0/24", "10.244.2.0/24", "10.245.0.0/16"})};
   EXPECT_EQ(masqueradeUpdate(from, wider), std::nullopt);
-  // The node's own podCIDRs changed: the rule sets change.
-  MasqueradeRules moved{prefixes({"10.244.9.0/24"}), prefixes({"10.244.9.0/24", "10.244.2.0/24"})};
+  // The node's own podCIDR changed: the local set's mask changes.
+  MasqueradeRules moved{prefixes({"10.244.9.0/25"}),
+                        prefixes({"10.244.9.0/25", "10.244.1.0/24", "10.244.2.0/24"})};
   EXPECT_EQ(masqueradeUpdate(from, moved), std::nullopt);
+  // The last range of a length gone: its set and rule go too.
+  MasqueradeRules narrower{prefixes({"10.244.1.0/24"}), prefixes({"10.244.0.0/16"})};
+  EXPECT_EQ(masqueradeUpdate(from, narrower), std::nullopt);
 }
 
 TEST(MasqueradeTest, RemovalSucceedsWhetherOrNotTheTableExists) {
