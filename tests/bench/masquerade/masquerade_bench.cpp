@@ -1,17 +1,19 @@
-// Benchmark (not a test): the agent's masquerade writes for a large cluster, beside `nft -f`
-// of the identical script in the same run. See tests/bench/README.md and
-// run-masquerade-bench.
+// Benchmark (not a test): the agent's masquerade writes for a large cluster, beside what a
+// script-only implementation would do (`nft -f` of the whole ruleset, elements inline) in
+// the same run. See tests/bench/README.md and run-masquerade-bench.
 //
 // Everything runs in one namespace made here (bmq<pid>c-0): this thread enters it, so the
-// in-process libnftables context and every spawned `nft` act there; the agent's own
-// nf_tables monitor is stood in for by a listener that drains NFNLGRP_NFTABLES as the agent
-// does (the kernel builds its change notices only when someone listens). Only the write is
-// timed: scripts are built and restored around it, outside the clock, unless a series
+// agent's KernelHost (a libnftables context per script, one nf_tables socket for the
+// elements) and every spawned `nft` act there; the agent's own nf_tables monitor is stood in
+// for by a listener that drains NFNLGRP_NFTABLES as the agent does (the kernel builds its
+// change notices only when someone listens). Only the write is timed: scripts and element
+// lists are built and the table restored around it, outside the clock, unless a series
 // says it includes them.
 #include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -27,7 +29,7 @@
 
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
-#include "controller/agent/nftables.h"
+#include "controller/agent/kernel_host.h"
 #include "controller/reconcile/masquerade.h"
 #include "controller/reconcile/node_cache.h"
 #include "tests/bench/cni/bench_cli.h"
@@ -47,6 +49,7 @@ struct Settings {
   int nodes = 5000;
   int reps = 20;
   int pureReps = 50;
+  int memoryReps = 5;
   bool listener = true;
   bool agentMalloc = true;
   std::string nft = "/usr/sbin/nft";
@@ -95,11 +98,28 @@ reconcile::SelfInfo self(const Settings& s) {
   return self;
 }
 
+// One set change as an nft command.
+std::string elementCommand(const reconcile::SetChange& c) {
+  std::string s = std::string(c.add ? "add" : "delete") + " element inet " +
+                  reconcile::kMasqueradeTable + " " + c.set + " { ";
+  for (size_t i = 0; i < c.keys.size(); ++i) s += (i ? ", " : "") + c.keys[i].str();
+  return s + " }\n";
+}
+
+// What a script-only implementation runs: the table's shape and every element inline, one
+// file, one transaction. The same content as the agent's two steps, as nft script.
+std::string wholeScript(const reconcile::MasqueradeRules& rules) {
+  std::string s = reconcile::masqueradeScript(rules);
+  for (const auto& c : reconcile::masqueradeElements(rules)) s += elementCommand(c);
+  return s;
+}
+
 // The agent's allocator settings, as controller/agent/main.cpp makes them before anything
-// else: fixed mmap and trim thresholds keep every allocation of 128 KiB or more in mmap, so
-// each free of one is a munmap, and in a process with more threads a TLB shootdown.
-// libnftables 1.0.6 allocates several such blocks per table it parses or caches (its cache
-// hash tables), so this is part of the agent's cost of every nft run.
+// else: fixed mmap and trim thresholds put every allocation of 128 KiB or more that no free
+// chunk of the heap holds in mmap, so each free of one is a munmap, and in a process with
+// more threads a TLB shootdown.
+// libnftables 1.0.6 allocates several such blocks per context and per table it parses or
+// caches (its cache hash tables), and the agent opens a context for every script.
 void useAgentMalloc() {
   mallopt(M_ARENA_MAX, 2);
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
@@ -117,6 +137,21 @@ std::string loadavg() {
   std::string a, b, c;
   f >> a >> b >> c;
   return a + " " + b + " " + c;
+}
+
+// A field of /proc/self/status in KiB (VmRSS, VmHWM), or -1.
+long statusKib(const std::string& field) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
+
+// VmHWM back to the current VmRSS (proc(5), clear_refs "5"), so the next reading of it is
+// the peak of what runs in between.
+void resetPeak() {
+  std::ofstream("/proc/self/clear_refs") << "5";
 }
 
 // Drains NFNLGRP_NFTABLES like the agent's nf_tables monitor thread, counting what it saw.
@@ -164,12 +199,14 @@ struct Series {
   std::string key;
   std::string label;
   std::vector<double> ms;
-  std::vector<double> cpuMs;  // CPU time of whoever did the work (this thread, or nft)
+  std::vector<double> cpuMs;    // CPU time of whoever did the work (this thread, or nft)
+  std::vector<double> peakKib;  // in-process only: VmHWM growth over the VmRSS before
 };
 
 class Bench {
  public:
-  Bench(const Settings& s, agent::Nftables& nft, std::string dir) : s_(s), nft_(nft), dir_(dir) {}
+  Bench(const Settings& s, agent::KernelHost& host, std::string dir)
+      : s_(s), host_(host), dir_(dir) {}
 
   Status run(nlohmann::json& out);
   const std::vector<Series>& series() const { return series_; }
@@ -178,11 +215,24 @@ class Bench {
   Series& series(const std::string& key, const std::string& label) {
     for (auto& x : series_)
       if (x.key == key) return x;
-    series_.push_back({key, label, {}, {}});
+    series_.push_back({key, label, {}, {}, {}});
     return series_.back();
   }
-  Status inProcess(const std::string& script, const char* what) {
-    if (auto st = nft_.run(script); !st) return st.error().wrap(what);
+  // The agent's whole write (syncMasquerade): the shape by libnftables, then every element
+  // in one nf_tables transaction.
+  Status agentWhole(const reconcile::MasqueradeRules& rules, const char* what) {
+    if (auto st = host_.nft(reconcile::masqueradeScript(rules)); !st)
+      return st.error().wrap(std::string(what) + ": shape");
+    if (auto st = host_.nftElements(reconcile::masqueradeElements(rules)); !st)
+      return st.error().wrap(std::string(what) + ": elements");
+    return okStatus();
+  }
+  Status script(const std::string& text, const char* what) {
+    if (auto st = host_.nft(text); !st) return st.error().wrap(what);
+    return okStatus();
+  }
+  Status elements(const std::vector<reconcile::SetChange>& changes, const char* what) {
+    if (auto st = host_.nftElements(changes); !st) return st.error().wrap(what);
     return okStatus();
   }
   // `nft ARGS...` spawned and reaped: the wall time of the whole exec and nft's CPU time.
@@ -203,17 +253,61 @@ class Bench {
     if (auto st = f(); !st) return st.error();
     return Sample{toMs(Clock::now() - t), threadCpuMs() - cpu};
   }
+  // The resident memory f adds at its peak. The heap's free pages are handed back first
+  // (malloc_trim, as the agent does after its LIST), else f would reuse what an earlier
+  // write left resident and show nothing. This process's other thread (the listener)
+  // allocates little.
+  Result<double> peak(const std::function<Status()>& f) {
+    malloc_trim(0);
+    resetPeak();
+    long rss = statusKib("VmRSS");
+    if (auto st = f(); !st) return st.error();
+    return static_cast<double>(statusKib("VmHWM") - rss);
+  }
   std::string writeFile(const std::string& name, const std::string& text) {
     std::string path = dir_ + "/" + name;
     std::ofstream(path) << text;
     return path;
   }
+  // `nft -j list table inet routelet` without handles and with every set's elements sorted:
+  // equal for two tables of the same content, however each was written.
+  Result<nlohmann::json> listTable();
 
   const Settings& s_;
-  agent::Nftables& nft_;
+  agent::KernelHost& host_;
   std::string dir_;
   std::vector<Series> series_;
 };
+
+void normalize(nlohmann::json& j) {
+  if (j.is_object()) {
+    j.erase("handle");
+    for (auto& [key, value] : j.items()) normalize(value);
+    if (j.contains("elem") && j["elem"].is_array()) {
+      auto& elem = j["elem"];
+      std::sort(elem.begin(), elem.end());
+    }
+  } else if (j.is_array()) {
+    for (auto& value : j) normalize(value);
+  }
+}
+
+Result<nlohmann::json> Bench::listTable() {
+  cni::PluginCall call{s_.nft,
+                       {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+                       "",
+                       {"-j", "list", "table", "inet", reconcile::kMasqueradeTable}};
+  auto outcome = cni::runPlugin(call);
+  if (!outcome) return outcome.error();
+  if (outcome->exitCode != 0) return makeError("nft list table: " + outcome->err.substr(0, 300));
+  auto j = nlohmann::json::parse(outcome->out, nullptr, false);
+  if (j.is_discarded()) return makeError("nft -j list table: not JSON");
+  nlohmann::json items = nlohmann::json::array();
+  for (auto& item : j["nftables"])
+    if (!item.contains("metainfo")) items.push_back(item);
+  normalize(items);
+  return items;
+}
 
 Status Bench::run(nlohmann::json& out) {
   // --- the pure part: what the agent computes on every peer change (targeted pass)
@@ -238,32 +332,50 @@ Status Bench::run(nlohmann::json& out) {
   pure("rules", "masqueradeRules (pure)",
        [&] { rules = reconcile::masqueradeRules(cache, me, none); });
   rulesJoined = reconcile::masqueradeRules(joined, me, none);
-  std::string script, scriptJoined;
-  pure("script", "masqueradeScript (pure)", [&] { script = reconcile::masqueradeScript(rules); });
-  scriptJoined = reconcile::masqueradeScript(rulesJoined);
-  std::optional<std::string> join, leave;
+  std::string shape;
+  std::vector<reconcile::SetChange> all;
+  pure("script", "masqueradeScript (pure)", [&] { shape = reconcile::masqueradeScript(rules); });
+  pure("elements", "masqueradeElements (pure)",
+       [&] { all = reconcile::masqueradeElements(rules); });
+  std::optional<std::vector<reconcile::SetChange>> join, leave;
   pure("update", "masqueradeUpdate, one Node joined (pure)",
        [&] { join = reconcile::masqueradeUpdate(rules, rulesJoined); });
   leave = reconcile::masqueradeUpdate(rulesJoined, rules);
-  if (!join || !leave) return makeError("masqueradeUpdate found no element update for one join");
-  const std::string joinerCIDR = podCIDR(joiner).str();
+  if (!join || !leave || join->size() != 1 || (*join)[0].keys.size() != 1 || leave->size() != 1)
+    return makeError("masqueradeUpdate found no single-key update for one Node joining");
+  const reconcile::SetChange& added = (*join)[0];
+  const std::string joinerKey = added.keys[0].str();
+  const std::string joinScript = elementCommand(added);
 
-  std::string file = writeFile("table.nft", script);
-  std::string fileJoined = writeFile("table-joined.nft", scriptJoined);
+  const std::string whole = wholeScript(rules);
+  std::string file = writeFile("table.nft", whole);
+  std::string fileJoined = writeFile("table-joined.nft", wholeScript(rulesJoined));
   out["elements"] = rules.keep.size();
-  out["script_bytes"] = script.size();
-  out["join_script"] = *join;
+  out["exempt_sets"] = std::count_if(all.begin(), all.end(),
+                                     [](const auto& c) { return c.set.rfind("exempt_", 0) == 0; });
+  out["shape_script_bytes"] = shape.size();
+  out["whole_script_bytes"] = whole.size();
+  out["join_set"] = added.set;
+  out["join_key"] = joinerKey;
 
-  // --- the kernel part. Warm-up: the first write, nft's binary and libraries paged in.
-  if (auto st = inProcess(script, "first write of the table"); !st) return st;
+  // --- the kernel part. Warm-up: the first writes, nft's binary and libraries paged in.
+  // Both ways must leave the same table, and the join must land in the set.
+  if (auto st = agentWhole(rules, "first write of the table"); !st) return st;
+  auto byAgent = listTable();
+  if (!byAgent) return byAgent.error().wrap("list the agent's table");
   if (auto t = exec({"-f", file}); !t) return t.error().wrap("nft -f " + file);
-  // The join lands where it should: the set holds the joiner's range afterwards.
-  if (auto st = inProcess(*join, "element update"); !st) return st;
-  if (auto st = inProcess("get element inet routelet no_masquerade_v4 { " + joinerCIDR + " }",
-                          "the joined range is not in the set after the element update");
+  auto byNft = listTable();
+  if (!byNft) return byNft.error().wrap("list the table of nft -f");
+  if (*byAgent != *byNft)
+    return makeError("the agent's table and nft -f " + file + " differ: not the same ruleset");
+  if (auto st = elements(*join, "element update"); !st) return st;
+  if (auto st = script("get element inet routelet " + added.set + " { " + joinerKey + " }",
+                       "the joined range is not in the set after the element update");
       !st)
     return st;
-  if (auto st = inProcess(*leave, "element delete"); !st) return st;
+  if (auto st = elements(*leave, "element delete"); !st) return st;
+  if (auto st = script(joinScript, "element update by libnftables"); !st) return st;
+  if (auto st = elements(*leave, "element delete"); !st) return st;
 
   const std::string removal = reconcile::masqueradeRemovalScript();
   using Step = std::function<Status()>;
@@ -274,53 +386,106 @@ Status Bench::run(nlohmann::json& out) {
     const char* key;
     const char* label;
     Step before;  // untimed
-    std::function<Result<Sample>()> write;
+    Step op;      // in this process; or
+    std::function<Result<Sample>()> exec;
     Step after;  // untimed
   };
   auto noop = [] { return okStatus(); };
-  auto restore = [&] { return inProcess(script, "restore the table"); };
-  auto drop = [&] { return inProcess(removal, "remove the table"); };
-  auto unjoin = [&] { return inProcess(*leave, "element delete"); };
-  auto table = [&] { return timed([&] { return inProcess(script, "whole table"); }); };
-  auto tableByNft = [&] { return exec({"-f", file}); };
+  auto restore = [&] { return agentWhole(rules, "restore the table"); };
+  auto drop = [&] { return script(removal, "remove the table"); };
+  auto unjoin = [&] { return elements(*leave, "element delete"); };
+  auto agentTable = [&] { return agentWhole(rules, "whole table"); };
+  auto nftTable = [&] { return exec({"-f", file}); };
   std::vector<Case> cases{
-      {"full_replace_agent", "whole table, replacing it: in-process (resync)", noop, table, noop},
-      {"full_replace_nft", "whole table, replacing it: nft -f", noop, tableByNft, noop},
-      {"full_create_agent", "whole table, none there: in-process (heal)", drop, table, noop},
-      {"full_create_nft", "whole table, none there: nft -f", drop, tableByNft, noop},
-      {"join_update_agent", "join: element update in-process (agent)", noop,
-       [&] { return timed([&] { return inProcess(*join, "element update"); }); }, unjoin},
-      {"join_path_agent", "join: masqueradeRules + Update + run (agent's whole path)", noop,
-       [&]() -> Result<Sample> {
-         return timed([&]() -> Status {
-           auto want = reconcile::masqueradeRules(joined, me, none);
-           auto update = reconcile::masqueradeUpdate(rules, want);
-           if (!update) return makeError("no element update");
-           return inProcess(*update, "element update");
-         });
+      {"full_replace_agent",
+       "whole table, replacing it: agent (shape + elements)",
+       noop,
+       agentTable,
+       {},
+       noop},
+      {"full_replace_libnft",
+       "whole table, replacing it: libnftables, elements inline",
+       noop,
+       [&] { return script(whole, "whole table by libnftables"); },
+       {},
+       noop},
+      {"full_replace_nft",
+       "whole table, replacing it: nft -f, elements inline",
+       noop,
+       {},
+       nftTable,
+       noop},
+      {"full_create_agent", "whole table, none there: agent (heal)", drop, agentTable, {}, noop},
+      {"full_create_nft",
+       "whole table, none there: nft -f, elements inline",
+       drop,
+       {},
+       nftTable,
+       noop},
+      {"shape_agent",
+       "  of the agent's: the shape alone (KernelHost::nft)",
+       noop,
+       [&] { return script(shape, "shape"); },
+       {},
+       restore},
+      {"elements_agent",
+       "  of the agent's: the elements alone (nftElements)",
+       [&] { return script(shape, "shape"); },
+       [&] { return elements(all, "elements"); },
+       {},
+       noop},
+      {"join_agent",
+       "join: agent (nftElements, one key)",
+       noop,
+       [&] { return elements(*join, "element update"); },
+       {},
+       unjoin},
+      {"join_path_agent",
+       "join: masqueradeRules + Update + nftElements",
+       noop,
+       [&]() -> Status {
+         auto want = reconcile::masqueradeRules(joined, me, none);
+         auto update = reconcile::masqueradeUpdate(rules, want);
+         if (!update) return makeError("no element update");
+         return elements(*update, "element update");
+       },
+       {},
+       unjoin},
+      {"join_libnft",
+       "join: libnftables add element (in-process)",
+       noop,
+       [&] { return script(joinScript, "add element by libnftables"); },
+       {},
+       unjoin},
+      {"join_add_element_nft",
+       "join: nft add element (exec)",
+       noop,
+       {},
+       [&] {
+         return exec({"add", "element", "inet", reconcile::kMasqueradeTable, added.set,
+                      "{ " + joinerKey + " }"});
        },
        unjoin},
-      {"join_full_agent", "join: whole table in-process (agent's fallback)", noop,
-       [&] { return timed([&] { return inProcess(scriptJoined, "whole table"); }); }, restore},
-      {"join_full_nft", "join: whole table again, nft -f (naive)", noop,
+      {"join_full_nft",
+       "join: whole ruleset again, nft -f",
+       noop,
+       {},
        [&] {
          return exec({"-f", fileJoined});
        },
        restore},
-      {"join_add_element_nft", "join: nft add element (exec)", noop,
-       [&] {
-         return exec(
-             {"add", "element", "inet", "routelet", "no_masquerade_v4", "{ " + joinerCIDR + " }"});
-       },
-       unjoin},
-      {"exec_floor_nft", "nft --version (exec floor: spawn, load, reap)", noop,
-       [&] { return exec({"--version"}); }, noop},
+      {"exec_floor_nft",
+       "nft --version (exec floor: spawn, load, reap)",
+       noop,
+       {},
+       [&] { return exec({"--version"}); },
+       noop},
   };
   for (int rep = 0; rep < s_.reps && !cni::interrupted(); ++rep) {
     for (size_t k = 0; k < cases.size() && !cni::interrupted(); ++k) {
       const Case& c = cases[(k + static_cast<size_t>(rep)) % cases.size()];
       if (auto st = c.before(); !st) return st.error().wrap(c.label);
-      auto sample = c.write();
+      auto sample = c.op ? timed(c.op) : c.exec();
       if (!sample) return sample.error().wrap(c.label);
       auto& x = series(c.key, c.label);
       x.ms.push_back(sample->ms);
@@ -328,14 +493,31 @@ Status Bench::run(nlohmann::json& out) {
       if (auto st = c.after(); !st) return st.error().wrap(c.label);
     }
   }
+  // Memory apart from the clock: handing the heap back before each write slows the next.
+  for (int rep = 0; rep < s_.memoryReps && !cni::interrupted(); ++rep) {
+    for (size_t k = 0; k < cases.size() && !cni::interrupted(); ++k) {
+      const Case& c = cases[(k + static_cast<size_t>(rep)) % cases.size()];
+      if (!c.op) continue;
+      if (auto st = c.before(); !st) return st.error().wrap(c.label);
+      auto grown = peak(c.op);
+      if (!grown) return grown.error().wrap(c.label);
+      series(c.key, c.label).peakKib.push_back(*grown);
+      if (auto st = c.after(); !st) return st.error().wrap(c.label);
+    }
+  }
   if (cni::interrupted()) return makeError("interrupted");
   return okStatus();
 }
 
-double p50(const std::vector<Series>& all, const char* key, bool cpu) {
+const Series* find(const std::vector<Series>& all, const char* key) {
   for (const auto& x : all)
-    if (x.key == key) return summarize(cpu ? x.cpuMs : x.ms).p50;
-  return 0;
+    if (x.key == key) return &x;
+  return nullptr;
+}
+
+double p50(const std::vector<Series>& all, const char* key, bool cpu) {
+  const Series* x = find(all, key);
+  return x ? summarize(cpu ? x->cpuMs : x->ms).p50 : 0;
 }
 
 std::string fmt(const char* f, double v) {
@@ -357,17 +539,19 @@ nlohmann::json summaryJson(const Summary& x) {
 // The table a human reads, and the same numbers as JSON into `out`.
 void report(const Settings& s, const std::vector<Series>& all, nlohmann::json& out) {
   std::cout << "masquerade benchmark: " << s.nodes << " Nodes, " << out["elements"].get<size_t>()
-            << " exempt ranges in no_masquerade_v4 (script "
-            << out["script_bytes"].get<size_t>() / 1024 << " KiB), " << s.reps
+            << " exempt ranges in " << out["exempt_sets"].get<size_t>() << " set(s) (shape script "
+            << out["shape_script_bytes"].get<size_t>() << " B, with the elements inline "
+            << out["whole_script_bytes"].get<size_t>() << " B), " << s.reps
             << " repetitions, nf_tables listener " << (s.listener ? "on" : "off") << ", malloc "
             << (s.agentMalloc ? "as the agent's" : "glibc's defaults")
             << ", cpus=" << std::thread::hardware_concurrency() << "\n"
             << "loadavg start / end: " << out["loadavg_start"].get<std::string>() << " / "
             << out["loadavg_end"].get<std::string>() << "\n\n"
-            << pad("case", 62) << "  p50 ms   p99 ms    min ms    max ms  CPU p50\n";
+            << pad("case", 56)
+            << "  p50 ms   p99 ms    min ms    max ms  CPU p50  VmHWM+ KiB p50 / max\n";
   for (const auto& x : all) {
     Summary w = summarize(x.ms);
-    std::cout << pad(x.label, 62) << fmt("%8.3f", w.p50) << fmt(" %8.3f", w.p99)
+    std::cout << pad(x.label, 56) << fmt("%8.3f", w.p50) << fmt(" %8.3f", w.p99)
               << fmt("  %8.3f", w.min) << fmt("  %8.3f", w.max);
     nlohmann::json j = summaryJson(w);
     j["label"] = x.label;
@@ -375,6 +559,13 @@ void report(const Settings& s, const std::vector<Series>& all, nlohmann::json& o
       Summary c = summarize(x.cpuMs);
       std::cout << fmt(" %8.3f", c.p50);
       j["cpu"] = summaryJson(c);
+    }
+    if (!x.peakKib.empty()) {
+      // summarize() is unit-blind: these are KiB, not ms.
+      Summary m = summarize(x.peakKib);
+      std::cout << fmt(" %8.0f", m.p50) << fmt(" / %6.0f", m.max);
+      j["vm_hwm_growth_kib"] = {
+          {"count", m.count}, {"p50", m.p50}, {"p99", m.p99}, {"min", m.min}, {"max", m.max}};
     }
     std::cout << "\n";
     out["series"][x.key] = j;
@@ -385,26 +576,31 @@ void report(const Settings& s, const std::vector<Series>& all, nlohmann::json& o
     const char* reference;
   };
   const Ratio ratios[] = {
-      {"whole table, replacing it: in-process / nft -f", "full_replace_agent", "full_replace_nft"},
-      {"whole table, none there (heal): in-process / nft -f", "full_create_agent",
-       "full_create_nft"},
-      {"join: element update in-process / whole table nft -f", "join_update_agent",
-       "join_full_nft"},
-      {"join: agent's whole path / whole table nft -f", "join_path_agent", "join_full_nft"},
-      {"join: element update in-process / nft add element", "join_update_agent",
-       "join_add_element_nft"},
-      {"join: element update / whole table, both in-process", "join_update_agent",
-       "join_full_agent"},
+      {"whole table, replacing it: agent / nft -f", "full_replace_agent", "full_replace_nft"},
+      {"whole table, replacing it: agent / libnftables inline", "full_replace_agent",
+       "full_replace_libnft"},
+      {"whole table, none there (heal): agent / nft -f", "full_create_agent", "full_create_nft"},
+      {"join: agent / nft add element", "join_agent", "join_add_element_nft"},
+      {"join: agent / whole ruleset nft -f", "join_agent", "join_full_nft"},
+      {"join: agent / libnftables add element", "join_agent", "join_libnft"},
+      {"join: agent's whole path / whole ruleset nft -f", "join_path_agent", "join_full_nft"},
   };
-  std::cout << "\nratios of p50 (agent / reference)" << pad("", 30) << "wall    CPU\n";
+  std::cout << "\nratios of p50 (agent / reference)" << pad("", 24) << " wall     CPU  VmHWM+\n";
   for (const auto& r : ratios) {
     double a = p50(all, r.agent, false), b = p50(all, r.reference, false);
     double ca = p50(all, r.agent, true), cb = p50(all, r.reference, true);
     if (b <= 0 || cb <= 0) continue;
-    std::cout << "  " << pad(r.label, 60) << fmt("%6.2f", a / b) << fmt(" %6.2f", ca / cb) << "\n";
+    std::cout << "  " << pad(r.label, 54) << fmt("%6.3f", a / b) << fmt(" %6.3f", ca / cb);
     std::string key = std::string(r.agent) + "/" + r.reference;
     out["ratios_wall"][key] = a / b;
     out["ratios_cpu"][key] = ca / cb;
+    const Series* ma = find(all, r.agent);
+    const Series* mb = find(all, r.reference);
+    if (ma && mb && !ma->peakKib.empty() && !mb->peakKib.empty()) {
+      double pa = summarize(ma->peakKib).p50, pb = summarize(mb->peakKib).p50;
+      std::cout << fmt("  %5.0f", pa) << " / " << fmt("%.0f KiB", pb);
+    }
+    std::cout << "\n";
   }
   if (s.listener)
     std::cout << "\nlistener: " << out["listener_commits"].get<uint64_t>() << " commits seen, "
@@ -435,6 +631,8 @@ int main(int argc, char** argv) {
       s.reps = *n;
     } else if (hasValue && a == "--pure-reps" && (n = cni::parseNumber(v, 1, 100000))) {
       s.pureReps = *n;
+    } else if (hasValue && a == "--memory-reps" && (n = cni::parseNumber(v, 0, 10000))) {
+      s.memoryReps = *n;
     } else if (hasValue && a == "--nft") {
       s.nft = v;
     } else if (hasValue && a == "--cluster-cidr" && ip::Prefix::parse(v)) {
@@ -443,12 +641,16 @@ int main(int argc, char** argv) {
       s.json = v;
     } else {
       std::cerr << "usage: masquerade_bench [--nodes 5000] [--reps 20] [--pure-reps 50]\n"
+                   "                        [--memory-reps 5]\n"
                    "                        [--nft /usr/sbin/nft] [--cluster-cidr CIDR]\n"
                    "                        [--no-listener] [--glibc-malloc] [--json FILE]\n"
-                   "Times the agent's masquerade writes (libnftables in-process) beside nft -f\n"
-                   "of the same script, in a namespace it makes and removes. Needs root.\n"
+                   "Times the agent's masquerade writes (KernelHost: the shape by libnftables,\n"
+                   "the elements over netlink) beside nft -f of the whole ruleset with the\n"
+                   "elements inline, in a namespace it makes and removes. Needs root.\n"
                    "  --glibc-malloc  glibc's default allocator thresholds instead of the\n"
-                   "                  agent's fixed ones (controller/agent/main.cpp)\n";
+                   "                  agent's fixed ones (controller/agent/main.cpp)\n"
+                   "  --memory-reps   in-process writes run again this often, untimed, for\n"
+                   "                  the peak resident memory each adds (VmHWM)\n";
       return 2;
     }
   }
@@ -478,7 +680,7 @@ int main(int argc, char** argv) {
     cni::NetnsSet spaces("bmq" + std::to_string(::getpid()) + "c");
     auto path = spaces.create();
     std::optional<netns::Enter> entered;
-    std::optional<agent::Nftables> nft;
+    std::optional<netlink::Handle> rtnl;
     std::unique_ptr<Listener> listener;
     result = [&]() -> Status {
       if (!path) return path.error();
@@ -487,15 +689,17 @@ int main(int argc, char** argv) {
       auto in = netns::Enter::into(*fd);
       if (!in) return in.error();
       entered.emplace(std::move(*in));
-      auto opened = agent::Nftables::open();
+      // KernelHost wants the rtnetlink handle; the masquerade writes use only their own.
+      auto opened = netlink::Handle::open();
       if (!opened) return opened.error();
-      nft.emplace(std::move(*opened));
+      rtnl.emplace(std::move(*opened));
       if (s.listener) {
         auto l = Listener::start();
         if (!l) return l.error().wrap("nf_tables listener");
         listener = std::move(*l);
       }
-      Bench bench(s, *nft, dir);
+      agent::KernelHost host(*rtnl);
+      Bench bench(s, host, dir);
       Status st = bench.run(out);
       all = bench.series();
       return st;
