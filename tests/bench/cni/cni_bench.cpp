@@ -23,6 +23,7 @@
 
 #include "common/fs/files.h"
 #include "common/netlink/netns.h"
+#include "tests/bench/cni/bench_cli.h"
 #include "tests/bench/cni/bench_netns.h"
 #include "tests/bench/cni/plugin_exec.h"
 #include "tests/bench/cni/report.h"
@@ -40,22 +41,6 @@ namespace routelet::bench::cni {
 namespace {
 
 constexpr const char* kNoop = ROUTELET_BENCH_NOOP_PATH;
-
-volatile std::sig_atomic_t gInterrupted = 0;
-bool interrupted() {
-  return gInterrupted != 0;
-}
-
-// Without SA_RESTART: a blocked waitpid/poll returns EINTR, the loops notice the flag and
-// unwind, and the namespaces are removed on the way out.
-void installInterruptHandler() {
-  struct sigaction sa {};
-  sa.sa_handler = [](int) { gInterrupted = 1; };
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
-}
 
 struct Settings {
   int iterations = 200;
@@ -222,7 +207,8 @@ class PluginBench {
                        "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=" + podName +
                            ";K8S_POD_INFRA_CONTAINER_ID=" + id,
                        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-                      config.dump()};
+                      config.dump(),
+                      {}};
   }
 
   // A failed plugin ends the run: numbers from a broken plugin mean nothing.
@@ -282,15 +268,6 @@ void usage() {
 std::optional<Settings> parseArgs(int argc, char** argv) {
   Settings s;
   std::vector<std::string> args(argv + 1, argv + argc);
-  auto number = [](const std::string& v, int lo, int hi) -> std::optional<int> {
-    try {
-      size_t used = 0;
-      int n = std::stoi(v, &used);
-      if (used == v.size() && n >= lo && n <= hi) return n;
-    } catch (const std::exception&) {
-    }
-    return std::nullopt;
-  };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     bool hasValue = i + 1 < args.size();
@@ -306,11 +283,11 @@ std::optional<Settings> parseArgs(int argc, char** argv) {
       return std::nullopt;
     }
     ++i;
-    if (a == "--iterations" && (n = number(v, 1, 60000))) {
+    if (a == "--iterations" && (n = parseNumber(v, 1, 60000))) {
       s.iterations = *n;
-    } else if (a == "--concurrency" && (n = number(v, 1, 1000))) {
+    } else if (a == "--concurrency" && (n = parseNumber(v, 1, 1000))) {
       s.concurrency = *n;
-    } else if (a == "--warmup" && (n = number(v, 0, 1000))) {
+    } else if (a == "--warmup" && (n = parseNumber(v, 0, 1000))) {
       s.warmup = *n;
     } else if (a == "--routelet-cni") {
       s.routeletCni = v;
@@ -408,7 +385,7 @@ Result<Summary> measureDriverCost(int count) {
   std::vector<double> times;
   for (int n = 0; n < count; ++n) {
     if (interrupted()) return makeError("interrupted");
-    auto o = runPlugin(PluginCall{kNoop, {"CNI_COMMAND=VERSION"}, R"({"cniVersion":"1.1.0"})"});
+    auto o = runPlugin(PluginCall{kNoop, {"CNI_COMMAND=VERSION"}, R"({"cniVersion":"1.1.0"})", {}});
     if (!o) return o.error();
     if (o->exitCode != 0) return makeError(std::string(kNoop) + " failed: the driver is broken");
     times.push_back(toMs(o->elapsed));

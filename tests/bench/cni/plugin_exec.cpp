@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,9 +39,10 @@ struct Pipe {
   }
 };
 
-int reap(pid_t pid) {
+int reap(pid_t pid, rusage* usage = nullptr) {
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
+  rusage ignored{};
+  while (::wait4(pid, &status, 0, usage ? usage : &ignored) < 0) {
     if (errno != EINTR) return -1;
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -86,7 +88,9 @@ Result<RunningPlugin> spawnPlugin(const PluginCall& call) {
   posix_spawn_file_actions_adddup2(&actions, in.read, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, out.write, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err.write, STDERR_FILENO);
-  std::array<char*, 2> argv{const_cast<char*>(call.binary.c_str()), nullptr};
+  std::vector<char*> argv{const_cast<char*>(call.binary.c_str())};
+  for (const auto& a : call.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   std::vector<char*> envp;
   envp.reserve(call.env.size() + 1);
   for (const auto& e : call.env) envp.push_back(const_cast<char*>(e.c_str()));
@@ -134,8 +138,11 @@ Result<PluginOutcome> finishPlugin(RunningPlugin& plugin) {
   }
   closeFd(plugin.outFd_);
   closeFd(plugin.errFd_);
-  outcome.exitCode = reap(plugin.pid_);
+  rusage usage{};
+  outcome.exitCode = reap(plugin.pid_, &usage);
   outcome.elapsed = Clock::now() - plugin.start_;
+  outcome.cpuMs = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
+                  static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
   plugin.pid_ = -1;
   if (outcome.exitCode < 0) return errnoError("waitpid");
   return outcome;

@@ -23,6 +23,7 @@ struct PluginCall {
   std::string binary;
   std::vector<std::string> env;  // "KEY=value", the whole environment of the plugin
   std::string stdinData;
+  std::vector<std::string> args;  // after argv[0]; a CNI plugin gets none, `nft -f FILE` two
 };
 
 struct PluginOutcome {
@@ -30,6 +31,7 @@ struct PluginOutcome {
   std::string out;
   std::string err;
   Clock::duration elapsed{};  // from the spawn until the plugin was reaped
+  double cpuMs = 0;           // its user + system CPU time (wait4), blind to others' load
 };
 
 // A started plugin. Destroying it without finishPlugin() still reaps the child, so an
