@@ -72,7 +72,8 @@ void Agent::declareMetrics() {
                    "table in one transaction, elements: set element updates, remove) and "
                    "result.");
   metrics_.declare("routelet_masquerade_heals_total", T::kCounter,
-                   "Masquerade tables rewritten after another process changed or deleted it.");
+                   "Masquerade tables rewritten whole because another process changed them, "
+                   "change notifications were lost, or (without notifications) at a resync.");
   metrics_.declare("routelet_masquerade_exempt_ranges", T::kGauge,
                    "Destination ranges reached without masquerade (pod ranges of the cluster "
                    "and nonMasqueradeCIDRs, nested ones merged).");
@@ -208,6 +209,11 @@ void Agent::kernelEventsLost() {
   cv_.notify_all();
 }
 
+void Agent::nftMonitorUnavailable() {
+  std::lock_guard<std::mutex> lock(mu_);
+  nftMonitorDown_ = true;
+}
+
 void Agent::requestPass() {
   std::lock_guard<std::mutex> lock(mu_);
   dirty_ = true;
@@ -281,7 +287,6 @@ void Agent::pass() {
     // Only the masquerade table was touched: rewrite it, nothing else to look at.
     masqueradeHeal_ = false;
     syncMasquerade(masqueradeWanted(lastSelf_), true);
-    if (masqueradeState_.error.empty()) metrics_.add("routelet_masquerade_heals_total", {});
     return;
   }
   bool targeted = quiet && (!pendingPeers_.empty() || !pendingHeals_.empty());
@@ -304,8 +309,10 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   }
   if (force && want)
     log::info("table inet " + std::string(reconcile::kMasqueradeTable) +
-              " was changed by another process (pid " + std::to_string(masqueradeHealBy_) +
-              "): writing it again");
+              (masqueradeHealBy_ ? " was changed by another process (pid " +
+                                       std::to_string(masqueradeHealBy_) + ")"
+                                 : " may have changed unseen") +
+              ": writing it again");
   std::string kind = want ? "table" : "remove";
   Status st = okStatus();
   bool done = false;
@@ -352,6 +359,7 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
                         " programmed: " + detail
                   : "masquerade is off: no table inet " + std::string(reconcile::kMasqueradeTable));
   }
+  if (force && want) metrics_.add("routelet_masquerade_heals_total", {});
   logged_.erase("masquerade");
   masqueradeKnown_ = true;
   masqueradeApplied_ = want;
@@ -451,7 +459,8 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   // Not on every resync: a whole rewrite empties the table for a moment, and a connection
   // opened then would stay unmasqueraded. Only after someone else's change, or when the
   // monitor lost events.
-  bool rewriteMasquerade = std::exchange(masqueradeHeal_, false);
+  bool rewriteMasquerade =
+      std::exchange(masqueradeHeal_, false) || (nftMonitorDown_ && start >= nextResync_);
   nextResync_ = start + options_.resyncPeriod;
   ++passes_;
   metrics_.add("routelet_reconcile_passes_total", {});

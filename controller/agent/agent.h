@@ -86,6 +86,8 @@ class Agent {
   // Feed from the netlink monitor (any thread).
   void kernelEvents(const std::vector<netlink::Event>& events);
   void kernelEventsLost();  // monitor overrun: do a full pass
+  // The nf_tables monitor could not start: each resync rewrites the masquerade table whole.
+  void nftMonitorUnavailable();
   void requestPass();
 
   // Runs passes until stop is set; returns within `tick` of it.
@@ -169,6 +171,7 @@ class Agent {
   uint32_t ownNftPid_ = 0;          // guarded by mu_
   std::vector<uint32_t> unjudged_;  // pids of commits on our table before ownNftPid_ was known
   uint32_t masqueradeHealBy_ = 0;   // the pid of the last foreign commit (0: events lost)
+  bool nftMonitorDown_ = false;     // guarded by mu_
   std::string nodeInterface_;       // the link holding the node IP (its changes trigger a pass)
 
   // Only touched by the pass thread.

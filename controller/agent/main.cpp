@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -153,10 +154,12 @@ int runAgent(const Options& options) {
   // The kernel tells the agent at once when one of its routes or the bridge goes away,
   // so a route deleted by hand is back in milliseconds, not after a resync period; and
   // likewise when another process changes the masquerade table.
-  auto watchKernel = [&](Result<netlink::Monitor> monitor, const char* what) {
+  auto watchKernel = [&](Result<netlink::Monitor> monitor, const char* what,
+                         const std::function<void()>& unavailable) {
     if (!monitor) {
       log::error(std::string(what) + ": " + monitor.error().message +
                  "; relying on the periodic resync");
+      if (unavailable) unavailable();
       return;
     }
     while (!stop) {
@@ -168,9 +171,12 @@ int runAgent(const Options& options) {
       if (!events->empty()) agent.kernelEvents(*events);
     }
   };
-  std::thread monitorThread([&] { watchKernel(netlink::Monitor::open(), "netlink monitor"); });
+  std::thread monitorThread(
+      [&] { watchKernel(netlink::Monitor::open(), "netlink monitor", nullptr); });
   std::thread nftMonitorThread([&] {
-    if (options.masquerade) watchKernel(netlink::Monitor::openNftables(), "nf_tables monitor");
+    if (options.masquerade)
+      watchKernel(netlink::Monitor::openNftables(), "nf_tables monitor",
+                  [&] { agent.nftMonitorUnavailable(); });
   });
 
   log::info("routelet " ROUTELET_VERSION_STRING " starting on node " + options.nodeName + " (API " +

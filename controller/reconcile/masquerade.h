@@ -11,8 +11,9 @@
 // with the destination masked to that length: an exempt 10.244.2.0/24 is the key
 // 10.244.2.0 in exempt_v4_24. The shape (table, chains, rules, empty sets) is nft script,
 // compiled by libnftables; the elements are plain keys, written over netlink in one
-// transaction, because libnftables reads every element of a set into memory for any change
-// to it (~8 MiB at 5000 Nodes).
+// transaction: through libnftables, 5000 elements inline cost 2.4 MiB of peak and one more
+// element 0.75 MiB (its context) and 0.4-8 ms, against 0.05 ms over netlink; and an interval
+// set, which prefixes would need, is read whole into memory for any change (~8 MiB).
 #pragma once
 
 #include <optional>

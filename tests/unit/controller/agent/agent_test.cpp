@@ -773,6 +773,20 @@ TEST_F(AgentTest, AForeignCommitBeforeTheAgentKnowsItsOwnPidIsStillHealed) {
   EXPECT_EQ(host_.scripts.size(), 2u);
 }
 
+TEST_F(AgentTest, WithoutTheNftablesMonitorEachResyncRewritesTheTable) {
+  options_.resyncPeriod = std::chrono::seconds(1);
+  agent().nftMonitorUnavailable();
+  agent().nodesListed(threeNodes());
+  agent().pass();
+  agent().requestPass();
+  agent().pass();  // before the resync is due: nothing to write
+  EXPECT_EQ(host_.scripts.size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1050));
+  agent().pass();
+  EXPECT_EQ(host_.scripts.size(), 2u);
+  EXPECT_EQ(metrics_.value("routelet_masquerade_heals_total"), 1);
+}
+
 TEST_F(AgentTest, MasqueradeOffRemovesTheTableOnceAndIgnoresTheMonitor) {
   options_.masquerade = false;
   agent().nodesListed(threeNodes());
