@@ -19,10 +19,7 @@ struct HttpAnswer {
   std::string body;  // first line of the body, or why there was no answer
 };
 
-// routelet's masquerade table as `nft list tables` names it: "inet routelet".
-inline std::string masqueradeTableName() {
-  return std::string("inet ") + reconcile::kMasqueradeTable;
-}
+using reconcile::masqueradeTableName;  // as `nft list tables` names it
 
 // The sysctls the agent's bridgeNetfilter sets, per network namespace; their files exist
 // only where br_netfilter is loaded. Read with sysctl::pathOf and System::readFile.

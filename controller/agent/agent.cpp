@@ -308,7 +308,7 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
     if (auto port = host_.nftPortId()) ownNftPortId_ = *port;
   }
   if (force && want)
-    log::info("table inet " + std::string(reconcile::kMasqueradeTable) +
+    log::info("table " + reconcile::masqueradeTableName() +
               (masqueradeHealBy_ ? " was changed by another process (pid " +
                                        std::to_string(masqueradeHealBy_) + ")"
                                  : " may have changed unseen") +
@@ -338,8 +338,8 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   if (!st && want) {
     masqueradeKnown_ = false;
     masqueradeState_.error = st.error().message;
-    logOnce("masquerade", "cannot program the masquerade table inet " +
-                              std::string(reconcile::kMasqueradeTable) + ": " + st.error().message);
+    logOnce("masquerade", "cannot program the masquerade table " +
+                              reconcile::masqueradeTableName() + ": " + st.error().message);
     return;
   }
   std::string detail;
@@ -351,13 +351,12 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   if (!st) {
     // Masquerade is off and the table cannot be removed (a kernel without nf_tables has
     // none to remove): said once, not tried on every pass.
-    log::warn("masquerade is off, but removing table inet " +
-              std::string(reconcile::kMasqueradeTable) + " failed: " + st.error().message);
+    log::warn("masquerade is off, but removing table " + reconcile::masqueradeTableName() +
+              " failed: " + st.error().message);
   } else if (!masqueradeKnown_ || masqueradeApplied_.has_value() != want.has_value()) {
-    log::info(want
-                  ? "masquerade table inet " + std::string(reconcile::kMasqueradeTable) +
-                        " programmed: " + detail
-                  : "masquerade is off: no table inet " + std::string(reconcile::kMasqueradeTable));
+    log::info(want ? "masquerade table " + reconcile::masqueradeTableName() +
+                         " programmed: " + detail
+                   : "masquerade is off: no table " + reconcile::masqueradeTableName());
   }
   if (force && want) metrics_.add("routelet_masquerade_heals_total", {});
   logged_.erase("masquerade");

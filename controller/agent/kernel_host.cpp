@@ -112,7 +112,7 @@ Status KernelHost::nftElements(const std::vector<reconcile::SetChange>& changes)
       std::size_t n = std::min(netlink::kNftElementsPerMessage, c.keys.size() - at);
       std::span<const ip::Address> keys(c.keys.data() + at, n);
       requests.push_back({(c.add ? "add " : "delete ") + std::to_string(n) + " elements " +
-                              (c.add ? "to" : "from") + " set inet " + reconcile::kMasqueradeTable +
+                              (c.add ? "to" : "from") + " set " + reconcile::masqueradeTableName() +
                               " " + c.set,
                           [&c, keys](uint32_t seq) {
                             return netlink::buildNftSetElements(

@@ -76,8 +76,7 @@ std::string statusJson(const StatusInputs& in) {
     return j;
   };
   doc["masquerade"] = feature(in.masquerade);
-  if (in.masquerade.enabled)
-    doc["masquerade"]["table"] = std::string("inet ") + reconcile::kMasqueradeTable;
+  if (in.masquerade.enabled) doc["masquerade"]["table"] = reconcile::masqueradeTableName();
   doc["bridgeNetfilter"] = feature(in.bridgeNetfilter);
   doc["hairpin"] = in.hairpin;
   // compact: 5000 peers, read by routelet status, not by eye. "peers" goes last.

@@ -19,10 +19,6 @@ constexpr FamilyNames kFamilies[] = {
     {ip::Family::kV6, "v6", "ipv6_addr", "ip6", "ff00::/8"},
 };
 
-std::string table() {
-  return std::string("inet ") + kMasqueradeTable;
-}
-
 std::string localSet(const FamilyNames& f) {
   return std::string("local_") + f.suffix;
 }
@@ -99,7 +95,7 @@ MasqueradeRules masqueradeRules(const NodeCache& cache, const SelfInfo& self,
 std::string masqueradeScript(const MasqueradeRules& rules) {
   // Creating the table first makes the delete succeed when there is none: the three lines
   // replace any table of that name, whatever it held, in one transaction.
-  std::string t = table();
+  std::string t = masqueradeTableName();
   std::string s = "add table " + t + "\ndelete table " + t + "\nadd table " + t + "\nadd chain " +
                   t +
                   " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n";
@@ -159,7 +155,7 @@ std::optional<std::vector<SetChange>> masqueradeUpdate(const MasqueradeRules& fr
 }
 
 std::string masqueradeRemovalScript() {
-  return "add table " + table() + "\ndelete table " + table() + "\n";
+  return "add table " + masqueradeTableName() + "\ndelete table " + masqueradeTableName() + "\n";
 }
 
 }  // namespace routelet::reconcile

@@ -27,6 +27,10 @@
 namespace routelet::reconcile {
 
 inline constexpr const char* kMasqueradeTable = "routelet";  // family inet
+// The table as nft names it: "inet routelet".
+inline std::string masqueradeTableName() {
+  return std::string("inet ") + kMasqueradeTable;
+}
 
 struct MasqueradeRules {
   std::vector<ip::Prefix> sources;  // this node's podCIDRs, at most one per family

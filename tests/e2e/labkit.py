@@ -560,6 +560,16 @@ class LabTestCase(unittest.TestCase):
         result = getattr(getattr(self, "_outcome", None), "result", None)
         return len(result.failures) + len(result.errors) if result is not None else 0
 
+    # --- Nodes of the API only
+    def create_peer(self, k, ip=None, cidrs=None):
+        """A Node k (API only, no namespace): podCIDR 10.244.k.0/24, InternalIP
+        192.168.1.(10+k) unless given; deleted when the test ends."""
+        name = self.lab.node(k)
+        self.addCleanup(self.lab.delete_node, name)
+        self.lab.create_node(name, cidrs=cidrs if cidrs is not None else [Lab.cidr(k)],
+                             addresses=[("InternalIP", ip or Lab.node_ip(k)), ("Hostname", name)])
+        return name
+
     # --- expectations
     def lab_nodes(self):
         return list(range(1, self.NODES + 1))

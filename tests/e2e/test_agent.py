@@ -23,15 +23,6 @@ class AgentTest(LabTestCase):
     NODES = 3
 
     # --- helpers
-    def create_peer(self, k, ip=None, cidrs=None):
-        """A Node k (API only, no namespace): podCIDR 10.244.k.0/24, InternalIP
-        192.168.1.(10+k) unless given; deleted when the test ends."""
-        name = self.lab.node(k)
-        self.addCleanup(self.lab.delete_node, name)
-        self.lab.create_node(name, cidrs=cidrs if cidrs is not None else [Lab.cidr(k)],
-                             addresses=[("InternalIP", ip or Lab.node_ip(k)), ("Hostname", name)])
-        return name
-
     def retry_kubectl(self, what, fn, timeout=60):
         """Runs an API change until it goes through (the stand-in may be failing on purpose)."""
         def attempt():

@@ -55,12 +55,6 @@ class MasqueradeTest(LabTestCase):
         self.lab.sh(f"{settings} start_agent {i}")
         self.lab.wait_ready(i, timeout=60)
 
-    def create_peer(self, k, cidrs, ip):
-        name = self.lab.node(k)
-        self.addCleanup(self.lab.delete_node, name)
-        self.lab.create_node(name, cidrs=cidrs, addresses=[("InternalIP", ip), ("Hostname", name)])
-        return name
-
     # --- tests
     def test_01_every_pod_cidr_is_exempt_on_every_node(self):
         for i in self.lab_nodes():
@@ -109,7 +103,7 @@ class MasqueradeTest(LabTestCase):
         self.assertEqual(self.table_listing(1), good)
 
     def test_03_nodes_joining_and_leaving_change_the_exempt_set(self):
-        name = self.create_peer(JOIN, [Lab.cidr(JOIN), Lab.cidr6(JOIN)], Lab.node_ip(JOIN))
+        name = self.create_peer(JOIN, cidrs=[Lab.cidr(JOIN), Lab.cidr6(JOIN)])
         want = keys([Lab.cidr(k) for k in self.lab_nodes()] + [Lab.cidr(JOIN)])
         wait_until("the new Node's podCIDR to be exempt",
                    lambda: all(self.set_elements(i, "exempt_v4_24") == want
@@ -125,7 +119,7 @@ class MasqueradeTest(LabTestCase):
         # A public range, the node subnet, cloud metadata: pods' traffic there must keep
         # leaving with the node's address.
         for n, cidr in enumerate(["8.0.0.0/7", "192.168.0.0/16", "169.254.0.0/16"]):
-            self.create_peer(EVIL + n, [cidr], f"192.168.1.{60 + n}")
+            self.create_peer(EVIL + n, ip=f"192.168.1.{60 + n}", cidrs=[cidr])
         time.sleep(1.0)  # the watch has delivered them; the agent must have ignored them
         want = keys(Lab.cidr(k) for k in self.lab_nodes())
         for i in self.lab_nodes():
