@@ -31,6 +31,10 @@ Bytes buildNewVeth(uint32_t seq, const std::string& name, const Mac& mac,
 // The same with the options of VethSpec: IFLA_MASTER and IFF_UP on this end (with
 // ifi_change = IFF_UP, so no other flag changes).
 Bytes buildNewVeth(uint32_t seq, const VethSpec& spec);
+// RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, kind "vxlan": IFLA_VXLAN_ID, _PORT (network
+// order), _LOCAL or _LOCAL6 (when info.local is set), _LINK (when info.underlay is set),
+// _LEARNING 0; with IFF_UP when spec.up.
+Bytes buildNewVxlan(uint32_t seq, const VxlanSpec& spec);
 // RTM_NEWLINK without NLM_F_CREATE modifies the existing link `index`.
 Bytes buildSetUp(uint32_t seq, int index, bool up);
 // IFLA_AF_SPEC / AF_INET6 / IFLA_INET6_ADDR_GEN_MODE = IN6_ADDR_GEN_MODE_NONE: the link
@@ -67,6 +71,15 @@ Bytes buildRoute(uint32_t seq, RouteOp::Kind kind, const Route& route);
 // filter under NETLINK_GET_STRICT_CHK (callers filter again).
 Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> protocol,
                      uint32_t table);
+
+// RTM_NEWNEIGH with NLM_F_CREATE | NLM_F_REPLACE (kReplace) or RTM_DELNEIGH (kDelete).
+// A neighbour: ndm_family of its address, NDA_DST, NDA_LLADDR, NDA_PROTOCOL when not 0. An
+// fdb entry: AF_BRIDGE, ndm_flags NTF_SELF, NDA_LLADDR, NDA_DST when set. ndm_state is
+// entry.state.
+Bytes buildNeighbor(uint32_t seq, NeighborOp::Kind kind, const Neighbor& entry);
+// RTM_GETNEIGH dump of one family (AF_INET, AF_INET6 or AF_BRIDGE) with ndm_ifindex =
+// index (kernels filter by it under NETLINK_GET_STRICT_CHK; callers filter again).
+Bytes buildNeighborDump(uint32_t seq, uint8_t family, int index);
 
 // nf_tables set elements, each a key of the set's address type (ipv4_addr, ipv6_addr): added
 // (NFT_MSG_NEWSETELEM with NLM_F_CREATE: a key present already is no error) or deleted
@@ -111,6 +124,8 @@ struct ParsedRoute {
 Result<ParsedRoute> parseRoute(ByteView message);
 // RTM_NEWADDR / RTM_DELADDR.
 Result<AddressEntry> parseAddress(ByteView message);
+// RTM_NEWNEIGH / RTM_DELNEIGH. fdb is set for AF_BRIDGE.
+Result<Neighbor> parseNeighbor(ByteView message);
 
 // An nf_tables notification (NETLINK_NETFILTER, subsystem NFNL_SUBSYS_NFTABLES): a table,
 // chain, rule, set, element or object change names its table; the NFT_MSG_NEWGEN that

@@ -614,8 +614,10 @@ Status Handle::transaction(const std::vector<Request>& requests) {
 
 // --- Monitor
 
-Result<Monitor> Monitor::open() {
-  auto sock = openSocket(RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, SOCK_NONBLOCK);
+Result<Monitor> Monitor::open(bool neighbors) {
+  uint32_t groups = RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+  if (neighbors) groups |= RTMGRP_NEIGH;
+  auto sock = openSocket(groups, SOCK_NONBLOCK);
   if (!sock.ok()) return sock.error().wrap("open rtnetlink monitor");
   return Monitor(*sock, false);
 }
@@ -645,7 +647,8 @@ std::optional<Event> toEvent(const Message& m) {
                    link->index,
                    link->name,
                    std::nullopt,
-                   {}};
+                   {},
+                   std::nullopt};
     }
     case RTM_NEWROUTE:
     case RTM_DELROUTE: {
@@ -659,7 +662,8 @@ std::optional<Event> toEvent(const Message& m) {
                    0,
                    "",
                    parsed->route,
-                   {}};
+                   {},
+                   std::nullopt};
     }
     default:
       return std::nullopt;
@@ -700,7 +704,8 @@ Result<std::vector<Event>> Monitor::drain() {
       if ((*notice)->kind == NftNotice::Kind::kGeneration) {
         pending_.pid = (*notice)->pid;
         pending_.portid = (*notice)->portid;
-        events.push_back(Event{Event::Kind::kNftCommit, 0, "", std::nullopt, std::move(pending_)});
+        events.push_back(
+            Event{Event::Kind::kNftCommit, 0, "", std::nullopt, std::move(pending_), std::nullopt});
         pending_ = {};
         continue;
       }

@@ -23,15 +23,70 @@ using Mac = std::array<uint8_t, 6>;
 std::string macString(const Mac& mac);
 Result<Mac> parseMac(const std::string& text);
 
+// What makes a VXLAN device (IFLA_INFO_DATA of kind "vxlan") one routelet can use as it is.
+struct VxlanInfo {
+  uint32_t vni = 0;                  // IFLA_VXLAN_ID
+  uint16_t port = 0;                 // IFLA_VXLAN_PORT, host order
+  std::optional<ip::Address> local;  // IFLA_VXLAN_LOCAL / LOCAL6: the underlay source
+  int underlay = 0;                  // IFLA_VXLAN_LINK: the device it sends through; 0: any
+  bool learning = true;              // IFLA_VXLAN_LEARNING
+  bool operator==(const VxlanInfo&) const = default;
+};
+
 struct Link {
   int index = 0;
   std::string name;
-  std::string kind;  // IFLA_INFO_KIND: "bridge", "veth", "" for physical/loopback
+  std::string kind;  // IFLA_INFO_KIND: "bridge", "veth", "vxlan", "" for physical/loopback
   int master = 0;    // ifindex of the bridge it is enslaved to, 0 if none
   uint32_t mtu = 0;
   Mac mac{};
-  bool up = false;       // IFF_UP (administratively up)
-  bool running = false;  // IFF_RUNNING / carrier
+  bool up = false;                 // IFF_UP (administratively up)
+  bool running = false;            // IFF_RUNNING / carrier
+  std::optional<VxlanInfo> vxlan;  // kind "vxlan" only
+};
+
+// A VXLAN device as routelet makes it: static forwarding only (no learning, no multicast
+// group, no default destination), so a frame leaves only towards a peer routelet put in
+// its forwarding database.
+struct VxlanSpec {
+  std::string name;
+  Mac mac{};
+  uint32_t mtu = 0;
+  VxlanInfo info;  // learning is always sent as off
+  bool up = true;
+};
+
+// A neighbour entry (family AF_INET / AF_INET6: overlay address -> MAC) or a forwarding
+// database entry of a VXLAN device (AF_BRIDGE with NTF_SELF: MAC -> the peer's underlay
+// address), as `ip neigh` and `bridge fdb` show them.
+struct Neighbor {
+  bool fdb = false;
+  int index = 0;                       // the device
+  std::optional<ip::Address> address;  // neighbour: its key; fdb: NDA_DST, the remote VTEP
+  Mac mac{};                           // neighbour: NDA_LLADDR; fdb: its key
+  uint16_t state = 0x80;               // NUD_PERMANENT
+  uint8_t protocol = 0;                // NDA_PROTOCOL (neighbours; the kernel keeps none for fdb)
+
+  // The kernel's identity of the entry: a replace overwrites everything else.
+  struct Key {
+    bool fdb;
+    int index;
+    std::optional<ip::Address> address;  // neighbours only
+    Mac mac;                             // fdb only (zero for neighbours)
+    auto operator<=>(const Key&) const = default;
+  };
+  Key key() const {
+    return fdb ? Key{true, index, std::nullopt, mac} : Key{false, index, address, {}};
+  }
+  bool operator==(const Neighbor&) const = default;
+};
+std::string describe(const Neighbor& n);  // "fdb 0e:72:0a:f4:02:00 dst 192.168.2.12 dev 7"
+
+// One operation of a neighbour batch. kReplace: install or overwrite (NLM_F_CREATE |
+// NLM_F_REPLACE); kDelete: remove the entry with the key (ENOENT when there is none).
+struct NeighborOp {
+  enum class Kind { kReplace, kDelete } kind;
+  Neighbor entry;
 };
 
 struct AddressEntry {
@@ -147,6 +202,7 @@ class Handle {
   Status createVeth(const std::string& hostName, const Mac& hostMac, const std::string& peerName,
                     const Mac& peerMac, uint32_t mtu, int peerNsFd);
   Status createVeth(const VethSpec& spec);
+  Status createVxlan(const VxlanSpec& spec);
   Status setUp(int index, bool up = true);
   Status setMaster(int index, int masterIndex);  // 0 releases it
   Status setMtu(int index, uint32_t mtu);
@@ -170,6 +226,14 @@ class Handle {
   // Sends the whole batch, each message acknowledged, and returns one Status per
   // operation, in order. Stops at the socket level only on a transport error.
   Result<std::vector<Status>> apply(const std::vector<RouteOp>& ops);
+  // Neighbour and fdb operations, then route operations, in one sendmsg: one Status per
+  // operation, the neighbour ones first.
+  Result<std::vector<Status>> apply(const std::vector<NeighborOp>& neighbors,
+                                    const std::vector<RouteOp>& routes);
+
+  // The neighbour entries (fdb false: AF_INET and AF_INET6) or forwarding database
+  // entries (fdb true: AF_BRIDGE, NTF_SELF) of the device `index`, whatever their state.
+  Result<std::vector<Neighbor>> neighbors(int index, bool fdb);
   // Any change requests the same way: one sendmsg, each message acknowledged, one Status
   // per request in order. rtnetlink runs them in order and goes on after a failed one
   // (netlink_rcv_skb), so a later request that needs an earlier one fails on its own.
@@ -203,17 +267,27 @@ struct NftCommit {
 // Events from the kernel's multicast groups: rtnetlink (links, IPv4 and IPv6 routes) or
 // nf_tables (NFNLGRP_NFTABLES).
 struct Event {
-  enum class Kind { kLinkChanged, kLinkRemoved, kRouteAdded, kRouteRemoved, kNftCommit } kind;
-  int linkIndex = 0;           // for link events
-  std::string linkName;        // for link events
-  std::optional<Route> route;  // for route events
-  NftCommit nft;               // for kNftCommit
+  enum class Kind {
+    kLinkChanged,
+    kLinkRemoved,
+    kRouteAdded,
+    kRouteRemoved,
+    kNftCommit,
+    kNeighborChanged,  // RTM_NEWNEIGH, any family (fdb entries of VXLAN devices too)
+    kNeighborRemoved,  // RTM_DELNEIGH
+  } kind;
+  int linkIndex = 0;                                // for link events
+  std::string linkName;                             // for link events
+  std::optional<Route> route;                       // for route events
+  NftCommit nft;                                    // for kNftCommit
+  std::optional<Neighbor> neighbor = std::nullopt;  // for neighbour events
 };
 
 class Monitor {
  public:
-  // Subscribes in the calling thread's namespace: to links and routes, or to nf_tables.
-  static Result<Monitor> open();
+  // Subscribes in the calling thread's namespace: to links and routes (and neighbours, with
+  // neighbors set: RTNLGRP_NEIGH, every ARP/ND change of the node), or to nf_tables.
+  static Result<Monitor> open(bool neighbors = false);
   static Result<Monitor> openNftables();
 
   int fd() const { return fd_.get(); }  // pollable

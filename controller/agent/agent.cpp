@@ -185,6 +185,9 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
         masqueradeHealBy_ = e.nft.pid;
         break;
       }
+      case netlink::Event::Kind::kNeighborChanged:
+      case netlink::Event::Kind::kNeighborRemoved:
+        break;
       case netlink::Event::Kind::kRouteAdded:
         // Another owner's route at a peer's podCIDR in routelet's table: a targeted pass
         // would replace it when that peer changes. Only a whole pass (which reports it as
