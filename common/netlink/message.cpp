@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -19,6 +20,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <tuple>
 
 namespace routelet::netlink {
 namespace {
@@ -56,7 +58,11 @@ class Builder {
     writeAttrHeader(at, type, NLA_HDRLEN + len);
     std::memcpy(at + NLA_HDRLEN, data, len);
   }
+  void putU8(uint16_t type, uint8_t value) { put(type, &value, sizeof value); }
   void putU32(uint16_t type, uint32_t value) { put(type, &value, sizeof value); }
+  void putAddress(uint16_t type, const ip::Address& a) {
+    put(type, a.bytes(), static_cast<size_t>(a.byteLength()));
+  }
   void putString(uint16_t type, const std::string& value) {
     put(type, value.c_str(), value.size() + 1);  // with its NUL, as the kernel's NLA_NUL_STRING
   }
@@ -152,9 +158,8 @@ Bytes addressMessage(uint16_t type, uint16_t flags, uint32_t seq, int index,
   ifa->ifa_prefixlen = static_cast<uint8_t>(prefix.length());
   ifa->ifa_index = static_cast<uint32_t>(index);
   const ip::Address& a = prefix.address();
-  auto len = static_cast<size_t>(a.byteLength());
-  b.put(IFA_LOCAL, a.bytes(), len);
-  b.put(IFA_ADDRESS, a.bytes(), len);
+  b.putAddress(IFA_LOCAL, a);
+  b.putAddress(IFA_ADDRESS, a);
   if (nodad && !a.isV4()) {
     ifa->ifa_flags = IFA_F_NODAD;
     // IFA_FLAGS carries the full 32-bit flag word; the kernel prefers it over ifa_flags.
@@ -208,15 +213,21 @@ Result<Attributes> parseAttributes(ByteView bytes) {
   return attrs;
 }
 
-Result<uint32_t> u32Attr(const Attributes& attrs, uint16_t type, const char* name) {
+// An unsigned attribute of exactly sizeof(T) bytes in host order; 0 when absent.
+template <typename T>
+Result<T> uintAttr(const Attributes& attrs, uint16_t type, const char* name) {
   auto it = attrs.find(type);
-  if (it == attrs.end()) return uint32_t{0};
-  uint32_t v = 0;
+  if (it == attrs.end()) return T{0};
+  T v = 0;
   if (it->second.size() != sizeof v)
     return malformed(std::string(name) + " has " + std::to_string(it->second.size()) +
-                     " bytes, expected 4");
+                     " bytes, expected " + std::to_string(sizeof v));
   std::memcpy(&v, it->second.data(), sizeof v);
   return v;
+}
+
+Result<uint32_t> u32Attr(const Attributes& attrs, uint16_t type, const char* name) {
+  return uintAttr<uint32_t>(attrs, type, name);
 }
 
 std::string stringAttr(ByteView payload) {
@@ -232,6 +243,15 @@ Result<ip::Address> addressAttr(ByteView payload, ip::Family family, const char*
     return malformed(std::string(name) + " has " + std::to_string(payload.size()) +
                      " bytes, expected " + std::to_string(want));
   return ip::Address::fromBytes(family, payload.data());
+}
+
+// An address whose family only its length tells (an fdb entry's NDA_DST, AF_BRIDGE).
+Result<ip::Address> anyAddressAttr(ByteView payload, const char* name) {
+  if (payload.size() == 4 || payload.size() == 16)
+    return ip::Address::fromBytes(payload.size() == 4 ? ip::Family::kV4 : ip::Family::kV6,
+                                  payload.data());
+  return malformed(std::string(name) + " has " + std::to_string(payload.size()) +
+                   " bytes, expected 4 or 16");
 }
 
 Result<ip::Family> familyOf(uint8_t af) {
@@ -251,6 +271,35 @@ Result<Attributes> body(ByteView message, T* header) {
   size_t start = align4(sizeof(T));
   if (start > payload.size()) return Attributes{};
   return parseAttributes(payload.subspan(start));
+}
+
+// IFLA_INFO_DATA of a VXLAN device (drivers/net/vxlan/vxlan_core.c, vxlan_fill_info).
+Result<VxlanInfo> parseVxlanInfo(ByteView bytes) {
+  auto attrs = parseAttributes(bytes);
+  if (!attrs.ok()) return attrs.error();
+  VxlanInfo vx;
+  auto vni = u32Attr(*attrs, IFLA_VXLAN_ID, "IFLA_VXLAN_ID");
+  auto port = uintAttr<uint16_t>(*attrs, IFLA_VXLAN_PORT, "IFLA_VXLAN_PORT");
+  auto underlay = u32Attr(*attrs, IFLA_VXLAN_LINK, "IFLA_VXLAN_LINK");
+  auto learning = uintAttr<uint8_t>(*attrs, IFLA_VXLAN_LEARNING, "IFLA_VXLAN_LEARNING");
+  if (!vni.ok()) return vni.error();
+  if (!port.ok()) return port.error();
+  if (!underlay.ok()) return underlay.error();
+  if (!learning.ok()) return learning.error();
+  vx.vni = *vni;
+  vx.port = ntohs(*port);
+  vx.underlay = static_cast<int>(*underlay);
+  vx.learning = *learning != 0;
+  for (auto [type, family, name] :
+       {std::tuple{IFLA_VXLAN_LOCAL, ip::Family::kV4, "IFLA_VXLAN_LOCAL"},
+        std::tuple{IFLA_VXLAN_LOCAL6, ip::Family::kV6, "IFLA_VXLAN_LOCAL6"}}) {
+    auto it = attrs->find(static_cast<uint16_t>(type));
+    if (it == attrs->end()) continue;
+    auto a = addressAttr(it->second, family, name);
+    if (!a.ok()) return a.error();
+    vx.local = *a;
+  }
+  return vx;
 }
 
 }  // namespace
@@ -298,6 +347,27 @@ Bytes buildNewVeth(uint32_t seq, const VethSpec& spec) {
   return b.finish();
 }
 
+Bytes buildNewVxlan(uint32_t seq, const VxlanSpec& spec) {
+  Builder b(RTM_NEWLINK, kChange | NLM_F_CREATE | NLM_F_EXCL, seq, spec.name.size());
+  setUpFlag(linkHeader(b, 0), spec.up);
+  putLinkBasics(b, spec.name, spec.mac, spec.mtu);
+  size_t info = b.begin(IFLA_LINKINFO);
+  b.putString(IFLA_INFO_KIND, "vxlan");
+  size_t data = b.begin(IFLA_INFO_DATA);
+  const VxlanInfo& vx = spec.info;
+  b.putU32(IFLA_VXLAN_ID, vx.vni);
+  const uint16_t port = htons(vx.port);  // the one IFLA_VXLAN_* in network order
+  b.put(IFLA_VXLAN_PORT, &port, sizeof port);
+  if (vx.local) b.putAddress(vx.local->isV4() ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, *vx.local);
+  if (vx.underlay) b.putU32(IFLA_VXLAN_LINK, static_cast<uint32_t>(vx.underlay));
+  // Static forwarding only: a learned entry would send a peer's frames wherever a packet
+  // claiming its MAC last came from.
+  b.putU8(IFLA_VXLAN_LEARNING, 0);
+  b.end(data);
+  b.end(info);
+  return b.finish();
+}
+
 Bytes buildSetUp(uint32_t seq, int index, bool up) {
   Builder b(RTM_NEWLINK, kChange, seq);
   auto* ifi = linkHeader(b, index);
@@ -312,8 +382,7 @@ Bytes buildSetNoLinkLocal(uint32_t seq, int index, const std::string& name) {
   if (index == 0) b.putString(IFLA_IFNAME, name);
   size_t spec = b.begin(IFLA_AF_SPEC);
   size_t inet6 = b.begin(AF_INET6);
-  const uint8_t mode = IN6_ADDR_GEN_MODE_NONE;
-  b.put(IFLA_INET6_ADDR_GEN_MODE, &mode, sizeof mode);
+  b.putU8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
   b.end(inet6);
   b.end(spec);
   return b.finish();
@@ -325,8 +394,7 @@ Bytes buildSetHairpin(uint32_t seq, int index, const std::string& name, bool on)
   if (index == 0) b.putString(IFLA_IFNAME, name);
   size_t info = b.begin(IFLA_LINKINFO);
   size_t slave = b.begin(IFLA_INFO_SLAVE_DATA);
-  const uint8_t mode = on ? 1 : 0;
-  b.put(IFLA_BRPORT_MODE, &mode, sizeof mode);
+  b.putU8(IFLA_BRPORT_MODE, on ? 1 : 0);
   b.end(slave);
   b.end(info);
   return b.finish();
@@ -424,11 +492,9 @@ Bytes buildRoute(uint32_t seq, RouteOp::Kind kind, const Route& route) {
   rtm->rtm_type = route.type;
   if (route.onlink) rtm->rtm_flags = RTNH_F_ONLINK;
   if (route.dst.length() > 0) {
-    ip::Prefix net = route.dst.network();
-    b.put(RTA_DST, net.address().bytes(), static_cast<size_t>(net.address().byteLength()));
+    b.putAddress(RTA_DST, route.dst.network().address());
   }
-  if (route.gateway)
-    b.put(RTA_GATEWAY, route.gateway->bytes(), static_cast<size_t>(route.gateway->byteLength()));
+  if (route.gateway) b.putAddress(RTA_GATEWAY, *route.gateway);
   if (route.oif) b.putU32(RTA_OIF, static_cast<uint32_t>(route.oif));
   if (route.priority) b.putU32(RTA_PRIORITY, route.priority);
   b.putU32(RTA_TABLE, route.table);
@@ -443,6 +509,44 @@ Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> pro
   rtm->rtm_table = headerTable(table);
   rtm->rtm_protocol = protocol.value_or(0);
   b.putU32(RTA_TABLE, table);
+  return b.finish();
+}
+
+Bytes buildNeighbor(uint32_t seq, NeighborOp::Kind kind, const Neighbor& entry) {
+  bool replace = kind == NeighborOp::Kind::kReplace;
+  Builder b(replace ? RTM_NEWNEIGH : RTM_DELNEIGH,
+            replace ? kChange | NLM_F_CREATE | NLM_F_REPLACE : kChange, seq);
+  auto* ndm = b.extra<ndmsg>();
+  ndm->ndm_ifindex = entry.index;
+  ndm->ndm_state = entry.state;
+  if (entry.fdb) {
+    // NTF_SELF: the VXLAN device's own table (vxlan_fdb_add), not a bridge master's.
+    ndm->ndm_family = AF_BRIDGE;
+    ndm->ndm_flags = NTF_SELF;
+    b.put(NDA_LLADDR, entry.mac.data(), entry.mac.size());
+    // On a delete, NDA_DST removes only that remote of the MAC (vxlan_fdb_delete).
+    if (entry.address) b.putAddress(NDA_DST, *entry.address);
+    return b.finish();
+  }
+  // A neighbour without an address has no family; the kernel refuses it (EINVAL).
+  if (entry.address) {
+    ndm->ndm_family = static_cast<uint8_t>(ip::familyAf(entry.address->family()));
+    b.putAddress(NDA_DST, *entry.address);
+  }
+  if (!replace) return b.finish();  // the key is family, device and address
+  b.put(NDA_LLADDR, entry.mac.data(), entry.mac.size());
+  if (entry.protocol) b.putU8(NDA_PROTOCOL, entry.protocol);
+  return b.finish();
+}
+
+Bytes buildNeighborDump(uint32_t seq, uint8_t family, int index) {
+  Builder b(RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  auto* ndm = b.extra<ndmsg>();
+  ndm->ndm_family = family;
+  // The device goes in NDA_IFINDEX, which both dumps take as their filter under
+  // NETLINK_GET_STRICT_CHK (neigh_valid_dump_req, valid_fdb_dump_strict); a non-zero
+  // ndm_ifindex makes the neighbour dump fail with EINVAL there.
+  if (index) b.putU32(NDA_IFINDEX, static_cast<uint32_t>(index));
   return b.finish();
 }
 
@@ -546,6 +650,11 @@ Result<Link> parseLink(ByteView message) {
     if (!info.ok()) return info.error().wrap("link " + link.name + " IFLA_LINKINFO");
     if (auto kind = info->find(IFLA_INFO_KIND); kind != info->end())
       link.kind = stringAttr(kind->second);
+    if (auto data = info->find(IFLA_INFO_DATA); link.kind == "vxlan" && data != info->end()) {
+      auto vxlan = parseVxlanInfo(data->second);
+      if (!vxlan.ok()) return vxlan.error().wrap("link " + link.name + " IFLA_INFO_DATA");
+      link.vxlan = *vxlan;
+    }
   }
   return link;
 }
@@ -609,6 +718,45 @@ Result<AddressEntry> parseAddress(ByteView message) {
   e.prefix = ip::Prefix::make(*a, ifa.ifa_prefixlen);
   e.scope = ifa.ifa_scope;
   return e;
+}
+
+Result<ParsedNeighbor> parseNeighbor(ByteView message) {
+  ndmsg ndm{};
+  auto attrs = body(message, &ndm);
+  if (!attrs.ok()) return attrs.error().wrap("neighbour");
+  ParsedNeighbor out;
+  Neighbor& n = out.neighbor;
+  n.fdb = ndm.ndm_family == AF_BRIDGE;
+  n.index = ndm.ndm_ifindex;
+  n.state = ndm.ndm_state;
+  out.self = ndm.ndm_flags & NTF_SELF;
+  auto protocol = uintAttr<uint8_t>(*attrs, NDA_PROTOCOL, "NDA_PROTOCOL");
+  if (!protocol.ok()) return protocol.error().wrap("neighbour on link " + std::to_string(n.index));
+  n.protocol = *protocol;
+  // A neighbour that failed or is being removed has no link-layer address.
+  if (auto it = attrs->find(NDA_LLADDR); it != attrs->end()) {
+    if (it->second.size() != n.mac.size())
+      return malformed("NDA_LLADDR has " + std::to_string(it->second.size()) +
+                       " bytes, expected 6, on link " + std::to_string(n.index));
+    std::memcpy(n.mac.data(), it->second.data(), n.mac.size());
+  } else if (n.fdb) {
+    return malformed("fdb entry without NDA_LLADDR on link " + std::to_string(n.index));
+  }
+  auto dst = attrs->find(NDA_DST);
+  if (n.fdb) {
+    if (dst == attrs->end()) return out;  // a bridge port's entry has no remote
+    auto a = anyAddressAttr(dst->second, "NDA_DST");
+    if (!a.ok()) return a.error().wrap("fdb entry on link " + std::to_string(n.index));
+    n.address = *a;
+    return out;
+  }
+  auto family = familyOf(ndm.ndm_family);
+  if (!family.ok()) return family.error().wrap("neighbour");
+  if (dst == attrs->end()) return malformed("neighbour without NDA_DST");
+  auto a = addressAttr(dst->second, *family, "NDA_DST");
+  if (!a.ok()) return a.error().wrap("neighbour on link " + std::to_string(n.index));
+  n.address = *a;
+  return out;
 }
 
 Result<std::optional<NftNotice>> parseNftNotice(ByteView message) {
@@ -677,6 +825,10 @@ int parseAnyForFuzz(const uint8_t* data, size_t size) {
       case RTM_NEWADDR:
       case RTM_DELADDR:
         (void)parseAddress(m.bytes);
+        break;
+      case RTM_NEWNEIGH:
+      case RTM_DELNEIGH:
+        (void)parseNeighbor(m.bytes);
         break;
       default:
         (void)parseNftNotice(m.bytes);

@@ -77,8 +77,9 @@ Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> pro
 // fdb entry: AF_BRIDGE, ndm_flags NTF_SELF, NDA_LLADDR, NDA_DST when set. ndm_state is
 // entry.state.
 Bytes buildNeighbor(uint32_t seq, NeighborOp::Kind kind, const Neighbor& entry);
-// RTM_GETNEIGH dump of one family (AF_INET, AF_INET6 or AF_BRIDGE) with ndm_ifindex =
-// index (kernels filter by it under NETLINK_GET_STRICT_CHK; callers filter again).
+// RTM_GETNEIGH dump of one family (AF_INET, AF_INET6 or AF_BRIDGE) with NDA_IFINDEX = index
+// when not 0 (kernels filter by it under NETLINK_GET_STRICT_CHK; callers filter again).
+// ndm_ifindex stays 0: the strict neighbour dump refuses any other value (EINVAL).
 Bytes buildNeighborDump(uint32_t seq, uint8_t family, int index);
 
 // nf_tables set elements, each a key of the set's address type (ipv4_addr, ipv6_addr): added
@@ -124,8 +125,14 @@ struct ParsedRoute {
 Result<ParsedRoute> parseRoute(ByteView message);
 // RTM_NEWADDR / RTM_DELADDR.
 Result<AddressEntry> parseAddress(ByteView message);
-// RTM_NEWNEIGH / RTM_DELNEIGH. fdb is set for AF_BRIDGE.
-Result<Neighbor> parseNeighbor(ByteView message);
+// RTM_NEWNEIGH / RTM_DELNEIGH. fdb is set for AF_BRIDGE; self reports NTF_SELF, the
+// device's own table: a bridge's dumps and notifications also carry the entries of its
+// ports' forwarding database (NTF_MASTER), which are not the port's own.
+struct ParsedNeighbor {
+  Neighbor neighbor;
+  bool self = false;
+};
+Result<ParsedNeighbor> parseNeighbor(ByteView message);
 
 // An nf_tables notification (NETLINK_NETFILTER, subsystem NFNL_SUBSYS_NFTABLES): a table,
 // chain, rule, set, element or object change names its table; the NFT_MSG_NEWGEN that

@@ -1,5 +1,6 @@
 #include "common/netlink/netlink.h"
 
+#include <linux/neighbour.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -172,6 +173,21 @@ std::string describe(const Route& r) {
   if (r.scope != RT_SCOPE_UNIVERSE) s += " scope " + std::to_string(r.scope);
   if (r.priority) s += " metric " + std::to_string(r.priority);
   if (r.onlink) s += " onlink";
+  return s;
+}
+
+std::string describe(const Neighbor& n) {
+  std::string s;
+  if (n.fdb) {
+    s = "fdb " + macString(n.mac);
+    if (n.address) s += " dst " + n.address->str();
+  } else {
+    s = "neigh " + (n.address ? n.address->str() : std::string("(no address)"));
+    s += " lladdr " + macString(n.mac);
+  }
+  s += " dev " + std::to_string(n.index);
+  if (n.protocol) s += " proto " + std::to_string(n.protocol);
+  if (n.state != NUD_PERMANENT) s += " state " + std::to_string(n.state);
   return s;
 }
 

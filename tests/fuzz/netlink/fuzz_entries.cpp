@@ -100,6 +100,42 @@ void buildLinkRoundTrip(Reader& in) {
   check(back->kind == ((flags & 1) ? "veth" : "bridge"));
 }
 
+void buildVxlanRoundTrip(Reader& in) {
+  uint8_t flags = in.take<uint8_t>();
+  VxlanSpec spec;
+  spec.mac = in.take<Mac>();
+  spec.mtu = in.take<uint32_t>();
+  spec.up = flags & 1;
+  spec.info.vni = in.take<uint32_t>();
+  spec.info.port = in.take<uint16_t>();
+  spec.info.underlay = in.take<int>();
+  if (flags & 2) spec.info.local = in.address(flags & 4 ? ip::Family::kV6 : ip::Family::kV4);
+  spec.name = in.name();
+  auto back = parseLink(only(buildNewVxlan(in.take<uint32_t>(), spec)).bytes);
+  VxlanInfo want = spec.info;
+  want.learning = false;
+  check(back.ok() && back->name == spec.name && back->kind == "vxlan" && back->up == spec.up);
+  check(back->vxlan && *back->vxlan == want);
+}
+
+void buildNeighborRoundTrip(Reader& in) {
+  uint8_t flags = in.take<uint8_t>();
+  Neighbor n;
+  n.fdb = flags & 1;
+  n.index = in.take<int>();
+  n.mac = in.take<Mac>();
+  n.state = in.take<uint16_t>();
+  // The kernel keeps no protocol for fdb entries, so the builder sends none.
+  uint8_t protocol = in.take<uint8_t>();
+  if (!n.fdb) n.protocol = protocol;
+  if (!n.fdb || (flags & 2)) n.address = in.address(flags & 4 ? ip::Family::kV6 : ip::Family::kV4);
+  auto back =
+      parseNeighbor(only(buildNeighbor(in.take<uint32_t>(), NeighborOp::Kind::kReplace, n)).bytes);
+  check(back.ok() && back->neighbor == n && back->self == n.fdb);
+  auto del = parseNeighbor(only(buildNeighbor(0, NeighborOp::Kind::kDelete, n)).bytes);
+  check(del.ok() && del->neighbor.key() == n.key());
+}
+
 }  // namespace
 
 bool messages(const uint8_t* data, size_t size) {
@@ -144,6 +180,13 @@ bool messages(const uint8_t* data, size_t size) {
         all = accepted(addr) && all;
         break;
       }
+      case RTM_NEWNEIGH:
+      case RTM_DELNEIGH: {
+        auto parsed = parseNeighbor(m.bytes);
+        if (parsed) check(parsed->neighbor.fdb || parsed->neighbor.address.has_value());
+        all = accepted(parsed) && all;
+        break;
+      }
       default: {
         // nf_tables notices (NETLINK_NETFILTER); anything else is not routelet's to read.
         auto notice = parseNftNotice(m.bytes);
@@ -162,15 +205,21 @@ bool messages(const uint8_t* data, size_t size) {
 bool build(const uint8_t* data, size_t size) {
   if (size == 0) return false;
   Reader in(data + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 5) {
     case 0:
       buildRouteRoundTrip(in);
       break;
     case 1:
       buildAddressRoundTrip(in);
       break;
-    default:
+    case 2:
       buildLinkRoundTrip(in);
+      break;
+    case 3:
+      buildVxlanRoundTrip(in);
+      break;
+    default:
+      buildNeighborRoundTrip(in);
       break;
   }
   return true;

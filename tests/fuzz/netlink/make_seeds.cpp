@@ -1,11 +1,14 @@
 // Writes the netlink fuzz corpus seeds from the real message builders, so the seeds are the
 // bytes routelet sends, plus kernel-style replies and truncations of both. Run by hand:
 //   ninja netlink_fuzz_make_seeds && ./netlink_fuzz_make_seeds tests/fuzz/netlink/corpus
+#include <linux/neighbour.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -125,6 +128,47 @@ int main(int argc, char** argv) {
   write("bad-ack-truncated", cut(ack(4, EEXIST, "File exists"), 18));
   Bytes zeroLen(16, 0);
   write("bad-zero-length-header", zeroLen);
+  // VXLAN devices, neighbours and fdb entries: the requests, and a dump of the kind the
+  // kernel sends (a bridge port's entry without NTF_SELF or a remote among them).
+  netlink::VxlanSpec vxlan{
+      .name = "routelet.vx",
+      .mac = mac,
+      .mtu = 1450,
+      .info = {
+          .vni = 1, .port = 4789, .local = *ip::Address::parse("192.168.1.11"), .underlay = 2}};
+  Bytes vxlan4 = netlink::buildNewVxlan(10, vxlan);
+  vxlan.info.local = *ip::Address::parse("fd00:1::11");
+  Bytes vxlan6 = netlink::buildNewVxlan(11, vxlan);
+  netlink::Neighbor fdb{
+      .fdb = true, .index = 7, .address = *ip::Address::parse("192.168.1.12"), .mac = mac};
+  netlink::Neighbor neigh{
+      .index = 7, .address = *ip::Address::parse("10.244.2.0"), .mac = mac, .protocol = 201};
+  netlink::Neighbor neigh6 = neigh;
+  neigh6.address = *ip::Address::parse("fd00:10:244:2::");
+  Bytes fdbAdd = netlink::buildNeighbor(12, netlink::NeighborOp::Kind::kReplace, fdb);
+  Bytes neighAdd = netlink::buildNeighbor(13, netlink::NeighborOp::Kind::kReplace, neigh);
+  Bytes neigh6Del = netlink::buildNeighbor(14, netlink::NeighborOp::Kind::kDelete, neigh6);
+  Bytes portEntry = cut(fdbAdd, fdbAdd.size() - 8);  // without NDA_DST
+  portEntry[0] = static_cast<uint8_t>(portEntry.size());
+  portEntry[sizeof(nlmsghdr) + offsetof(ndmsg, ndm_flags)] = NTF_MASTER;
+  write("ok-new-vxlan-v4", vxlan4);
+  write("ok-new-vxlan-v6", vxlan6);
+  write("ok-fdb-replace", fdbAdd);
+  write("ok-neighbor-replace", neighAdd);
+  write("ok-neighbor-v6-delete", neigh6Del);
+  write("ok-neighbor-dump-request", netlink::buildNeighborDump(15, AF_BRIDGE, 7));
+  write("ok-neighbor-dump", cat({fdbAdd, portEntry, neighAdd, neigh6Del, ack(15, 0, "")}));
+  Bytes badVxlanPort = vxlan4;
+  // IFLA_VXLAN_PORT (after the ifinfomsg, name, address, MTU, linkinfo, kind, data and ID)
+  // of 4 bytes: it swallows the padding.
+  badVxlanPort[vxlan4.size() - 32] = 8;
+  write("bad-vxlan-port-length", badVxlanPort);
+  Bytes badDst = fdbAdd;
+  badDst[fdbAdd.size() - 8] = 7;  // NDA_DST of 3 bytes
+  write("bad-fdb-dst-length", badDst);
+  Bytes badMac = neighAdd;
+  badMac[sizeof(nlmsghdr) + sizeof(ndmsg) + 8] = 8;  // NDA_LLADDR of 4 bytes
+  write("bad-neighbor-lladdr-length", badMac);
   // A kernel reply with a huge extack and every message kind many times over.
   Bytes many;
   for (int i = 0; i < 500; ++i) many = cat({many, route4, addr6});
@@ -168,6 +212,12 @@ int main(int argc, char** argv) {
   write("ok-veth-long-names", seed({2,   1,   2,   0,   0,   0,   0,   1,   0xdc, 5,   0,   0,
                                     'r', 'l', '0', '1', '2', '3', '4', '5', '6',  '7', '8', '9',
                                     'a', 'b', 'c', 'd', 'e', 0,   'e', 't', 'h',  '0', 0}));
+  // Flags (up, local, IPv6), MAC, MTU, VNI, port, underlay, local address, name.
+  write("ok-vxlan-v6-local-up",
+        seed({3, 7, 2, 0, 0, 0, 0, 1, 0xaa, 5, 0, 0, 1, 0, 0, 0, 0xb5, 0x12, 2, 0, 0, 0, 0xfd}));
+  // Flags (fdb, remote, IPv6), device, MAC, state, protocol, address.
+  write("ok-neighbor-fdb-remote", seed({4, 3, 7, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0x80, 0, 0, 192, 168}));
+  write("ok-neighbor-v4", seed({4, 0, 7, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0x80, 0, 201, 10, 244, 2}));
   write("ok-all-ones", Bytes(64, 0xff));
   write("bad-empty", Bytes{});
   return 0;

@@ -4,6 +4,8 @@
 #include "common/netlink/message.h"
 
 #include <gtest/gtest.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -25,6 +27,38 @@ Route route(const char* dst, const char* gateway) {
   r.dst = *ip::Prefix::parse(dst);
   if (gateway) r.gateway = *ip::Address::parse(gateway);
   return r;
+}
+
+VxlanSpec vxlanSpec() {
+  VxlanSpec spec;
+  spec.name = "vx0";
+  spec.mac = mac(0x01);
+  spec.mtu = 1450;
+  spec.info.vni = 42;
+  spec.info.port = 4789;
+  spec.info.local = *ip::Address::parse("192.168.77.1");
+  spec.info.underlay = 3;
+  return spec;
+}
+
+const Mac kPeerMac = {0x0e, 0x72, 0x0a, 0xf4, 0x02, 0x00};
+
+Neighbor fdbEntry() {
+  Neighbor n;
+  n.fdb = true;
+  n.index = 7;
+  n.address = *ip::Address::parse("192.168.2.12");
+  n.mac = kPeerMac;
+  return n;
+}
+
+Neighbor neighEntry() {
+  Neighbor n;
+  n.index = 7;
+  n.address = *ip::Address::parse("10.244.2.0");
+  n.mac = kPeerMac;
+  n.protocol = 201;
+  return n;
 }
 
 // Overwrites nlmsg_len, to make the header agree with a truncated buffer.
@@ -213,6 +247,110 @@ TEST(MessageGoldenTest, NewVethEnslavedAndUp) {
   EXPECT_EQ(buildNewVeth(4, spec), buildNewVeth(4, "h", mac(0x0a), "p", mac(0x0b), 1500, 7));
 }
 
+TEST(MessageGoldenTest, NewVxlan) {
+  Bytes want = {
+      0x78, 0x00, 0x00, 0x00, 0x10, 0x00, 0x05, 0x06,  // len 120, RTM_NEWLINK, +CREATE|EXCL
+      0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // seq 3
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // ifinfomsg, index 0
+      0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,  // flags IFF_UP, change IFF_UP
+      0x08, 0x00, 0x03, 0x00, 'v',  'x',  '0',  0x00,  // IFLA_IFNAME "vx0\0"
+      0x0a, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00,  // IFLA_ADDRESS 02:00:00:00:00:01
+      0x00, 0x01, 0x00, 0x00,                          //
+      0x08, 0x00, 0x04, 0x00, 0xaa, 0x05, 0x00, 0x00,  // IFLA_MTU 1450
+      0x3c, 0x00, 0x12, 0x80,                          // IFLA_LINKINFO | NLA_F_NESTED, 60
+      0x0a, 0x00, 0x01, 0x00, 'v',  'x',  'l',  'a',   // IFLA_INFO_KIND "vxlan\0"
+      'n',  0x00, 0x00, 0x00,                          //
+      0x2c, 0x00, 0x02, 0x80,                          // IFLA_INFO_DATA | NLA_F_NESTED, 44
+      0x08, 0x00, 0x01, 0x00, 0x2a, 0x00, 0x00, 0x00,  // IFLA_VXLAN_ID 42
+      0x06, 0x00, 0x0f, 0x00, 0x12, 0xb5, 0x00, 0x00,  // IFLA_VXLAN_PORT 4789, big-endian
+      0x08, 0x00, 0x04, 0x00, 0xc0, 0xa8, 0x4d, 0x01,  // IFLA_VXLAN_LOCAL 192.168.77.1
+      0x08, 0x00, 0x03, 0x00, 0x03, 0x00, 0x00, 0x00,  // IFLA_VXLAN_LINK 3
+      0x05, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00,  // IFLA_VXLAN_LEARNING 0 + pad
+  };
+  VxlanSpec spec = vxlanSpec();
+  spec.info.learning = true;  // never sent: routelet's devices do not learn
+  EXPECT_EQ(buildNewVxlan(3, spec), want);
+
+  // IPv6 local: IFLA_VXLAN_LOCAL6 with 16 bytes. Down, no underlay, no MTU: none of them.
+  spec.info.local = *ip::Address::parse("fd77::1");
+  spec.info.underlay = 0;
+  spec.mtu = 0;
+  spec.up = false;
+  Bytes v6 = buildNewVxlan(3, spec);
+  ASSERT_EQ(v6.size(), 120u - 8 - 8 - 8 + 20);
+  EXPECT_EQ(v6[24], 0);  // no flags
+  EXPECT_EQ(v6[28], 0);
+  const Bytes local6 = {0x14, 0x00, 0x11, 0x00, 0xfd, 0x77, 0, 0, 0, 0,
+                        0,    0,    0,    0,    0,    0,    0, 0, 0, 1};
+  EXPECT_EQ(Bytes(v6.begin() + 88, v6.begin() + 108), local6);
+}
+
+TEST(MessageGoldenTest, ReplaceFdbEntry) {
+  Bytes want = {
+      0x30, 0x00, 0x00, 0x00, 0x1c, 0x00, 0x05, 0x05,  // len 48, RTM_NEWNEIGH, +CREATE|REPLACE
+      0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // seq 9
+      0x07, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00,  // AF_BRIDGE, ifindex 7
+      0x80, 0x00, 0x02, 0x00,                          // NUD_PERMANENT, NTF_SELF, type 0
+      0x0a, 0x00, 0x02, 0x00, 0x0e, 0x72, 0x0a, 0xf4,  // NDA_LLADDR 0e:72:0a:f4:02:00
+      0x02, 0x00, 0x00, 0x00,                          //
+      0x08, 0x00, 0x01, 0x00, 0xc0, 0xa8, 0x02, 0x0c,  // NDA_DST 192.168.2.12
+  };
+  EXPECT_EQ(buildNeighbor(9, NeighborOp::Kind::kReplace, fdbEntry()), want);
+  // A delete carries the same key and remote: only that remote of the MAC goes.
+  want[4] = RTM_DELNEIGH;
+  want[7] = 0x00;  // REQUEST|ACK only
+  Neighbor tagged = fdbEntry();
+  tagged.protocol = 201;  // the kernel keeps none for fdb entries: never sent
+  EXPECT_EQ(buildNeighbor(9, NeighborOp::Kind::kDelete, tagged), want);
+}
+
+TEST(MessageGoldenTest, ReplaceAndDeleteNeighbour) {
+  Bytes want = {
+      0x38, 0x00, 0x00, 0x00, 0x1c, 0x00, 0x05, 0x05,  // len 56, RTM_NEWNEIGH, +CREATE|REPLACE
+      0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // seq 9
+      0x02, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00,  // AF_INET, ifindex 7
+      0x80, 0x00, 0x00, 0x00,                          // NUD_PERMANENT, no flags
+      0x08, 0x00, 0x01, 0x00, 0x0a, 0xf4, 0x02, 0x00,  // NDA_DST 10.244.2.0
+      0x0a, 0x00, 0x02, 0x00, 0x0e, 0x72, 0x0a, 0xf4,  // NDA_LLADDR 0e:72:0a:f4:02:00
+      0x02, 0x00, 0x00, 0x00,                          //
+      0x05, 0x00, 0x0c, 0x00, 0xc9, 0x00, 0x00, 0x00,  // NDA_PROTOCOL 201 + pad
+  };
+  EXPECT_EQ(buildNeighbor(9, NeighborOp::Kind::kReplace, neighEntry()), want);
+  // Protocol 0 is not sent.
+  Neighbor untagged = neighEntry();
+  untagged.protocol = 0;
+  EXPECT_EQ(buildNeighbor(9, NeighborOp::Kind::kReplace, untagged),
+            withLength(Bytes(want.begin(), want.end() - 8), 48));
+  // A delete names the key only: family, device, address.
+  Bytes del(want.begin(), want.begin() + 36);
+  del[0] = 36;
+  del[4] = RTM_DELNEIGH;
+  del[7] = 0x00;
+  EXPECT_EQ(buildNeighbor(9, NeighborOp::Kind::kDelete, neighEntry()), del);
+  // IPv6: AF_INET6 and a 16-byte NDA_DST.
+  Neighbor v6 = neighEntry();
+  v6.address = *ip::Address::parse("fd00:2::");
+  Bytes b6 = buildNeighbor(9, NeighborOp::Kind::kDelete, v6);
+  ASSERT_EQ(b6.size(), 48u);
+  EXPECT_EQ(b6[16], AF_INET6);
+  EXPECT_EQ(Bytes(b6.begin() + 28, b6.begin() + 34), (Bytes{0x14, 0x00, 0x01, 0x00, 0xfd, 0x00}));
+}
+
+TEST(MessageGoldenTest, NeighborDump) {
+  Bytes want = {
+      0x24, 0x00, 0x00, 0x00, 0x1e, 0x00, 0x01, 0x03,  // len 36, RTM_GETNEIGH, REQUEST|DUMP
+      0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // seq 5
+      0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // AF_BRIDGE, ndm_ifindex 0 (strict)
+      0x00, 0x00, 0x00, 0x00,                          //
+      0x08, 0x00, 0x08, 0x00, 0x07, 0x00, 0x00, 0x00,  // NDA_IFINDEX 7
+  };
+  EXPECT_EQ(buildNeighborDump(5, AF_BRIDGE, 7), want);
+  Bytes all = buildNeighborDump(5, AF_INET6, 0);
+  Bytes allWant = withLength(Bytes(want.begin(), want.begin() + 28), 28);  // no NDA_IFINDEX
+  allWant[16] = AF_INET6;
+  EXPECT_EQ(all, allWant);
+}
+
 TEST(MessageGoldenTest, ReplaceRouteV4) {
   Route r = route("10.244.2.0/24", "192.168.1.12");
   r.protocol = 201;
@@ -377,6 +515,129 @@ TEST(MessageParseTest, LinkRoundTrip) {
   EXPECT_EQ(enslaved->master, 3);
 }
 
+TEST(MessageParseTest, VxlanLinkRoundTrip) {
+  VxlanSpec spec = vxlanSpec();
+  auto link = parseLink(buildNewVxlan(1, spec));
+  ASSERT_TRUE(link.ok()) << link.error().message;
+  EXPECT_EQ(link->kind, "vxlan");
+  EXPECT_EQ(link->name, "vx0");
+  ASSERT_TRUE(link->vxlan);
+  VxlanInfo want = spec.info;
+  want.learning = false;
+  EXPECT_EQ(*link->vxlan, want);
+  EXPECT_EQ(link->vxlan->port, 4789);  // host order again
+  spec.info.local = *ip::Address::parse("fd77::1");
+  spec.info.underlay = 0;
+  auto v6 = parseLink(buildNewVxlan(1, spec));
+  ASSERT_TRUE(v6.ok()) << v6.error().message;
+  ASSERT_TRUE(v6->vxlan);
+  EXPECT_EQ(v6->vxlan->local, spec.info.local);
+  EXPECT_EQ(v6->vxlan->underlay, 0);
+  spec.info.local.reset();
+  auto any = parseLink(buildNewVxlan(1, spec));
+  ASSERT_TRUE(any.ok()) << any.error().message;
+  EXPECT_FALSE(any->vxlan->local);
+  // Other kinds carry no VXLAN information, even with IFLA_INFO_DATA (a veth's peer).
+  auto veth = parseLink(buildNewVeth(1, "vh1", mac(0x02), "eth0", mac(0x03), 1450, 9));
+  ASSERT_TRUE(veth.ok());
+  EXPECT_FALSE(veth->vxlan);
+}
+
+TEST(MessageParseTest, MalformedVxlanAttributesAreNamed) {
+  Bytes good = buildNewVxlan(1, vxlanSpec());
+  // Offsets in the golden message: IFLA_VXLAN_ID at 80, _PORT at 88, _LOCAL at 96, _LINK
+  // at 104, _LEARNING at 112. Each case shortens an attribute (nla_len) or gives it the
+  // type of one of another size; of a type seen twice the later one counts.
+  struct Case {
+    size_t at;
+    uint8_t len;   // 0: kept
+    uint8_t type;  // 0: kept
+    const char* error;
+  } cases[] = {
+      {80, 7, 0, "IFLA_VXLAN_ID has 3 bytes, expected 4"},
+      {96, 0, IFLA_VXLAN_PORT, "IFLA_VXLAN_PORT has 4 bytes, expected 2"},
+      {96, 6, 0, "IFLA_VXLAN_LOCAL has 2 bytes, expected 4"},
+      {96, 0, IFLA_VXLAN_LOCAL6, "IFLA_VXLAN_LOCAL6 has 4 bytes, expected 16"},
+      {112, 0, IFLA_VXLAN_LINK, "IFLA_VXLAN_LINK has 1 bytes, expected 4"},
+      {112, 6, 0, "IFLA_VXLAN_LEARNING has 2 bytes, expected 1"},
+  };
+  for (const Case& c : cases) {
+    Bytes b = good;
+    if (c.len) b[c.at] = c.len;
+    if (c.type) b[c.at + 2] = c.type;
+    auto link = parseLink(b);
+    ASSERT_FALSE(link.ok()) << c.error;
+    EXPECT_EQ(link.error().code, EBADMSG);
+    EXPECT_NE(link.error().message.find(c.error), std::string::npos) << link.error().message;
+    EXPECT_NE(link.error().message.find("link vx0 IFLA_INFO_DATA"), std::string::npos)
+        << link.error().message;
+  }
+}
+
+TEST(MessageParseTest, NeighborRoundTrip) {
+  Neighbor v6 = neighEntry();
+  v6.address = *ip::Address::parse("fd00:2::");
+  v6.state = NUD_REACHABLE;
+  Neighbor anyRemote = fdbEntry();
+  anyRemote.address = *ip::Address::parse("fd77::2");
+  for (const Neighbor& n : {fdbEntry(), neighEntry(), v6, anyRemote}) {
+    auto parsed = parseNeighbor(buildNeighbor(3, NeighborOp::Kind::kReplace, n));
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    EXPECT_EQ(parsed->neighbor, n) << describe(parsed->neighbor) << " != " << describe(n);
+    EXPECT_EQ(parsed->self, n.fdb);
+  }
+  // A neighbour being removed comes without its link-layer address: the MAC stays zero.
+  auto removed = parseNeighbor(buildNeighbor(3, NeighborOp::Kind::kDelete, neighEntry()));
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(removed->neighbor.key(), neighEntry().key());
+  EXPECT_EQ(removed->neighbor.mac, Mac{});
+  // A bridge port's entry: no remote, and NTF_MASTER rather than NTF_SELF.
+  Bytes port = buildNeighbor(3, NeighborOp::Kind::kReplace, fdbEntry());
+  port.resize(40);
+  port[0] = 40;
+  port[26] = NTF_MASTER;
+  auto master = parseNeighbor(port);
+  ASSERT_TRUE(master.ok()) << master.error().message;
+  EXPECT_FALSE(master->self);
+  EXPECT_FALSE(master->neighbor.address);
+  EXPECT_EQ(master->neighbor.mac, kPeerMac);
+}
+
+TEST(MessageParseTest, MalformedNeighborsAreErrors) {
+  Bytes fdb = buildNeighbor(1, NeighborOp::Kind::kReplace, fdbEntry());
+  Bytes neigh = buildNeighbor(1, NeighborOp::Kind::kReplace, neighEntry());
+  // fdb: NDA_LLADDR at 28, NDA_DST at 40. neighbour: NDA_DST at 28, NDA_LLADDR at 36,
+  // NDA_PROTOCOL at 48.
+  auto expectError = [](const Bytes& b, const std::string& what) {
+    auto parsed = parseNeighbor(b);
+    ASSERT_FALSE(parsed.ok()) << what;
+    EXPECT_EQ(parsed.error().code, EBADMSG);
+    EXPECT_NE(parsed.error().message.find(what), std::string::npos) << parsed.error().message;
+  };
+  Bytes shortDst = fdb;
+  shortDst[40] = 7;
+  expectError(shortDst, "NDA_DST has 3 bytes, expected 4 or 16");
+  Bytes shortMac = fdb;
+  shortMac[28] = 9;
+  expectError(shortMac, "NDA_LLADDR has 5 bytes, expected 6");
+  Bytes noMac = fdb;
+  noMac[30] = NDA_CACHEINFO + 20;  // an attribute of a type no one reads
+  expectError(noMac, "fdb entry without NDA_LLADDR");
+  Bytes wideProtocol = neigh;
+  wideProtocol[48] = 6;
+  expectError(wideProtocol, "NDA_PROTOCOL has 2 bytes, expected 1");
+  Bytes v6Dst = neigh;
+  v6Dst[16] = AF_INET6;
+  expectError(v6Dst, "NDA_DST has 4 bytes, expected 16");
+  Bytes family = neigh;
+  family[16] = 99;
+  expectError(family, "address family 99");
+  Bytes noDst = neigh;
+  noDst[30] = NDA_CACHEINFO + 20;
+  expectError(noDst, "neighbour without NDA_DST");
+  expectError(withLength(neigh, 24), "fixed header truncated");
+}
+
 TEST(MessageParseTest, RouteRoundTrip) {
   Route v4 = route("10.244.2.0/24", "192.168.1.12");
   v4.protocol = 201;
@@ -467,6 +728,9 @@ TEST(MessageParseTest, TruncatedMessagesNeverParse) {
       buildNewVeth(1, "vh1", mac(2), "eth0", mac(3), 1500, 4),
       buildRoute(1, RouteOp::Kind::kReplace, route("fd00:1::/64", "fd00::9")),
       buildNewAddress(1, 3, *ip::Prefix::parseInterface("fd00::5/64"), true),
+      buildNewVxlan(1, vxlanSpec()),
+      buildNeighbor(1, NeighborOp::Kind::kReplace, fdbEntry()),
+      buildNeighbor(1, NeighborOp::Kind::kReplace, neighEntry()),
   };
   for (const Bytes& full : samples) {
     for (size_t len = 0; len < full.size(); ++len) {
@@ -475,12 +739,14 @@ TEST(MessageParseTest, TruncatedMessagesNeverParse) {
       EXPECT_FALSE(parseLink(cut).ok()) << len;
       EXPECT_FALSE(parseRoute(cut).ok()) << len;
       EXPECT_FALSE(parseAddress(cut).ok()) << len;
+      EXPECT_FALSE(parseNeighbor(cut).ok()) << len;
       EXPECT_FALSE(splitMessages(cut).ok() && len > 0) << len;
       // A header that agrees with the cut: whatever the result, no crash (ASan/UBSan).
       Bytes agreed = withLength(full, len);
       (void)parseLink(agreed);
       (void)parseRoute(agreed);
       (void)parseAddress(agreed);
+      (void)parseNeighbor(agreed);
       parseAnyForFuzz(agreed.data(), agreed.size());
     }
   }
@@ -678,6 +944,18 @@ TEST(DescribeTest, NamesEveryNonDefaultField) {
   EXPECT_EQ(describe(r),
             "type 6 10.244.2.0/24 via 192.168.1.12 dev 3 table 100 proto 201 scope 253 "
             "metric 5 onlink");
+}
+
+TEST(DescribeTest, NeighborsAsIpAndBridgeShowThem) {
+  EXPECT_EQ(describe(fdbEntry()), "fdb 0e:72:0a:f4:02:00 dst 192.168.2.12 dev 7");
+  EXPECT_EQ(describe(neighEntry()), "neigh 10.244.2.0 lladdr 0e:72:0a:f4:02:00 dev 7 proto 201");
+  Neighbor stale = neighEntry();
+  stale.protocol = 0;
+  stale.state = NUD_STALE;
+  EXPECT_EQ(describe(stale), "neigh 10.244.2.0 lladdr 0e:72:0a:f4:02:00 dev 7 state 4");
+  Neighbor port = fdbEntry();
+  port.address.reset();
+  EXPECT_EQ(describe(port), "fdb 0e:72:0a:f4:02:00 dev 7");
 }
 
 }  // namespace
