@@ -121,6 +121,18 @@ std::string routeWhat(RouteOp::Kind kind, const Route& r) {
   return "delete route " + describe(r);
 }
 
+std::string neighborWhat(NeighborOp::Kind kind, const Neighbor& n) {
+  return (kind == NeighborOp::Kind::kReplace ? "replace " : "delete ") + describe(n);
+}
+
+// Route operations as batch requests, appended to `requests`; they refer to `ops`.
+void addRouteRequests(const std::vector<RouteOp>& ops, std::vector<Request>& requests) {
+  for (const RouteOp& op : ops) {
+    requests.push_back({routeWhat(op.kind, op.route),
+                        [&op](uint32_t s) { return buildRoute(s, op.kind, op.route); }});
+  }
+}
+
 }  // namespace
 
 bool ipv6Absent(const Error& e) {
@@ -489,6 +501,11 @@ Status Handle::createVeth(const VethSpec& spec) {
   return created;
 }
 
+Status Handle::createVxlan(const VxlanSpec& spec) {
+  return impl_->call("create vxlan " + spec.name + " (vni " + std::to_string(spec.info.vni) + ")",
+                     [&](uint32_t s) { return buildNewVxlan(s, spec); });
+}
+
 Status Handle::setUp(int index, bool up) {
   return impl_->call("set link " + std::to_string(index) + (up ? " up" : " down"),
                      [&](uint32_t s) { return buildSetUp(s, index, up); });
@@ -591,11 +608,50 @@ Result<std::vector<Route>> Handle::routes(std::optional<ip::Family> family,
 Result<std::vector<Status>> Handle::apply(const std::vector<RouteOp>& ops) {
   std::vector<Request> requests;
   requests.reserve(ops.size());
-  for (const RouteOp& op : ops) {
-    requests.push_back({routeWhat(op.kind, op.route),
-                        [&op](uint32_t s) { return buildRoute(s, op.kind, op.route); }});
-  }
+  addRouteRequests(ops, requests);
   return batch(requests);
+}
+
+Result<std::vector<Status>> Handle::apply(const std::vector<NeighborOp>& neighbors,
+                                          const std::vector<RouteOp>& routes) {
+  std::vector<Request> requests;
+  requests.reserve(neighbors.size() + routes.size());
+  for (const NeighborOp& op : neighbors) {
+    requests.push_back({neighborWhat(op.kind, op.entry),
+                        [&op](uint32_t s) { return buildNeighbor(s, op.kind, op.entry); }});
+  }
+  addRouteRequests(routes, requests);
+  return batch(requests);
+}
+
+Result<std::vector<Neighbor>> Handle::neighbors(int index, bool fdb) {
+  std::vector<uint8_t> families;
+  if (fdb)
+    families = {AF_BRIDGE};
+  else
+    families = {AF_INET, AF_INET6};
+  std::vector<Neighbor> out;
+  for (uint8_t family : families) {
+    std::string what = std::string("list ") +
+                       (fdb                  ? "fdb entries"
+                        : family == AF_INET6 ? "IPv6 neighbours"
+                                             : "IPv4 neighbours") +
+                       " of link " + std::to_string(index);
+    auto messages =
+        impl_->dump(what, [&](uint32_t s) { return buildNeighborDump(s, family, index); });
+    if (!messages.ok() && family == AF_INET6 && ipv6Absent(messages.error())) continue;
+    if (!messages.ok()) return messages.error();
+    for (const Bytes& m : *messages) {
+      auto parsed = parseNeighbor(m);
+      if (!parsed.ok()) return parsed.error().wrap(what);
+      const Neighbor& n = parsed->neighbor;
+      // Kernels without strict checking ignore the filter; a bridge port's dump also holds
+      // its bridge's entries (NTF_MASTER), which are not the device's own.
+      if (n.index != index || n.fdb != fdb || (fdb && !parsed->self)) continue;
+      out.push_back(n);
+    }
+  }
+  return out;
 }
 
 Result<std::vector<Status>> Handle::batch(const std::vector<Request>& requests) {
