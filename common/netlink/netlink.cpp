@@ -706,36 +706,50 @@ namespace {
 // stays readable and the next poll comes back.
 constexpr int kDrainDatagrams = 1024;
 
+// A notification's parse, or nullopt (logged) when it does not parse: one bad message is
+// skipped, the rest of the datagram still counts.
+template <typename T>
+std::optional<T> parsedOrSkipped(Result<T> parsed) {
+  if (parsed.ok()) return std::move(*parsed);
+  log::warn("rtnetlink monitor: skipping " + parsed.error().message);
+  return std::nullopt;
+}
+
+// An event of `kind` with every other field empty, for the caller to fill in.
+Event emptyEvent(Event::Kind kind) {
+  return Event{kind, 0, "", std::nullopt, {}, std::nullopt};
+}
+
 std::optional<Event> toEvent(const Message& m) {
   switch (m.type) {
     case RTM_NEWLINK:
     case RTM_DELLINK: {
-      auto link = parseLink(m.bytes);
-      if (!link.ok()) {
-        log::warn("rtnetlink monitor: skipping " + link.error().message);
-        return std::nullopt;
-      }
-      return Event{m.type == RTM_NEWLINK ? Event::Kind::kLinkChanged : Event::Kind::kLinkRemoved,
-                   link->index,
-                   link->name,
-                   std::nullopt,
-                   {},
-                   std::nullopt};
+      auto link = parsedOrSkipped(parseLink(m.bytes));
+      if (!link) return std::nullopt;
+      Event e =
+          emptyEvent(m.type == RTM_NEWLINK ? Event::Kind::kLinkChanged : Event::Kind::kLinkRemoved);
+      e.linkIndex = link->index;
+      e.linkName = link->name;
+      return e;
     }
     case RTM_NEWROUTE:
     case RTM_DELROUTE: {
-      auto parsed = parseRoute(m.bytes);
-      if (!parsed.ok()) {
-        log::warn("rtnetlink monitor: skipping " + parsed.error().message);
-        return std::nullopt;
-      }
-      if (parsed->cloned) return std::nullopt;
-      return Event{m.type == RTM_NEWROUTE ? Event::Kind::kRouteAdded : Event::Kind::kRouteRemoved,
-                   0,
-                   "",
-                   parsed->route,
-                   {},
-                   std::nullopt};
+      auto parsed = parsedOrSkipped(parseRoute(m.bytes));
+      if (!parsed || parsed->cloned) return std::nullopt;
+      Event e = emptyEvent(m.type == RTM_NEWROUTE ? Event::Kind::kRouteAdded
+                                                  : Event::Kind::kRouteRemoved);
+      e.route = parsed->route;
+      return e;
+    }
+    case RTM_NEWNEIGH:
+    case RTM_DELNEIGH: {
+      auto parsed = parsedOrSkipped(parseNeighbor(m.bytes));
+      // A bridge's own forwarding database (NTF_MASTER): MACs it learned on its ports.
+      if (!parsed || (parsed->neighbor.fdb && !parsed->self)) return std::nullopt;
+      Event e = emptyEvent(m.type == RTM_NEWNEIGH ? Event::Kind::kNeighborChanged
+                                                  : Event::Kind::kNeighborRemoved);
+      e.neighbor = parsed->neighbor;
+      return e;
     }
     default:
       return std::nullopt;
