@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -635,12 +636,29 @@ TEST(NetlinkKernelTest, ApplyReportsTheOneBadOperation) {
   EXPECT_EQ(dump->size(), 8u);
 }
 
-Monitor monitorIn(const netns::Fd& fd) {
+Monitor monitorIn(const netns::Fd& fd, bool neighbors = false) {
   auto entered = netns::Enter::into(fd);
   EXPECT_TRUE(entered.ok());
-  auto m = Monitor::open();
+  auto m = Monitor::open(neighbors);
   EXPECT_TRUE(m.ok()) << m.error().message;
   return std::move(*m);
+}
+
+// Waits (bounded) until every one of `wanted` has matched an event, in any order; the
+// events of one drain are all looked at. Returns the events that matched, by position.
+template <typename Pred>
+std::vector<std::optional<Event>> awaitEach(Monitor& m, size_t wanted, Pred matches) {
+  std::vector<std::optional<Event>> found(wanted);
+  for (int i = 0; i < 50; ++i) {
+    auto events = m.wait(std::chrono::milliseconds(100));
+    EXPECT_TRUE(events.ok()) << events.error().message;
+    if (!events.ok()) break;
+    for (const Event& e : *events)
+      for (size_t k = 0; k < wanted; ++k)
+        if (!found[k] && matches(k, e)) found[k] = e;
+    if (std::all_of(found.begin(), found.end(), [](const auto& f) { return f.has_value(); })) break;
+  }
+  return found;
 }
 
 // Waits (bounded) until an event satisfying pred arrives.
@@ -713,6 +731,320 @@ TEST(NetlinkKernelTest, ApplyOfNothingIsNothing) {
   auto statuses = s.handle->apply({});
   ASSERT_TRUE(statuses.ok());
   EXPECT_TRUE(statuses->empty());
+}
+
+// --- VXLAN devices, neighbours and fdb entries
+
+constexpr Mac kPeerMac = {0x0e, 0x72, 0x0a, 0xf4, 0x02, 0x00};
+
+// A VXLAN device as routelet makes it, over the underlay link `underlay`.
+VxlanSpec vxlanOver(int underlay, const char* local, uint8_t macLast) {
+  VxlanSpec spec;
+  spec.name = "vx0";
+  spec.mac = mac(macLast);
+  spec.mtu = 1450;
+  spec.info.vni = 42;
+  spec.info.port = 4789;
+  spec.info.local = addr(local);
+  spec.info.underlay = underlay;
+  return spec;
+}
+
+Neighbor fdbEntry(int index, const char* remote, const Mac& mac) {
+  Neighbor n;
+  n.fdb = true;
+  n.index = index;
+  n.address = addr(remote);
+  n.mac = mac;
+  return n;
+}
+
+Neighbor neighEntry(int index, const char* address, const Mac& mac) {
+  Neighbor n;
+  n.index = index;
+  n.address = addr(address);
+  n.mac = mac;
+  n.protocol = kProto;
+  return n;
+}
+
+// addOnLinkSubnet, then vx0 over v0 from 192.168.50.1; vx0's index (0 on failure).
+int addVxlanOverOnLinkSubnet(Space& s) {
+  addOnLinkSubnet(s);
+  auto made = s.handle->createVxlan(vxlanOver(s.index("v0"), "192.168.50.1", 0x60));
+  EXPECT_TRUE(made.ok()) << made.error().message;
+  return made.ok() ? s.index("vx0") : 0;
+}
+
+// Every status of a batch is a success.
+void expectAllOk(const Result<std::vector<Status>>& statuses, size_t count) {
+  ASSERT_TRUE(statuses.ok()) << statuses.error().message;
+  ASSERT_EQ(statuses->size(), count);
+  for (const Status& st : *statuses) EXPECT_TRUE(st.ok()) << st.error().message;
+}
+
+std::vector<Neighbor> sorted(std::vector<Neighbor> v) {
+  std::sort(v.begin(), v.end(),
+            [](const Neighbor& a, const Neighbor& b) { return a.key() < b.key(); });
+  return v;
+}
+
+// The entries tagged with routelet's protocol (IPv6 also keeps NUD_NOARP entries of the
+// multicast groups it joined on the device), in key order.
+std::vector<Neighbor> ours(std::vector<Neighbor> v) {
+  std::erase_if(v, [](const Neighbor& n) { return !n.fdb && n.protocol != kProto; });
+  return sorted(std::move(v));
+}
+
+TEST(NetlinkKernelTest, VxlanDeviceReadsBackAsMade) {
+  if (!requireRootAndIp()) return;
+  Space s("nlvx");
+  ASSERT_TRUE(s.ok());
+  addOnLinkSubnet(s);
+  int v0 = s.index("v0");
+  VxlanSpec spec = vxlanOver(v0, "192.168.50.1", 0x60);
+  spec.info.learning = true;  // never sent: routelet's devices do not learn
+  ASSERT_OK(s.handle->createVxlan(spec));
+  auto link = s.handle->linkByName("vx0");
+  ASSERT_TRUE(link.ok()) << link.error().message;
+  EXPECT_EQ(link->kind, "vxlan");
+  EXPECT_EQ(link->mac, mac(0x60));
+  EXPECT_EQ(link->mtu, 1450u);
+  EXPECT_TRUE(link->up);
+  ASSERT_TRUE(link->vxlan);
+  VxlanInfo want = spec.info;
+  want.learning = false;
+  EXPECT_EQ(*link->vxlan, want);
+  auto json = nlohmann::json::parse(
+      testing::shellOutput("ip -n " + s.ns.name() + " -j -d link show vx0"), nullptr, false);
+  ASSERT_TRUE(json.is_array() && json.size() == 1) << json.dump();
+  const auto& data = json[0]["linkinfo"]["info_data"];
+  EXPECT_EQ(data["id"], 42);
+  EXPECT_EQ(data["port"], 4789);
+  EXPECT_EQ(data["local"], "192.168.50.1");
+  EXPECT_EQ(data["link"], "v0");
+  EXPECT_EQ(data["learning"], false);
+  EXPECT_FALSE(data.contains("group") || data.contains("remote")) << data.dump();
+  EXPECT_EQ(s.handle->createVxlan(spec).error().code, EEXIST);
+
+  // An IPv6 underlay source, any underlay device, down: IFLA_VXLAN_LOCAL6, no _LINK.
+  VxlanSpec v6 = vxlanOver(0, "fd50::1", 0x61);
+  v6.name = "vx6";
+  v6.info.vni = 43;
+  v6.up = false;
+  ASSERT_OK(s.handle->createVxlan(v6));
+  auto link6 = s.handle->linkByName("vx6");
+  ASSERT_TRUE(link6.ok()) << link6.error().message;
+  EXPECT_FALSE(link6->up);
+  ASSERT_TRUE(link6->vxlan);
+  EXPECT_EQ(link6->vxlan->local, addr("fd50::1"));
+  EXPECT_EQ(link6->vxlan->underlay, 0);
+  EXPECT_EQ(link6->vxlan->vni, 43u);
+  // Other links carry no VXLAN information.
+  auto veth = s.handle->linkByIndex(v0);
+  ASSERT_TRUE(veth.ok());
+  EXPECT_FALSE(veth->vxlan);
+}
+
+TEST(NetlinkKernelTest, NeighborAndFdbEntriesReplaceDumpAndDelete) {
+  if (!requireRootAndIp()) return;
+  Space s("nlneigh");
+  ASSERT_TRUE(s.ok());
+  int vx = addVxlanOverOnLinkSubnet(s);
+  ASSERT_NE(vx, 0);
+  std::vector<Neighbor> fdb = {fdbEntry(vx, "192.168.50.2", kPeerMac),
+                               fdbEntry(vx, "192.168.50.3", mac(0x63))};
+  std::vector<Neighbor> neigh = {neighEntry(vx, "10.99.2.0", kPeerMac),
+                                 neighEntry(vx, "fd99:2::", kPeerMac),
+                                 neighEntry(vx, "10.99.3.0", mac(0x63))};
+  std::vector<NeighborOp> ops;
+  for (const auto* list : {&fdb, &neigh})
+    for (const Neighbor& n : *list) ops.push_back({NeighborOp::Kind::kReplace, n});
+  // Twice: a replace of an entry that is there already is no error.
+  expectAllOk(s.handle->apply(ops, {}), ops.size());
+  expectAllOk(s.handle->apply(ops, {}), ops.size());
+
+  auto dumpedFdb = s.handle->neighbors(vx, true);
+  ASSERT_TRUE(dumpedFdb.ok()) << dumpedFdb.error().message;
+  EXPECT_EQ(sorted(*dumpedFdb), sorted(fdb));
+  // Kernel fact: an IPv4 or IPv6 neighbour keeps NDA_PROTOCOL and dumps it back.
+  auto dumpedNeigh = s.handle->neighbors(vx, false);
+  ASSERT_TRUE(dumpedNeigh.ok()) << dumpedNeigh.error().message;
+  EXPECT_EQ(ours(*dumpedNeigh), sorted(neigh));
+  EXPECT_EQ(s.ns.output("ip neigh show dev vx0 10.99.2.0"),
+            "10.99.2.0 lladdr 0e:72:0a:f4:02:00 PERMANENT proto 201 \n");
+  EXPECT_NE(s.ns.output("bridge fdb show dev vx0")
+                .find("0e:72:0a:f4:02:00 dst 192.168.50.2 self permanent"),
+            std::string::npos);
+  // Another device's entries are not this one's (a veth's fdb dump lists the device's own
+  // unicast and multicast addresses, ndo_dflt_fdb_dump).
+  int v0 = s.index("v0");
+  auto other = s.handle->neighbors(v0, true);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  for (const Neighbor& n : *other) EXPECT_EQ(n.index, v0) << describe(n);
+
+  // Kernel fact: a VXLAN fdb entry keeps no protocol; NDA_PROTOCOL is accepted and dropped
+  // (vxlan_fdb_add reads no such attribute), so the builder never sends one.
+  Request tagged{"replace fdb entry with NDA_PROTOCOL", [&](uint32_t seq) {
+                   Bytes b = buildNeighbor(seq, NeighborOp::Kind::kReplace, fdb[1]);
+                   const Bytes protocol = {5, 0, NDA_PROTOCOL, 0, kProto, 0, 0, 0};
+                   b.insert(b.end(), protocol.begin(), protocol.end());
+                   auto len = static_cast<uint32_t>(b.size());
+                   std::memcpy(b.data(), &len, sizeof len);
+                   return b;
+                 }};
+  expectAllOk(s.handle->batch({tagged}), 1);
+  auto untagged = s.handle->neighbors(vx, true);
+  ASSERT_TRUE(untagged.ok()) << untagged.error().message;
+  EXPECT_EQ(sorted(*untagged), sorted(fdb));
+
+  // A unicast MAC has one remote (vxlan_fdb_update_existing appends remotes only to the
+  // all-zero and multicast MACs): a replace moves it. Kernel fact: a delete that names
+  // another remote removes nothing, and still succeeds (__vxlan_fdb_delete finds no such
+  // remote and returns 0), so whoever deletes must name the remote the entry has now.
+  fdb[0] = fdbEntry(vx, "192.168.50.7", kPeerMac);
+  expectAllOk(s.handle->apply({{NeighborOp::Kind::kReplace, fdb[0]}}, {}), 1);
+  auto stale =
+      s.handle->apply({{NeighborOp::Kind::kDelete, fdbEntry(vx, "192.168.50.2", kPeerMac)}}, {});
+  ASSERT_TRUE(stale.ok()) << stale.error().message;
+  EXPECT_TRUE((*stale)[0].ok()) << (*stale)[0].error().message;
+  auto moved = s.handle->neighbors(vx, true);
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(sorted(*moved), sorted(fdb));
+
+  std::vector<NeighborOp> deletes;
+  for (const auto* list : {&fdb, &neigh})
+    for (const Neighbor& n : *list) deletes.push_back({NeighborOp::Kind::kDelete, n});
+  expectAllOk(s.handle->apply(deletes, {}), deletes.size());
+  auto left = s.handle->neighbors(vx, true);
+  ASSERT_TRUE(left.ok()) << left.error().message;
+  EXPECT_TRUE(left->empty());
+  auto noNeigh = s.handle->neighbors(vx, false);
+  ASSERT_TRUE(noNeigh.ok()) << noNeigh.error().message;
+  EXPECT_TRUE(ours(*noNeigh).empty());
+  // Deleting again: each one says it is not there.
+  auto again = s.handle->apply(deletes, {});
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  for (const Status& st : *again) {
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, ENOENT) << st.error().message;
+  }
+  EXPECT_NE((*again)[0].error().message.find("delete fdb 0e:72:0a:f4:02:00 dst 192.168.50.7"),
+            std::string::npos)
+      << (*again)[0].error().message;
+}
+
+TEST(NetlinkKernelTest, MonitorSeesNeighborAndFdbEntriesRemovedByHand) {
+  if (!requireRootAndIp()) return;
+  Space s("nlneighmon");
+  ASSERT_TRUE(s.ok());
+  int vx = addVxlanOverOnLinkSubnet(s);
+  ASSERT_NE(vx, 0);
+  Monitor monitor = monitorIn(*s.fd, true);
+  Neighbor fdb = fdbEntry(vx, "192.168.50.2", kPeerMac);
+  Neighbor neigh = neighEntry(vx, "10.99.2.0", kPeerMac);
+  Neighbor neigh6 = neighEntry(vx, "fd99:2::", kPeerMac);
+  expectAllOk(s.handle->apply({{NeighborOp::Kind::kReplace, fdb},
+                               {NeighborOp::Kind::kReplace, neigh},
+                               {NeighborOp::Kind::kReplace, neigh6}},
+                              {}),
+              3);
+  // Kernel fact: the notification of a new entry is the whole entry, protocol included.
+  const std::vector<Neighbor> made = {fdb, neigh, neigh6};
+  auto added = awaitEach(monitor, made.size(), [&](size_t k, const Event& e) {
+    return e.kind == Event::Kind::kNeighborChanged && e.neighbor == made[k];
+  });
+  for (size_t k = 0; k < made.size(); ++k) EXPECT_TRUE(added[k]) << describe(made[k]);
+
+  // Kernel fact: a permanent neighbour deleted by hand is first reported changed to
+  // NUD_FAILED, then removed: both without NDA_LLADDR, but with the key and the protocol.
+  ASSERT_EQ(s.ns.run("ip neigh del 10.99.2.0 dev vx0"), 0);
+  ASSERT_EQ(s.ns.run("ip -6 neigh del fd99:2:: dev vx0"), 0);
+  const std::vector<Neighbor> deleted = {neigh, neigh6};
+  auto removals = awaitEach(monitor, deleted.size(), [&](size_t k, const Event& e) {
+    return e.kind == Event::Kind::kNeighborRemoved && e.neighbor->key() == deleted[k].key();
+  });
+  for (size_t k = 0; k < deleted.size(); ++k) {
+    ASSERT_TRUE(removals[k]) << describe(deleted[k]);
+    const Neighbor* removed = &*removals[k]->neighbor;
+    EXPECT_EQ(removed->protocol, kProto);
+    EXPECT_EQ(removed->mac, Mac{}) << describe(*removed);
+    EXPECT_EQ(removed->state, NUD_FAILED) << describe(*removed);
+  }
+  // Kernel fact: an fdb entry deleted by hand is reported removed with all of it.
+  ASSERT_EQ(s.ns.run("bridge fdb del 0e:72:0a:f4:02:00 dev vx0 dst 192.168.50.2 self"), 0);
+  EXPECT_TRUE(awaitEvent(monitor, [&](const Event& e) {
+    return e.kind == Event::Kind::kNeighborRemoved && e.neighbor == fdb;
+  }));
+}
+
+// Two namespaces joined by a veth underlay, each with a VXLAN device that has no group and
+// does not learn: traffic crosses only because of the fdb and neighbour entries and onlink
+// routes made by Handle::apply, towards the podCIDR network address each node puts on its
+// VXLAN device (/32 and /128).
+TEST(NetlinkKernelTest, VxlanPeersReachEachOtherThroughStaticEntriesOnly) {
+  if (!requireRootAndIp()) return;
+  Space a("nlvxa");
+  Space b("nlvxb");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_OK(a.handle->createVeth("u0", mac(0x70), "u1", mac(0x71), 1500, b.fd->get()));
+  struct Node {
+    Space* space;
+    const char* underlayName;
+    const char* underlay;
+    const char* local;
+    uint8_t macLast;
+    const char* v4;
+    const char* v6;
+  } nodes[] = {{&a, "u0", "192.168.77.1/24", "192.168.77.1", 0x81, "10.99.1.0", "fd99:1::"},
+               {&b, "u1", "192.168.77.2/24", "192.168.77.2", 0x82, "10.99.2.0", "fd99:2::"}};
+  for (const Node& n : nodes) {
+    Handle& h = *n.space->handle;
+    int u = n.space->index(n.underlayName);
+    ASSERT_OK(h.addAddress(u, prefix(n.underlay)));
+    ASSERT_OK(h.setUp(u));
+    ASSERT_OK(h.createVxlan(vxlanOver(u, n.local, n.macLast)));
+    int vx = n.space->index("vx0");
+    ASSERT_OK(h.addAddress(vx, ip::Prefix::make(addr(n.v4), 32)));
+    ASSERT_OK(h.addAddress(vx, ip::Prefix::make(addr(n.v6), 128), true));
+  }
+  for (int i = 0; i < 2; ++i) {
+    const Node& self = nodes[i];
+    const Node& peer = nodes[1 - i];
+    int vx = self.space->index("vx0");
+    Mac peerMac = mac(peer.macLast);
+    std::vector<NeighborOp> neighbors = {
+        {NeighborOp::Kind::kReplace, fdbEntry(vx, peer.local, peerMac)},
+        {NeighborOp::Kind::kReplace, neighEntry(vx, peer.v4, peerMac)},
+        {NeighborOp::Kind::kReplace, neighEntry(vx, peer.v6, peerMac)}};
+    std::vector<RouteOp> routes;
+    for (auto [dst, len] : {std::pair{peer.v4, 24}, std::pair{peer.v6, 64}}) {
+      Route r;
+      r.dst = ip::Prefix::make(addr(dst), len);
+      r.gateway = addr(dst);
+      r.oif = vx;
+      r.onlink = true;
+      r.protocol = kProto;
+      routes.push_back({RouteOp::Kind::kReplace, r});
+    }
+    expectAllOk(self.space->handle->apply(neighbors, routes), 5);
+  }
+  EXPECT_NE(
+      a.ns.output("ip route show 10.99.2.0/24").find("via 10.99.2.0 dev vx0 proto 201 onlink"),
+      std::string::npos);
+  EXPECT_TRUE(udpReaches(*a.fd, *b.fd, addr("10.99.2.0")));
+  EXPECT_TRUE(udpReaches(*b.fd, *a.fd, addr("10.99.1.0")));
+  EXPECT_TRUE(udpReaches(*a.fd, *b.fd, addr("fd99:2::")));
+  EXPECT_TRUE(udpReaches(*b.fd, *a.fd, addr("fd99:1::")));
+  EXPECT_EQ(a.ns.run("ping -c 1 -W 2 10.99.2.0 >/dev/null"), 0);
+  EXPECT_EQ(b.ns.run("ping -c 1 -W 2 fd99:1:: >/dev/null"), 0);
+  // Nothing was learned: the fdb holds only the entry routelet made.
+  auto fdb = a.handle->neighbors(a.index("vx0"), true);
+  ASSERT_TRUE(fdb.ok()) << fdb.error().message;
+  EXPECT_EQ(*fdb, std::vector<Neighbor>{fdbEntry(a.index("vx0"), "192.168.77.2", mac(0x82))});
+  // Without the fdb entry, frames have nowhere to go.
+  expectAllOk(a.handle->apply({{NeighborOp::Kind::kDelete, (*fdb)[0]}}, {}), 1);
+  EXPECT_FALSE(udpReaches(*a.fd, *b.fd, addr("10.99.2.0")));
 }
 
 TEST(NetnsKernelTest, OpenRejectsWhatIsNotANetworkNamespace) {
