@@ -978,12 +978,12 @@ TEST(NetlinkKernelTest, MonitorSeesNeighborAndFdbEntriesRemovedByHand) {
   }));
 }
 
-// Two namespaces joined by a veth underlay, each with a VXLAN device that has no group and
-// does not learn: traffic crosses only because of the fdb and neighbour entries and onlink
-// routes made by Handle::apply, towards the podCIDR network address each node puts on its
-// VXLAN device (/32 and /128).
-TEST(NetlinkKernelTest, VxlanPeersReachEachOtherThroughStaticEntriesOnly) {
-  if (!requireRootAndIp()) return;
+// Two namespaces joined by a veth underlay (node addresses underlayA and underlayB, with
+// their prefix length), each with a VXLAN device that has no group and does not learn:
+// traffic crosses only because of the fdb and neighbour entries and onlink routes made by
+// Handle::apply, towards the podCIDR network address each node puts on its VXLAN device
+// (/32 and /128).
+void expectVxlanPeersReachEachOther(const char* underlayA, const char* underlayB) {
   Space a("nlvxa");
   Space b("nlvxb");
   ASSERT_TRUE(a.ok() && b.ok());
@@ -991,19 +991,21 @@ TEST(NetlinkKernelTest, VxlanPeersReachEachOtherThroughStaticEntriesOnly) {
   struct Node {
     Space* space;
     const char* underlayName;
-    const char* underlay;
-    const char* local;
+    ip::Prefix underlay;
+    std::string local;
     uint8_t macLast;
     const char* v4;
     const char* v6;
-  } nodes[] = {{&a, "u0", "192.168.77.1/24", "192.168.77.1", 0x81, "10.99.1.0", "fd99:1::"},
-               {&b, "u1", "192.168.77.2/24", "192.168.77.2", 0x82, "10.99.2.0", "fd99:2::"}};
+  } nodes[] = {{&a, "u0", prefix(underlayA), prefix(underlayA).address().str(), 0x81, "10.99.1.0",
+                "fd99:1::"},
+               {&b, "u1", prefix(underlayB), prefix(underlayB).address().str(), 0x82, "10.99.2.0",
+                "fd99:2::"}};
   for (const Node& n : nodes) {
     Handle& h = *n.space->handle;
     int u = n.space->index(n.underlayName);
-    ASSERT_OK(h.addAddress(u, prefix(n.underlay)));
+    ASSERT_OK(h.addAddress(u, n.underlay, true));
     ASSERT_OK(h.setUp(u));
-    ASSERT_OK(h.createVxlan(vxlanOver(u, n.local, n.macLast)));
+    ASSERT_OK(h.createVxlan(vxlanOver(u, n.local.c_str(), n.macLast)));
     int vx = n.space->index("vx0");
     ASSERT_OK(h.addAddress(vx, ip::Prefix::make(addr(n.v4), 32)));
     ASSERT_OK(h.addAddress(vx, ip::Prefix::make(addr(n.v6), 128), true));
@@ -1014,7 +1016,7 @@ TEST(NetlinkKernelTest, VxlanPeersReachEachOtherThroughStaticEntriesOnly) {
     int vx = self.space->index("vx0");
     Mac peerMac = mac(peer.macLast);
     std::vector<NeighborOp> neighbors = {
-        {NeighborOp::Kind::kReplace, fdbEntry(vx, peer.local, peerMac)},
+        {NeighborOp::Kind::kReplace, fdbEntry(vx, peer.local.c_str(), peerMac)},
         {NeighborOp::Kind::kReplace, neighEntry(vx, peer.v4, peerMac)},
         {NeighborOp::Kind::kReplace, neighEntry(vx, peer.v6, peerMac)}};
     std::vector<RouteOp> routes;
@@ -1041,10 +1043,21 @@ TEST(NetlinkKernelTest, VxlanPeersReachEachOtherThroughStaticEntriesOnly) {
   // Nothing was learned: the fdb holds only the entry routelet made.
   auto fdb = a.handle->neighbors(a.index("vx0"), true);
   ASSERT_TRUE(fdb.ok()) << fdb.error().message;
-  EXPECT_EQ(*fdb, std::vector<Neighbor>{fdbEntry(a.index("vx0"), "192.168.77.2", mac(0x82))});
+  EXPECT_EQ(*fdb,
+            std::vector<Neighbor>{fdbEntry(a.index("vx0"), nodes[1].local.c_str(), mac(0x82))});
   // Without the fdb entry, frames have nowhere to go.
   expectAllOk(a.handle->apply({{NeighborOp::Kind::kDelete, (*fdb)[0]}}, {}), 1);
   EXPECT_FALSE(udpReaches(*a.fd, *b.fd, addr("10.99.2.0")));
+}
+
+TEST(NetlinkKernelTest, VxlanPeersReachEachOtherThroughStaticEntriesOnly) {
+  if (!requireRootAndIp()) return;
+  expectVxlanPeersReachEachOther("192.168.77.1/24", "192.168.77.2/24");
+}
+
+TEST(NetlinkKernelTest, VxlanPeersReachEachOtherOverAnIpv6Underlay) {
+  if (!requireRootAndIp()) return;
+  expectVxlanPeersReachEachOther("fd77::1/64", "fd77::2/64");
 }
 
 TEST(NetnsKernelTest, OpenRejectsWhatIsNotANetworkNamespace) {
