@@ -10,6 +10,21 @@
 
 namespace routelet::reconcile {
 
+bool isEncapsulated(const netlink::Route& route) {
+  return route.onlink && route.oif != 0 && route.gateway && route.dst.address() == *route.gateway;
+}
+
+namespace {
+bool onLinkFrom(const SelfInfo& self, const ip::Address& nodeIP) {
+  return std::any_of(self.onLink.begin(), self.onLink.end(),
+                     [&](const ip::Prefix& p) { return p.contains(nodeIP); });
+}
+}  // namespace
+
+bool overVxlan(const SelfInfo& self, const ip::Address& nodeIP) {
+  return self.mode == Mode::kVxlan || (self.mode == Mode::kAuto && !onLinkFrom(self, nodeIP));
+}
+
 namespace {
 
 // A podCIDR a peer may be routed to, before overlaps between peers are decided.
@@ -78,6 +93,10 @@ const char* skipReasonName(SkipReason reason) {
       return "node-ip-is-own";
     case SkipReason::kNotOnLink:
       return "not-on-link";
+    case SkipReason::kNoTunnel:
+      return "no-tunnel";
+    case SkipReason::kVtepMacConflict:
+      return "vtep-mac-conflict";
   }
   return "unknown";
 }
@@ -166,12 +185,11 @@ void routeClaim(const Claim& c, const SelfInfo& self, Desired& out) {
       return;
     }
   }
-  bool onLink = std::any_of(self.onLink.begin(), self.onLink.end(),
-                            [&](const ip::Prefix& p) { return p.contains(*gateway); });
-  if (!onLink) {
+  if (self.mode == Mode::kHostGw && !onLinkFrom(self, *gateway)) {
     skip(SkipReason::kNotOnLink, "node IP " + gateway->str() +
                                      " is not inside an on-link prefix of this node (" +
-                                     joinPrefixes(self.onLink, c.family) + ")");
+                                     joinPrefixes(self.onLink, c.family) +
+                                     "); mode auto or vxlan would reach it over VXLAN");
     return;
   }
   netlink::Route route;
@@ -185,6 +203,21 @@ void routeClaim(const Claim& c, const SelfInfo& self, Desired& out) {
   // and the metric is part of the route's key: asking for 0 would make every pass see
   // its own route as foreign-keyed and stale. Ask for what the kernel keeps.
   route.priority = c.dst.family() == ip::Family::kV6 ? 1024 : 0;
+  if (overVxlan(self, *gateway)) {
+    int device = self.tunnel(c.family);
+    if (device == 0) {
+      skip(SkipReason::kNoTunnel, "node IP " + gateway->str() + " is reached over VXLAN, and " +
+                                      vxlanDeviceName(c.family) + " is not ready");
+      return;
+    }
+    // The VTEP address is no address of any link: onlink tells the kernel it is reached
+    // through the device as it is.
+    route.gateway = vtepAddress(c.dst);
+    route.oif = device;
+    route.onlink = true;
+    for (auto& e : tunnelEntries(device, c.dst, *gateway, self.protocol))
+      out.neighbors.push_back(std::move(e));
+  }
   out.routes.push_back(std::move(route));
 }
 
@@ -197,7 +230,8 @@ std::vector<Claim> resolveOverlaps(std::vector<Claim> claims,
     if (r.gateway) routed.emplace(r.dst.network(), *r.gateway);
   auto isProgrammed = [&](const Claim& c) {
     auto gateway = c.node->nodeIP(c.family);
-    return gateway && routed.count({c.dst, *gateway}) > 0;
+    return (gateway && routed.count({c.dst, *gateway}) > 0) ||
+           routed.count({c.dst, vtepAddress(c.dst)}) > 0;
   };
   // Two prefixes overlap only when one contains the other: in address order (shorter
   // first at equal addresses), a group of overlapping claims is a run in which each starts
@@ -273,6 +307,51 @@ void sortRoutes(std::vector<netlink::Route>& routes) {
   routes = std::move(sorted);
 }
 
+void sortNeighbors(std::vector<netlink::Neighbor>& entries) {
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.key() < b.key(); });
+}
+
+// A peer reached over VXLAN: its VTEP MAC must be no other's (see desiredRoutes).
+struct Vtep {
+  netlink::Mac mac;
+  ip::Family family;
+  ip::Prefix dst;
+  const std::string* name;
+};
+
+// Peers whose VTEP MACs collide lose their route and entries, each named with the other.
+void dropVtepMacConflicts(std::vector<Vtep> vteps, Desired& out) {
+  std::sort(vteps.begin(), vteps.end(), [](const Vtep& a, const Vtep& b) {
+    return std::tie(a.family, a.mac, *a.name) < std::tie(b.family, b.mac, *b.name);
+  });
+  std::set<ip::Prefix> dropped;
+  std::set<std::pair<ip::Family, netlink::Mac>> macs;
+  for (std::size_t i = 0; i < vteps.size(); ++i) {
+    const Vtep& v = vteps[i];
+    const Vtep* other = nullptr;
+    if (i > 0 && vteps[i - 1].family == v.family && vteps[i - 1].mac == v.mac)
+      other = &vteps[i - 1];
+    if (i + 1 < vteps.size() && vteps[i + 1].family == v.family && vteps[i + 1].mac == v.mac)
+      other = &vteps[i + 1];
+    if (!other) continue;
+    dropped.insert(v.dst);
+    macs.insert({v.family, v.mac});
+    out.skipped.push_back(
+        {*v.name, v.family, SkipReason::kVtepMacConflict,
+         "spec.podCIDRs " + v.dst.str() + " gives VTEP MAC " + netlink::macString(v.mac) + ", as " +
+             other->dst.str() + " of node " + *other->name +
+             " does: neither is reached over VXLAN until the Nodes are corrected"});
+  }
+  if (dropped.empty()) return;
+  std::erase_if(out.routes, [&](const netlink::Route& r) {
+    return isEncapsulated(r) && dropped.contains(r.dst);
+  });
+  std::erase_if(out.neighbors, [&](const netlink::Neighbor& e) {
+    return e.address && macs.contains({e.address->family(), e.mac});
+  });
+}
+
 }  // namespace
 
 std::optional<std::string> unsafePodCIDR(const ip::Prefix& dst, const NodeCache& cache,
@@ -321,12 +400,18 @@ Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self,
   std::vector<Claim> claims;
   for (const auto& [name, node] : cache.nodes())
     if (name != self.name) claimsOf(name, node, cache, self, families, claims, out);
+  std::vector<Vtep> vteps;
   for (const Claim& c : resolveOverlaps(std::move(claims), programmed, out)) {
     std::size_t before = out.routes.size();
     routeClaim(c, self, out);
-    if (c.contested && out.routes.size() > before) out.keptInConflict.push_back(out.routes.back());
+    if (out.routes.size() == before) continue;
+    if (c.contested) out.keptInConflict.push_back(out.routes.back());
+    if (isEncapsulated(out.routes.back()))
+      vteps.push_back({vtepMac(c.dst), c.family, c.dst, c.name});
   }
+  dropVtepMacConflicts(std::move(vteps), out);
   sortRoutes(out.routes);
+  sortNeighbors(out.neighbors);
   sortSkips(out.skipped);
   return out;
 }
@@ -347,6 +432,7 @@ std::optional<Desired> peerDesired(const NodeCache& cache, const SelfInfo& self,
   claimsOf(name, *node, cache, self, routedFamilies(self), claims, out);
   for (const Claim& c : claims) routeClaim(c, self, out);
   sortRoutes(out.routes);
+  sortNeighbors(out.neighbors);
   sortSkips(out.skipped);
   return out;
 }

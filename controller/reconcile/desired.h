@@ -10,6 +10,7 @@
 #include "common/ip/address.h"
 #include "common/netlink/netlink.h"
 #include "controller/reconcile/node_cache.h"
+#include "controller/reconcile/vxlan.h"
 
 namespace routelet::reconcile {
 
@@ -35,9 +36,15 @@ struct SelfInfo {
   // minPodCIDRLength setting; a configured cluster CIDR raises it to its own length).
   uint8_t minPodCIDRLengthV4 = 8;
   uint8_t minPodCIDRLengthV6 = 32;
+  // Which peers go over VXLAN (see Mode), and the ifindex of each family's VXLAN device
+  // (0: none, or not ready: the peers it would carry are skipped with kNoTunnel).
+  Mode mode = Mode::kHostGw;
+  int tunnelV4 = 0;
+  int tunnelV6 = 0;
 
   std::optional<ip::Prefix> podCIDR(ip::Family family) const;
   std::optional<ip::Address> nodeIP(ip::Family family) const;
+  int tunnel(ip::Family family) const { return family == ip::Family::kV4 ? tunnelV4 : tunnelV6; }
 };
 
 enum class SkipReason {
@@ -50,7 +57,9 @@ enum class SkipReason {
   kPodCIDRUnsafe,       // its podCIDR covers addresses no pod range may (see unsafePodCIDR)
   kNodeIPIsOwn,         // its node IP is this node's own IP
   kNodeIPInPodCIDR,     // its node IP lies in this node's podCIDR: the route would reach a pod
-  kNotOnLink,           // its node IP is not inside any on-link prefix of this node
+  kNotOnLink,           // host-gw: its node IP is not inside any on-link prefix of this node
+  kNoTunnel,            // it is to be reached over VXLAN, and the device is not there
+  kVtepMacConflict,     // its VTEP MAC (vtepMac) is another peer's too
 };
 // "deleting", "no-podcidr", ... — stable names for logs, metrics labels and `status`.
 const char* skipReasonName(SkipReason reason);
@@ -66,16 +75,33 @@ struct Skip {
 
 struct Desired {
   std::vector<netlink::Route> routes;  // sorted by Route::key()
-  std::vector<Skip> skipped;           // sorted by node name, then family
+  // The neighbour and forwarding entries of the peers reached over VXLAN (tunnelEntries),
+  // sorted by Neighbor::key(). Such a peer's route is `podCIDR via <VTEP address> dev
+  // <device> onlink`; a route with `onlink` and the device's oif is how callers tell it from
+  // a direct one (isEncapsulated).
+  std::vector<netlink::Neighbor> neighbors;
+  std::vector<Skip> skipped;  // sorted by node name, then family
   // The routes among `routes` kept only because they were programmed before an overlapping
   // claim appeared: the caller passes them back as programmed, so a kept route deleted by
   // hand is healed instead of handing the contested range to nobody.
   std::vector<netlink::Route> keptInConflict;
 };
 
+// Whether a route of routelet's reaches its peer over VXLAN (else: directly).
+bool isEncapsulated(const netlink::Route& route);
+// Whether a peer with this node IP is to be reached over VXLAN: always in vxlan, never in
+// host-gw, and in auto when the node IP is outside every on-link prefix.
+bool overVxlan(const SelfInfo& self, const ip::Address& nodeIP);
+
 // For every peer (not self, not deleting) and every routed family where the peer has a
 // podCIDR and a node IP: `podCIDR via nodeIP`, proto self.protocol, table self.table,
-// scope universe.
+// scope universe, when self.mode is host-gw or (auto) the node IP is on-link; otherwise
+// the route over VXLAN and its entries (see Desired::neighbors). In host-gw a peer off
+// the node's subnets is skipped with kNotOnLink.
+//
+// Peers over VXLAN whose VTEP MACs collide (vtepMac of IPv6 podCIDRs that differ only
+// above their last 32 bits) are all skipped with kVtepMacConflict: a shared MAC would send
+// one peer's traffic to the other.
 //
 // A peer's podCIDR that would steer traffic where no pod lives is refused (kPodCIDRUnsafe)
 // before it can claim anything: see unsafePodCIDR.

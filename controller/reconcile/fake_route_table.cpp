@@ -24,6 +24,45 @@ Result<std::vector<Status>> FakeRouteTable::apply(const std::vector<netlink::Rou
   return out;
 }
 
+Result<std::vector<netlink::Neighbor>> FakeRouteTable::neighbors(int index) {
+  ++dumpCalls_;
+  if (dumpError_) return *dumpError_;
+  std::vector<netlink::Neighbor> out;
+  for (const auto& [key, entry] : neighbors_)
+    if (key.index == index) out.push_back(entry);
+  return out;
+}
+
+Result<std::vector<Status>> FakeRouteTable::apply(const std::vector<netlink::NeighborOp>& neighbors,
+                                                  const std::vector<netlink::RouteOp>& routes) {
+  if (applyError_) {
+    ++applyCalls_;
+    return *applyError_;
+  }
+  std::vector<Status> out;
+  for (const auto& op : neighbors) {
+    ++opsApplied_;
+    if (op.kind == netlink::NeighborOp::Kind::kReplace) {
+      neighbors_[op.entry.key()] = op.entry;
+      out.push_back(okStatus());
+    } else if (neighbors_.erase(op.entry.key()) > 0) {
+      out.push_back(okStatus());
+    } else {
+      out.push_back(Error{ENOENT, "no such neighbour entry"});
+    }
+  }
+  auto rest = apply(routes);
+  if (!rest) return rest.error();
+  out.insert(out.end(), rest->begin(), rest->end());
+  return out;
+}
+
+std::vector<netlink::Neighbor> FakeRouteTable::allNeighbors() const {
+  std::vector<netlink::Neighbor> out;
+  for (const auto& [key, entry] : neighbors_) out.push_back(entry);
+  return out;
+}
+
 Status FakeRouteTable::applyOne(const netlink::RouteOp& op) {
   ++opsApplied_;
   if (auto f = failures_.find(op.route.dst.network()); f != failures_.end()) {

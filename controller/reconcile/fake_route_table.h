@@ -20,6 +20,14 @@ class FakeRouteTable : public RouteTable {
   Result<std::vector<netlink::Route>> dump(std::optional<ip::Family> family,
                                            uint32_t table) override;
   Result<std::vector<Status>> apply(const std::vector<netlink::RouteOp>& ops) override;
+  // Neighbour and fdb entries: one per Neighbor::key(); a delete of a missing one fails
+  // with ENOENT.
+  Result<std::vector<netlink::Neighbor>> neighbors(int index) override;
+  Result<std::vector<Status>> apply(const std::vector<netlink::NeighborOp>& neighbors,
+                                    const std::vector<netlink::RouteOp>& routes) override;
+  void putNeighbor(const netlink::Neighbor& entry) { neighbors_[entry.key()] = entry; }
+  bool eraseNeighbor(const netlink::Neighbor::Key& key) { return neighbors_.erase(key) > 0; }
+  std::vector<netlink::Neighbor> allNeighbors() const;  // sorted by key
 
   // Direct manipulation, as another program or an admin with `ip route` would.
   void put(const netlink::Route& route);
@@ -49,6 +57,7 @@ class FakeRouteTable : public RouteTable {
   Status applyOne(const netlink::RouteOp& op);
 
   std::map<netlink::Route::Key, netlink::Route> routes_;
+  std::map<netlink::Neighbor::Key, netlink::Neighbor> neighbors_;
   std::map<ip::Prefix, Failure> failures_;
   std::optional<Error> dumpError_;
   std::optional<Error> applyError_;

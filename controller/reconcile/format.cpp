@@ -49,4 +49,15 @@ std::string formatPlan(const Plan& plan) {
   return s;
 }
 
+std::string formatNeighborPlan(const NeighborPlan& plan) {
+  std::string s;
+  for (const auto& op : plan.ops)
+    s += (op.kind == netlink::NeighborOp::Kind::kDelete ? "delete " : "replace ") +
+         netlink::describe(op.entry) + '\n';
+  s += "summary: " + std::to_string(plan.adds) + " add, " + std::to_string(plan.updates) +
+       " update, " + std::to_string(plan.deletes) + " delete, " + std::to_string(plan.unchanged) +
+       " unchanged\n";
+  return s;
+}
+
 }  // namespace routelet::reconcile

@@ -7,6 +7,7 @@
 #include "common/netlink/netlink.h"
 #include "controller/reconcile/desired.h"
 #include "controller/reconcile/plan.h"
+#include "controller/reconcile/vxlan.h"
 
 namespace routelet::reconcile {
 
@@ -18,5 +19,7 @@ std::string formatSkip(const Skip& skip);
 // One line per op ("add", "update ... (was ...)", "delete"), conflict and kept stale
 // route, then a summary line. Every line ends with '\n'.
 std::string formatPlan(const Plan& plan);
+// One line per neighbour or fdb operation ("replace ...", "delete ..."), then a summary.
+std::string formatNeighborPlan(const NeighborPlan& plan);
 
 }  // namespace routelet::reconcile

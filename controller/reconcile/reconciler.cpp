@@ -1,5 +1,6 @@
 #include "controller/reconcile/reconciler.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -23,30 +24,90 @@ Report Reconciler::reconcile(const NodeCache& cache, const SelfInfo& self, bool 
   // such a conflict counts as programmed while this agent runs, also once deleted by hand.
   std::vector<netlink::Route> programmed = observed;
   programmed.insert(programmed.end(), keptInConflict_.begin(), keptInConflict_.end());
+  std::vector<int> devices;
+  for (int d : {self.tunnelV4, self.tunnelV6})
+    if (d) devices.push_back(d);
+  auto entries = dumpNeighbors(devices);
+  if (!entries) {
+    report.dumpError = entries.error();
+    report.skipped = desiredRoutes(cache, self).skipped;
+    return report;
+  }
   Desired desired = desiredRoutes(cache, self, programmed);
   keptInConflict_ = std::move(desired.keptInConflict);
   report.skipped = std::move(desired.skipped);
+  report.encapsulated = static_cast<std::size_t>(
+      std::count_if(desired.routes.begin(), desired.routes.end(), isEncapsulated));
+  report.direct = desired.routes.size() - report.encapsulated;
 
   Plan plan =
       planRoutes(desired.routes, observed, foreign, PlanOptions{.deleteStale = cacheSynced});
+  // Entries of a peer whose route is held by a foreign one would only be clutter, but they
+  // are harmless: the device carries nothing towards them.
+  NeighborPlan neighbors = planNeighbors(desired.neighbors, *entries, self.protocol, cacheSynced);
   report.conflicts = std::move(plan.conflicts);
   report.keptStale = std::move(plan.keptStale);
-  apply(plan, report);
+  report.neighbors.desired = std::move(desired.neighbors);
+  apply(plan, neighbors, report);
   return report;
 }
 
-Report Reconciler::applyTargeted(const Plan& plan) {
+Result<std::vector<netlink::Neighbor>> Reconciler::dumpNeighbors(const std::vector<int>& devices) {
+  std::vector<netlink::Neighbor> out;
+  for (int d : devices) {
+    auto some = table_.neighbors(d);
+    if (!some)
+      return some.error().wrap("dump neighbour and fdb entries of device " + std::to_string(d));
+    out.insert(out.end(), some->begin(), some->end());
+  }
+  return out;
+}
+
+Report Reconciler::applyTargeted(const Plan& plan, const NeighborPlan& neighbors) {
   Report report;
-  apply(plan, report);
+  apply(plan, neighbors, report);
   return report;
 }
 
-void Reconciler::apply(const Plan& plan, Report& report) {
+Report Reconciler::healNeighbors(const std::vector<netlink::Neighbor>& desired,
+                                 const std::vector<int>& devices, uint8_t protocol) {
+  Report report;
+  auto entries = dumpNeighbors(devices);
+  if (!entries) {
+    report.dumpError = entries.error();
+    return report;
+  }
+  apply(Plan{}, planNeighbors(desired, *entries, protocol, true), report);
+  return report;
+}
+
+void Reconciler::apply(const Plan& plan, const NeighborPlan& neighbors, Report& report) {
   report.unchanged = plan.unchanged;
-  if (plan.ops.empty()) return;
-  auto applied = table_.apply(plan.ops);
-  for (std::size_t i = 0; i < plan.ops.size(); ++i) {
-    const auto& op = plan.ops[i];
+  report.neighbors.unchanged = neighbors.unchanged;
+  if (plan.ops.empty() && neighbors.ops.empty()) return;
+  auto applied =
+      neighbors.ops.empty() ? table_.apply(plan.ops) : table_.apply(neighbors.ops, plan.ops);
+  const std::size_t first = neighbors.ops.size();
+  for (std::size_t i = 0; i < first; ++i) {
+    const auto& op = neighbors.ops[i];
+    std::optional<Error> error;
+    if (!applied)
+      error = applied.error();
+    else if (i >= applied->size())
+      error = makeError(netlink::describe(op.entry) + ": no acknowledgement in the batch");
+    else if (!(*applied)[i].ok() && !(op.kind == netlink::NeighborOp::Kind::kDelete &&
+                                      (*applied)[i].error().code == ENOENT))
+      error = (*applied)[i].error();
+    if (error) {
+      report.neighbors.failed.push_back({op, std::move(*error)});
+      continue;
+    }
+    ++(op.kind == netlink::NeighborOp::Kind::kDelete ? report.neighbors.deleted
+                                                     : report.neighbors.installed);
+  }
+  for (std::size_t j = 0; j < plan.ops.size(); ++j) {
+    const std::size_t i = first + j;
+    const auto& op = plan.ops[j];
     std::optional<Error> error;
     if (!applied) {
       error = applied.error();
@@ -62,7 +123,7 @@ void Reconciler::apply(const Plan& plan, Report& report) {
       report.failed.push_back({op, std::move(*error)});
       continue;
     }
-    switch (plan.changes[i].kind) {
+    switch (plan.changes[j].kind) {
       case Change::Kind::kAdd:
         report.installed.push_back(op.route);
         break;

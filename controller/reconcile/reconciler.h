@@ -20,6 +20,21 @@ struct FailedOp {
   Error error;
 };
 
+struct FailedNeighborOp {
+  netlink::NeighborOp op;
+  Error error;
+};
+
+// What a pass did to the VXLAN devices' neighbour and forwarding entries.
+struct NeighborReport {
+  std::size_t installed = 0;  // added or replaced
+  std::size_t deleted = 0;
+  std::size_t unchanged = 0;
+  std::vector<FailedNeighborOp> failed;  // retried by the next pass
+  // Every entry desired after this pass (empty in host-gw): what a heal compares against.
+  std::vector<netlink::Neighbor> desired;
+};
+
 struct Report {
   std::vector<netlink::Route> installed;  // added
   std::vector<netlink::Route> updated;    // replaced an observed routelet route
@@ -30,8 +45,11 @@ struct Report {
   std::vector<Skip> skipped;              // peers without a route, and why
   std::vector<netlink::Route> keptStale;  // not desired, kept because the cache is unsynced
   std::optional<Error> dumpError;         // set: nothing was planned or applied
+  NeighborReport neighbors;
+  std::size_t direct = 0;        // desired routes via a node IP
+  std::size_t encapsulated = 0;  // desired routes over VXLAN
 
-  bool ok() const { return !dumpError && failed.empty(); }
+  bool ok() const { return !dumpError && failed.empty() && neighbors.failed.empty(); }
 };
 
 class Reconciler {
@@ -46,10 +64,17 @@ class Reconciler {
   // Applies a plan made without a dump (planPeerChange) and reports like reconcile(). A
   // failed operation (EEXIST from a create among them) is the caller's cue for a whole
   // pass.
-  Report applyTargeted(const Plan& plan);
+  Report applyTargeted(const Plan& plan, const NeighborPlan& neighbors = {});
+
+  // Brings the VXLAN devices' entries back to `desired` (a heal: no route changes). Entries
+  // of the devices that routelet owns and does not want are removed too.
+  Report healNeighbors(const std::vector<netlink::Neighbor>& desired,
+                       const std::vector<int>& devices, uint8_t protocol);
 
  private:
-  void apply(const Plan& plan, Report& report);
+  void apply(const Plan& plan, const NeighborPlan& neighbors, Report& report);
+  // Every entry of the devices, or an error naming the device.
+  Result<std::vector<netlink::Neighbor>> dumpNeighbors(const std::vector<int>& devices);
 
   RouteTable& table_;
   std::vector<netlink::Route> keptInConflict_;  // Desired::keptInConflict of the last pass

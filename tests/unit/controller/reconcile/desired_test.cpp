@@ -385,7 +385,8 @@ TEST(Desired, SkipDetailsNameFieldAndValue) {
             "routed until the Nodes are corrected");
   EXPECT_EQ(d.skipped[2].detail, "spec.podCIDRs[0] \"garbage\": invalid CIDR");
   EXPECT_EQ(d.skipped[3].detail,
-            "node IP 192.168.2.15 is not inside an on-link prefix of this node (192.168.1.0/24)");
+            "node IP 192.168.2.15 is not inside an on-link prefix of this node (192.168.1.0/24); "
+            "mode auto or vxlan would reach it over VXLAN");
   EXPECT_EQ(d.skipped[4].detail,
             "spec.podCIDRs 169.254.0.0/16 overlaps the link-local (metadata services) range "
             "169.254.0.0/16");

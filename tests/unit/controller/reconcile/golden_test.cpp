@@ -4,9 +4,12 @@
 //
 // Scenario lines ('#' starts a comment):
 //   self name=N podcidr=P... ip=A... onlink=P... [proto=N] [table=N]
+//        [mode=host-gw|auto|vxlan] [tunnel4=IFINDEX] [tunnel6=IFINDEX]
 //   synced true|false                                  (default true)
 //   node NAME [podcidr=P]... [internal=A]... [external=A]... [deleting] [problem=REST OF LINE]
 //   route DST [via GW] [proto N] [dev N] [metric N] [table N] [scope N] [type N] [onlink]
+//   neigh ADDRESS MAC dev N [proto N] [state N]          (a neighbour entry in the kernel)
+//   fdb MAC [dst ADDRESS] dev N [state N]                 (a forwarding entry)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,6 +35,7 @@ struct Scenario {
   bool synced = true;
   NodeCache cache;
   std::vector<netlink::Route> kernel;
+  std::vector<netlink::Neighbor> entries;  // of the VXLAN devices
 };
 
 Result<uint32_t> number(const std::string& text) {
@@ -88,6 +92,12 @@ Status parseLine(const std::string& line, Scenario& s) {
       } else if (k == "table") {
         TRY_ASSIGN(n, number(v));
         s.self.table = n;
+      } else if (k == "mode") {
+        TRY_ASSIGN(m, parseMode(v));
+        s.self.mode = m;
+      } else if (k == "tunnel4" || k == "tunnel6") {
+        TRY_ASSIGN(n, number(v));
+        (k == "tunnel4" ? s.self.tunnelV4 : s.self.tunnelV6) = static_cast<int>(n);
       } else {
         return makeError("self: unknown key " + k);
       }
@@ -168,6 +178,40 @@ Status parseLine(const std::string& line, Scenario& s) {
     s.kernel.push_back(r);
     return okStatus();
   }
+  if (kind == "neigh" || kind == "fdb") {
+    netlink::Neighbor e;
+    e.fdb = kind == "fdb";
+    std::size_t i = 0;
+    if (!e.fdb) {
+      if (words.empty()) return makeError("neigh: missing address");
+      TRY_ASSIGN(a, addrOf(words[i++]));
+      e.address = a;
+    }
+    if (i >= words.size()) return makeError(kind + ": missing MAC");
+    TRY_ASSIGN(mac, netlink::parseMac(words[i++]));
+    e.mac = mac;
+    for (; i < words.size(); ++i) {
+      const auto& k = words[i];
+      if (i + 1 >= words.size()) return makeError(kind + ": " + k + " needs a value");
+      const auto& v = words[++i];
+      if (k == "dst") {
+        TRY_ASSIGN(a, addrOf(v));
+        e.address = a;
+        continue;
+      }
+      TRY_ASSIGN(n, number(v));
+      if (k == "dev")
+        e.index = static_cast<int>(n);
+      else if (k == "proto")
+        e.protocol = static_cast<uint8_t>(n);
+      else if (k == "state")
+        e.state = static_cast<uint16_t>(n);
+      else
+        return makeError(kind + ": unknown attribute " + k);
+    }
+    s.entries.push_back(e);
+    return okStatus();
+  }
 #undef TRY_ASSIGN
   return makeError("unknown line kind \"" + kind + "\"");
 }
@@ -197,6 +241,9 @@ std::string render(const Scenario& s) {
   std::string out = "# skipped peers\n";
   for (const auto& skip : desired.skipped) out += formatSkip(skip) + '\n';
   out += "# plan\n" + formatPlan(plan);
+  if (s.self.mode != Mode::kHostGw || !s.entries.empty())
+    out += "# vxlan entries\n" + formatNeighborPlan(planNeighbors(desired.neighbors, s.entries,
+                                                                  s.self.protocol, s.synced));
   return out;
 }
 
