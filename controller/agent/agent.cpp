@@ -77,6 +77,17 @@ void Agent::declareMetrics() {
   metrics_.declare("routelet_masquerade_exempt_ranges", T::kGauge,
                    "Destination ranges reached without masquerade (pod ranges of the cluster "
                    "and nonMasqueradeCIDRs, nested ones merged).");
+  metrics_.declare("routelet_peer_routes", T::kGauge,
+                   "Desired peer routes by path: direct (podCIDR via node IP) or vxlan "
+                   "(through routelet.vxlan/routelet.vxlan6).");
+  metrics_.declare("routelet_vxlan_entries", T::kGauge,
+                   "Neighbour and forwarding entries the VXLAN devices should hold.");
+  metrics_.declare("routelet_vxlan_entry_operations_total", T::kCounter,
+                   "Neighbour and forwarding entry operations sent to the kernel, by "
+                   "operation and result.");
+  metrics_.declare("routelet_vxlan_heals_total", T::kCounter,
+                   "VXLAN neighbour and forwarding entries restored after someone removed or "
+                   "changed them.");
   metrics_.set("routelet_build_info", {{"version", ROUTELET_VERSION_STRING}}, 1);
 }
 
@@ -148,7 +159,10 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
         break;
       case netlink::Event::Kind::kLinkRemoved:
       case netlink::Event::Kind::kLinkChanged:
-        if (e.linkName == options_.bridge || e.linkName == nodeInterface_) {
+        if (e.linkName == options_.bridge || e.linkName == nodeInterface_ ||
+            (e.kind == netlink::Event::Kind::kLinkRemoved &&
+             ((tunnelV4_ && e.linkIndex == tunnelV4_) ||
+              (tunnelV6_ && e.linkIndex == tunnelV6_)))) {
           relevant = true;
           dirty_ = true;
         }
@@ -187,6 +201,12 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
       }
       case netlink::Event::Kind::kNeighborChanged:
       case netlink::Event::Kind::kNeighborRemoved:
+        // An entry of a VXLAN device removed or changed by someone else: put it back. Our own
+        // writes come back here too, and are what we want.
+        if (tunnelEntryDisturbed(e)) {
+          relevant = true;
+          tunnelHeal_ = true;
+        }
         break;
       case netlink::Event::Kind::kRouteAdded:
         // Another owner's route at a peer's podCIDR in routelet's table: a targeted pass
@@ -201,6 +221,32 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
     }
   }
   if (relevant) cv_.notify_all();
+}
+
+bool Agent::tunnelEntryDisturbed(const netlink::Event& e) const {
+  if (!e.neighbor) return false;
+  const netlink::Neighbor& n = *e.neighbor;
+  if (n.index == 0 || (n.index != tunnelV4_ && n.index != tunnelV6_)) return false;
+  auto want = tunnelWanted_.find(n.key());
+  if (e.kind == netlink::Event::Kind::kNeighborRemoved) return want != tunnelWanted_.end();
+  // Changed: one of ours now says something else, or a stray permanent entry of ours (a
+  // removed peer's, put back by hand).
+  if (want != tunnelWanted_.end()) return !reconcile::sameEntry(want->second, n);
+  return reconcile::ownedEntry(n, options_.routeProtocol);
+}
+
+void Agent::healTunnels() {
+  std::vector<netlink::Neighbor> want;
+  want.reserve(tunnelWanted_.size());
+  for (const auto& [key, entry] : tunnelWanted_) want.push_back(entry);
+  std::vector<int> devices;
+  for (int d : {tunnelV4_, tunnelV6_})
+    if (d) devices.push_back(d);
+  reconcile::Report report = reconciler_.healNeighbors(want, devices, options_.routeProtocol);
+  recordOperations(report);
+  if (report.neighbors.installed)
+    metrics_.add("routelet_vxlan_heals_total", {}, static_cast<double>(report.neighbors.installed));
+  if (!report.ok()) dirty_ = true;  // a whole pass says why, and tries again
 }
 
 void Agent::kernelEventsLost() {
@@ -286,10 +332,11 @@ void Agent::pass() {
   std::unique_lock<std::mutex> lock(mu_);
   auto now = std::chrono::steady_clock::now();
   bool quiet = !dirty_ && targetedOk_ && !followUpDue(now) && now < nextResync_;
-  if (quiet && masqueradeHeal_ && pendingPeers_.empty() && pendingHeals_.empty()) {
-    // Only the masquerade table was touched: rewrite it, nothing else to look at.
-    masqueradeHeal_ = false;
-    syncMasquerade(masqueradeWanted(lastSelf_), true);
+  if (quiet && (masqueradeHeal_ || tunnelHeal_) && pendingPeers_.empty() && pendingHeals_.empty()) {
+    // Only the masquerade table or VXLAN entries were touched: put them back, nothing else
+    // to look at.
+    if (std::exchange(tunnelHeal_, false)) healTunnels();
+    if (std::exchange(masqueradeHeal_, false)) syncMasquerade(masqueradeWanted(lastSelf_), true);
     return;
   }
   bool targeted = quiet && (!pendingPeers_.empty() || !pendingHeals_.empty());
@@ -391,6 +438,8 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
     podCIDRsChanged = podCIDRsChanged || (before ? before->podCIDRs : std::vector<ip::Prefix>{}) !=
                                              (now ? now->podCIDRs : std::vector<ip::Prefix>{});
   }
+  reconcile::NeighborPlan entries;
+  std::vector<std::pair<std::vector<netlink::Neighbor>, std::vector<netlink::Neighbor>>> moved;
   for (const auto& [name, before] : pendingPeers_) {
     auto was = reconcile::peerDesired(cache_, lastSelf_, name, before ? &*before : nullptr);
     auto now = reconcile::peerDesired(cache_, lastSelf_, name, cache_.get(name));
@@ -398,7 +447,20 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
       dirty_ = true;  // overlapping podCIDRs: who gets the route is a whole-cluster question
       return false;
     }
+    // A VTEP MAC another peer already has: only a whole pass can refuse both.
+    for (const auto& e : now->neighbors) {
+      bool mine = std::any_of(was->neighbors.begin(), was->neighbors.end(),
+                              [&](const auto& w) { return w.key() == e.key(); });
+      if (!mine && tunnelWanted_.contains(e.key())) {
+        dirty_ = true;
+        return false;
+      }
+    }
     add(reconcile::planPeerChange(was->routes, now->routes));
+    auto part = reconcile::planPeerNeighbors(was->neighbors, now->neighbors);
+    entries.ops.insert(entries.ops.end(), part.ops.begin(), part.ops.end());
+    entries.unchanged += part.unchanged;
+    moved.emplace_back(std::move(was->neighbors), std::move(now->neighbors));
   }
   // A vanished route comes back when it is still what its peer should have: same key and
   // gateway (an older gateway is an echo of this agent's own replace or delete).
@@ -426,7 +488,12 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
   pendingHeals_.clear();
   healPending_ = false;
 
-  reconcile::Report report = reconciler_.applyTargeted(plan);
+  reconcile::Report report = reconciler_.applyTargeted(plan, entries);
+  for (auto& [was, now] : moved) {
+    for (const auto& e : was) tunnelWanted_.erase(e.key());
+    for (auto& e : now) tunnelWanted_.insert_or_assign(e.key(), std::move(e));
+  }
+  if (std::exchange(tunnelHeal_, false)) healTunnels();
   metrics_.add("routelet_targeted_passes_total", {});
   // Routes first: a new peer's pods are reachable before its range is exempted.
   if (podCIDRsChanged || masqueradeHeal_)
@@ -448,6 +515,54 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
   return true;
 }
 
+void Agent::ensureTunnels(const HostFacts& facts, reconcile::SelfInfo& self) {
+  self.mode = options_.mode;
+  std::string error;
+  for (ip::Family f : {ip::Family::kV4, ip::Family::kV6}) {
+    const char* name = reconcile::vxlanDeviceName(f);
+    int& index = f == ip::Family::kV4 ? tunnelV4_ : tunnelV6_;
+    auto podCIDR = self.podCIDR(f);
+    auto nodeIP = self.nodeIP(f);
+    if (options_.mode == reconcile::Mode::kHostGw || !podCIDR || !nodeIP) {
+      // Not wanted (host-gw, or a family this node does not route): an earlier run's device
+      // and everything on it go.
+      if (auto st = host_.removeLink(name); !st) error = st.error().message;
+      index = 0;
+      continue;
+    }
+    netlink::VxlanSpec spec;
+    spec.name = name;
+    spec.mac = reconcile::vtepMac(*podCIDR);
+    const uint32_t underlayMtu = facts.nodeIPMtu ? facts.nodeIPMtu : 1500;
+    spec.mtu = underlayMtu - reconcile::vxlanOverhead(f);
+    spec.info.vni = options_.vxlanVNI;
+    spec.info.port = options_.vxlanPort;
+    spec.info.local = *nodeIP;
+    spec.info.underlay = facts.nodeIPIndex;
+    spec.info.learning = false;
+    auto made = host_.ensureVxlan(
+        spec, ip::Prefix::make(reconcile::vtepAddress(*podCIDR), f == ip::Family::kV4 ? 32 : 128));
+    if (!made) {
+      error = made.error().message;
+      index = 0;
+      continue;
+    }
+    index = *made;
+  }
+  self.tunnelV4 = tunnelV4_;
+  self.tunnelV6 = tunnelV6_;
+  vtepMacs_.clear();
+  if (options_.mode != reconcile::Mode::kHostGw)
+    for (const auto& cidr : self.podCIDRs)
+      vtepMacs_.push_back(netlink::macString(reconcile::vtepMac(cidr)));
+  tunnelError_ = error;
+  if (!error.empty()) {
+    logOnce("vxlan", "cannot set up VXLAN: " + error);
+  } else {
+    logged_.erase("vxlan");
+  }
+}
+
 void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   auto start = std::chrono::steady_clock::now();
   dirty_ = false;
@@ -458,6 +573,7 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   followUpCap_.reset();
   statusDue_.reset();  // this pass writes the status, or sets it due again
   bool healing = std::exchange(healPending_, false);
+  tunnelHeal_ = false;  // this pass compares every entry
   // Not on every resync: a whole rewrite empties the table for a moment, and a connection
   // opened then would stay unmasqueraded. Only after someone else's change, or when the
   // monitor lost events.
@@ -494,6 +610,7 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   PublishedState published;
   published.podCIDRs = own->podCIDRs;
   published.bridge = options_.bridge;
+  published.mode = reconcile::modeName(options_.mode);
   published.version = ROUTELET_VERSION_STRING;
   std::vector<ip::Address> nodeIPs;
   for (const auto& cidr : own->podCIDRs) {
@@ -520,7 +637,14 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   }
   logged_.erase("inspect");
   nodeInterface_ = facts->nodeIPInterface;
-  uint32_t mtu = options_.mtu ? options_.mtu : (facts->nodeIPMtu ? facts->nodeIPMtu : 1500);
+  const uint32_t underlayMtu = facts->nodeIPMtu ? facts->nodeIPMtu : 1500;
+  // Over VXLAN a packet carries the outer headers too: pods get an MTU that fits in the
+  // underlay's whatever path it takes, so they never fragment (nor depend on ICMP "too big").
+  uint32_t overhead = 0;
+  if (options_.mode != reconcile::Mode::kHostGw)
+    for (const auto& cidr : own->podCIDRs)
+      overhead = std::max(overhead, reconcile::vxlanOverhead(cidr.family()));
+  uint32_t mtu = options_.mtu ? options_.mtu : underlayMtu - overhead;
   published.mtu = mtu;
 
   std::vector<ip::Prefix> gateways;
@@ -586,9 +710,12 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   self.clusterCIDRs = options_.clusterCIDRs;
   self.minPodCIDRLengthV4 = options_.minPodCIDRLengthV4;
   self.minPodCIDRLengthV6 = options_.minPodCIDRLengthV6;
+  ensureTunnels(*facts, self);
   bool synced = cache_.synced();
   reconcile::Report report = reconciler_.reconcile(cache_, self, synced);
   lastSelf_ = self;
+  tunnelWanted_.clear();
+  for (const auto& e : report.neighbors.desired) tunnelWanted_.emplace(e.key(), e);
   // Only from a complete Node list: from a partial one, pods would be masqueraded towards
   // peers not listed yet.
   if (synced) syncMasquerade(masqueradeWanted(self), rewriteMasquerade);
@@ -605,7 +732,8 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
       logged_.erase("bridge-netfilter");
     }
   }
-  targetedOk_ = synced && localOk && report.ok() && report.conflicts.empty() &&
+  targetedOk_ = synced && localOk && tunnelError_.empty() && report.ok() &&
+                report.conflicts.empty() &&
                 std::none_of(report.skipped.begin(), report.skipped.end(), [](const auto& s) {
                   return s.reason == reconcile::SkipReason::kPodCIDRConflict;
                 });
@@ -615,6 +743,7 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
     metrics_.add("routelet_route_heals_total", {}, static_cast<double>(report.installed.size()));
   if (synced && !report.dumpError) health_.firstReconcileDone = true;
   published.state = coarseState(report);
+  published.vtepMacs = vtepMacs_;
   published.networkReady = health_.cniConfigWritten && localOk;
   if (health_.ready())
     health_.notReadyReason.clear();
@@ -709,14 +838,16 @@ namespace {
 bool isRefusal(reconcile::SkipReason reason) {
   return reason == reconcile::SkipReason::kPodCIDRUnsafe ||
          reason == reconcile::SkipReason::kPodCIDRConflict ||
+         reason == reconcile::SkipReason::kVtepMacConflict ||
          reason == reconcile::SkipReason::kNodeIPInPodCIDR;
 }
 }  // namespace
 
 std::string Agent::coarseState(const reconcile::Report& report) const {
-  size_t notOnLink = 0, refused = 0;
+  size_t notOnLink = 0, refused = 0, noTunnel = 0;
   for (const auto& s : report.skipped) {
     notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
+    noTunnel += s.reason == reconcile::SkipReason::kNoTunnel;
     refused += isRefusal(s.reason);
   }
   std::vector<std::string> reasons;
@@ -724,6 +855,9 @@ std::string Agent::coarseState(const reconcile::Report& report) const {
   if (!report.failed.empty())
     reasons.push_back(std::to_string(report.failed.size()) + " routes failed");
   if (notOnLink) reasons.push_back(std::to_string(notOnLink) + " peers not on-link");
+  if (!tunnelError_.empty() || noTunnel) reasons.push_back("vxlan not ready");
+  if (!report.neighbors.failed.empty())
+    reasons.push_back(std::to_string(report.neighbors.failed.size()) + " vxlan entries failed");
   if (refused) reasons.push_back(std::to_string(refused) + " peer routes refused");
   if (!report.conflicts.empty())
     reasons.push_back(std::to_string(report.conflicts.size()) + " foreign routes in the way");
@@ -750,6 +884,18 @@ void Agent::recordOperations(const reconcile::Report& report) {
                                                                     : "replace";
     metrics_.add("routelet_route_operations_total", {{"op", op}, {"result", "error"}});
   }
+  auto entryOps = [&](const char* op, const char* result, size_t n) {
+    if (n)
+      metrics_.add("routelet_vxlan_entry_operations_total", {{"op", op}, {"result", result}},
+                   static_cast<double>(n));
+  };
+  entryOps("replace", "ok", report.neighbors.installed);
+  entryOps("delete", "ok", report.neighbors.deleted);
+  for (const auto& f : report.neighbors.failed) {
+    entryOps(f.op.kind == netlink::NeighborOp::Kind::kDelete ? "delete" : "replace", "error", 1);
+    log::warn("vxlan entry operation failed: " + netlink::describe(f.op.entry) + ": " +
+              f.error.message);
+  }
   for (const auto& r : report.installed) log::info("route added: " + netlink::describe(r));
   for (const auto& r : report.updated) log::info("route updated: " + netlink::describe(r));
   for (const auto& r : report.deleted) log::info("route removed: " + netlink::describe(r));
@@ -774,6 +920,10 @@ void Agent::recordReport(const reconcile::Report& report, double seconds) {
                static_cast<double>(report.conflicts.size()));
   metrics_.set("routelet_routes", {{"state", "skipped"}},
                static_cast<double>(report.skipped.size()));
+  metrics_.set("routelet_peer_routes", {{"path", "direct"}}, static_cast<double>(report.direct));
+  metrics_.set("routelet_peer_routes", {{"path", "vxlan"}},
+               static_cast<double>(report.encapsulated));
+  metrics_.set("routelet_vxlan_entries", {}, static_cast<double>(report.neighbors.desired.size()));
 
   // Logs: one line per event (recordOperations), and a standing condition (a peer
   // off-link, a foreign route) only when it starts, not on every pass.

@@ -52,6 +52,12 @@ class HostEdge {
   // net.bridge.bridge-nf-call-iptables and -ip6tables to 1: bridged packets pass the
   // IP hooks (kube-proxy's DNAT and its reverse).
   virtual Status enableBridgeNetfilter() = 0;
+  // The VXLAN device as spec says (made, or made again when its VNI, port, underlay source
+  // or device differ; MTU and MAC corrected; up), holding `address` and no other; returns
+  // its ifindex.
+  virtual Result<int> ensureVxlan(const netlink::VxlanSpec& spec, const ip::Prefix& address) = 0;
+  // Deletes the link if it is there (its routes and entries go with it).
+  virtual Status removeLink(const std::string& name) = 0;
 };
 
 // What sending a status patch gave; a plain Status converts to one.
@@ -128,6 +134,12 @@ class Agent {
   // Brings the table to `want`: element updates when the kernel holds what was last
   // written, the whole table otherwise (force: always). Pass thread, without mu_.
   void syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want, bool force);
+  // The VXLAN devices for this pass (host-gw: removed); sets self's tunnels. Under mu_.
+  void ensureTunnels(const HostFacts& facts, reconcile::SelfInfo& self);
+  // Puts back the VXLAN entries that someone removed or changed. Under mu_.
+  void healTunnels();
+  // Whether a neighbour event on a VXLAN device undoes what routelet wants. Under mu_.
+  bool tunnelEntryDisturbed(const netlink::Event& e) const;
 
   Options options_;
   HostEdge& host_;
@@ -163,6 +175,13 @@ class Agent {
   std::atomic<uint64_t> passes_{0};
   bool healPending_ = false;     // a routelet route vanished from the kernel
   bool masqueradeHeal_ = false;  // another process changed routelet's nftables table
+  bool tunnelHeal_ = false;      // someone removed or changed an entry of a VXLAN device
+  // The VXLAN devices (ifindex; 0: none) and every entry they should hold, by key: kept by
+  // whole passes, updated by targeted ones.
+  int tunnelV4_ = 0, tunnelV6_ = 0;
+  std::map<netlink::Neighbor::Key, netlink::Neighbor> tunnelWanted_;
+  std::string tunnelError_;            // a VXLAN device could not be set up: why
+  std::vector<std::string> vtepMacs_;  // published on the own Node
   // Which nf_tables commits are the agent's own: the kernel names the committing process by
   // its pid in the initial pid namespace, which getpid() in a container is not. The agent
   // learns it from a commit of its own element socket (known by port id); commits on its

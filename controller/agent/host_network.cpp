@@ -1,5 +1,7 @@
 #include "controller/agent/host_network.h"
 
+#include "controller/reconcile/vxlan.h"
+
 namespace routelet::agent {
 
 HostFacts hostFactsFrom(const std::vector<netlink::Link>& links,
@@ -14,6 +16,10 @@ HostFacts hostFactsFrom(const std::vector<netlink::Link>& links,
   for (const auto& a : addresses) {
     const netlink::Link* link = linkOf(a.index);
     if (!link || link->name == bridge) continue;
+    // A VTEP address is a host address on the overlay, not a subnet peers live in.
+    if (link->name == reconcile::vxlanDeviceName(ip::Family::kV4) ||
+        link->name == reconcile::vxlanDeviceName(ip::Family::kV6))
+      continue;
     const ip::Address& addr = a.prefix.address();
     if (addr.isLoopback()) continue;
     if (!addr.isV4() && addr.bytes()[0] == 0xfe && (addr.bytes()[1] & 0xc0) == 0x80) continue;
@@ -25,6 +31,7 @@ HostFacts hostFactsFrom(const std::vector<netlink::Link>& links,
       if (addr == nodeIP && facts.nodeIPInterface.empty()) {
         facts.nodeIPInterface = link->name;
         facts.nodeIPMtu = link->mtu;
+        facts.nodeIPIndex = link->index;
       }
     }
   }

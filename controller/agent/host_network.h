@@ -13,12 +13,13 @@ namespace routelet::agent {
 
 struct HostFacts {
   // Subnets directly attached to this node (its interfaces' address prefixes), except the
-  // pod bridge's: a peer whose node IP is inside one is reachable without a router, which
-  // is what a `podCIDR via nodeIP` route needs.
+  // pod bridge's and routelet's VXLAN devices': a peer whose node IP is inside one is reachable
+  // without a router, which is what a `podCIDR via nodeIP` route needs.
   std::vector<ip::Prefix> onLink;
   // MTU of the interface holding each node IP (0 when no interface holds it).
   uint32_t nodeIPMtu = 0;
   std::string nodeIPInterface;
+  int nodeIPIndex = 0;
 };
 
 // Pure: facts from the links and addresses of the namespace. Link-local and loopback

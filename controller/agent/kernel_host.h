@@ -28,6 +28,8 @@ class KernelHost : public HostEdge {
   Status nftElements(const std::vector<reconcile::SetChange>& changes) override;
   Result<uint32_t> nftPortId() override;
   Status enableBridgeNetfilter() override;
+  Result<int> ensureVxlan(const netlink::VxlanSpec& spec, const ip::Prefix& address) override;
+  Status removeLink(const std::string& name) override;
 
  private:
   struct Probed {

@@ -16,6 +16,18 @@ class KernelRouteTable : public reconcile::RouteTable {
   Result<std::vector<Status>> apply(const std::vector<netlink::RouteOp>& ops) override {
     return nl_.apply(ops);
   }
+  Result<std::vector<netlink::Neighbor>> neighbors(int index) override {
+    auto entries = nl_.neighbors(index, false);
+    if (!entries) return entries.error();
+    auto fdb = nl_.neighbors(index, true);
+    if (!fdb) return fdb.error();
+    entries->insert(entries->end(), fdb->begin(), fdb->end());
+    return entries;
+  }
+  Result<std::vector<Status>> apply(const std::vector<netlink::NeighborOp>& neighbors,
+                                    const std::vector<netlink::RouteOp>& routes) override {
+    return nl_.apply(neighbors, routes);
+  }
 
  private:
   netlink::Handle& nl_;

@@ -172,7 +172,12 @@ int runAgent(const Options& options) {
     }
   };
   std::thread monitorThread(
-      [&] { watchKernel(netlink::Monitor::open(), "netlink monitor", nullptr); });
+      // Neighbour changes only matter with VXLAN devices to heal; on a busy node they are the
+      // bulk of the rtnetlink traffic.
+      [&] {
+        watchKernel(netlink::Monitor::open(options.mode != reconcile::Mode::kHostGw),
+                    "netlink monitor", nullptr);
+      });
   std::thread nftMonitorThread([&] {
     if (options.masquerade)
       watchKernel(netlink::Monitor::openNftables(), "nf_tables monitor",

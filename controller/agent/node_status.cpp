@@ -11,15 +11,19 @@ std::map<std::string, std::string> annotationsFor(const PublishedState& s) {
     return out;
   };
   std::string p = kAnnotationPrefix;
-  return {
+  std::map<std::string, std::string> out = {
       {p + "node-ips", join(s.nodeIPs)},
       {p + "pod-cidrs", join(s.podCIDRs)},
       {p + "bridge", s.bridge},
       {p + "mtu", std::to_string(s.mtu)},
-      {p + "mode", "host-gw"},
+      {p + "mode", s.mode},
       {p + "version", s.version},
       {p + "state", s.state},
   };
+  std::string macs;
+  for (const auto& m : s.vtepMacs) macs += (macs.empty() ? "" : ",") + m;
+  if (!macs.empty()) out[p + "vtep-macs"] = macs;
+  return out;
 }
 
 std::optional<std::string> statusPatch(const model::Node& current, const PublishedState& s,

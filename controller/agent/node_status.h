@@ -21,6 +21,10 @@ struct PublishedState {
   std::vector<ip::Prefix> podCIDRs;
   std::string bridge;
   uint32_t mtu = 0;
+  std::string mode = "host-gw";  // reconcile::modeName
+  // The VTEP MAC of each VXLAN device, in podCIDR order (empty in host-gw). Peers derive it
+  // from the podCIDR themselves (vtepMac); it is published for people and tools.
+  std::vector<std::string> vtepMacs;
   std::string version;
   // "ready", or "degraded: <short reason>" (e.g. "degraded: 2 peers not on-link").
   std::string state;

@@ -223,6 +223,27 @@ const std::vector<Setting>& settings() {
        [](Options& o, const std::string& v) { return setSwitch(o.bridgeNetfilter, v); }},
       {"hairpin", "ROUTELET_HAIRPIN", "hairpin",
        [](Options& o, const std::string& v) { return setSwitch(o.hairpin, v); }},
+      {"mode", "ROUTELET_MODE", "mode",
+       [](Options& o, const std::string& v) -> Status {
+         auto m = reconcile::parseMode(v);
+         if (!m) return m.error();
+         o.mode = *m;
+         return okStatus();
+       }},
+      {"vxlan-vni", "ROUTELET_VXLAN_VNI", "vxlanVNI",
+       [](Options& o, const std::string& v) -> Status {
+         auto n = parseUnsigned(v, 16777215);
+         if (!n || *n == 0) return makeError("want a VXLAN network identifier, 1-16777215");
+         o.vxlanVNI = static_cast<uint32_t>(*n);
+         return okStatus();
+       }},
+      {"vxlan-port", "ROUTELET_VXLAN_PORT", "vxlanPort",
+       [](Options& o, const std::string& v) -> Status {
+         auto n = parseUnsigned(v, 65535);
+         if (!n || *n == 0) return makeError("want a UDP port, 1-65535");
+         o.vxlanPort = static_cast<uint16_t>(*n);
+         return okStatus();
+       }},
       {"log-level", "ROUTELET_LOG_LEVEL", "logLevel",
        [](Options& o, const std::string& v) -> Status {
          if (!log::parseLevel(v, &o.logLevel)) return makeError("want debug, info, warn or error");

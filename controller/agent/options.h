@@ -14,6 +14,7 @@
 #include "common/base/log.h"
 #include "common/base/result.h"
 #include "common/ip/address.h"
+#include "controller/reconcile/vxlan.h"
 
 namespace routelet::agent {
 
@@ -54,6 +55,12 @@ struct Options {
   bool bridgeNetfilter = true;
   // The conflist's hairpinMode: a pod reaching a Service whose endpoint is itself.
   bool hairpin = true;
+  // How peers are reached: host-gw (on-link ones only), auto (on-link ones directly, the
+  // rest over VXLAN), vxlan (all over VXLAN). The VXLAN devices (routelet.vxlan,
+  // routelet.vxlan6) use this VNI and UDP port on every node.
+  reconcile::Mode mode = reconcile::Mode::kAuto;
+  uint32_t vxlanVNI = reconcile::kDefaultVxlanVNI;
+  uint16_t vxlanPort = reconcile::kDefaultVxlanPort;
   log::Level logLevel = log::Level::kInfo;
 };
 

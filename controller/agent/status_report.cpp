@@ -49,6 +49,9 @@ std::string statusJson(const StatusInputs& in) {
       if (auto it = verdicts.find({name, f}); it != verdicts.end()) v = it->second;
       p["state"] = v.first;
       if (!v.second.empty()) p["detail"] = v.second;
+      // How a routed peer is reached: "direct" (via its node IP) or "vxlan".
+      if (v.first == "programmed" && p.contains("nodeIP"))
+        p["path"] = reconcile::overVxlan(in.self, *node.nodeIP(f)) ? "vxlan" : "direct";
       if (peers.size() > 1) peers += ',';
       peers += dump(p);
     }
@@ -79,6 +82,21 @@ std::string statusJson(const StatusInputs& in) {
   if (in.masquerade.enabled) doc["masquerade"]["table"] = reconcile::masqueradeTableName();
   doc["bridgeNetfilter"] = feature(in.bridgeNetfilter);
   doc["hairpin"] = in.hairpin;
+  json vxlan = {{"mode", reconcile::modeName(in.self.mode)}};
+  if (in.self.mode != reconcile::Mode::kHostGw) {
+    json devices = json::array();
+    for (std::size_t i = 0; i < in.self.podCIDRs.size(); ++i) {
+      ip::Family f = in.self.podCIDRs[i].family();
+      json d = {{"name", reconcile::vxlanDeviceName(f)}, {"ready", in.self.tunnel(f) != 0}};
+      if (i < in.published.vtepMacs.size()) d["mac"] = in.published.vtepMacs[i];
+      devices.push_back(d);
+    }
+    vxlan["devices"] = devices;
+    vxlan["direct"] = in.report.direct;
+    vxlan["encapsulated"] = in.report.encapsulated;
+    vxlan["entries"] = in.report.neighbors.desired.size();
+  }
+  doc["vxlan"] = vxlan;
   // compact: 5000 peers, read by routelet status, not by eye. "peers" goes last.
   std::string out = dump(doc);
   out.pop_back();  // the closing brace

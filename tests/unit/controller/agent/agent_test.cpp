@@ -66,12 +66,25 @@ class FakeHost : public HostEdge {
   }
   Result<uint32_t> nftPortId() override { return kPortId; }
   static constexpr uint32_t kPortId = 77;
+  Result<int> ensureVxlan(const netlink::VxlanSpec& spec, const ip::Prefix& address) override {
+    if (!vxlanError.empty()) return makeError(vxlanError, EOPNOTSUPP);
+    vxlans[spec.name] = {spec, address};
+    return spec.name == "routelet.vxlan" ? 7 : 8;
+  }
+  Status removeLink(const std::string& name) override {
+    vxlans.erase(name);
+    removed.push_back(name);
+    return okStatus();
+  }
   Status enableBridgeNetfilter() override {
     ++bridgeNetfilterCalls;
     if (!bridgeNetfilterError.empty()) return makeError(bridgeNetfilterError, ENOENT);
     return okStatus();
   }
 
+  std::map<std::string, std::pair<netlink::VxlanSpec, ip::Prefix>> vxlans;  // by name
+  std::vector<std::string> removed;  // links removed, in order
+  std::string vxlanError;            // set: ensureVxlan fails with it
   std::vector<std::string> scripts;  // nft scripts run, in order
   int nftFailures = 0;               // the next this many nft scripts fail
   std::vector<std::vector<reconcile::SetChange>> elementWrites;  // set element transactions
@@ -105,6 +118,8 @@ class AgentTest : public ::testing::Test {
     host_.mu = &filesMu_;
     options_.nodeName = "node1";
     options_.cniConfDir = "/etc/cni/net.d";
+    // Most tests are about direct routes; the VXLAN ones set auto or vxlan themselves.
+    options_.mode = reconcile::Mode::kHostGw;
   }
   Agent& agent() {
     if (!agent_) {
@@ -869,6 +884,173 @@ TEST_F(AgentTest, HairpinSettingReachesTheConflist) {
   agent().nodesListed(threeNodes());
   agent().pass();
   EXPECT_EQ(nlohmann::json::parse(conflist())["plugins"][0]["hairpinMode"], false);
+}
+
+// A cluster over two segments: node1 and node2 on 192.168.1.0/24, node3 behind a router.
+std::vector<model::Node> twoSegments() {
+  return {node("node1", "192.168.1.11", "10.244.1.0/24"),
+          node("node2", "192.168.1.12", "10.244.2.0/24"),
+          node("node3", "192.168.2.13", "10.244.3.0/24")};
+}
+
+netlink::Event neighborEvent(netlink::Event::Kind kind, const netlink::Neighbor& n) {
+  netlink::Event e{kind, 0, "", std::nullopt, {}};
+  e.neighbor = n;
+  return e;
+}
+
+TEST_F(AgentTest, AutoReachesOnLinkPeersDirectlyAndTheRestOverVxlan) {
+  options_.mode = reconcile::Mode::kAuto;
+  options_.vxlanVNI = 42;
+  agent().nodesListed(twoSegments());
+  agent().pass();
+  agent().publishStatus();
+  ASSERT_EQ(host_.vxlans.count("routelet.vxlan"), 1u);
+  const auto& [spec, address] = host_.vxlans["routelet.vxlan"];
+  EXPECT_EQ(spec.info.vni, 42u);
+  EXPECT_EQ(spec.info.port, 8472);
+  EXPECT_EQ(spec.info.local->str(), "192.168.1.11");
+  EXPECT_FALSE(spec.info.learning);
+  EXPECT_EQ(netlink::macString(spec.mac), "0e:72:0a:f4:01:00");
+  EXPECT_EQ(spec.mtu, 1400u);  // the underlay's 1450 less 50
+  EXPECT_EQ(address.str(), "10.244.1.0/32");
+  // Pods fit in the tunnel whichever way their packets go.
+  EXPECT_EQ(host_.bridgeMtu, 1400u);
+  EXPECT_EQ(nlohmann::json::parse(conflist())["plugins"][0]["mtu"], 1400);
+
+  auto routes = table_.routes();
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].gateway->str(), "192.168.1.12");
+  EXPECT_FALSE(routes[0].onlink);
+  EXPECT_EQ(routes[1].gateway->str(), "10.244.3.0");
+  EXPECT_EQ(routes[1].oif, 7);
+  EXPECT_TRUE(routes[1].onlink);
+  auto entries = table_.allNeighbors();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].address->str(), "10.244.3.0");
+  EXPECT_EQ(entries[1].address->str(), "192.168.2.13");  // the fdb entry: the peer's node IP
+
+  EXPECT_EQ(metrics_.value("routelet_peer_routes", {{"path", "direct"}}), 1);
+  EXPECT_EQ(metrics_.value("routelet_peer_routes", {{"path", "vxlan"}}), 1);
+  ASSERT_EQ(patches_.size(), 1u);
+  auto patch = nlohmann::json::parse(patches_[0]);
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/mode"], "auto");
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/vtep-macs"], "0e:72:0a:f4:01:00");
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "ready");
+  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  EXPECT_EQ(status["vxlan"]["encapsulated"], 1);
+  EXPECT_EQ(status["peers"][0]["path"], "direct");
+  EXPECT_EQ(status["peers"][1]["path"], "vxlan");
+}
+
+TEST_F(AgentTest, VxlanEntriesRemovedOrChangedByHandComeBackAndOwnEchoesDoNot) {
+  options_.mode = reconcile::Mode::kAuto;
+  agent().nodesListed(twoSegments());
+  agent().pass();
+  auto wanted = table_.allNeighbors();
+  ASSERT_EQ(wanted.size(), 2u);
+  size_t ops = table_.opsApplied();
+
+  // Echoes of the agent's own writes change nothing.
+  agent().kernelEvents({neighborEvent(netlink::Event::Kind::kNeighborChanged, wanted[1])});
+  agent().pass();
+  EXPECT_EQ(table_.opsApplied(), ops);
+  uint64_t passes = agent().passes();
+
+  // `bridge fdb del`: healed without a whole pass.
+  ASSERT_TRUE(table_.eraseNeighbor(wanted[1].key()));
+  agent().kernelEvents({neighborEvent(netlink::Event::Kind::kNeighborRemoved, wanted[1])});
+  agent().pass();
+  EXPECT_EQ(table_.allNeighbors(), wanted);
+  EXPECT_EQ(agent().passes(), passes) << "a heal needs no whole pass";
+  EXPECT_EQ(metrics_.value("routelet_vxlan_heals_total"), 1);
+
+  // `ip neigh replace ... lladdr <other>`: put back too.
+  auto changed = wanted[0];
+  changed.mac = *netlink::parseMac("0e:72:00:00:00:01");
+  table_.putNeighbor(changed);
+  agent().kernelEvents({neighborEvent(netlink::Event::Kind::kNeighborChanged, changed)});
+  agent().pass();
+  EXPECT_EQ(table_.allNeighbors(), wanted);
+  EXPECT_EQ(metrics_.value("routelet_vxlan_heals_total"), 2);
+
+  // Events on other devices are not ours to act on.
+  auto other = wanted[0];
+  other.index = 3;
+  ops = table_.opsApplied();
+  agent().kernelEvents({neighborEvent(netlink::Event::Kind::kNeighborRemoved, other)});
+  agent().pass();
+  EXPECT_EQ(table_.opsApplied(), ops);
+}
+
+TEST_F(AgentTest, APeerMovingSegmentsSwitchesPathInATargetedPass) {
+  options_.mode = reconcile::Mode::kAuto;
+  agent().nodesListed(twoSegments());
+  agent().pass();
+  uint64_t passes = agent().passes();
+  // node2 leaves our segment.
+  agent().nodeUpserted(node("node2", "192.168.2.12", "10.244.2.0/24"));
+  agent().pass();
+  EXPECT_EQ(agent().passes(), passes) << "one peer changed: a targeted pass";
+  auto routes = table_.routes();
+  EXPECT_EQ(routes[0].gateway->str(), "10.244.2.0");
+  EXPECT_TRUE(routes[0].onlink);
+  EXPECT_EQ(table_.allNeighbors().size(), 4u);
+  // node3 joins our segment: direct, and its entries go.
+  agent().nodeUpserted(node("node3", "192.168.1.13", "10.244.3.0/24"));
+  agent().pass();
+  routes = table_.routes();
+  EXPECT_EQ(routes[1].gateway->str(), "192.168.1.13");
+  EXPECT_FALSE(routes[1].onlink);
+  auto entries = table_.allNeighbors();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].address->str(), "10.244.2.0");
+  // A targeted pass keeps what heals compare against: a later removal comes back.
+  ASSERT_TRUE(table_.eraseNeighbor(entries[1].key()));
+  agent().kernelEvents({neighborEvent(netlink::Event::Kind::kNeighborRemoved, entries[1])});
+  agent().pass();
+  EXPECT_EQ(table_.allNeighbors(), entries);
+}
+
+TEST_F(AgentTest, HostGwRemovesVxlanDevicesAndReportsOffLinkPeers) {
+  agent().nodesListed(twoSegments());
+  agent().pass();
+  agent().publishStatus();
+  EXPECT_TRUE(host_.vxlans.empty());
+  EXPECT_EQ(host_.removed, (std::vector<std::string>{"routelet.vxlan", "routelet.vxlan6"}));
+  EXPECT_EQ(table_.routes().size(), 1u);
+  EXPECT_EQ(host_.bridgeMtu, 1450u);  // nothing to leave room for
+  auto patch = nlohmann::json::parse(patches_[0]);
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "degraded: 1 peers not on-link");
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/mode"], "host-gw");
+  EXPECT_FALSE(patch["metadata"]["annotations"].contains("routelet.io/vtep-macs"));
+}
+
+TEST_F(AgentTest, AVxlanDeviceThatCannotBeMadeDegradesButKeepsDirectPeers) {
+  options_.mode = reconcile::Mode::kAuto;
+  host_.vxlanError = "create routelet.vxlan: Operation not supported";
+  agent().nodesListed(twoSegments());
+  agent().pass();
+  agent().publishStatus();
+  auto routes = table_.routes();
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(routes[0].gateway->str(), "192.168.1.12");
+  auto patch = nlohmann::json::parse(patches_[0]);
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "degraded: vxlan not ready");
+  EXPECT_EQ(patch["status"]["conditions"][0]["status"], "False") << "pods here still work";
+  // Retried by the next whole pass.
+  host_.vxlanError.clear();
+  agent().requestPass();
+  agent().pass();
+  EXPECT_EQ(table_.routes().size(), 2u);
+}
+
+TEST_F(AgentTest, ModeVxlanEncapsulatesEvenOnLinkPeers) {
+  options_.mode = reconcile::Mode::kVxlan;
+  agent().nodesListed(twoSegments());
+  agent().pass();
+  for (const auto& r : table_.routes()) EXPECT_TRUE(r.onlink) << netlink::describe(r);
+  EXPECT_EQ(table_.allNeighbors().size(), 4u);
 }
 
 }  // namespace

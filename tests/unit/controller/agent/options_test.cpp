@@ -96,6 +96,31 @@ TEST(OptionsTest, ClusterCIDRsAndThePodCIDRBound) {
   EXPECT_EQ(defaults->options.minPodCIDRLengthV6, 32);
 }
 
+TEST(OptionsTest, ModeAndVxlanSettings) {
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->options.mode, reconcile::Mode::kAuto);
+  EXPECT_EQ(defaults->options.vxlanVNI, 1u);
+  EXPECT_EQ(defaults->options.vxlanPort, 8472);
+  auto inv = parse({"--mode=host-gw", "--vxlan-port", "4789"}, {{"ROUTELET_VXLAN_VNI", "4096"}});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  EXPECT_EQ(inv->options.mode, reconcile::Mode::kHostGw);
+  EXPECT_EQ(inv->options.vxlanVNI, 4096u);
+  EXPECT_EQ(inv->options.vxlanPort, 4789);
+  auto file = parse({"--config=/c.yaml"}, {}, {{"/c.yaml", "mode: vxlan\n"}});
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_EQ(file->options.mode, reconcile::Mode::kVxlan);
+  for (auto [args, want] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--mode=ipip"}, "--mode \"ipip\": \"ipip\" is not a mode: host-gw, auto or vxlan"},
+           {{"--vxlan-vni=0"}, "--vxlan-vni \"0\": want a VXLAN network identifier, 1-16777215"},
+           {{"--vxlan-vni=16777216"}, "--vxlan-vni \"16777216\""},
+           {{"--vxlan-port=70000"}, "--vxlan-port \"70000\": want a UDP port, 1-65535"}}) {
+    auto bad = parse(args);
+    ASSERT_FALSE(bad.ok()) << args[0];
+    EXPECT_NE(bad.error().message.find(want), std::string::npos) << bad.error().message;
+  }
+}
+
 TEST(OptionsTest, MasqueradeBridgeNetfilterAndHairpin) {
   auto defaults = parse({});
   ASSERT_TRUE(defaults.ok());
