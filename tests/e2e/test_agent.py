@@ -54,7 +54,8 @@ class AgentTest(LabTestCase):
             bridge = lab.link(ns, "cni0")
             self.assertEqual(bridge["linkinfo"]["info_kind"], "bridge")
             self.assertIn("UP", bridge["flags"])
-            mtu = lab.link(ns, "eth0")["mtu"]
+            # mode auto (the default) leaves room for VXLAN's 50 bytes on every pod path.
+            mtu = lab.link(ns, "eth0")["mtu"] - 50
 
             with open(os.path.join(lab.node_dir(i), "net.d", "10-routelet.conflist")) as f:
                 conf = json.load(f)
@@ -256,29 +257,35 @@ class AgentTest(LabTestCase):
         self.assertEqual(routes["10.99.0.0/24"].get("protocol"), "static")
 
     # --- peers the agent cannot route to
-    def test_15_peer_not_on_link(self):
+    def test_15_peer_not_on_link_goes_over_vxlan(self):
+        # The lab runs mode auto (the default): a peer behind a router is reached over VXLAN,
+        # and only that one (tests/e2e/test_subnets.py has the host-gw report and real
+        # traffic across segments).
         lab = self.lab
         name = self.create_peer(UNREACHABLE, ip="10.55.0.9")
+        vtep = Lab.cidr(UNREACHABLE).split("/")[0]
         for i in self.lab_nodes():
-            wait_until(f"{lab.node(i)} to count the unreachable peer",
-                       lambda: lab.metric(i, "routelet_unreachable_peers") == 1, 30)
-            wait_until(f"{lab.node(i)}'s state to say not on-link",
-                       lambda: "not on-link" in lab.annotations(lab.node(i)).get(
-                           "routelet.io/state", ""), 30)
-            state = lab.annotations(lab.node(i))["routelet.io/state"]
-            self.assertTrue(state.startswith("degraded:"), state)
-            lines = [line for line in self.log_lines(i, name) if "on-link" in line]
-            self.assertTrue(lines, f"agent.log of {lab.node(i)} never says {name} is not on-link")
-            self.assertEqual(len(lines), 1, f"said more than once: {lines}")
-            self.assertNotIn(Lab.cidr(UNREACHABLE), lab.gateways(i))
-            self.assertEqual(lab.gateways(i), self.peer_gateways(i))
-        print(f"\n[e2e] state: {state}\n[e2e] {lines[0]}")
+            ns = lab.node(i)
+            want = dict(self.peer_gateways(i), **{Lab.cidr(UNREACHABLE): vtep})
+            wait_until(f"{ns} to route {name} over VXLAN", lambda: lab.gateways(i) == want, 30)
+            route = lab.routes(i)[Lab.cidr(UNREACHABLE)]
+            self.assertEqual(route.get("dev"), "routelet.vxlan", route)
+            self.assertIn("onlink", route.get("flags", []), route)
+            fdb = run(["bridge", "-n", ns, "fdb", "show", "dev", "routelet.vxlan"]).stdout
+            self.assertIn(f"dst 10.55.0.9 self permanent", fdb)
+            neigh = run(["ip", "-n", ns, "neigh", "show", "dev", "routelet.vxlan"]).stdout
+            self.assertIn(f"{vtep} lladdr", neigh)
+            wait_until(f"{ns} to count one vxlan peer",
+                       lambda: lab.metric(i, "routelet_peer_routes", path="vxlan") == 1, 30)
+            self.assertEqual(lab.metric(i, "routelet_unreachable_peers"), 0)
+            self.assertEqual(lab.annotations(ns).get("routelet.io/state"), "ready")
+            self.assertEqual(lab.annotations(ns).get("routelet.io/mode"), "auto")
         lab.delete_node(name)
         for i in self.lab_nodes():
-            wait_until("the state to be ready again",
-                       lambda: lab.annotations(lab.node(i)).get("routelet.io/state") == "ready",
-                       30)
-            self.assertEqual(lab.metric(i, "routelet_unreachable_peers"), 0)
+            wait_until(f"{lab.node(i)} to drop {name}'s route and entries",
+                       lambda: lab.gateways(i) == self.peer_gateways(i) and "10.55.0.9" not in run(
+                           ["bridge", "-n", lab.node(i), "fdb", "show", "dev", "routelet.vxlan"]
+                       ).stdout, 30)
 
     def test_16_bad_input(self):
         lab = self.lab
