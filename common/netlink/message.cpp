@@ -524,7 +524,8 @@ Bytes buildNeighbor(uint32_t seq, NeighborOp::Kind kind, const Neighbor& entry) 
     ndm->ndm_family = AF_BRIDGE;
     ndm->ndm_flags = NTF_SELF;
     b.put(NDA_LLADDR, entry.mac.data(), entry.mac.size());
-    // On a delete, NDA_DST removes only that remote of the MAC (vxlan_fdb_delete).
+    // On a delete, NDA_DST removes only that remote of the MAC (__vxlan_fdb_delete); when
+    // the MAC has no such remote nothing goes, and the kernel still answers 0.
     if (entry.address) b.putAddress(NDA_DST, *entry.address);
     return b.finish();
   }
@@ -733,15 +734,17 @@ Result<ParsedNeighbor> parseNeighbor(ByteView message) {
   auto protocol = uintAttr<uint8_t>(*attrs, NDA_PROTOCOL, "NDA_PROTOCOL");
   if (!protocol.ok()) return protocol.error().wrap("neighbour on link " + std::to_string(n.index));
   n.protocol = *protocol;
-  // A neighbour that failed or is being removed has no link-layer address.
-  if (auto it = attrs->find(NDA_LLADDR); it != attrs->end()) {
-    if (it->second.size() != n.mac.size())
-      return malformed("NDA_LLADDR has " + std::to_string(it->second.size()) +
-                       " bytes, expected 6, on link " + std::to_string(n.index));
-    std::memcpy(n.mac.data(), it->second.data(), n.mac.size());
-  } else if (n.fdb) {
+  // A neighbour that failed or is being removed has no link-layer address, and one on a
+  // link that is not Ethernet-like (a tunnel, InfiniBand) has one of another length: both
+  // keep the zero MAC. An fdb entry's key is always a MAC (rtnl_fdb_add insists on it).
+  auto lladdr = attrs->find(NDA_LLADDR);
+  if (lladdr != attrs->end() && lladdr->second.size() == n.mac.size())
+    std::memcpy(n.mac.data(), lladdr->second.data(), n.mac.size());
+  else if (n.fdb && lladdr != attrs->end())
+    return malformed("NDA_LLADDR has " + std::to_string(lladdr->second.size()) +
+                     " bytes, expected 6, on link " + std::to_string(n.index));
+  else if (n.fdb)
     return malformed("fdb entry without NDA_LLADDR on link " + std::to_string(n.index));
-  }
   auto dst = attrs->find(NDA_DST);
   if (n.fdb) {
     if (dst == attrs->end()) return out;  // a bridge port's entry has no remote

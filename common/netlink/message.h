@@ -75,7 +75,9 @@ Bytes buildRouteDump(uint32_t seq, ip::Family family, std::optional<uint8_t> pro
 // RTM_NEWNEIGH with NLM_F_CREATE | NLM_F_REPLACE (kReplace) or RTM_DELNEIGH (kDelete).
 // A neighbour: ndm_family of its address, NDA_DST, NDA_LLADDR, NDA_PROTOCOL when not 0. An
 // fdb entry: AF_BRIDGE, ndm_flags NTF_SELF, NDA_LLADDR, NDA_DST when set. ndm_state is
-// entry.state.
+// entry.state. A neighbour's delete carries only its key (NDA_DST). An fdb delete with
+// NDA_DST removes only that remote; a unicast MAC has one, and a delete naming another
+// removes nothing yet succeeds (measured on 6.18), so name the remote the entry has.
 Bytes buildNeighbor(uint32_t seq, NeighborOp::Kind kind, const Neighbor& entry);
 // RTM_GETNEIGH dump of one family (AF_INET, AF_INET6 or AF_BRIDGE) with NDA_IFINDEX = index
 // when not 0 (kernels filter by it under NETLINK_GET_STRICT_CHK; callers filter again).

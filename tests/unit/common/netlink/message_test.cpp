@@ -623,6 +623,20 @@ TEST(MessageParseTest, MalformedNeighborsAreErrors) {
   Bytes noMac = fdb;
   noMac[30] = NDA_CACHEINFO + 20;  // an attribute of a type no one reads
   expectError(noMac, "fdb entry without NDA_LLADDR");
+  // A neighbour's link-layer address has the length of its device's (4 bytes on an IPIP
+  // tunnel): only an Ethernet one is a MAC.
+  Bytes tunnel;
+  putHeader(tunnel, 0, RTM_NEWNEIGH, 0, 1);
+  const Bytes header = {AF_INET, 0, 0, 0, 7, 0, 0, 0, NUD_PERMANENT, 0, 0, 0};
+  tunnel.insert(tunnel.end(), header.begin(), header.end());
+  putAttr(tunnel, NDA_DST, {10, 0, 0, 1});
+  putAttr(tunnel, NDA_LLADDR, {192, 168, 1, 2});
+  putAttr(tunnel, NDA_PROTOCOL, {201});
+  finishLength(tunnel);
+  auto parsedTunnel = parseNeighbor(tunnel);
+  ASSERT_TRUE(parsedTunnel.ok()) << parsedTunnel.error().message;
+  EXPECT_EQ(parsedTunnel->neighbor.mac, Mac{});
+  EXPECT_EQ(parsedTunnel->neighbor.protocol, 201);
   Bytes wideProtocol = neigh;
   wideProtocol[48] = 6;
   expectError(wideProtocol, "NDA_PROTOCOL has 2 bytes, expected 1");
