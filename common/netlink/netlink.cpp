@@ -687,7 +687,8 @@ Status Handle::transaction(const std::vector<Request>& requests) {
 // --- Monitor
 
 Result<Monitor> Monitor::open(bool neighbors) {
-  uint32_t groups = RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+  uint32_t groups =
+      RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
   if (neighbors) groups |= RTMGRP_NEIGH;
   auto sock = openSocket(groups, SOCK_NONBLOCK);
   if (!sock.ok()) return sock.error().wrap("open rtnetlink monitor");
@@ -739,6 +740,16 @@ std::optional<Event> toEvent(const Message& m) {
       Event e = emptyEvent(m.type == RTM_NEWROUTE ? Event::Kind::kRouteAdded
                                                   : Event::Kind::kRouteRemoved);
       e.route = parsed->route;
+      return e;
+    }
+    case RTM_NEWADDR:
+    case RTM_DELADDR: {
+      auto entry = parsedOrSkipped(parseAddress(m.bytes));
+      if (!entry) return std::nullopt;
+      Event e = emptyEvent(m.type == RTM_NEWADDR ? Event::Kind::kAddressAdded
+                                                 : Event::Kind::kAddressRemoved);
+      e.linkIndex = entry->index;
+      e.address = entry->prefix;
       return e;
     }
     case RTM_NEWNEIGH:

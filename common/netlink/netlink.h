@@ -275,18 +275,22 @@ struct Event {
     kNftCommit,
     kNeighborChanged,  // RTM_NEWNEIGH, any family (fdb entries of VXLAN devices too)
     kNeighborRemoved,  // RTM_DELNEIGH
+    kAddressAdded,     // RTM_NEWADDR (linkIndex, address)
+    kAddressRemoved,   // RTM_DELADDR
   } kind;
-  int linkIndex = 0;                                // for link events
-  std::string linkName;                             // for link events
-  std::optional<Route> route;                       // for route events
-  NftCommit nft;                                    // for kNftCommit
-  std::optional<Neighbor> neighbor = std::nullopt;  // for neighbour events
+  int linkIndex = 0;                                 // for link events
+  std::string linkName;                              // for link events
+  std::optional<Route> route;                        // for route events
+  NftCommit nft;                                     // for kNftCommit
+  std::optional<Neighbor> neighbor = std::nullopt;   // for neighbour events
+  std::optional<ip::Prefix> address = std::nullopt;  // for address events
 };
 
 class Monitor {
  public:
-  // Subscribes in the calling thread's namespace: to links and routes (and neighbours, with
-  // neighbors set: RTNLGRP_NEIGH, every ARP/ND change of the node), or to nf_tables.
+  // Subscribes in the calling thread's namespace: to links, addresses and routes (and
+  // neighbours, with neighbors set: RTNLGRP_NEIGH, every ARP/ND change of the node), or to
+  // nf_tables.
   static Result<Monitor> open(bool neighbors = false);
   static Result<Monitor> openNftables();
 

@@ -139,8 +139,18 @@ void Agent::addPendingPeer(const std::string& name, std::optional<model::Node> b
 }
 
 void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
-  std::lock_guard<std::mutex> lock(mu_);
+  bool reconnect = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reconnect = kernelEventsLocked(events);
+  }
+  // Outside mu_: ending the watch call may take a moment.
+  if (reconnect && nodeAddressGone_) nodeAddressGone_();
+}
+
+bool Agent::kernelEventsLocked(const std::vector<netlink::Event>& events) {
   bool relevant = false;
+  bool reconnect = false;
   for (const auto& e : events) {
     switch (e.kind) {
       case netlink::Event::Kind::kRouteRemoved:
@@ -199,6 +209,21 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
         masqueradeHealBy_ = e.nft.pid;
         break;
       }
+      case netlink::Event::Kind::kAddressAdded:
+      case netlink::Event::Kind::kAddressRemoved:
+        // The node's subnets changed (on-link peers, the node IP's interface): look again.
+        // Not for the VTEP addresses the agent puts on its own devices.
+        if (e.linkIndex != 0 && (e.linkIndex == tunnelV4_ || e.linkIndex == tunnelV6_)) break;
+        relevant = true;
+        dirty_ = true;
+        // An own node IP gone: connections to the API server from it are dead, and the Node
+        // watch would not notice for minutes (it only receives). The Node's new address
+        // comes through a new one.
+        if (e.kind == netlink::Event::Kind::kAddressRemoved && e.address &&
+            std::find(lastNodeIPs_.begin(), lastNodeIPs_.end(), e.address->address()) !=
+                lastNodeIPs_.end())
+          reconnect = true;
+        break;
       case netlink::Event::Kind::kNeighborChanged:
       case netlink::Event::Kind::kNeighborRemoved:
         // An entry of a VXLAN device removed or changed by someone else: put it back. Our own
@@ -221,6 +246,11 @@ void Agent::kernelEvents(const std::vector<netlink::Event>& events) {
     }
   }
   if (relevant) cv_.notify_all();
+  return reconnect;
+}
+
+void Agent::onNodeAddressGone(std::function<void()> fn) {
+  nodeAddressGone_ = std::move(fn);
 }
 
 bool Agent::tunnelEntryDisturbed(const netlink::Event& e) const {
@@ -627,6 +657,7 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
     }
   }
   published.nodeIPs = nodeIPs;
+  lastNodeIPs_ = nodeIPs;
   model::Node ownCopy = *own;
 
   auto facts = host_.inspect(nodeIPs, options_.bridge);

@@ -92,6 +92,10 @@ class Agent {
   // Feed from the netlink monitor (any thread).
   void kernelEvents(const std::vector<netlink::Event>& events);
   void kernelEventsLost();  // monitor overrun: do a full pass
+  // Called (from kernelEvents, without the agent's lock) when an address the agent used as
+  // its node IP is removed from the node: main restarts the Node watch with it. Set before
+  // the monitor starts.
+  void onNodeAddressGone(std::function<void()> fn);
   // The nf_tables monitor could not start: each resync rewrites the masquerade table whole.
   void nftMonitorUnavailable();
   void requestPass();
@@ -119,6 +123,8 @@ class Agent {
 
  private:
   void declareMetrics();
+  // kernelEvents under mu_; true when the Node watch should reconnect.
+  bool kernelEventsLocked(const std::vector<netlink::Event>& events);
   void wholePass(std::unique_lock<std::mutex>& lock);
   // false: the changes need a whole pass (dirty_ is set for it).
   bool targetedPass(std::unique_lock<std::mutex>& lock);
@@ -192,6 +198,8 @@ class Agent {
   uint32_t masqueradeHealBy_ = 0;   // the pid of the last foreign commit (0: events lost)
   bool nftMonitorDown_ = false;     // guarded by mu_
   std::string nodeInterface_;       // the link holding the node IP (its changes trigger a pass)
+  std::vector<ip::Address> lastNodeIPs_;  // the own node IPs of the last whole pass
+  std::function<void()> nodeAddressGone_;
 
   // Only touched by the pass thread.
   std::set<std::string> logged_;       // log-once keys of conditions currently true

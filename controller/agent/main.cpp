@@ -171,6 +171,10 @@ int runAgent(const Options& options) {
       if (!events->empty()) agent.kernelEvents(*events);
     }
   };
+  agent.onNodeAddressGone([&] {
+    log::info("a node IP was removed from this node: reconnecting the Node watch");
+    watcher.reconnect();
+  });
   std::thread monitorThread(
       // Neighbour changes only matter with VXLAN devices to heal; on a busy node they are the
       // bulk of the rtnetlink traffic.

@@ -37,6 +37,11 @@ void NodeWatcher::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void NodeWatcher::reconnect() {
+  std::lock_guard lock(callMu_);
+  if (call_) call_->cancel();
+}
+
 NodeWatcherStats NodeWatcher::stats() const {
   std::lock_guard lock(statsMu_);
   return stats_;
@@ -92,6 +97,13 @@ bool NodeWatcher::watchOnce(bool* relist) {
   }
   bool delivered = false;
   bool expiredEvent = false;
+  // Cancelled by stop() (through cancel_) or by reconnect() (this call alone).
+  Cancellation call;
+  uint64_t linked = cancel_.subscribe([&call] { call.cancel(); });
+  {
+    std::lock_guard lock(callMu_);
+    call_ = &call;
+  }
   ApiStatus st = api_.watchNodes(
       rv, timeout,
       [&](WatchEvent&& ev) {
@@ -123,8 +135,17 @@ bool NodeWatcher::watchOnce(bool* relist) {
         if (callbacks_.onEvent) callbacks_.onEvent(ev.type, ev.node);
         return true;
       },
-      &cancel_);
-  if (st.cancelled || cancel_.cancelled()) return false;
+      &call);
+  {
+    std::lock_guard lock(callMu_);
+    call_ = nullptr;
+  }
+  cancel_.unsubscribe(linked);
+  if (cancel_.cancelled()) return false;
+  if (st.cancelled || call.cancelled()) {
+    log::info("watch nodes: reconnecting from resourceVersion " + rv);
+    return true;
+  }
   bool expired = expiredEvent || isExpired(st);
   if (expired) {
     log::info("watch nodes: resourceVersion " + rv + " expired (410 Gone); relisting");

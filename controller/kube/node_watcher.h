@@ -59,6 +59,10 @@ class NodeWatcher {
   void stop();
   // The loop on the calling thread, until stop().
   void run();
+  // Ends the watch in flight and opens a new one at once, from where it was (any thread).
+  // For when its connection may be dead without either end knowing: the node's address it
+  // came from is gone, and a receive-only stream would wait out its timeout (minutes).
+  void reconnect();
 
   // True once a LIST has completed: the cache the callbacks fill is complete.
   bool synced() const { return synced_; }
@@ -75,6 +79,8 @@ class NodeWatcher {
   NodeWatcherOptions options_;
   Backoff backoff_;
   Cancellation cancel_;
+  std::mutex callMu_;
+  Cancellation* call_ = nullptr;  // the watch in flight, under callMu_
   std::thread thread_;
   std::atomic<bool> synced_{false};
   mutable std::mutex statsMu_;

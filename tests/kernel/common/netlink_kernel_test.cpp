@@ -690,6 +690,17 @@ TEST(NetlinkKernelTest, MonitorSeesRouteDeletedByIpAndLinkChange) {
     return e.kind == Event::Kind::kRouteRemoved && e.route && e.route->dst == r.dst &&
            e.route->protocol == kProto && e.route->gateway == r.gateway;
   }));
+  // Addresses come and go with their link and prefix (the agent's node IP, its subnets).
+  ASSERT_EQ(s.ns.run("ip addr add 192.168.51.7/24 dev v1 && ip addr del 192.168.51.7/24 dev v1"),
+            0);
+  bool added = false, removed = false;
+  EXPECT_TRUE(awaitEvent(*monitor, [&](const Event& e) {
+    if (e.address && e.address->str() == "192.168.51.7/24" && e.linkIndex == s.index("v1")) {
+      added = added || e.kind == Event::Kind::kAddressAdded;
+      removed = removed || (added && e.kind == Event::Kind::kAddressRemoved);
+    }
+    return removed;
+  }));
   ASSERT_EQ(s.ns.run("ip link set v1 mtu 1400"), 0);
   int v1 = s.index("v1");
   EXPECT_TRUE(awaitEvent(*monitor, [&](const Event& e) {

@@ -1053,5 +1053,33 @@ TEST_F(AgentTest, ModeVxlanEncapsulatesEvenOnLinkPeers) {
   EXPECT_EQ(table_.allNeighbors().size(), 4u);
 }
 
+TEST_F(AgentTest, LosingTheNodeIPReconnectsTheWatchAndAnyAddressChangeRedoesTheHost) {
+  options_.mode = reconcile::Mode::kAuto;
+  int reconnects = 0;
+  agent().onNodeAddressGone([&] { ++reconnects; });
+  agent().nodesListed(twoSegments());
+  agent().pass();
+  uint64_t passes = agent().passes();
+  auto addressEvent = [](netlink::Event::Kind kind, int index, const std::string& prefix) {
+    netlink::Event e{kind, index, "", std::nullopt, {}};
+    e.address = *ip::Prefix::parseInterface(prefix);
+    return e;
+  };
+  // The VTEP address the agent put on its own device: nothing to do.
+  agent().kernelEvents({addressEvent(netlink::Event::Kind::kAddressAdded, 7, "10.244.1.0/32")});
+  EXPECT_EQ(reconnects, 0);
+  // A new subnet on the node: on-link peers may have changed, a whole pass looks.
+  agent().kernelEvents({addressEvent(netlink::Event::Kind::kAddressAdded, 2, "192.168.2.11/24")});
+  agent().pass();
+  EXPECT_EQ(agent().passes(), passes + 1);
+  EXPECT_EQ(reconnects, 0);
+  // Another address going: a pass, no reconnect.
+  agent().kernelEvents({addressEvent(netlink::Event::Kind::kAddressRemoved, 2, "192.168.2.11/24")});
+  EXPECT_EQ(reconnects, 0);
+  // The node IP going: the Node watch's connection came from it.
+  agent().kernelEvents({addressEvent(netlink::Event::Kind::kAddressRemoved, 2, "192.168.1.11/24")});
+  EXPECT_EQ(reconnects, 1);
+}
+
 }  // namespace
 }  // namespace routelet::agent

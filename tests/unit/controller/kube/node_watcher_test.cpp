@@ -226,6 +226,33 @@ TEST(NodeWatcherStop, StopInterruptsABlockedWatch) {
   EXPECT_EQ(api.requestCounts()[0], 1u) << "the parked watch returned cancelled";
 }
 
+TEST(NodeWatcherReconnect, EndsTheWatchInFlightAndResumesAtOnceFromItsVersion) {
+  FakeApiClient api;
+  api.pushList({{}, "10"});
+  api.pushWatch({{event(WatchEventType::kAdded, "a", "11")}, ApiStatus::success(200)});
+  std::vector<std::chrono::milliseconds> slept;
+  NodeWatcherOptions opts;
+  opts.sleep = [&](std::chrono::milliseconds d) {
+    slept.push_back(d);
+    return true;
+  };
+  NodeWatcher w(api, {}, opts);
+  w.start();
+  api.waitIdle();  // the second watch, from 11, parked as on a quiet cluster
+  w.reconnect();
+  while (api.watchCalls().size() < 3) std::this_thread::yield();
+  api.waitIdle();
+  auto calls = api.watchCalls();
+  EXPECT_EQ(calls[1].resourceVersion, "11");
+  EXPECT_EQ(calls[2].resourceVersion, "11") << "no relist: the version is still good";
+  EXPECT_EQ(api.listCalls(), 1);
+  EXPECT_TRUE(w.synced());
+  w.stop();
+  // The first watch ended cleanly after its events (reconnect at once); the reconnect
+  // waited for nothing either.
+  EXPECT_TRUE(slept.empty()) << slept.size() << " waits";
+}
+
 TEST(NodeWatcherStop, StopInterruptsTheBackoffSleep) {
   FakeApiClient api;
   api.pushList({{}, "", ApiStatus::failure(500, "boom")});
