@@ -1,6 +1,10 @@
 # Functions behind scripts/lab. Names the lab makes, so people and scripts can find them:
-#   rl-underlay          the shared L2 segment (bridge br0, 192.168.1.1) and the API stand-in
-#   rl-node1..N          node namespaces, eth0 = 192.168.1.(10+i), podCIDR 10.244.i.0/24
+#   rl-underlay          the underlay: bridge br0 (segment 0, 192.168.1.1) and the API
+#                        stand-in; with --subnets K also br1..br(K-1) (segment k: 192.168.(1+k).1,
+#                        fd00:192:168:(1+k)::1), and it forwards between them: the router
+#                        between the segments, which knows the node subnets but no pod range
+#   rl-node1..N          node namespaces, eth0 = 192.168.(1+k).(10+i) on segment k = (i-1) % K
+#                        (scripts/lab move puts it on another), podCIDR 10.244.i.0/24
 #   rl-nodeI-podJ        pod namespaces, made by routelet-cni as a runtime would
 #   rl-external          a host outside the cluster, for the Services matrix (services.sh)
 # ("rl" is --prefix: tests run their own lab beside a person's under another prefix.)
@@ -17,20 +21,44 @@ UNDERLAY=$PREFIX-underlay
 API_IP=192.168.1.1
 API_PORT=6443
 PODS_PER_NODE=2
+SUBNETS=${SUBNETS:-1}  # underlay segments (--subnets); 1: one bridge, no router
 
 node_ns() { echo "$PREFIX-node$1"; }
 pod_ns() { echo "$PREFIX-node$1-pod$2"; }
-node_ip() { echo "192.168.1.$((10 + $1))"; }
-node_ip6() { echo "fd00:192:168:1::$((10 + $1))"; }
+# A node's segment: where make_node or `scripts/lab move` put it ($STATE/<node>/segment), else
+# where make_node puts a node, (i-1) % SUBNETS. Its addresses follow from it.
+node_segment() {
+  local f
+  f=$STATE/$(node_ns "$1")/segment
+  if [[ -f $f ]]; then cat "$f"; else echo $((($1 - 1) % SUBNETS)); fi
+}
+node_segment_set() {
+  local dir
+  dir=$STATE/$(node_ns "$1")
+  mkdir -p "$dir"
+  echo "$2" >"$dir/segment.tmp"
+  mv "$dir/segment.tmp" "$dir/segment"
+}
+segment_net() { echo "192.168.$((1 + $1))"; }
+segment_net6() { echo "fd00:192:168:$((1 + $1))"; }
+node_ip() { echo "$(segment_net "$(node_segment "$1")").$((10 + $1))"; }
+node_ip6() { echo "$(segment_net6 "$(node_segment "$1")")::$((10 + $1))"; }
 node_cidr() { echo "10.244.$1.0/24"; }
 node_cidr6() { echo "fd00:10:244:$1::/64"; }
 ns_exists() { [[ -e /var/run/netns/$1 ]]; }
 
 # $STATE/lab.conf records what `up` made (node count, dual-stack, prefix, how pods are
-# made, the agents' settings), so status, down and a later up find that same lab whatever
-# --prefix they are given. A lab.conf of an older lab lacks the later fields: their defaults.
+# made, the agents' settings, the underlay segments), so status, down and a later up find
+# that same lab whatever --prefix they are given. A lab.conf of an older lab lacks the later
+# fields: their defaults.
 lab_conf_save() {
-  echo "$NODES $DUAL $PREFIX $RUNTIME $MASQUERADE $HAIRPIN $BRIDGE_NF" >"$STATE/lab.conf"
+  echo "$NODES $DUAL $PREFIX $RUNTIME $MASQUERADE $HAIRPIN $BRIDGE_NF $SUBNETS" >"$STATE/lab.conf"
+}
+lab_conf_subnets() {
+  local subnets=""
+  [[ -f $STATE/lab.conf ]] || return 0
+  read -r _ _ _ _ _ _ _ subnets _ <"$STATE/lab.conf"
+  echo "${subnets:-1}"
 }
 lab_conf_prefix() {
   local nodes dual prefix=""
@@ -39,7 +67,8 @@ lab_conf_prefix() {
 }
 lab_conf_load() {
   [[ -f $STATE/lab.conf ]] || return 0
-  read -r NODES DUAL PREFIX RUNTIME MASQUERADE HAIRPIN BRIDGE_NF _ <"$STATE/lab.conf"
+  read -r NODES DUAL PREFIX RUNTIME MASQUERADE HAIRPIN BRIDGE_NF SUBNETS _ <"$STATE/lab.conf"
+  SUBNETS=${SUBNETS:-1}
   PREFIX=${PREFIX:-rl}
   RUNTIME=${RUNTIME:-direct}
   MASQUERADE=${MASQUERADE:-on}
@@ -111,14 +140,40 @@ pod_ip6() {
   ip -n "$(pod_ns "$1" "$2")" -o -6 addr show dev eth0 scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1
 }
 
+# The underlay: one bridge per segment, br<k> with the segment's router address (br0's is
+# also the API stand-in's, $API_IP). With more than one segment the namespace forwards
+# between them (a sysctl of this namespace only): a router that has the node subnets as
+# connected routes and no route to any pod range, so pods on different segments talk only
+# through what routelet makes of it (encapsulation), never through the router's routes.
 make_underlay() {
   ns_exists $UNDERLAY && return 0
   ip netns add $UNDERLAY
   ip -n $UNDERLAY link set lo up
-  ip -n $UNDERLAY link add br0 type bridge
-  ip -n $UNDERLAY addr add $API_IP/24 dev br0
-  ip -n $UNDERLAY -6 addr add fd00:192:168:1::1/64 dev br0 nodad
-  ip -n $UNDERLAY link set br0 up
+  local k
+  for ((k = 0; k < SUBNETS; k++)); do
+    ip -n $UNDERLAY link add "br$k" type bridge
+    ip -n $UNDERLAY addr add "$(segment_net "$k").1/24" dev "br$k"
+    ip -n $UNDERLAY -6 addr add "$(segment_net6 "$k")::1/64" dev "br$k" nodad
+    ip -n $UNDERLAY link set "br$k" up
+  done
+  if ((SUBNETS > 1)); then
+    ip netns exec $UNDERLAY sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  fi
+}
+
+# node_addresses <i> <add|del>: node i's underlay addresses on eth0 and, with more than one
+# segment, its default routes via its segment's router, as `ip -batch` lines (each line's
+# addresses tell the family).
+node_addresses() {
+  local i=$1 verb=$2 k nodad="" route=del
+  k=$(node_segment "$i")
+  [[ $verb == add ]] && nodad=" nodad" route=replace
+  echo "addr $verb $(node_ip "$i")/24 dev eth0"
+  echo "addr $verb $(node_ip6 "$i")/64 dev eth0$nodad"
+  if ((SUBNETS > 1)); then
+    echo "route $route default via $(segment_net "$k").1 dev eth0"
+    echo "route $route default via $(segment_net6 "$k")::1 dev eth0"
+  fi
 }
 
 make_node() {
@@ -127,11 +182,11 @@ make_node() {
   ns_exists "$ns" && return 0
   ip netns add "$ns"
   ip -n "$ns" link set lo up
+  node_segment_set "$i" $(((i - 1) % SUBNETS))
   ip -n $UNDERLAY link add "n$i" type veth peer name eth0 netns "$ns"
-  ip -n $UNDERLAY link set "n$i" master br0 up
-  ip -n "$ns" addr add "$(node_ip "$i")/24" dev eth0
-  ip -n "$ns" -6 addr add "$(node_ip6 "$i")/64" dev eth0 nodad
+  ip -n $UNDERLAY link set "n$i" master "br$(node_segment "$i")" up
   ip -n "$ns" link set eth0 up
+  node_addresses "$i" add | ip -n "$ns" -batch -
   bridge_nf_clear "$ns"
   mkdir -p "$STATE/$ns/net.d" "$STATE/$ns/ipam" "$STATE/$ns/run"
 }
@@ -197,14 +252,16 @@ lab_down() {
 }
 
 print_matrix() {
-  local family=$1 failures=0 i j k l src dst ip
+  local family=$1 failures=0 i j k l src dst ip via
   local -a pods=()
   for ((i = 1; i <= NODES; i++)); do
     for ((j = 1; j <= PODS_PER_NODE; j++)); do pods+=("$i:$j"); done
   done
   # ok: at least one of three echo requests answered (the first may wait for neighbour
   # discovery on every hop of a busy machine).
-  printf '\nping matrix (IPv%s), from row to column:\n%-16s' "$family" ""
+  printf '\nping matrix (IPv%s), from row to column' "$family"
+  if ((SUBNETS > 1)); then printf ' ("via router": the nodes are on different segments)'; fi
+  printf ':\n%-16s' ""
   for dst in "${pods[@]}"; do printf '%-16s' "$(pod_ns "${dst%:*}" "${dst#*:}" | sed "s/^$PREFIX-//")"; done
   echo
   for src in "${pods[@]}"; do
@@ -212,10 +269,13 @@ print_matrix() {
     for dst in "${pods[@]}"; do
       k=${dst%:*} l=${dst#*:}
       if [[ $family == 4 ]]; then ip=$(pod_ip "$k" "$l"); else ip=$(pod_ip6 "$k" "$l"); fi
+      # With several segments, a cell between nodes on different ones says so.
+      via=""
+      if ((SUBNETS > 1)) && [[ $(node_segment "${src%:*}") != $(node_segment "$k") ]]; then via=" via router"; fi
       if [[ -n $ip ]] && ip netns exec "$(pod_ns "${src%:*}" "${src#*:}")" ping -"$family" -c3 -i0.2 -W2 -q "$ip" >/dev/null 2>&1; then
-        printf '%-16s' "ok"
+        printf '%-16s' "ok$via"
       else
-        printf '%-16s' "FAIL"
+        printf '%-16s' "FAIL$via"
         failures=$((failures + 1))
       fi
     done
@@ -229,17 +289,25 @@ source "$ROOT/scripts/lib/runtime.sh"
 source "$ROOT/scripts/lib/services.sh"
 KUBECTL_ADMIN() { ip netns exec $UNDERLAY kubectl --kubeconfig "$STATE/apiserver/admin.kubeconfig" "$@"; }
 
+# node_addresses_json <i>: node i's status.addresses, its InternalIPs where it is now (bash,
+# not python: `up` writes one per node).
+node_addresses_json() {
+  local json
+  json="[{\"type\": \"InternalIP\", \"address\": \"$(node_ip "$1")\"}"
+  ((DUAL)) && json+=", {\"type\": \"InternalIP\", \"address\": \"$(node_ip6 "$1")\"}"
+  echo "$json, {\"type\": \"Hostname\", \"address\": \"$(node_ns "$1")\"}]"
+}
+
 write_node_file() {
-  python3 - "$NODES" "$DUAL" "$PREFIX" >"$STATE/nodes.json" <<'PY'
+  local i addrs=()
+  for ((i = 1; i <= NODES; i++)); do addrs+=("$(node_addresses_json "$i")"); done
+  python3 - "$NODES" "$DUAL" "$PREFIX" "${addrs[@]}" >"$STATE/nodes.json" <<'PY'
 import json, sys
 n, dual, prefix = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3]
 nodes = []
 for i in range(1, n + 1):
     cidrs = [f"10.244.{i}.0/24"] + ([f"fd00:10:244:{i}::/64"] if dual else [])
-    addrs = [{"type": "InternalIP", "address": f"192.168.1.{10 + i}"}]
-    if dual:
-        addrs.append({"type": "InternalIP", "address": f"fd00:192:168:1::{10 + i}"})
-    addrs.append({"type": "Hostname", "address": f"{prefix}-node{i}"})
+    addrs = json.loads(sys.argv[3 + i])
     nodes.append({"metadata": {"name": f"{prefix}-node{i}"},
                   "spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs},
                   "status": {"addresses": addrs}})
@@ -388,6 +456,19 @@ lab_status() {
   echo
   echo "== nodes (API stand-in at https://$API_IP:$API_PORT, kubeconfig $STATE/apiserver/admin.kubeconfig)"
   KUBECTL_ADMIN get nodes -o custom-columns='NAME:.metadata.name,NODE-IPS:.metadata.annotations.routelet\.io/node-ips,POD-CIDRS:.metadata.annotations.routelet\.io/pod-cidrs,BRIDGE:.metadata.annotations.routelet\.io/bridge,MTU:.metadata.annotations.routelet\.io/mtu,STATE:.metadata.annotations.routelet\.io/state,NETWORK-UNAVAILABLE:.status.conditions[?(@.type=="NetworkUnavailable")].status'
+  if ((SUBNETS > 1)); then
+    echo
+    echo "== underlay segments ($UNDERLAY routes between them; it has no route to any pod range)"
+    local k members
+    for ((k = 0; k < SUBNETS; k++)); do
+      members=""
+      for ((i = 1; i <= NODES; i++)); do
+        ns_exists "$(node_ns "$i")" && [[ $(node_segment "$i") == "$k" ]] && members+=" $(node_ns "$i")"
+      done
+      printf '  segment %s  br%s  %s.0/24 %s::/64 %s\n' "$k" "$k" "$(segment_net "$k")" "$(segment_net6 "$k")" \
+        "${members:- (no node)}"
+    done
+  fi
   echo
   echo "== routes (\"<- routelet\": programmed by routelet, proto 201)"
   for ((i = 1; i <= NODES; i++)); do
@@ -433,4 +514,59 @@ lab_status() {
   fi
   ((failed || services_failed)) && return 1
   echo "lab: every pod reaches every other pod, and every Service path works. scripts/lab down removes it all."
+}
+
+# node_status_patch <node> <merge patch>: PATCH the Node's status as the admin. curl when
+# there is one: kubectl takes half a second to start, which a move's traffic waits for.
+node_status_patch() {
+  local api=$STATE/apiserver
+  if command -v curl >/dev/null; then
+    ip netns exec $UNDERLAY curl -sSf -o /dev/null --cacert "$api/ca.crt" -X PATCH \
+      -H "Authorization: Bearer $(cat "$api/admin.token")" \
+      -H 'Content-Type: application/merge-patch+json' --data "$2" \
+      "https://$API_IP:$API_PORT/api/v1/nodes/$1/status"
+  else
+    KUBECTL_ADMIN patch node "$1" --subresource=status --type=merge -p "$2" >/dev/null
+  fi
+}
+
+# lab_move <i> <segment>: node i to another underlay segment while it runs, as a machine
+# re-plugged into another network and renumbered there: its veth onto that segment's bridge,
+# its addresses and default routes replaced (one `ip -batch` each, new ones before the old
+# go), then its Node's status.addresses (InternalIPs) through the API, which is how every
+# agent, its own included, learns the node's new address. Nothing is restarted.
+lab_move() {
+  need_root
+  lab_conf_load
+  local i=$1 to=$2 ns from started
+  ns=$(node_ns "$i")
+  if ! ns_exists $UNDERLAY; then
+    echo "lab: not running (scripts/lab up starts it)" >&2
+    return 1
+  fi
+  if ! [[ $i =~ ^[1-9][0-9]*$ ]] || ! ns_exists "$ns"; then
+    echo "lab: move --node wants a node of the lab, got ${i:-nothing}" >&2
+    return 2
+  fi
+  if ! [[ $to =~ ^[0-9]$ ]] || ((to >= SUBNETS)); then
+    echo "lab: move --segment wants 0-$((SUBNETS - 1)) (the lab has $SUBNETS; scripts/lab up --subnets K makes more), got ${to:-nothing}" >&2
+    return 2
+  fi
+  from=$(node_segment "$i")
+  if [[ $from == "$to" ]]; then
+    echo "lab: $ns is on segment $to already"
+    return 0
+  fi
+  # Everything worked out first: between the link's move and the patch, traffic waits.
+  local old new patch
+  old=$(node_addresses "$i" del)
+  node_segment_set "$i" "$to"
+  new=$(node_addresses "$i" add)
+  patch='{"status": {"addresses": '"$(node_addresses_json "$i")"'}}'
+  started=$(date +%s%N)
+  ip -n $UNDERLAY link set "n$i" master "br$to"
+  # The old default routes go with the old addresses (their gateways are no longer on-link).
+  { echo "$new"; grep '^addr' <<<"$old"; } | ip -n "$ns" -batch -
+  node_status_patch "$ns" "$patch"
+  echo "lab: moved $ns from segment $from to $to: $(node_ip "$i")$( ((DUAL)) && echo ", $(node_ip6 "$i")") in $((($(date +%s%N) - started) / 1000000)) ms (link, addresses, Node)"
 }

@@ -2,9 +2,10 @@
 # kube-proxy would write, so the lab shows Kubernetes Services working over routelet's pod
 # network. Sourced by lab.sh after its helpers. Names it makes:
 #   rl-external            the outside world: a host on the underlay (192.168.1.200,
-#                          fd00:192:168:1::200) with no route to any pod range and no default
-#                          route, so a pod's packet is answered only if it left with its node's
-#                          address
+#                          fd00:192:168:1::200, segment 0) with no route to any pod range and
+#                          no default route, so a pod's packet is answered only if it left with
+#                          its node's address; with --subnets K, routes to the other segments'
+#                          node subnets via the router
 #   echo servers           scripts/lib/echo_server.py on port 80 in the Service's endpoints
 #                          (pod1 of node1 and node2) and in rl-external; run from the host in
 #                          each one's network namespace; pids and logs in $STATE/echo
@@ -55,6 +56,11 @@ make_external() {
   ip -n "$ns" addr add $EXT_IP/24 dev eth0
   ip -n "$ns" -6 addr add $EXT_IP6/64 dev eth0 nodad
   ip -n "$ns" link set eth0 up
+  local k
+  for ((k = 1; k < SUBNETS; k++)); do
+    ip -n "$ns" route add "$(segment_net "$k").0/24" via "$(segment_net 0).1"
+    ip -n "$ns" -6 route add "$(segment_net6 "$k")::/64" via "$(segment_net6 0)::1"
+  done
 }
 
 # echo_start <namespace>: an echo server named after the namespace, on port 80 inside it.
