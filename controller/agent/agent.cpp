@@ -253,26 +253,30 @@ void Agent::onNodeAddressGone(std::function<void()> fn) {
   nodeAddressGone_ = std::move(fn);
 }
 
+const netlink::Neighbor* Agent::wantedEntry(const netlink::Neighbor::Key& key) const {
+  auto at = std::lower_bound(tunnelWanted_.begin(), tunnelWanted_.end(), key,
+                             [](const auto& w, const auto& k) { return w.key() < k; });
+  return at != tunnelWanted_.end() && at->key() == key ? &*at : nullptr;
+}
+
 bool Agent::tunnelEntryDisturbed(const netlink::Event& e) const {
   if (!e.neighbor) return false;
   const netlink::Neighbor& n = *e.neighbor;
   if (n.index == 0 || (n.index != tunnelV4_ && n.index != tunnelV6_)) return false;
-  auto want = tunnelWanted_.find(n.key());
-  if (e.kind == netlink::Event::Kind::kNeighborRemoved) return want != tunnelWanted_.end();
+  const netlink::Neighbor* want = wantedEntry(n.key());
+  if (e.kind == netlink::Event::Kind::kNeighborRemoved) return want != nullptr;
   // Changed: one of ours now says something else, or a stray permanent entry of ours (a
   // removed peer's, put back by hand).
-  if (want != tunnelWanted_.end()) return !reconcile::sameEntry(want->second, n);
+  if (want) return !reconcile::sameEntry(*want, n);
   return reconcile::ownedEntry(n, options_.routeProtocol);
 }
 
 void Agent::healTunnels() {
-  std::vector<netlink::Neighbor> want;
-  want.reserve(tunnelWanted_.size());
-  for (const auto& [key, entry] : tunnelWanted_) want.push_back(entry);
   std::vector<int> devices;
   for (int d : {tunnelV4_, tunnelV6_})
     if (d) devices.push_back(d);
-  reconcile::Report report = reconciler_.healNeighbors(want, devices, options_.routeProtocol);
+  reconcile::Report report =
+      reconciler_.healNeighbors(tunnelWanted_, devices, options_.routeProtocol);
   recordOperations(report);
   if (report.neighbors.installed)
     metrics_.add("routelet_vxlan_heals_total", {}, static_cast<double>(report.neighbors.installed));
@@ -481,7 +485,7 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
     for (const auto& e : now->neighbors) {
       bool mine = std::any_of(was->neighbors.begin(), was->neighbors.end(),
                               [&](const auto& w) { return w.key() == e.key(); });
-      if (!mine && tunnelWanted_.contains(e.key())) {
+      if (!mine && wantedEntry(e.key())) {
         dirty_ = true;
         return false;
       }
@@ -520,8 +524,17 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
 
   reconcile::Report report = reconciler_.applyTargeted(plan, entries);
   for (auto& [was, now] : moved) {
-    for (const auto& e : was) tunnelWanted_.erase(e.key());
-    for (auto& e : now) tunnelWanted_.insert_or_assign(e.key(), std::move(e));
+    for (const auto& e : was)
+      if (const auto* w = wantedEntry(e.key()))
+        tunnelWanted_.erase(tunnelWanted_.begin() + (w - tunnelWanted_.data()));
+    for (auto& e : now) {
+      auto at = std::lower_bound(tunnelWanted_.begin(), tunnelWanted_.end(), e.key(),
+                                 [](const auto& w, const auto& k) { return w.key() < k; });
+      if (at != tunnelWanted_.end() && at->key() == e.key())
+        *at = std::move(e);
+      else
+        tunnelWanted_.insert(at, std::move(e));
+    }
   }
   if (std::exchange(tunnelHeal_, false)) healTunnels();
   metrics_.add("routelet_targeted_passes_total", {});
@@ -745,8 +758,7 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   bool synced = cache_.synced();
   reconcile::Report report = reconciler_.reconcile(cache_, self, synced);
   lastSelf_ = self;
-  tunnelWanted_.clear();
-  for (const auto& e : report.neighbors.desired) tunnelWanted_.emplace(e.key(), e);
+  tunnelWanted_ = std::move(report.neighbors.desired);  // sorted by key (desiredRoutes)
   // Only from a complete Node list: from a partial one, pods would be masqueraded towards
   // peers not listed yet.
   if (synced) syncMasquerade(masqueradeWanted(self), rewriteMasquerade);
@@ -954,7 +966,7 @@ void Agent::recordReport(const reconcile::Report& report, double seconds) {
   metrics_.set("routelet_peer_routes", {{"path", "direct"}}, static_cast<double>(report.direct));
   metrics_.set("routelet_peer_routes", {{"path", "vxlan"}},
                static_cast<double>(report.encapsulated));
-  metrics_.set("routelet_vxlan_entries", {}, static_cast<double>(report.neighbors.desired.size()));
+  metrics_.set("routelet_vxlan_entries", {}, static_cast<double>(report.neighbors.wanted));
 
   // Logs: one line per event (recordOperations), and a standing condition (a peer
   // off-link, a foreign route) only when it starts, not on every pass.

@@ -146,6 +146,8 @@ class Agent {
   void healTunnels();
   // Whether a neighbour event on a VXLAN device undoes what routelet wants. Under mu_.
   bool tunnelEntryDisturbed(const netlink::Event& e) const;
+  // The entry of tunnelWanted_ with this key, or null. Under mu_.
+  const netlink::Neighbor* wantedEntry(const netlink::Neighbor::Key& key) const;
 
   Options options_;
   HostEdge& host_;
@@ -185,7 +187,8 @@ class Agent {
   // The VXLAN devices (ifindex; 0: none) and every entry they should hold, by key: kept by
   // whole passes, updated by targeted ones.
   int tunnelV4_ = 0, tunnelV6_ = 0;
-  std::map<netlink::Neighbor::Key, netlink::Neighbor> tunnelWanted_;
+  // Sorted by key: a map of 5000 peers' entries cost the agent ~0.7 MiB more.
+  std::vector<netlink::Neighbor> tunnelWanted_;
   std::string tunnelError_;            // a VXLAN device could not be set up: why
   std::vector<std::string> vtepMacs_;  // published on the own Node
   // Which nf_tables commits are the agent's own: the kernel names the committing process by

@@ -87,6 +87,7 @@ std::string statusJson(const StatusInputs& in) {
     json devices = json::array();
     for (std::size_t i = 0; i < in.self.podCIDRs.size(); ++i) {
       ip::Family f = in.self.podCIDRs[i].family();
+      if (!in.self.nodeIP(f)) continue;  // no node IP of the family: no device is wanted
       json d = {{"name", reconcile::vxlanDeviceName(f)}, {"ready", in.self.tunnel(f) != 0}};
       if (i < in.published.vtepMacs.size()) d["mac"] = in.published.vtepMacs[i];
       devices.push_back(d);
@@ -94,7 +95,7 @@ std::string statusJson(const StatusInputs& in) {
     vxlan["devices"] = devices;
     vxlan["direct"] = in.report.direct;
     vxlan["encapsulated"] = in.report.encapsulated;
-    vxlan["entries"] = in.report.neighbors.desired.size();
+    vxlan["entries"] = in.report.neighbors.wanted;
   }
   doc["vxlan"] = vxlan;
   // compact: 5000 peers, read by routelet status, not by eye. "peers" goes last.

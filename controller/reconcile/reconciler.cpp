@@ -48,6 +48,7 @@ Report Reconciler::reconcile(const NodeCache& cache, const SelfInfo& self, bool 
   report.conflicts = std::move(plan.conflicts);
   report.keptStale = std::move(plan.keptStale);
   report.neighbors.desired = std::move(desired.neighbors);
+  report.neighbors.wanted = report.neighbors.desired.size();
   apply(plan, neighbors, report);
   return report;
 }

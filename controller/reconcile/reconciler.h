@@ -33,6 +33,7 @@ struct NeighborReport {
   std::vector<FailedNeighborOp> failed;  // retried by the next pass
   // Every entry desired after this pass (empty in host-gw): what a heal compares against.
   std::vector<netlink::Neighbor> desired;
+  std::size_t wanted = 0;  // desired.size(), also once the caller has taken desired
 };
 
 struct Report {
