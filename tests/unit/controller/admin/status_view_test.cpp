@@ -23,7 +23,7 @@ netlink::Route route(const char* dst, const char* via, uint8_t proto) {
 
 PeerRecord peer(const char* name, const char* cidr, const char* nodeIP,
                 const char* state = "programmed", const char* detail = "") {
-  return PeerRecord{name, ip::Family::kV4, prefix(cidr), addr(nodeIP), state, detail};
+  return PeerRecord{name, ip::Family::kV4, prefix(cidr), addr(nodeIP), state, detail, ""};
 }
 
 // A healthy node: agent ready, both peers' routes in the kernel, bridge up, config first,
