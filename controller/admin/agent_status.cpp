@@ -47,6 +47,54 @@ Result<std::optional<FeatureStatus>> featureOf(const json& doc, const std::strin
   return std::optional<FeatureStatus>(std::move(f));
 }
 
+// A count: absent is 0 (an older agent, or a mode that writes none); a negative or
+// fractional number is an error.
+Result<uint64_t> countOf(const json& obj, const std::string& field, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return uint64_t{0};
+  if (!it->is_number_unsigned()) return makeError(field + " " + shown(*it) + ": want a count");
+  return it->get<uint64_t>();
+}
+
+Result<VxlanDeviceRecord> vxlanDeviceOf(const json& d) {
+  if (!d.is_object()) return makeError("vxlan.devices[] " + shown(d) + ": want an object");
+  VxlanDeviceRecord r;
+  r.name = text(d, "name");
+  if (r.name.empty()) return makeError("vxlan.devices[].name: missing");
+  auto ready = flagOf(d, "vxlan device " + r.name + " ready", "ready");
+  if (!ready) return ready.error();
+  r.ready = ready->value_or(false);
+  r.mac = text(d, "mac");
+  return r;
+}
+
+// {"mode": "auto", "devices": [{"name", "ready", "mac"}], "direct": N, "encapsulated": N,
+// "entries": N}: only "mode" is always written.
+Result<std::optional<VxlanStatus>> vxlanOf(const json& doc) {
+  auto it = doc.find("vxlan");
+  if (it == doc.end()) return std::optional<VxlanStatus>();
+  if (!it->is_object()) return makeError("vxlan " + shown(*it) + ": want an object");
+  VxlanStatus v;
+  v.mode = text(*it, "mode");
+  if (v.mode.empty()) return makeError("vxlan.mode: missing");
+  if (auto d = it->find("devices"); d != it->end()) {
+    if (!d->is_array()) return makeError("vxlan.devices " + shown(*d) + ": want an array");
+    for (const auto& entry : *d) {
+      auto device = vxlanDeviceOf(entry);
+      if (!device) return device.error();
+      v.devices.push_back(std::move(*device));
+    }
+  }
+  for (auto [key, target] :
+       {std::pair{"direct", &v.direct}, std::pair{"encapsulated", &v.encapsulated},
+        std::pair{"entries", &v.entries}}) {
+    auto n = countOf(*it, std::string("vxlan.") + key, key);
+    if (!n) return n.error();
+    *target = *n;
+  }
+  return std::optional<VxlanStatus>(std::move(v));
+}
+
 Result<ip::Family> familyOf(const json& peer) {
   std::string f = text(peer, "family");
   if (f == "4") return ip::Family::kV4;
@@ -75,6 +123,7 @@ Result<PeerRecord> peerOf(const json& p) {
   r.state = text(p, "state");
   if (r.state.empty()) return makeError("peer " + r.node + ": state missing");
   r.detail = text(p, "detail");
+  r.path = text(p, "path");
   return r;
 }
 
@@ -110,6 +159,9 @@ Result<AgentStatus> decode(const json& doc) {
   auto hairpin = flagOf(doc, "hairpin", "hairpin");
   if (!hairpin) return hairpin.error();
   s.hairpin = *hairpin;
+  auto vxlan = vxlanOf(doc);
+  if (!vxlan) return vxlan.error();
+  s.vxlan = std::move(*vxlan);
   for (const auto& p : doc.value("peers", json::array())) {
     auto peer = peerOf(p);
     if (!peer) return peer.error();

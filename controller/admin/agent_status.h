@@ -2,6 +2,7 @@
 // controller/agent/status_report.cpp after every pass that changes it).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,25 @@ struct PeerRecord {
   std::optional<ip::Address> nodeIP;
   std::string state;  // "programmed", "failed", "conflict" or a skip reason ("not-on-link", ...)
   std::string detail;
+  std::string path;  // programmed peers: "direct" or "vxlan"; "" from an agent older than --mode
+};
+
+// One of the agent's VXLAN devices as it reports it; `ready`: it made the device and routes
+// peers through it.
+struct VxlanDeviceRecord {
+  std::string name;  // reconcile::vxlanDeviceName(): "routelet.vxlan", "routelet.vxlan6"
+  bool ready = false;
+  std::string mac;  // the VTEP MAC it gives the device and publishes; "" if not reported
+};
+
+// How the agent reaches its peers (--mode). Devices and counts are written only in the modes
+// that use VXLAN ("auto", "vxlan"), not in "host-gw".
+struct VxlanStatus {
+  std::string mode;  // "host-gw", "auto", "vxlan"
+  std::vector<VxlanDeviceRecord> devices;
+  uint64_t direct = 0;        // peer routes via the peer's node IP
+  uint64_t encapsulated = 0;  // peer routes through a VXLAN device
+  uint64_t entries = 0;       // neighbour and forwarding entries the agent wants on its devices
 };
 
 // A node-local feature besides routes, as the agent reports it (masquerade, bridge netfilter).
@@ -43,6 +63,7 @@ struct AgentStatus {
   std::optional<FeatureStatus> masquerade;
   std::optional<FeatureStatus> bridgeNetfilter;
   std::optional<bool> hairpin;
+  std::optional<VxlanStatus> vxlan;  // empty: an agent older than --mode
   std::vector<PeerRecord> peers;
 };
 

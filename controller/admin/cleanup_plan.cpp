@@ -1,7 +1,10 @@
 #include "controller/admin/cleanup_plan.h"
 
+#include <algorithm>
+
 #include "common/bridge/bridge.h"
 #include "controller/admin/system.h"
+#include "controller/reconcile/vxlan.h"
 
 namespace routelet::admin {
 namespace {
@@ -58,7 +61,42 @@ bool planStore(const std::string& dir, const DirTree& network, CleanupPlan& plan
   return whole;
 }
 
+// routelet.vxlan and routelet.vxlan6: the agent deletes and remakes them by name (routelet's
+// prefix), so the name is what makes one routelet's, as long as it is a VXLAN device. The
+// kernel deletes every route through a device with it (fib_sync_down_dev on unregister), so
+// those routes are not planned one by one. Returns the indexes of the devices that go.
+std::vector<int> planVxlanDevices(const CleanupFacts& facts, CleanupPlan& plan) {
+  std::vector<int> going;
+  for (const auto& l : facts.links) {
+    if (!isVxlanDeviceName(l.name)) continue;
+    if (l.kind != "vxlan") {
+      plan.kept.push_back("link " + l.name + ": a " + (l.kind.empty() ? "device" : l.kind) +
+                          ", not a VXLAN device; not routelet's");
+      continue;
+    }
+    // Counted: routelet's own (the kernel's fe80::/64 of the device goes too, unnamed).
+    size_t routes = 0;
+    for (const auto& r : facts.routes)
+      routes += r.oif == l.index && r.protocol == facts.routeProtocol ? 1 : 0;
+    std::string what = "delete VXLAN device " + l.name;
+    if (l.vxlan)
+      what +=
+          " (vni " + std::to_string(l.vxlan->vni) + ", port " + std::to_string(l.vxlan->port) + ")";
+    if (routes > 0)
+      what += " and its " + std::to_string(routes) + " route" + (routes == 1 ? "" : "s") +
+              " with proto " + std::to_string(facts.routeProtocol);
+    plan.actions.push_back({Kind::kDeleteLink, what, "", l, {}});
+    going.push_back(l.index);
+  }
+  return going;
+}
+
 }  // namespace
+
+bool isVxlanDeviceName(const std::string& name) {
+  return name == reconcile::vxlanDeviceName(ip::Family::kV4) ||
+         name == reconcile::vxlanDeviceName(ip::Family::kV6);
+}
 
 CleanupPlan planCleanup(const CleanupFacts& facts) {
   CleanupPlan plan;
@@ -85,9 +123,11 @@ CleanupPlan planCleanup(const CleanupFacts& facts) {
       plan.actions.push_back({Kind::kDeleteLink, "delete bridge " + l.name, "", l, {}});
     }
   }
+  std::vector<int> vxlanDevices = planVxlanDevices(facts, plan);
   // Only routes carrying routelet's protocol: never another tool's, whatever they point at.
   for (const auto& r : facts.routes) {
     if (r.protocol != facts.routeProtocol) continue;
+    if (std::find(vxlanDevices.begin(), vxlanDevices.end(), r.oif) != vxlanDevices.end()) continue;
     plan.actions.push_back({Kind::kDeleteRoute, "delete route " + netlink::describe(r), "", {}, r});
   }
   // Only routelet's own table, by name: other tables (kube-proxy's, a firewall's) stay.

@@ -54,9 +54,14 @@ struct CleanupPlan {
   std::vector<std::string> kept;       // what looks related but is not routelet's, and why
 };
 
+// Whether a link name is one of routelet's VXLAN devices (reconcile::vxlanDeviceName).
+bool isVxlanDeviceName(const std::string& name);
+
 // Order: the CNI config first (the runtime stops choosing routelet for new pods), then pod
-// veths, the bridge, the routes, the masquerade table, the IPAM store (files before their
-// directories) and last the status file, so an interrupted cleanup can simply be run again.
+// veths, the bridge, the VXLAN devices (the routes through them, their neighbour and
+// forwarding entries and their VTEP address go with them), the other routes, the masquerade table,
+// the IPAM store (files before their directories) and last the status file, so an interrupted
+// cleanup can simply be run again.
 CleanupPlan planCleanup(const CleanupFacts& facts);
 std::string renderCleanupLine(const CleanupAction& action, bool dryRun);
 

@@ -166,8 +166,10 @@ int runStatusOn(System& system, const agent::Options& options, const std::vector
     facts.routesError = routes.error().message;
   }
   if (auto links = system.links()) {
-    for (const auto& l : *links)
+    for (const auto& l : *links) {
       if (l.name == facts.bridgeName) facts.bridge = l;
+      if (isVxlanDeviceName(l.name)) facts.vxlanLinks.push_back(l);
+    }
   }
   if (auto present = masqueradeTablePresent(system)) {
     facts.masqueradeTablePresent = *present;

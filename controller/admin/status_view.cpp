@@ -4,6 +4,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "controller/reconcile/vxlan.h"
+
 namespace routelet::admin {
 namespace {
 
@@ -22,25 +24,47 @@ bool peerStateOk(const std::string& state) {
   return state == "programmed" || state == "deleting";
 }
 
-// Checks a peer the agent believes programmed against the kernel's main table.
+const netlink::Link* linkNamed(const std::vector<netlink::Link>& links, const std::string& name) {
+  for (const auto& l : links)
+    if (l.name == name) return &l;
+  return nullptr;
+}
+
+// Checks a peer the agent believes programmed against the kernel's main table: a direct
+// route goes via the peer's node IP; a VXLAN one via the peer's VTEP address, on
+// routelet's VXLAN device of the family (reconcile/vxlan.h).
 void verifyProgrammed(PeerView& peer, const PeerRecord& rec, const StatusFacts& facts) {
   if (!rec.podCIDR) return;
+  const bool overVxlan = rec.path == "vxlan";
+  std::optional<ip::Address> want = rec.nodeIP;
+  std::string wantName = "node IP";
+  int wantOif = 0;
+  if (overVxlan) {
+    want = reconcile::vtepAddress(*rec.podCIDR);
+    wantName = "VTEP address";
+    const char* device = reconcile::vxlanDeviceName(rec.family);
+    if (const auto* l = linkNamed(facts.vxlanLinks, device)) wantOif = l->index;
+  }
   const netlink::Route* ours = nullptr;
   const netlink::Route* foreign = nullptr;
   for (const auto& r : facts.routes) {
     if (r.dst.network() != rec.podCIDR->network()) continue;
     if (r.protocol == facts.routeProtocol) {
-      if (!ours || (rec.nodeIP && r.gateway == rec.nodeIP)) ours = &r;
+      if (!ours || (want && r.gateway == want)) ours = &r;
     } else if (!foreign) {
       foreign = &r;
     }
   }
-  if (ours && rec.nodeIP && ours->gateway == rec.nodeIP) return;
-  if (ours) {
+  if (ours && want && ours->gateway == want && (wantOif == 0 || ours->oif == wantOif)) return;
+  if (ours && want && ours->gateway == want) {
+    peer.state = "stale";
+    peer.detail = "the kernel's route goes through dev " + std::to_string(ours->oif) + ", not " +
+                  reconcile::vxlanDeviceName(rec.family) + " (" + std::to_string(wantOif) + ")";
+  } else if (ours) {
     peer.state = "stale";
     peer.detail = "the kernel's route goes " +
                   (ours->gateway ? "via " + ours->gateway->str() : std::string("nowhere")) +
-                  ", the peer's node IP is " + peer.nodeIP;
+                  ", the peer's " + wantName + " is " + (want ? want->str() : std::string("-"));
   } else if (foreign) {
     peer.state = "conflict";
     peer.detail = "no routelet route; held by " + netlink::describe(*foreign);
@@ -48,6 +72,65 @@ void verifyProgrammed(PeerView& peer, const PeerRecord& rec, const StatusFacts& 
     peer.state = "missing";
     peer.detail = "no route with proto " + std::to_string(facts.routeProtocol) +
                   " in the main table; the agent puts it back on its next pass";
+  }
+}
+
+// The agent's VXLAN devices checked against the kernel. A mode that uses VXLAN needs each
+// device it reports: without one, every peer of that family off this node's subnets
+// (all of them in mode vxlan) is unreachable.
+void assessVxlan(const StatusFacts& facts, StatusView& v) {
+  auto& x = v.vxlan;
+  auto fromKernel = [&](VxlanDeviceView& d) {
+    const netlink::Link* l = linkNamed(facts.vxlanLinks, d.name);
+    if (!l) return;
+    d.present = true;
+    d.kind = l->kind;
+    d.up = l->up;
+    d.mtu = l->mtu;
+    d.info = l->vxlan;
+  };
+  if (facts.agent && facts.agent->vxlan) {
+    const VxlanStatus& reported = *facts.agent->vxlan;
+    x.reported = true;
+    x.mode = reported.mode;
+    x.direct = reported.direct;
+    x.encapsulated = reported.encapsulated;
+    x.entries = reported.entries;
+    const bool usesVxlan = reported.mode != "host-gw";
+    for (const auto& r : reported.devices) {
+      VxlanDeviceView d;
+      d.name = r.name;
+      d.expected = usesVxlan;
+      d.ready = r.ready;
+      d.mac = r.mac;
+      fromKernel(d);
+      if (usesVxlan) {
+        std::string what = "VXLAN device " + d.name + " (mode " + x.mode + ")";
+        if (!d.present) {
+          v.problems.push_back(what + " does not exist");
+        } else if (d.kind != "vxlan") {
+          v.problems.push_back(what + ": the link of that name is a " +
+                               (d.kind.empty() ? std::string("device") : d.kind) +
+                               ", not a VXLAN device");
+        } else if (!d.up) {
+          v.problems.push_back(what + " is down");
+        } else if (!d.ready) {
+          v.problems.push_back(what + ": the agent reports it not ready");
+        }
+      }
+      x.devices.push_back(std::move(d));
+    }
+  }
+  // Devices the agent does not report (host-gw, an older agent, no status file): shown, since
+  // cleanup removes them, but nothing routes through them.
+  for (const auto& l : facts.vxlanLinks) {
+    bool listed = false;
+    for (const auto& d : x.devices) listed = listed || d.name == l.name;
+    if (listed) continue;
+    VxlanDeviceView d;
+    d.name = l.name;
+    fromKernel(d);
+    x.devices.push_back(std::move(d));
   }
 }
 
@@ -128,6 +211,34 @@ std::string bridgeNetfilterLine(const BridgeNetfilterView& b) {
   return line + (b.error.empty() ? "" : ", error: " + b.error);
 }
 
+std::string modeLine(const VxlanView& x, bool agentKnown) {
+  if (!x.reported) return agentKnown ? "unknown (the agent is older than --mode)" : "unknown";
+  if (x.mode == "host-gw") return x.mode;
+  return x.mode + ": " + std::to_string(x.direct) + " peer routes direct, " +
+         std::to_string(x.encapsulated) + " over VXLAN, " + std::to_string(x.entries) +
+         " tunnel entries";
+}
+
+std::string vxlanDeviceLine(const VxlanDeviceView& d, const VxlanView& x) {
+  std::string line = d.name;
+  if (!d.present) {
+    line += " MISSING";
+  } else if (d.kind != "vxlan") {
+    line += " is a " + (d.kind.empty() ? std::string("device") : d.kind) + ", not VXLAN";
+  } else {
+    line += (d.up ? " up" : " DOWN") + std::string(", mtu ") + std::to_string(d.mtu);
+    if (d.info) {
+      line += ", vni " + std::to_string(d.info->vni) + ", port " + std::to_string(d.info->port);
+      if (d.info->local) line += ", local " + d.info->local->str();
+    }
+  }
+  if (!d.mac.empty()) line += ", mac " + d.mac;
+  if (d.expected && !d.ready) line += ", not ready";
+  if (!d.expected)
+    line += x.reported ? ", not used (mode " + x.mode + ")" : ", not reported by the agent";
+  return line;
+}
+
 }  // namespace
 
 std::string firstCniConfig(std::vector<std::string> names) {
@@ -181,7 +292,8 @@ StatusView assessStatus(const StatusFacts& facts) {
                  rec.podCIDR ? rec.podCIDR->str() : "",
                  rec.state,
                  rec.detail,
-                 false};
+                 false,
+                 rec.path};
       if (rec.podCIDR) accounted[{rec.podCIDR->network().str(), rec.family}] = true;
       if (rec.state == "programmed" && facts.routesError.empty()) verifyProgrammed(p, rec, facts);
       p.ok = peerStateOk(p.state);
@@ -220,6 +332,7 @@ StatusView assessStatus(const StatusFacts& facts) {
                        baseName(facts.cniConfigPath) + " in the same directory");
   }
   assessFeatures(facts, v);
+  assessVxlan(facts, v);
   return v;
 }
 
@@ -263,26 +376,30 @@ std::string renderStatusText(const StatusView& v) {
   line("masquerade", masqueradeLine(v.masquerade));
   line("bridge nf", bridgeNetfilterLine(v.bridgeNetfilter));
   line("hairpin", v.hairpin ? onOff(*v.hairpin) : "unknown");
+  line("mode", modeLine(v.vxlan, !v.node.empty()));
+  for (const auto& d : v.vxlan.devices) line("vxlan", vxlanDeviceLine(d, v.vxlan));
 
   if (!v.peers.empty()) {
-    std::vector<std::vector<std::string>> rows = {{"PEER", "IPV", "NODE IP", "POD CIDR", "ROUTE"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"PEER", "IPV", "NODE IP", "POD CIDR", "PATH", "ROUTE"}};
     for (const auto& p : v.peers) {
       std::string route = describeState(p.state) + (p.detail.empty() ? "" : ": " + p.detail);
       rows.push_back({p.node, p.family, p.nodeIP.empty() ? "-" : p.nodeIP,
-                      p.podCIDR.empty() ? "-" : p.podCIDR, route});
+                      p.podCIDR.empty() ? "-" : p.podCIDR, p.path.empty() ? "-" : p.path, route});
     }
-    std::vector<size_t> width(4, 0);
+    const size_t padded = rows[0].size() - 1;  // the last column runs to the end of the line
+    std::vector<size_t> width(padded, 0);
     for (const auto& r : rows)
-      for (size_t i = 0; i < 4; ++i) width[i] = std::max(width[i], r[i].size());
+      for (size_t i = 0; i < padded; ++i) width[i] = std::max(width[i], r[i].size());
     out += "\n";
     for (const auto& r : rows) {
       std::string l;
-      for (size_t i = 0; i < 4; ++i) {
+      for (size_t i = 0; i < padded; ++i) {
         std::string cell = r[i];
         cell.resize(width[i] + 2, ' ');
         l += cell;
       }
-      out += l + r[4] + "\n";
+      out += l + r[padded] + "\n";
     }
   } else if (!v.node.empty()) {
     out += "\nno peers\n";
@@ -311,6 +428,7 @@ std::string renderStatusJson(const StatusView& v) {
     if (!p.nodeIP.empty()) j["nodeIP"] = p.nodeIP;
     if (!p.podCIDR.empty()) j["podCIDR"] = p.podCIDR;
     if (!p.detail.empty()) j["detail"] = p.detail;
+    if (!p.path.empty()) j["path"] = p.path;
     peers.push_back(std::move(j));
   }
   const auto& m = v.masquerade;
@@ -329,6 +447,24 @@ std::string renderStatusJson(const StatusView& v) {
                           {kBridgeNfCallIptables, sysctlValue(b.iptables)},
                           {kBridgeNfCallIp6tables, sysctlValue(b.ip6tables)}};
   if (!b.error.empty()) bridgeNetfilter["error"] = b.error;
+  const auto& x = v.vxlan;
+  json devices = json::array();
+  for (const auto& d : x.devices) {
+    json j = {{"name", d.name},       {"expected", d.expected}, {"ready", d.ready},
+              {"present", d.present}, {"kind", d.kind},         {"up", d.up},
+              {"mtu", d.mtu}};
+    if (!d.mac.empty()) j["mac"] = d.mac;
+    if (d.info) {
+      j["vni"] = d.info->vni;
+      j["port"] = d.info->port;
+      j["local"] = d.info->local ? json(d.info->local->str()) : json();
+      j["underlay"] = d.info->underlay;
+      j["learning"] = d.info->learning;
+    }
+    devices.push_back(std::move(j));
+  }
+  json vxlan = {{"reported", x.reported},         {"mode", x.mode},       {"direct", x.direct},
+                {"encapsulated", x.encapsulated}, {"entries", x.entries}, {"devices", devices}};
   json doc = {
       {"healthy", v.problems.empty()},
       {"problems", v.problems},
@@ -353,6 +489,7 @@ std::string renderStatusJson(const StatusView& v) {
       {"masquerade", masquerade},
       {"bridgeNetfilter", bridgeNetfilter},
       {"hairpin", v.hairpin ? json(*v.hairpin) : json()},
+      {"vxlan", vxlan},
       {"peers", peers},
       {"extraRoutes", v.extraRoutes},
   };

@@ -22,6 +22,8 @@ struct StatusFacts {
   std::string routesError;
   std::string bridgeName;
   std::optional<netlink::Link> bridge;  // empty: no link of that name
+  // The links named as routelet's VXLAN devices (reconcile::vxlanDeviceName), whatever kind.
+  std::vector<netlink::Link> vxlanLinks;
   std::string cniConfigPath;
   bool cniConfigPresent = false;
   std::vector<std::string> cniConfDirFiles;  // names in the conf dir (any order)
@@ -43,6 +45,29 @@ struct PeerView {
   std::string state;  // machine name: programmed, missing, conflict, stale, not-on-link, ...
   std::string detail;
   bool ok = false;
+  std::string path;  // "direct", "vxlan"; "" when not reported (not programmed, older agent)
+};
+
+// One VXLAN device: what the agent reports, and what the kernel holds under that name.
+struct VxlanDeviceView {
+  std::string name;
+  bool expected = false;  // the agent's mode uses it; false: present in the kernel only
+  bool ready = false;     // the agent's
+  std::string mac;        // the agent's VTEP MAC ("" if not reported)
+  bool present = false;   // a link of that name exists
+  std::string kind;       // its kind: "vxlan", or something else in the way
+  bool up = false;
+  uint32_t mtu = 0;
+  std::optional<netlink::VxlanInfo> info;  // kind "vxlan" only
+};
+
+struct VxlanView {
+  bool reported = false;  // false: no status file, or an agent older than --mode
+  std::string mode;
+  uint64_t direct = 0;
+  uint64_t encapsulated = 0;
+  uint64_t entries = 0;
+  std::vector<VxlanDeviceView> devices;  // the expected ones first
 };
 
 // Masquerade as the agent reports it, checked against the kernel's nftables tables.
@@ -86,6 +111,7 @@ struct StatusView {
   MasqueradeView masquerade;
   BridgeNetfilterView bridgeNetfilter;
   std::optional<bool> hairpin;  // empty: not reported
+  VxlanView vxlan;
   std::vector<PeerView> peers;
   std::vector<std::string> extraRoutes;  // routes of routelet's protocol no peer accounts for
   std::vector<std::string> problems;     // empty: healthy

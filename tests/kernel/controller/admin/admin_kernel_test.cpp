@@ -112,6 +112,21 @@ class AdminKernelTest : public ::testing::Test {
     if (!dir_.empty()) fsys::remove_all(dir_);
   }
 
+  // status.json of an agent in mode auto that reaches lab-4 over routelet.vxlan.
+  void writeVxlanStatus() {
+    std::string status = kStatusJson;
+    status.replace(status.find("@DIR@"), 5, dir_);
+    status.replace(status.find("\"peers\""), 0,
+                   R"("vxlan": {"mode": "auto", "devices": [{"name": "routelet.vxlan",
+                      "ready": true, "mac": "0e:72:0a:f4:01:00"}], "direct": 4,
+                      "encapsulated": 1, "entries": 2},
+                   )");
+    status.replace(status.rfind(']'), 0,
+                   R"(, {"node": "lab-4", "family": "4", "podCIDR": "10.244.4.0/24",
+                      "nodeIP": "10.9.9.14", "state": "programmed", "path": "vxlan"})");
+    write("run/status.json", status);
+  }
+
   void write(const std::string& rel, const std::string& content) {
     std::ofstream(dir_ + "/" + rel) << content;
   }
@@ -184,7 +199,7 @@ TEST_F(AdminKernelTest, StatusChecksEveryPeerRouteAgainstTheKernel) {
   startEndpoints();
   auto r = routelet("status");
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("lab-2  4    192.168.1.12  10.244.2.0/24       programmed"),
+  EXPECT_NE(r.out.find("lab-2  4    192.168.1.12  10.244.2.0/24       -     programmed"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("bridge      cni0 up"), std::string::npos) << r.out;
@@ -296,6 +311,81 @@ TEST_F(AdminKernelTest, CleanupRemovesExactlyRouteletsThingsOnceAndDryRunChanges
   EXPECT_NE(r.out.find("nothing to clean up\n"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("delete"), std::string::npos) << r.out;
   EXPECT_EQ(snapshot(), after);
+}
+
+// routelet.vxlan as the agent makes it (static forwarding: nolearning, a route via the peer's
+// VTEP address, a permanent neighbour and fdb entry) beside another tool's VXLAN device.
+TEST_F(AdminKernelTest, StatusShowsRouteletsVxlanDeviceAndCleanupRemovesOnlyIt) {
+  ASSERT_EQ(node_->run("set -e\n"
+                       "ip link add routelet.vxlan type vxlan id 1 dstport 8472 local 192.168.1.11 "
+                       "dev eth0 nolearning\n"
+                       "ip link set routelet.vxlan up\n"
+                       "ip link add other.vxlan type vxlan id 42 dstport 4789 local 192.168.1.11 "
+                       "dev eth0 nolearning\n"
+                       "ip link set other.vxlan up\n"
+                       "ip route add 10.244.4.0/24 via 10.244.4.0 dev routelet.vxlan onlink "
+                       "proto 201\n"
+                       "ip neigh add 10.244.4.0 lladdr 0e:72:0a:f4:04:00 dev routelet.vxlan "
+                       "nud permanent\n"
+                       "bridge fdb add 0e:72:0a:f4:04:00 dev routelet.vxlan dst 10.9.9.14 self "
+                       "permanent\n"),
+            0);
+  writeVxlanStatus();
+  startEndpoints();
+  auto r = routelet("status");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("mode        auto: 4 peer routes direct, 1 over VXLAN, 2 tunnel entries\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("vxlan       routelet.vxlan up, mtu "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", vni 1, port 8472, local 192.168.1.11, mac 0e:72:0a:f4:01:00\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("10.244.4.0/24       vxlan  programmed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("other.vxlan"), std::string::npos) << r.out;
+
+  r = routelet("status -o json");
+  auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["vxlan"]["devices"].size(), 1u) << r.out;
+  const auto& device = doc["vxlan"]["devices"][0];
+  EXPECT_EQ(device["name"], "routelet.vxlan");
+  EXPECT_EQ(device["present"], true);
+  EXPECT_EQ(device["kind"], "vxlan");
+  EXPECT_EQ(device["vni"], 1);
+  EXPECT_EQ(device["port"], 8472);
+  EXPECT_EQ(device["learning"], false);
+  EXPECT_EQ(doc["peers"].back()["path"], "vxlan");
+  EXPECT_EQ(doc["peers"].back()["state"], "programmed");
+
+  ASSERT_EQ(node_->run("ip link set routelet.vxlan down"), 0);
+  r = routelet("status");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("VXLAN device routelet.vxlan (mode auto) is down"), std::string::npos)
+      << r.out;
+
+  // Down took the route through it along (the kernel flushes a downed device's routes).
+  ASSERT_EQ(node_->run("ip link set routelet.vxlan up && ip route add 10.244.4.0/24 via "
+                       "10.244.4.0 dev routelet.vxlan onlink proto 201"),
+            0);
+
+  stopEndpoints();
+  r = routelet("cleanup --dry-run");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("would delete VXLAN device routelet.vxlan (vni 1, port 8472) and its 1 "
+                       "route with proto 201\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(node_->run("ip link show routelet.vxlan >/dev/null"), 0);
+
+  r = routelet("cleanup");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("already gone"), std::string::npos) << r.out;
+  EXPECT_NE(node_->run("ip link show routelet.vxlan 2>/dev/null"), 0);
+  EXPECT_EQ(node_->output("ip route show proto 201; ip -6 route show proto 201"), "");
+  EXPECT_EQ(node_->run("ip link show other.vxlan | grep -q ',UP'"), 0);  // not routelet's
+
+  r = routelet("cleanup");
+  EXPECT_EQ(r.out.find("VXLAN"), std::string::npos) << r.out;
 }
 
 TEST_F(AdminKernelTest, ABridgeRouteletDidNotMakeSurvivesCleanup) {

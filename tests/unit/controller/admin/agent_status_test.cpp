@@ -19,18 +19,29 @@ model::Node node(const char* name, const char* cidr, const char* nodeIP) {
   return n;
 }
 
-// The reader must understand exactly what the agent writes: the document comes from the
-// agent's own statusJson, not from a copy of its format.
-TEST(AgentStatusTest, ReadsWhatTheAgentWrites) {
+// a, b on a's subnet, c off it.
+reconcile::NodeCache threeNodes() {
   reconcile::NodeCache cache;
   cache.replaceAll({node("a", "10.244.1.0/24", "192.168.1.11"),
                     node("b", "10.244.2.0/24", "192.168.1.12"),
                     node("c", "10.244.3.0/24", "10.9.9.9")});
+  return cache;
+}
+
+reconcile::SelfInfo selfOfA() {
   reconcile::SelfInfo self;
   self.name = "a";
   self.podCIDRs = {prefix("10.244.1.0/24")};
   self.nodeIPs = {addr("192.168.1.11")};
   self.onLink = {prefix("192.168.1.0/24")};
+  return self;
+}
+
+// The reader must understand exactly what the agent writes: the document comes from the
+// agent's own statusJson, not from a copy of its format.
+TEST(AgentStatusTest, ReadsWhatTheAgentWrites) {
+  reconcile::NodeCache cache = threeNodes();
+  reconcile::SelfInfo self = selfOfA();
   reconcile::Report report;
   report.skipped.push_back(
       {"c", ip::Family::kV4, reconcile::SkipReason::kNotOnLink, "10.9.9.9 is not on-link"});
@@ -105,6 +116,49 @@ TEST(AgentStatusTest, ReadsMasqueradeBridgeNetfilterAndHairpinAsTheAgentWritesTh
   EXPECT_TRUE(*s->hairpin);
 }
 
+// Mode auto: one peer on-link, one over VXLAN; the device of IPv4 made, and its VTEP MAC
+// published.
+TEST(AgentStatusTest, ReadsModeDevicesAndPathsAsTheAgentWritesThem) {
+  reconcile::NodeCache cache = threeNodes();
+  reconcile::SelfInfo self = selfOfA();
+  self.mode = reconcile::Mode::kAuto;
+  self.tunnelV4 = 7;
+  reconcile::Report report;
+  report.direct = 1;
+  report.encapsulated = 1;
+  report.neighbors.desired.resize(2);
+  agent::PublishedState published;
+  published.podCIDRs = self.podCIDRs;
+  published.vtepMacs = {"0e:72:0a:f4:01:00"};
+  std::string json =
+      agent::statusJson({cache, self, report, published, true, "", "/x.conflist", {}, {}});
+
+  auto s = parseAgentStatus(json);
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(s->vxlan);
+  EXPECT_EQ(s->vxlan->mode, "auto");
+  ASSERT_EQ(s->vxlan->devices.size(), 1u);
+  EXPECT_EQ(s->vxlan->devices[0].name, "routelet.vxlan");
+  EXPECT_TRUE(s->vxlan->devices[0].ready);
+  EXPECT_EQ(s->vxlan->devices[0].mac, "0e:72:0a:f4:01:00");
+  EXPECT_EQ(s->vxlan->direct, 1u);
+  EXPECT_EQ(s->vxlan->encapsulated, 1u);
+  EXPECT_EQ(s->vxlan->entries, 2u);
+  ASSERT_EQ(s->peers.size(), 2u);
+  EXPECT_EQ(s->peers[0].path, "direct");
+  EXPECT_EQ(s->peers[1].path, "vxlan");
+
+  // host-gw writes the mode alone.
+  self.mode = reconcile::Mode::kHostGw;
+  s = parseAgentStatus(
+      agent::statusJson({cache, self, report, published, true, "", "/x.conflist", {}, {}}));
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(s->vxlan);
+  EXPECT_EQ(s->vxlan->mode, "host-gw");
+  EXPECT_TRUE(s->vxlan->devices.empty());
+  EXPECT_EQ(s->vxlan->encapsulated, 0u);
+}
+
 TEST(AgentStatusTest, NotReadyReasonAndMissingOptionalFields) {
   auto s = parseAgentStatus(
       R"({"node":"a","ready":false,"notReadyReason":"no podCIDR","peers":[
@@ -120,6 +174,9 @@ TEST(AgentStatusTest, NotReadyReasonAndMissingOptionalFields) {
   EXPECT_FALSE(s->masquerade);
   EXPECT_FALSE(s->bridgeNetfilter);
   EXPECT_FALSE(s->hairpin);
+  // Nor one older than --mode a "vxlan" object or peer paths.
+  EXPECT_FALSE(s->vxlan);
+  EXPECT_EQ(s->peers[0].path, "");
 }
 
 TEST(AgentStatusTest, RejectsWhatItCannotTrustNamingTheField) {
@@ -147,6 +204,15 @@ TEST(AgentStatusTest, RejectsWhatItCannotTrustNamingTheField) {
             "bridgeNetfilter.error [\"x\"]: want a string"},
            {R"({"bridgeNetfilter":null})", "bridgeNetfilter null: want an object"},
            {R"({"hairpin":"on"})", "hairpin \"on\": want true or false"},
+           {R"({"vxlan":"auto"})", "vxlan \"auto\": want an object"},
+           {R"({"vxlan":{}})", "vxlan.mode: missing"},
+           {R"({"vxlan":{"mode":"auto","devices":{}}})", "vxlan.devices {}: want an array"},
+           {R"({"vxlan":{"mode":"auto","devices":[{"ready":true}]}})",
+            "vxlan.devices[].name: missing"},
+           {R"({"vxlan":{"mode":"auto","devices":[{"name":"routelet.vxlan","ready":1}]}})",
+            "vxlan device routelet.vxlan ready 1: want true or false"},
+           {R"({"vxlan":{"mode":"auto","direct":-1}})", "vxlan.direct -1: want a count"},
+           {R"({"vxlan":{"mode":"auto","entries":"3"}})", "vxlan.entries \"3\": want a count"},
        }) {
     auto s = parseAgentStatus(c.json);
     ASSERT_FALSE(s) << c.json;

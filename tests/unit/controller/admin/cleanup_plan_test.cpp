@@ -152,6 +152,74 @@ TEST(CleanupPlanTest, ABridgeOfTheSameNameThatRouteletDidNotMakeStays) {
   EXPECT_EQ(plan.kept[0], "link cni0: a veth, not a bridge; not routelet's");
 }
 
+netlink::Link vxlan(int index, const char* name) {
+  netlink::Link l = link(index, name, "vxlan");
+  l.vxlan = netlink::VxlanInfo{1, 8472, std::nullopt, 2, false};
+  return l;
+}
+
+// The agent's VXLAN devices go, and the kernel takes the routes through them, their
+// neighbour and forwarding entries along; another tool's VXLAN device stays untouched.
+TEST(CleanupPlanTest, VxlanDevicesGoWithTheRoutesThroughThem) {
+  auto f = everything();
+  f.links.push_back(vxlan(8, "routelet.vxlan"));
+  f.links.push_back(vxlan(9, "routelet.vxlan6"));
+  f.links.push_back(vxlan(10, "flannel.1"));
+  auto over = [](const char* dst, const char* via, int oif) {
+    auto r = route(dst, via, 201);
+    r.oif = oif;
+    r.onlink = true;
+    return r;
+  };
+  f.routes.push_back(over("10.244.3.0/24", "10.244.3.0", 8));
+  f.routes.push_back(over("10.244.4.0/24", "10.244.4.0", 8));
+  f.routes.push_back(over("fd00:3::/64", "fd00:3::", 9));
+  f.routes.push_back(over("fe80::/64", "fe80::1", 9));
+  f.routes.back().protocol = 2;  // the kernel's own, on every device that is up: not counted
+  auto plan = planCleanup(f);
+  auto l = lines(plan);
+  ASSERT_GE(l.size(), 7u);
+  EXPECT_EQ(std::vector<std::string>(l.begin() + 2, l.begin() + 7),
+            (std::vector<std::string>{
+                "delete bridge cni0",
+                "delete VXLAN device routelet.vxlan (vni 1, port 8472) and its 2 routes "
+                "with proto 201",
+                "delete VXLAN device routelet.vxlan6 (vni 1, port 8472) and its 1 route "
+                "with proto 201",
+                "delete route 10.244.2.0/24 via 192.168.1.12 proto 201",
+                "delete route fd00:2::/64 via fd00::12 proto 201",
+            }));
+  for (const auto& line : l) EXPECT_EQ(line.find("flannel.1"), std::string::npos) << line;
+  EXPECT_EQ(plan.actions[3].link.index, 8);
+  EXPECT_TRUE(plan.kept.empty());
+  EXPECT_EQ(renderCleanupLine(plan.actions[4], true),
+            "would delete VXLAN device routelet.vxlan6 (vni 1, port 8472) and its 1 route "
+            "with proto 201");
+
+  // Without routes through it (a host-gw agent's leftover, say) it still goes.
+  f.routes.resize(3);
+  f.routes.push_back(over("fe80::/64", "fe80::1", 8));
+  f.routes.back().protocol = 2;
+  EXPECT_EQ(lines(planCleanup(f))[3], "delete VXLAN device routelet.vxlan (vni 1, port 8472)");
+}
+
+TEST(CleanupPlanTest, ALinkNamedLikeTheVxlanDeviceButNotVxlanStays) {
+  auto f = everything();
+  f.links.push_back(link(8, "routelet.vxlan", "dummy"));
+  auto r = route("10.244.3.0/24", "10.244.3.0", 201);
+  r.oif = 8;
+  f.routes.push_back(r);
+  auto plan = planCleanup(f);
+  EXPECT_EQ(plan.kept,
+            (std::vector<std::string>{"link routelet.vxlan: a dummy, not a VXLAN device; not "
+                                      "routelet's"}));
+  auto l = lines(plan);
+  EXPECT_EQ(
+      std::count(l.begin(), l.end(), "delete route 10.244.3.0/24 via 10.244.3.0 dev 8 proto 201"),
+      1);
+  for (const auto& line : l) EXPECT_EQ(line.find("VXLAN"), std::string::npos) << line;
+}
+
 TEST(CleanupPlanTest, UnknownFilesKeepTheirDirectories) {
   auto f = everything();
   f.ipamData[0].children.push_back(file("notes.txt"));

@@ -12,6 +12,7 @@ namespace routelet::admin {
 namespace {
 
 using testing::FakeSystem;
+using testing::vxlanLink;
 
 netlink::Route route(const char* dst, const char* via, uint8_t proto) {
   netlink::Route r;
@@ -87,7 +88,8 @@ TEST(StatusCommandTest, HealthyExitsZeroDegradedExitsOne) {
   auto s = node();
   auto r = status(s, {});
   EXPECT_EQ(r.code, kExitOk) << r.out;
-  EXPECT_NE(r.out.find("lab-2  4    192.168.1.12  10.244.2.0/24  programmed"), std::string::npos)
+  EXPECT_NE(r.out.find("lab-2  4    192.168.1.12  10.244.2.0/24  -     programmed"),
+            std::string::npos)
       << r.out;
 
   s.routeTable.erase(s.routeTable.begin());
@@ -189,6 +191,63 @@ TEST(CleanupCommandTest, RemovesRouteletsThingsAndASecondRunIsANoOp) {
   EXPECT_EQ(r.code, kExitOk);
   EXPECT_EQ(r.out, sysctlsKept + "nothing to clean up\n");
   EXPECT_EQ(s.mutations, before);
+}
+
+// Mode vxlan: lab-2 over routelet.vxlan; another tool's VXLAN device beside it.
+FakeSystem vxlanNode() {
+  auto s = node();
+  std::string status = kStatus;
+  status.replace(status.find("\"peers\""), 0,
+                 R"("vxlan":{"mode":"vxlan","devices":[{"name":"routelet.vxlan","ready":true,
+                    "mac":"0e:72:0a:f4:01:00"}],"direct":0,"encapsulated":1,"entries":2},)");
+  status.replace(status.find("\"state\":\"programmed\""), 0, R"("path":"vxlan",)");
+  s.addFile("/run/routelet/status.json", status);
+  s.linkTable.push_back(vxlanLink(7, "routelet.vxlan"));
+  s.linkTable.push_back(vxlanLink(8, "other.vxlan"));
+  s.routeTable[0] = route("10.244.2.0/24", "10.244.2.0", 201);
+  s.routeTable[0].oif = 7;
+  s.routeTable[0].onlink = true;
+  return s;
+}
+
+TEST(StatusCommandTest, ShowsTheVxlanDeviceAsTheKernelHasIt) {
+  auto s = vxlanNode();
+  auto r = status(s, {});
+  EXPECT_EQ(r.code, kExitOk) << r.out;
+  EXPECT_NE(r.out.find("mode        vxlan: 0 peer routes direct, 1 over VXLAN, 2 tunnel entries\n"
+                       "vxlan       routelet.vxlan up, mtu 1450, vni 1, port 8472, local "
+                       "192.168.1.11, mac 0e:72:0a:f4:01:00\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("10.244.2.0/24  vxlan  programmed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("other.vxlan"), std::string::npos) << r.out;
+
+  std::erase_if(s.linkTable, [](const netlink::Link& l) { return l.name == "routelet.vxlan"; });
+  r = status(s, {"-o", "json"});
+  EXPECT_EQ(r.code, kExitProblem);
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["vxlan"]["devices"][0]["present"], false);
+  EXPECT_EQ(doc["problems"][0], "VXLAN device routelet.vxlan (mode vxlan) does not exist");
+}
+
+TEST(CleanupCommandTest, RemovesRouteletsVxlanDeviceAndItsRoutesOnly) {
+  auto s = vxlanNode();
+  s.http.clear();
+  auto r = cleanup(s, {"--dry-run"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(s.mutations, 0);
+  EXPECT_NE(r.out.find("would delete VXLAN device routelet.vxlan (vni 1, port 8472) and its 1 "
+                       "route with proto 201\n"),
+            std::string::npos)
+      << r.out;
+  r = cleanup(s, {});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out.find("already gone"), std::string::npos) << r.out;
+  std::vector<std::string> left;
+  for (const auto& l : s.linkTable) left.push_back(l.name);
+  EXPECT_EQ(left, (std::vector<std::string>{"eth0", "other.vxlan"}));
+  ASSERT_EQ(s.routeTable.size(), 1u);
+  EXPECT_EQ(s.routeTable[0].protocol, 4);
 }
 
 TEST(CleanupCommandTest, DryRunPrintsThePlanAndChangesNothing) {

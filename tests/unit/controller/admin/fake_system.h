@@ -13,6 +13,18 @@
 
 namespace routelet::admin::testing {
 
+// A VXLAN device as the agent makes it (routelet.vxlan: static forwarding, over eth0 = 2).
+inline netlink::Link vxlanLink(int index, const char* name) {
+  netlink::Link l;
+  l.index = index;
+  l.name = name;
+  l.kind = "vxlan";
+  l.up = true;
+  l.mtu = 1450;
+  l.vxlan = netlink::VxlanInfo{1, 8472, *ip::Address::parse("192.168.1.11"), 2, false};
+  return l;
+}
+
 class FakeSystem : public System {
  public:
   std::vector<netlink::Route> routeTable;
@@ -48,6 +60,8 @@ class FakeSystem : public System {
     for (auto it = linkTable.begin(); it != linkTable.end(); ++it) {
       if (it->index == link.index) {
         linkTable.erase(it);
+        // As the kernel does: the routes through a device go with it.
+        std::erase_if(routeTable, [&](const netlink::Route& r) { return r.oif == link.index; });
         ++mutations;
         return okStatus();
       }

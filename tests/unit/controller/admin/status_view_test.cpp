@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/controller/admin/fake_system.h"
 #include "tests/unit/controller/reconcile/builders.h"
 
 namespace routelet::admin {
@@ -11,6 +13,7 @@ namespace {
 
 using reconcile::testing::addr;
 using reconcile::testing::prefix;
+using testing::vxlanLink;
 
 netlink::Route route(const char* dst, const char* via, uint8_t proto) {
   netlink::Route r;
@@ -23,7 +26,7 @@ netlink::Route route(const char* dst, const char* via, uint8_t proto) {
 
 PeerRecord peer(const char* name, const char* cidr, const char* nodeIP,
                 const char* state = "programmed", const char* detail = "") {
-  return PeerRecord{name, ip::Family::kV4, prefix(cidr), addr(nodeIP), state, detail};
+  return PeerRecord{name, ip::Family::kV4, prefix(cidr), addr(nodeIP), state, detail, ""};
 }
 
 // A healthy node: agent ready, both peers' routes in the kernel, bridge up, config first,
@@ -65,6 +68,21 @@ StatusFacts healthy() {
   f.listen = "0.0.0.0:9654";
   f.healthz = {200, "ok"};
   f.readyz = {200, "ok"};
+  return f;
+}
+
+// Mode auto: lab-2 on-link (direct), lab-3 off the node's subnets, so over routelet.vxlan
+// via its VTEP address (the network address of its podCIDR).
+StatusFacts overVxlan() {
+  auto f = healthy();
+  f.agent->vxlan = VxlanStatus{"auto", {{"routelet.vxlan", true, "0e:72:0a:f4:01:00"}}, 1, 1, 2};
+  f.agent->peers[0].path = "direct";
+  f.agent->peers[1] = peer("lab-3", "10.244.3.0/24", "10.9.9.13");
+  f.agent->peers[1].path = "vxlan";
+  f.routes[1] = route("10.244.3.0/24", "10.244.3.0", 201);
+  f.routes[1].oif = 9;
+  f.routes[1].onlink = true;
+  f.vxlanLinks = {vxlanLink(9, "routelet.vxlan")};
   return f;
 }
 
@@ -188,12 +206,131 @@ TEST(StatusViewTest, TextIsATableReadableInATerminal) {
             "masquerade  on, table inet routelet, 3 destination ranges exempt\n"
             "bridge nf   on (iptables 1, ip6tables 1)\n"
             "hairpin     on\n"
+            "mode        unknown (the agent is older than --mode)\n"
             "\n"
-            "PEER   IPV  NODE IP       POD CIDR       ROUTE\n"
-            "lab-2  4    192.168.1.12  10.244.2.0/24  programmed\n"
-            "lab-3  4    192.168.1.13  10.244.3.0/24  programmed\n"
+            "PEER   IPV  NODE IP       POD CIDR       PATH  ROUTE\n"
+            "lab-2  4    192.168.1.12  10.244.2.0/24  -     programmed\n"
+            "lab-3  4    192.168.1.13  10.244.3.0/24  -     programmed\n"
             "\n"
             "healthy\n");
+}
+
+TEST(StatusViewTest, PeersOverVxlanAreCheckedAgainstTheirVtepRoute) {
+  auto v = assessStatus(overVxlan());
+  EXPECT_TRUE(v.problems.empty()) << v.problems[0];
+  EXPECT_EQ(peerNamed(v, "lab-2").path, "direct");
+  EXPECT_EQ(peerNamed(v, "lab-3").path, "vxlan");
+  EXPECT_EQ(peerNamed(v, "lab-3").state, "programmed");
+  EXPECT_EQ(renderStatusText(v).substr(renderStatusText(v).find("hairpin")),
+            "hairpin     on\n"
+            "mode        auto: 1 peer routes direct, 1 over VXLAN, 2 tunnel entries\n"
+            "vxlan       routelet.vxlan up, mtu 1450, vni 1, port 8472, local 192.168.1.11, "
+            "mac 0e:72:0a:f4:01:00\n"
+            "\n"
+            "PEER   IPV  NODE IP       POD CIDR       PATH    ROUTE\n"
+            "lab-2  4    192.168.1.12  10.244.2.0/24  direct  programmed\n"
+            "lab-3  4    10.9.9.13     10.244.3.0/24  vxlan   programmed\n"
+            "\n"
+            "healthy\n");
+
+  // A route via the node IP (as host-gw would make it) is not the VXLAN route.
+  auto f = overVxlan();
+  f.routes[1] = route("10.244.3.0/24", "10.9.9.13", 201);
+  v = assessStatus(f);
+  EXPECT_EQ(peerNamed(v, "lab-3").state, "stale");
+  EXPECT_EQ(peerNamed(v, "lab-3").detail,
+            "the kernel's route goes via 10.9.9.13, the peer's VTEP address is 10.244.3.0");
+  // Via the VTEP address, but not through routelet.vxlan.
+  f.routes[1] = route("10.244.3.0/24", "10.244.3.0", 201);
+  v = assessStatus(f);
+  EXPECT_EQ(peerNamed(v, "lab-3").state, "stale");
+  EXPECT_EQ(peerNamed(v, "lab-3").detail,
+            "the kernel's route goes through dev 2, not routelet.vxlan (9)");
+}
+
+TEST(StatusViewTest, AnExpectedVxlanDeviceMissingDownOrNotReadyDegrades) {
+  struct Case {
+    const char* what;
+    std::function<void(StatusFacts&)> change;
+    const char* problem;
+    const char* line;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"missing", [](StatusFacts& f) { f.vxlanLinks.clear(); },
+            "VXLAN device routelet.vxlan (mode auto) does not exist",
+            "vxlan       routelet.vxlan MISSING, mac 0e:72:0a:f4:01:00\n"},
+           {"down", [](StatusFacts& f) { f.vxlanLinks[0].up = false; },
+            "VXLAN device routelet.vxlan (mode auto) is down",
+            "vxlan       routelet.vxlan DOWN, mtu 1450"},
+           {"not ready", [](StatusFacts& f) { f.agent->vxlan->devices[0].ready = false; },
+            "VXLAN device routelet.vxlan (mode auto): the agent reports it not ready",
+            "mac 0e:72:0a:f4:01:00, not ready\n"},
+           {"not vxlan",
+            [](StatusFacts& f) {
+              f.vxlanLinks[0].kind = "bridge";
+              f.vxlanLinks[0].vxlan.reset();
+            },
+            "VXLAN device routelet.vxlan (mode auto): the link of that name is a bridge, not a "
+            "VXLAN device",
+            "vxlan       routelet.vxlan is a bridge, not VXLAN"},
+       }) {
+    auto f = overVxlan();
+    c.change(f);
+    auto v = assessStatus(f);
+    ASSERT_EQ(v.problems.size(), 1u) << c.what;
+    EXPECT_EQ(v.problems[0], c.problem) << c.what;
+    std::string text = renderStatusText(v);
+    EXPECT_NE(text.find(c.line), std::string::npos) << c.what << "\n" << text;
+    EXPECT_NE(text.find("DEGRADED:"), std::string::npos) << c.what;
+  }
+}
+
+TEST(StatusViewTest, HostGwAndOlderAgentsExpectNoVxlanDevice) {
+  auto f = healthy();
+  f.agent->vxlan = VxlanStatus{"host-gw", {}, 0, 0, 0};
+  auto v = assessStatus(f);
+  EXPECT_TRUE(v.problems.empty()) << v.problems[0];
+  std::string text = renderStatusText(v);
+  EXPECT_NE(text.find("mode        host-gw\n\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("vxlan  "), std::string::npos) << text;
+
+  // A device left in the kernel is shown (cleanup removes it) but not a problem.
+  f.vxlanLinks = {vxlanLink(9, "routelet.vxlan")};
+  v = assessStatus(f);
+  EXPECT_TRUE(v.problems.empty()) << v.problems[0];
+  ASSERT_EQ(v.vxlan.devices.size(), 1u);
+  EXPECT_FALSE(v.vxlan.devices[0].expected);
+  EXPECT_NE(renderStatusText(v).find("vxlan       routelet.vxlan up, mtu 1450, vni 1, port 8472, "
+                                     "local 192.168.1.11, not used (mode host-gw)\n"),
+            std::string::npos)
+      << renderStatusText(v);
+  f.agent->vxlan.reset();
+  v = assessStatus(f);
+  EXPECT_TRUE(v.problems.empty()) << v.problems[0];
+  EXPECT_NE(renderStatusText(v).find("local 192.168.1.11, not reported by the agent\n"),
+            std::string::npos);
+}
+
+TEST(StatusViewTest, JsonCarriesModeDevicesAndPaths) {
+  auto f = overVxlan();
+  f.vxlanLinks.push_back(vxlanLink(10, "routelet.vxlan6"));
+  auto doc = nlohmann::json::parse(renderStatusJson(assessStatus(f)));
+  EXPECT_EQ(doc["peers"][0]["path"], "direct");
+  EXPECT_EQ(doc["peers"][1]["path"], "vxlan");
+  EXPECT_EQ(doc["vxlan"], nlohmann::json::parse(R"({
+      "reported": true, "mode": "auto", "direct": 1, "encapsulated": 1, "entries": 2,
+      "devices": [
+        {"name": "routelet.vxlan", "expected": true, "ready": true, "mac": "0e:72:0a:f4:01:00",
+         "present": true, "kind": "vxlan", "up": true, "mtu": 1450, "vni": 1, "port": 8472,
+         "local": "192.168.1.11", "underlay": 2, "learning": false},
+        {"name": "routelet.vxlan6", "expected": false, "ready": false,
+         "present": true, "kind": "vxlan", "up": true, "mtu": 1450, "vni": 1, "port": 8472,
+         "local": "192.168.1.11", "underlay": 2, "learning": false}]})"));
+
+  doc = nlohmann::json::parse(renderStatusJson(assessStatus(healthy())));
+  EXPECT_FALSE(doc["peers"][0].contains("path"));
+  EXPECT_EQ(doc["vxlan"]["reported"], false);
+  EXPECT_EQ(doc["vxlan"]["devices"].size(), 0u);
 }
 
 // The agent believes the table programmed, but the kernel has none: pods' traffic to the
