@@ -126,7 +126,7 @@ TEST(AgentStatusTest, ReadsModeDevicesAndPathsAsTheAgentWritesThem) {
   reconcile::Report report;
   report.direct = 1;
   report.encapsulated = 1;
-  report.neighbors.desired.resize(2);
+  report.neighbors.wanted = 2;
   agent::PublishedState published;
   published.podCIDRs = self.podCIDRs;
   published.vtepMacs = {"0e:72:0a:f4:01:00"};
