@@ -52,7 +52,7 @@ class SubnetsLabTest(LabTestCase):
     TAG = "n"
     NODES = 4
     DUAL = True
-    UP_MUST_PASS = False  # the full matrix needs the agent's auto mode: test_11 asserts it
+    UP_MUST_PASS = True  # every ping and Service cell, across direct and VXLAN paths
 
     @classmethod
     def setUpClass(cls):
@@ -154,6 +154,29 @@ class SubnetsLabTest(LabTestCase):
         print("\n" + self.first_up.stdout[self.first_up.stdout.find("ping matrix"):])
         for family in (4, 6):
             self.assertEqual(self.lab.unreachable_pairs(family), [], f"IPv{family}")
+        # Each agent says how it reaches each peer: directly on its segment, over VXLAN
+        # across the router; and the kernel agrees.
+        for i in self.lab_nodes():
+            ns = self.lab.node(i)
+            status = self.status_json(i)
+            self.assertEqual(status["vxlan"]["mode"], "auto")
+            for p in status["peers"]:
+                k = int(p["node"].rsplit("node", 1)[1])
+                want = "direct" if segment_of(k) == segment_of(i) else "vxlan"
+                self.assertEqual((p["state"], p.get("path")), ("programmed", want), p)
+            for k in self.lab_nodes():
+                if k == i:
+                    continue
+                route = self.lab.routes(i)[f"10.244.{k}.0/24"]
+                if segment_of(k) == segment_of(i):
+                    self.assertEqual(route.get("gateway"), node_ip(k, segment_of(k)), route)
+                else:
+                    self.assertEqual((route.get("gateway"), route.get("dev")),
+                                     (f"10.244.{k}.0", "routelet.vxlan"), route)
+            annotations = self.lab.annotations(ns)
+            self.assertEqual(annotations.get("routelet.io/mode"), "auto")
+            self.assertEqual(annotations.get("routelet.io/mtu"),
+                             str(self.lab.link(ns, "eth0")["mtu"] - 70), "dual-stack: 70 bytes")
 
     def test_20_move_a_node_and_back_under_ping(self):
         lab = self.lab
@@ -218,6 +241,10 @@ class SubnetsLabTest(LabTestCase):
         for k in others:
             self.assertNotIn(f"10.244.{k}.0/24", lab.routes(i))
             self.assertNotIn(f"fd00:10:244:{k}::/64", lab.routes(i, 6))
+        # host-gw encapsulates nothing: the devices of the earlier auto run are gone.
+        for dev in ("routelet.vxlan", "routelet.vxlan6"):
+            self.assertNotEqual(lab.ns(lab.node(i), "ip", "link", "show", dev, check=False)
+                                .returncode, 0, f"{dev} left on {lab.node(i)}")
 
 
 if __name__ == "__main__":
