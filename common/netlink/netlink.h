@@ -251,6 +251,8 @@ class Handle {
  private:
   struct Impl;
   explicit Handle(Impl* impl);
+  // batch() of total requests made by make(i), one sendmsg's worth at a time.
+  Result<std::vector<Status>> batchOf(size_t total, const std::function<Request(size_t)>& make);
   Impl* impl_ = nullptr;
 };
 

@@ -90,11 +90,19 @@ bool sameEntry(const netlink::Neighbor& desired, const netlink::Neighbor& observ
 
 namespace {
 
-using Keyed = std::map<netlink::Neighbor::Key, const netlink::Neighbor*>;
+// Entries with their keys, sorted by key; a duplicate key keeps the first. A sorted vector,
+// not a map: at 5000 peers a map's nodes were a third of a megabyte of the agent's peak.
+using Keyed = std::vector<std::pair<netlink::Neighbor::Key, const netlink::Neighbor*>>;
 
 Keyed byKey(const std::vector<netlink::Neighbor>& entries) {
   Keyed out;
-  for (const auto& e : entries) out.emplace(e.key(), &e);  // a duplicate: the first counts
+  out.reserve(entries.size());
+  for (const auto& e : entries) out.emplace_back(e.key(), &e);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const auto& a, const auto& b) { return a.first == b.first; }),
+            out.end());
   return out;
 }
 
