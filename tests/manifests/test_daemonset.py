@@ -349,7 +349,8 @@ class DaemonSetRunsTheAgentTest(unittest.TestCase):
         # The admin's command in the same pod, with the same environment.
         p = run(["ip", "netns", "exec", self.ns, argv[0], "status"], env=env, check=False)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertRegex(p.stdout, rf"{PEER}\s+4\s+{PEER_IP}\s+{re.escape(PEER_CIDR)}\s+programmed")
+        self.assertRegex(p.stdout,
+                         rf"{PEER}\s+4\s+{PEER_IP}\s+{re.escape(PEER_CIDR)}\s+direct\s+programmed")
 
         # The kubelet stops the pod with SIGTERM: everything stays for the next agent.
         agent_proc.send_signal(signal.SIGTERM)
