@@ -331,7 +331,8 @@ void Agent::run(const std::atomic<bool>& stop, std::chrono::milliseconds tick) {
       auto due = [&] {
         auto now = std::chrono::steady_clock::now();
         return dirty_ || !pendingPeers_.empty() || !pendingHeals_.empty() || masqueradeHeal_ ||
-               followUpDue(now) || now >= nextResync_ || (statusDue_ && now >= *statusDue_);
+               tunnelHeal_ || followUpDue(now) || now >= nextResync_ ||
+               (statusDue_ && now >= *statusDue_);
       };
       cv_.wait_for(lock, tick, [&] { return stop || due(); });
       lastLoop_ = std::chrono::steady_clock::now();

@@ -1081,5 +1081,20 @@ TEST_F(AgentTest, LosingTheNodeIPReconnectsTheWatchAndAnyAddressChangeRedoesTheH
   EXPECT_EQ(reconnects, 1);
 }
 
+TEST_F(AgentTest, TheLoopWakesForAVxlanEntryHeal) {
+  // pass() alone hides it: run() must count a disturbed entry as work to do.
+  options_.mode = reconcile::Mode::kAuto;
+  agent().nodesListed(twoSegments());
+  agent().pass();
+  auto wanted = table_.allNeighbors();
+  ASSERT_EQ(wanted.size(), 2u);
+  uint64_t passes = agent().passes();
+  ASSERT_TRUE(table_.eraseNeighbor(wanted[1].key()));
+  agent().kernelEvents({neighborEvent(netlink::Event::Kind::kNeighborRemoved, wanted[1])});
+  runFor(std::chrono::milliseconds(300), std::chrono::seconds(30));
+  EXPECT_EQ(table_.allNeighbors(), wanted);
+  EXPECT_EQ(agent().passes(), passes) << "healed on its own, no whole pass";
+}
+
 }  // namespace
 }  // namespace routelet::agent
