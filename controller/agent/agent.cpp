@@ -577,8 +577,7 @@ void Agent::ensureTunnels(const HostFacts& facts, reconcile::SelfInfo& self) {
     netlink::VxlanSpec spec;
     spec.name = name;
     spec.mac = reconcile::vtepMac(*podCIDR);
-    const uint32_t underlayMtu = facts.nodeIPMtu ? facts.nodeIPMtu : 1500;
-    spec.mtu = underlayMtu - reconcile::vxlanOverhead(f);
+    spec.mtu = facts.underlayMtu() - reconcile::vxlanOverhead(f);
     spec.info.vni = options_.vxlanVNI;
     spec.info.port = options_.vxlanPort;
     spec.info.local = *nodeIP;
@@ -682,14 +681,13 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   }
   logged_.erase("inspect");
   nodeInterface_ = facts->nodeIPInterface;
-  const uint32_t underlayMtu = facts->nodeIPMtu ? facts->nodeIPMtu : 1500;
   // Over VXLAN a packet carries the outer headers too: pods get an MTU that fits in the
   // underlay's whatever path it takes, so they never fragment (nor depend on ICMP "too big").
   uint32_t overhead = 0;
   if (options_.mode != reconcile::Mode::kHostGw)
     for (const auto& cidr : own->podCIDRs)
       overhead = std::max(overhead, reconcile::vxlanOverhead(cidr.family()));
-  uint32_t mtu = options_.mtu ? options_.mtu : underlayMtu - overhead;
+  uint32_t mtu = options_.mtu ? options_.mtu : facts->underlayMtu() - overhead;
   published.mtu = mtu;
 
   std::vector<ip::Prefix> gateways;

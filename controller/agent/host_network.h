@@ -20,6 +20,8 @@ struct HostFacts {
   uint32_t nodeIPMtu = 0;
   std::string nodeIPInterface;
   int nodeIPIndex = 0;
+  // The MTU pods' packets leave the node with: the node IP's interface's, else 1500.
+  uint32_t underlayMtu() const { return nodeIPMtu ? nodeIPMtu : 1500; }
 };
 
 // Pure: facts from the links and addresses of the namespace. Link-local and loopback

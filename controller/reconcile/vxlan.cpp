@@ -149,9 +149,7 @@ NeighborPlan planPeerNeighbors(const std::vector<netlink::Neighbor>& before,
                                const std::vector<netlink::Neighbor>& after) {
   // What the last pass wrote is routelet's: an entry that stays and is the same needs
   // nothing, one that goes is deleted.
-  NeighborPlan out =
-      plan(byKey(after), byKey(before), true, [](const netlink::Neighbor&) { return true; });
-  return out;
+  return plan(byKey(after), byKey(before), true, [](const netlink::Neighbor&) { return true; });
 }
 
 }  // namespace routelet::reconcile
