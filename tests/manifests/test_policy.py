@@ -1,6 +1,6 @@
 """manifests/node-policy.yaml, the optional ValidatingAdmissionPolicy that keeps a stolen
 routelet token from rewriting other Nodes (issue 13, item 7): schema, kubectl's decoding,
-`kubectl apply --dry-run=client` against the API stand-in, and its CEL evaluated (cel-js)
+`kubectl apply --dry-run=client` against the API stand-in, and its CEL evaluated (@bufbuild/cel)
 for the agent's own status patch and for each hijack it must refuse."""
 
 import copy
@@ -11,7 +11,7 @@ import sys
 import tempfile
 import unittest
 
-from manifestkit import HERE, NODE_POLICY, ROOT, documents, run
+from manifestkit import HERE, KUBECTL, NODE_POLICY, ROOT, documents, require_kubectl, run
 from test_schema import ensure_node_modules, validate
 
 EVALUATOR = os.path.join(HERE, "eval_policy.js")
@@ -128,9 +128,8 @@ class NodePolicyTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual([d["kind"] for d in documents(NODE_POLICY)],
                          ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"])
-        if shutil.which("kubectl") is None:
-            raise AssertionError("kubectl not found (the stand-in tests need it too)")
-        p = run(["kubectl", "--kubeconfig", os.devnull, "label", "--local", "--dry-run=client",
+        require_kubectl()
+        p = run([KUBECTL, "--kubeconfig", os.devnull, "label", "--local", "--dry-run=client",
                  "-f", NODE_POLICY, "routelet.io/check=1", "-o", "name"], check=False)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.split(), [
@@ -145,7 +144,7 @@ class NodePolicyTest(unittest.TestCase):
              "--daemon"])
         self.addCleanup(run, [sys.executable, standin, "ctl", "--state-dir", state, "stop"],
                         check=False)
-        p = run(["kubectl", "--kubeconfig", os.path.join(state, "admin.kubeconfig"), "apply",
+        p = run([KUBECTL, "--kubeconfig", os.path.join(state, "admin.kubeconfig"), "apply",
                  "--dry-run=client", "--validate=false", "-f", NODE_POLICY], check=False)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(len(p.stdout.splitlines()), 2, p.stdout)

@@ -7,20 +7,27 @@ import tempfile
 import sys
 import unittest
 
-from manifestkit import HERE, MANIFEST, ROOT, find, documents, run
+from manifestkit import HERE, KUBECTL, MANIFEST, ROOT, find, documents, require_kubectl, run
 
 VALIDATOR = os.path.join(HERE, "validate_schema.js")
 
 
 def ensure_node_modules():
-    """CI starts from a fresh clone: install the pinned validator on demand."""
-    if all(os.path.isdir(os.path.join(HERE, "node_modules", m))
-           for m in ("kubernetes-models", "@marcbachmann/cel-js")):
-        return
-    for tool in ("node", "npm"):
-        if shutil.which(tool) is None:
-            raise AssertionError(f"{tool} not found; scripts/setup installs it")
-    run(["npm", "ci", "--prefix", HERE, "--no-audit", "--no-fund"], timeout=600)
+    """The pinned validator and CEL evaluator, as scripts/setup installed them from
+    package-lock.json (npm ci --engine-strict): missing or stale is a failure, not a skip."""
+    stamp = os.path.join(HERE, "node_modules", ".routelet-installed-lock.json")
+    with open(os.path.join(HERE, "package-lock.json"), "rb") as f:
+        wanted = f.read()
+    try:
+        with open(stamp, "rb") as f:
+            installed = f.read()
+    except FileNotFoundError:
+        installed = None
+    if installed != wanted:
+        raise AssertionError(f"{HERE}/node_modules is missing or older than package-lock.json: "
+                             "run scripts/setup (it runs npm ci)")
+    if shutil.which("node") is None:
+        raise AssertionError("node not found; scripts/setup installs it")
 
 
 def validate(path):
@@ -64,9 +71,8 @@ class KubectlDecodeTest(unittest.TestCase):
     compiled-in Kubernetes types, without a server; strict about field types."""
 
     def kubectl(self, *args, stdin=None):
-        if shutil.which("kubectl") is None:
-            raise AssertionError("kubectl not found (the stand-in tests need it too)")
-        return run(["kubectl", "--kubeconfig", os.devnull, *args], check=False, input=stdin)
+        require_kubectl()
+        return run([KUBECTL, "--kubeconfig", os.devnull, *args], check=False, input=stdin)
 
     def test_every_object_has_a_known_kind(self):
         p = self.kubectl("label", "--local", "--dry-run=client", "-f", MANIFEST,
@@ -99,8 +105,7 @@ class KubectlApplyDryRunTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if shutil.which("kubectl") is None:
-            raise AssertionError("kubectl not found (the stand-in tests need it too)")
+        require_kubectl()
         cls.state = tempfile.mkdtemp(prefix="routelet-manifest-apply-")
         standin = os.path.join(ROOT, "tests", "apiserver", "standin")
         run([sys.executable, standin, "serve", "--listen", "127.0.0.1:0", "--state-dir",
@@ -110,7 +115,7 @@ class KubectlApplyDryRunTest(unittest.TestCase):
                                   "stop"], check=False)
 
     def apply(self, path):
-        return run(["kubectl", "--kubeconfig", os.path.join(self.state, "admin.kubeconfig"),
+        return run([KUBECTL, "--kubeconfig", os.path.join(self.state, "admin.kubeconfig"),
                     "apply", "--dry-run=client", "--validate=false", "-f", path], check=False)
 
     def test_every_object_applies(self):
