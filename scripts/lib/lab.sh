@@ -287,7 +287,9 @@ print_matrix() {
 STANDIN="$ROOT/tests/apiserver/standin"
 source "$ROOT/scripts/lib/runtime.sh"
 source "$ROOT/scripts/lib/services.sh"
-KUBECTL_ADMIN() { ip netns exec $UNDERLAY kubectl --kubeconfig "$STATE/apiserver/admin.kubeconfig" "$@"; }
+# The kubectl scripts/setup installs (Debian's 1.20.2), whatever else the machine has.
+KUBECTL=${ROUTELET_CACHE:-/var/cache/routelet}/bin/kubectl
+KUBECTL_ADMIN() { ip netns exec $UNDERLAY "$KUBECTL" --kubeconfig "$STATE/apiserver/admin.kubeconfig" "$@"; }
 
 # node_addresses_json <i>: node i's status.addresses, its InternalIPs where it is now (bash,
 # not python: `up` writes one per node).
@@ -408,10 +410,20 @@ install_binaries() {
   done
 }
 
+# Bridged pod traffic meets kube-proxy's (or the lab's Service) rules only through
+# br_netfilter, a module on stock Debian kernels that nothing loads at boot (scripts/setup
+# loads it too; tests skip setup).
+bridge_netfilter_loaded() {
+  [[ -d /proc/sys/net/bridge ]] && return 0
+  modprobe br_netfilter 2>/dev/null && echo "lab: loaded the br_netfilter module" && return 0
+  echo "lab: br_netfilter is not loaded and modprobe br_netfilter failed: same-node Service cells will fail" >&2
+}
+
 lab_up() {
   need_root
   echo "lab: building (first run installs packages and compiles; later runs are quick)"
   LAB_AGENT=1 build
+  bridge_netfilter_loaded
   mkdir -p "$STATE"
   lab_conf_save
   install_binaries
@@ -516,18 +528,15 @@ lab_status() {
   echo "lab: every pod reaches every other pod, and every Service path works. scripts/lab down removes it all."
 }
 
-# node_status_patch <node> <merge patch>: PATCH the Node's status as the admin. curl when
-# there is one: kubectl takes half a second to start, which a move's traffic waits for.
+# node_status_patch <node> <merge patch>: a merge PATCH of the Node's status as the admin,
+# with curl: kubectl patch reaches subresources only from 1.24 on, and takes half a second to
+# start, which a move's traffic would wait for.
 node_status_patch() {
   local api=$STATE/apiserver
-  if command -v curl >/dev/null; then
-    ip netns exec $UNDERLAY curl -sSf -o /dev/null --cacert "$api/ca.crt" -X PATCH \
-      -H "Authorization: Bearer $(cat "$api/admin.token")" \
-      -H 'Content-Type: application/merge-patch+json' --data "$2" \
-      "https://$API_IP:$API_PORT/api/v1/nodes/$1/status"
-  else
-    KUBECTL_ADMIN patch node "$1" --subresource=status --type=merge -p "$2" >/dev/null
-  fi
+  ip netns exec $UNDERLAY curl -sSf -o /dev/null --cacert "$api/ca.crt" -X PATCH \
+    -H "Authorization: Bearer $(cat "$api/admin.token")" \
+    -H 'Content-Type: application/merge-patch+json' --data "$2" \
+    "https://$API_IP:$API_PORT/api/v1/nodes/$1/status"
 }
 
 # lab_move <i> <segment>: node i to another underlay segment while it runs, as a machine

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,8 @@ BUILD_DIR = os.environ.get("BUILD_DIR") or os.path.join(ROOT, "build")
 AGENT_BIN = os.path.join(BUILD_DIR, "controller", "agent", "routelet")
 CNI_BIN = os.path.join(BUILD_DIR, "cni", "routelet-cni")
 ROUTE_PROTO = "201"
+# The kubectl scripts/setup installs (Debian's 1.20.2), whatever else the machine has.
+KUBECTL = os.path.join(os.environ.get("ROUTELET_CACHE", "/var/cache/routelet"), "bin", "kubectl")
 AGENT_PORT = 9654
 POLL = 0.05
 
@@ -38,7 +41,7 @@ def require_environment():
     problems = []
     if os.geteuid() != 0:
         problems.append("not root (the lab creates network namespaces)")
-    for tool in ("ip", "kubectl", "ping", "bash", "setsid", "openssl", "nft"):
+    for tool in ("ip", "ping", "bash", "setsid", "openssl", "nft", "curl", KUBECTL):
         if shutil.which(tool) is None:
             problems.append(f"{tool} not found (scripts/setup installs what is missing)")
     for binary in (AGENT_BIN, CNI_BIN):
@@ -321,7 +324,7 @@ class Lab:
 
     # --- the API (admin kubeconfig, inside the underlay namespace)
     def kubectl(self, *args, check=True, input=None):
-        return run(["ip", "netns", "exec", self.underlay, "kubectl", "--kubeconfig",
+        return run(["ip", "netns", "exec", self.underlay, KUBECTL, "--kubeconfig",
                     self.admin_kubeconfig, *args], check=check, input=input)
 
     def get_node(self, name):
@@ -345,8 +348,9 @@ class Lab:
         self.kubectl("patch", "node", name, "--type=merge", "-p", json.dumps(patch))
 
     def patch_node_status(self, name, patch):
-        self.kubectl("patch", "node", name, "--subresource=status", "--type=merge", "-p",
-                     json.dumps(patch))
+        """A merge PATCH of nodes/NAME/status as the admin, as the lab's `move` sends it
+        (kubectl patch reaches subresources only from 1.24 on)."""
+        self.sh(f"node_status_patch {name} {shlex.quote(json.dumps(patch))}")
 
     def delete_node(self, name):
         self.kubectl("delete", "node", name, "--ignore-not-found")

@@ -14,6 +14,8 @@ DOCKERFILE = os.path.join(ROOT, "Dockerfile")
 BUILD_DIR = os.environ.get("BUILD_DIR") or os.path.join(ROOT, "build")
 AGENT_BIN = os.path.join(BUILD_DIR, "controller", "agent", "routelet")
 CNI_BIN = os.path.join(BUILD_DIR, "cni", "routelet-cni")
+# The kubectl scripts/setup installs (Debian's 1.20.2), whatever else the machine has.
+KUBECTL = os.path.join(os.environ.get("ROUTELET_CACHE", "/var/cache/routelet"), "bin", "kubectl")
 
 
 def run(cmd, check=True, timeout=120, **kw):
@@ -35,6 +37,11 @@ def find(docs, kind, name="routelet"):
         if d.get("kind") == kind and d.get("metadata", {}).get("name") == name:
             return d
     raise AssertionError(f"manifest has no {kind} {name}")
+
+
+def require_kubectl():
+    if not os.access(KUBECTL, os.X_OK):
+        raise AssertionError(f"{KUBECTL} not found: scripts/setup installs it")
 
 
 def require_binaries():
