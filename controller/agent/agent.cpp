@@ -656,17 +656,22 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   published.mode = reconcile::modeName(options_.mode);
   published.version = ROUTELET_VERSION_STRING;
   std::vector<ip::Address> nodeIPs;
+  reconcile::SelfInfo choosing;
+  choosing.name = options_.nodeName;
+  choosing.clusterCIDRs = options_.clusterCIDRs;
   for (const auto& cidr : own->podCIDRs) {
     std::optional<ip::Address> chosen;
     for (const auto& a : options_.nodeIPs)
       if (a.family() == cidr.family()) chosen = a;
-    if (!chosen) chosen = own->nodeIP(cidr.family());
+    if (!chosen) chosen = reconcile::chooseNodeIP(*own, cidr.family(), cache_, choosing);
     if (chosen) {
       nodeIPs.push_back(*chosen);
     } else {
       logOnce("no-node-ip-" + familyLabel(cidr.family()),
               "own Node " + options_.nodeName + " has no " + familyLabel(cidr.family()) +
-                  " InternalIP or ExternalIP: peers cannot route to its podCIDR " + cidr.str());
+                  " InternalIP or ExternalIP that is usable (see the log's ignored addresses): "
+                  "peers cannot route to its podCIDR " +
+                  cidr.str());
     }
   }
   published.nodeIPs = nodeIPs;
@@ -881,7 +886,7 @@ bool isRefusal(reconcile::SkipReason reason) {
   return reason == reconcile::SkipReason::kPodCIDRUnsafe ||
          reason == reconcile::SkipReason::kPodCIDRConflict ||
          reason == reconcile::SkipReason::kVtepMacConflict ||
-         reason == reconcile::SkipReason::kNodeIPInPodCIDR;
+         reason == reconcile::SkipReason::kNoUsableNodeIP;
 }
 }  // namespace
 
@@ -979,6 +984,13 @@ void Agent::recordReport(const reconcile::Report& report, double seconds) {
       log::warn("peer " + s.node + " gets no route (" + reconcile::skipReasonName(s.reason) +
                 "): " + s.detail);
     }
+  }
+  for (const auto& i : report.ignored) {
+    std::string key = "ignored " + i.node + " " + i.address.str() + " " + i.why;
+    current.insert(key);
+    if (!standing_.count(key))
+      log::warn("Node " + i.node + ": status.addresses " + i.address.str() + " " + i.why +
+                ": not used as its node IP");
   }
   for (const auto& c : report.conflicts) {
     std::string key = "conflict " + c.desired.dst.str();

@@ -43,7 +43,8 @@ std::string statusJson(const StatusInputs& in) {
       ip::Family f = own.family();
       json p = {{"node", name}, {"family", ip::familyName(f)}};
       if (auto cidr = node.podCIDR(f)) p["podCIDR"] = cidr->str();
-      if (auto nodeIP = node.nodeIP(f)) p["nodeIP"] = nodeIP->str();
+      auto nodeIP = reconcile::chooseNodeIP(node, f, in.cache, in.self);
+      if (nodeIP) p["nodeIP"] = nodeIP->str();
       std::pair<std::string, std::string> v{"programmed", ""};
       if (auto w = wholeNode.find(name); w != wholeNode.end()) v = w->second;
       if (auto it = verdicts.find({name, f}); it != verdicts.end()) v = it->second;
@@ -51,7 +52,7 @@ std::string statusJson(const StatusInputs& in) {
       if (!v.second.empty()) p["detail"] = v.second;
       // How a routed peer is reached: "direct" (via its node IP) or "vxlan".
       if (v.first == "programmed" && p.contains("nodeIP"))
-        p["path"] = reconcile::overVxlan(in.self, *node.nodeIP(f)) ? "vxlan" : "direct";
+        p["path"] = reconcile::overVxlan(in.self, *nodeIP) ? "vxlan" : "direct";
       if (peers.size() > 1) peers += ',';
       peers += dump(p);
     }

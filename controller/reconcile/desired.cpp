@@ -87,8 +87,8 @@ const char* skipReasonName(SkipReason reason) {
       return "podcidr-conflict";
     case SkipReason::kPodCIDRUnsafe:
       return "podcidr-unsafe";
-    case SkipReason::kNodeIPInPodCIDR:
-      return "node-ip-in-podcidr";
+    case SkipReason::kNoUsableNodeIP:
+      return "no-usable-node-ip";
     case SkipReason::kNodeIPIsOwn:
       return "node-ip-is-own";
     case SkipReason::kNotOnLink:
@@ -120,9 +120,8 @@ std::string familyLabel(ip::Family family) {
 
 // The podCIDRs of one peer that may be routed, appended to claims; every other family of the
 // peer is skipped, with why, into out.
-void claimsOf(const std::string& name, const model::Node& node, const NodeCache& cache,
-              const SelfInfo& self, const std::vector<ip::Family>& families,
-              std::vector<Claim>& claims, Desired& out) {
+void claimsOf(const std::string& name, const model::Node& node, const SelfInfo& self,
+              const std::vector<ip::Family>& families, std::vector<Claim>& claims, Desired& out) {
   if (node.deleting) {
     out.skipped.push_back({name, std::nullopt, SkipReason::kDeleting,
                            "metadata.deletionTimestamp is set; its routes are removed"});
@@ -148,7 +147,7 @@ void claimsOf(const std::string& name, const model::Node& node, const NodeCache&
            "spec.podCIDRs " + dst.str() + " overlaps this node's podCIDR " + own.str());
       continue;
     }
-    if (auto why = unsafePodCIDR(dst, cache, self)) {
+    if (auto why = unsafePodCIDR(dst, self)) {
       skip(SkipReason::kPodCIDRUnsafe, "spec.podCIDRs " + dst.str() + " " + *why);
       continue;
     }
@@ -157,33 +156,31 @@ void claimsOf(const std::string& name, const model::Node& node, const NodeCache&
 }
 
 // The route of one claim that no other overlaps, or why the peer gets none.
-void routeClaim(const Claim& c, const SelfInfo& self, Desired& out) {
+void routeClaim(const Claim& c, const NodeCache& cache, const SelfInfo& self, Desired& out) {
   auto skip = [&](SkipReason reason, std::string detail) {
     out.skipped.push_back({*c.name, c.family, reason, std::move(detail)});
   };
-  auto gateway = c.node->nodeIP(c.family);
+  std::size_t ignoredBefore = out.ignored.size();
+  auto gateway = chooseNodeIP(*c.node, c.family, cache, self, &out.ignored);
   if (!gateway) {
     std::string bad = problemsAbout(*c.node, "status.addresses");
-    if (bad.empty())
+    if (out.ignored.size() > ignoredBefore) {
+      std::string why;
+      for (auto i = ignoredBefore; i < out.ignored.size(); ++i)
+        why += (why.empty() ? "" : "; ") + out.ignored[i].address.str() + " " + out.ignored[i].why;
+      skip(SkipReason::kNoUsableNodeIP,
+           "status.addresses has no usable " + familyLabel(c.family) + " address: " + why);
+    } else if (bad.empty()) {
       skip(SkipReason::kNoNodeIP,
            "status.addresses has no " + familyLabel(c.family) + " InternalIP or ExternalIP");
-    else
+    } else {
       skip(SkipReason::kUnparsable, std::move(bad));
+    }
     return;
   }
   if (self.nodeIP(c.family) == gateway) {
     skip(SkipReason::kNodeIPIsOwn, "node IP " + gateway->str() + " is this node's own IP");
     return;
-  }
-  // A node IP inside this node's podCIDR would send the peer's pod traffic to whatever pod
-  // here holds that address. (A peer's podCIDR over a node IP is that peer's fault, refused
-  // as unsafe: blaming the Node whose IP it covers would let one Node unroute the others.)
-  for (const auto& own : self.podCIDRs) {
-    if (own.contains(*gateway)) {
-      skip(SkipReason::kNodeIPInPodCIDR,
-           "status.addresses " + gateway->str() + " lies in this node's podCIDR " + own.str());
-      return;
-    }
   }
   if (self.mode == Mode::kHostGw && !onLinkFrom(self, *gateway)) {
     skip(SkipReason::kNotOnLink, "node IP " + gateway->str() +
@@ -223,13 +220,14 @@ void routeClaim(const Claim& c, const SelfInfo& self, Desired& out) {
 
 // Decides overlapping claims (see desiredRoutes); returns the claims that keep their route
 // and skips the others into out.
-std::vector<Claim> resolveOverlaps(std::vector<Claim> claims,
+std::vector<Claim> resolveOverlaps(std::vector<Claim> claims, const NodeCache& cache,
+                                   const SelfInfo& self,
                                    const std::vector<netlink::Route>& programmed, Desired& out) {
   std::set<std::pair<ip::Prefix, ip::Address>> routed;
   for (const auto& r : programmed)
     if (r.gateway) routed.emplace(r.dst.network(), *r.gateway);
   auto isProgrammed = [&](const Claim& c) {
-    auto gateway = c.node->nodeIP(c.family);
+    auto gateway = chooseNodeIP(*c.node, c.family, cache, self);
     return (gateway && routed.count({c.dst, *gateway}) > 0) ||
            routed.count({c.dst, vtepAddress(c.dst)}) > 0;
   };
@@ -295,6 +293,12 @@ void sortSkips(std::vector<Skip>& skips) {
   });
 }
 
+void sortIgnored(std::vector<IgnoredAddress>& ignored) {
+  std::sort(ignored.begin(), ignored.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.node, a.address) < std::tie(b.node, b.address);
+  });
+}
+
 void sortRoutes(std::vector<netlink::Route>& routes) {
   // Keys computed once: Route::key() clears host bits, too slow inside a comparator.
   std::vector<std::pair<netlink::Route::Key, std::size_t>> order;
@@ -352,10 +356,32 @@ void dropVtepMacConflicts(std::vector<Vtep> vteps, Desired& out) {
   });
 }
 
+// Addresses that are no unicast host: no pod range may overlap them, and no node IP lie in
+// them. Broadcast comes before the reserved range that holds it, to be named as such.
+const std::vector<std::pair<ip::Prefix, const char*>>& nonUnicastRanges() {
+  static const std::vector<std::pair<ip::Prefix, const char*>> ranges = [] {
+    std::vector<std::pair<ip::Prefix, const char*>> out;
+    for (auto [cidr, what] : std::initializer_list<std::pair<const char*, const char*>>{
+             {"0.0.0.0/8", "this-network"},
+             {"127.0.0.0/8", "loopback"},
+             {"169.254.0.0/16", "link-local (metadata services)"},
+             {"224.0.0.0/4", "multicast"},
+             {"255.255.255.255/32", "broadcast"},
+             {"240.0.0.0/4", "reserved"},
+             {"::/128", "unspecified"},
+             {"::1/128", "loopback"},
+             {"::ffff:0:0/96", "IPv4-mapped"},
+             {"fe80::/10", "link-local"},
+             {"ff00::/8", "multicast"}})
+      out.emplace_back(ip::Prefix::parse(cidr).value(), what);
+    return out;
+  }();
+  return ranges;
+}
+
 }  // namespace
 
-std::optional<std::string> unsafePodCIDR(const ip::Prefix& dst, const NodeCache& cache,
-                                         const SelfInfo& self) {
+std::optional<std::string> unsafePodCIDR(const ip::Prefix& dst, const SelfInfo& self) {
   const bool v4 = dst.family() == ip::Family::kV4;
   int bound = v4 ? self.minPodCIDRLengthV4 : self.minPodCIDRLengthV6;
   for (const auto& cluster : self.clusterCIDRs) {
@@ -367,30 +393,47 @@ std::optional<std::string> unsafePodCIDR(const ip::Prefix& dst, const NodeCache&
   if (dst.length() < bound)
     return "is shorter than /" + std::to_string(bound) +
            " (the minPodCIDRLength or clusterCIDRs setting)";
-  static const std::vector<std::pair<ip::Prefix, const char*>> kReserved = [] {
-    std::vector<std::pair<ip::Prefix, const char*>> out;
-    for (auto [cidr, what] : std::initializer_list<std::pair<const char*, const char*>>{
-             {"0.0.0.0/8", "this-network"},
-             {"127.0.0.0/8", "loopback"},
-             {"169.254.0.0/16", "link-local (metadata services)"},
-             {"224.0.0.0/4", "multicast"},
-             {"240.0.0.0/4", "reserved"},
-             {"::1/128", "loopback"},
-             {"fe80::/10", "link-local"},
-             {"ff00::/8", "multicast"}})
-      out.emplace_back(ip::Prefix::parse(cidr).value(), what);
-    return out;
-  }();
-  for (const auto& [range, what] : kReserved)
+  for (const auto& [range, what] : nonUnicastRanges())
     if (range.overlaps(dst)) return "overlaps the " + std::string(what) + " range " + range.str();
   for (const auto& subnet : self.onLink)
     if (subnet.family() == dst.family() && subnet.overlaps(dst))
       return "overlaps this node's on-link subnet " + subnet.str();
   for (const auto& mine : self.nodeIPs)
     if (dst.contains(mine)) return "covers this node's IP " + mine.str();
-  if (auto holder = cache.nodeIPWithin(dst))
-    return "covers node IP " + holder->second.str() + " of node " + holder->first;
   return std::nullopt;
+}
+
+std::optional<std::string> unusableNodeIP(const ip::Address& a, const std::string& holder,
+                                          const NodeCache& cache, const SelfInfo& self) {
+  for (const auto& [range, what] : nonUnicastRanges())
+    if (range.contains(a)) return "is in the " + std::string(what) + " range " + range.str();
+  for (const auto& cluster : self.clusterCIDRs)
+    if (cluster.contains(a)) return "lies in the cluster CIDR " + cluster.str();
+  if (holder == self.name) return std::nullopt;
+  for (const auto& own : self.podCIDRs)
+    if (own.contains(a)) return "lies in this node's podCIDR " + own.network().str();
+  auto range = cache.podCIDRContaining(
+      a, [&](const ip::Prefix& cidr) { return !unsafePodCIDR(cidr, self).has_value(); });
+  if (range) return "lies in the podCIDR " + range->first.str() + " of node " + *range->second;
+  return std::nullopt;
+}
+
+std::optional<ip::Address> chooseNodeIP(const model::Node& node, ip::Family family,
+                                        const NodeCache& cache, const SelfInfo& self,
+                                        std::vector<IgnoredAddress>* ignored) {
+  std::optional<ip::Address> chosen;
+  for (const auto* ips : {&node.internalIPs, &node.externalIPs}) {
+    for (const auto& a : *ips) {
+      if (a.family() != family) continue;
+      if (auto why = unusableNodeIP(a, node.name, cache, self)) {
+        if (ignored) ignored->push_back({node.name, a, std::move(*why)});
+      } else if (!chosen) {
+        chosen = a;
+        if (!ignored) return chosen;
+      }
+    }
+  }
+  return chosen;
 }
 
 Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self,
@@ -399,11 +442,11 @@ Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self,
   std::vector<ip::Family> families = routedFamilies(self);
   std::vector<Claim> claims;
   for (const auto& [name, node] : cache.nodes())
-    if (name != self.name) claimsOf(name, node, cache, self, families, claims, out);
+    if (name != self.name) claimsOf(name, node, self, families, claims, out);
   std::vector<Vtep> vteps;
-  for (const Claim& c : resolveOverlaps(std::move(claims), programmed, out)) {
+  for (const Claim& c : resolveOverlaps(std::move(claims), cache, self, programmed, out)) {
     std::size_t before = out.routes.size();
-    routeClaim(c, self, out);
+    routeClaim(c, cache, self, out);
     if (out.routes.size() == before) continue;
     if (c.contested) out.keptInConflict.push_back(out.routes.back());
     if (isEncapsulated(out.routes.back()))
@@ -413,6 +456,7 @@ Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self,
   sortRoutes(out.routes);
   sortNeighbors(out.neighbors);
   sortSkips(out.skipped);
+  sortIgnored(out.ignored);
   return out;
 }
 
@@ -422,18 +466,21 @@ std::optional<Desired> peerDesired(const NodeCache& cache, const SelfInfo& self,
   if (!node || name == self.name) return out;
   // Any other Node (own excepted: its overlap is a local skip) with an overlapping
   // podCIDR, whether or not it claims it now, makes the answer depend on the rest; so does
-  // a node IP of this peer inside another Node's podCIDR (that Node's route is then unsafe).
+  // so does an address of this peer inside another Node's podCIDR, or one of its podCIDRs
+  // over another Node's address (that Node's address is then passed over).
   for (const auto& mine : node->podCIDRs)
-    if (cache.podCIDROverlap(mine, name, self.name)) return std::nullopt;
+    if (cache.podCIDROverlap(mine, name, self.name) || cache.nodeIPWithin(mine))
+      return std::nullopt;
   for (const auto* ips : {&node->internalIPs, &node->externalIPs})
     for (const auto& a : *ips)
       if (cache.podCIDROverlap(hostPrefix(a), name, std::string())) return std::nullopt;
   std::vector<Claim> claims;
-  claimsOf(name, *node, cache, self, routedFamilies(self), claims, out);
-  for (const Claim& c : claims) routeClaim(c, self, out);
+  claimsOf(name, *node, self, routedFamilies(self), claims, out);
+  for (const Claim& c : claims) routeClaim(c, cache, self, out);
   sortRoutes(out.routes);
   sortNeighbors(out.neighbors);
   sortSkips(out.skipped);
+  sortIgnored(out.ignored);
   return out;
 }
 

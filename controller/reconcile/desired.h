@@ -56,7 +56,7 @@ enum class SkipReason {
   kPodCIDRConflict,     // another peer claims an overlapping podCIDR (see desiredRoutes)
   kPodCIDRUnsafe,       // its podCIDR covers addresses no pod range may (see unsafePodCIDR)
   kNodeIPIsOwn,         // its node IP is this node's own IP
-  kNodeIPInPodCIDR,     // its node IP lies in this node's podCIDR: the route would reach a pod
+  kNoUsableNodeIP,      // it lists addresses of the family, none usable (see chooseNodeIP)
   kNotOnLink,           // host-gw: its node IP is not inside any on-link prefix of this node
   kNoTunnel,            // it is to be reached over VXLAN, and the device is not there
   kVtepMacConflict,     // its VTEP MAC (vtepMac) is another peer's too
@@ -73,6 +73,14 @@ struct Skip {
   bool operator==(const Skip&) const = default;
 };
 
+// An address a Node lists in status.addresses that routing passes over, and why.
+struct IgnoredAddress {
+  std::string node;
+  ip::Address address;
+  std::string why;
+  bool operator==(const IgnoredAddress&) const = default;
+};
+
 struct Desired {
   std::vector<netlink::Route> routes;  // sorted by Route::key()
   // The neighbour and forwarding entries of the peers reached over VXLAN (tunnelEntries),
@@ -81,11 +89,33 @@ struct Desired {
   // a direct one (isEncapsulated).
   std::vector<netlink::Neighbor> neighbors;
   std::vector<Skip> skipped;  // sorted by node name, then family
+  // Every unusable address of a peer, of a routed family (see chooseNodeIP), sorted by node
+  // and address: the caller logs each once.
+  std::vector<IgnoredAddress> ignored;
   // The routes among `routes` kept only because they were programmed before an overlapping
   // claim appeared: the caller passes them back as programmed, so a kept route deleted by
   // hand is healed instead of handing the contested range to nobody.
   std::vector<netlink::Route> keptInConflict;
 };
+
+// Why an address the Node `holder` lists cannot be its node IP, or nullopt when it can.
+// status.addresses is written by the node itself, so no address there is trusted: one that
+// is not a usable unicast address (unspecified, loopback, link-local with the metadata
+// service, multicast, broadcast and reserved, IPv4-mapped) or that lies in a pod range (a
+// cluster CIDR, or any Node's podCIDR that may be routed: see unsafePodCIDR) is passed over.
+// It is never a reason to refuse anyone else's route: that would let one Node's claim unroute
+// the others. This node's own addresses are not held against other Nodes' podCIDRs: such a
+// podCIDR is refused instead (it covers this node's IP), and the own podCIDR is checked on
+// its own before anything is set up.
+std::optional<std::string> unusableNodeIP(const ip::Address& a, const std::string& holder,
+                                          const NodeCache& cache, const SelfInfo& self);
+
+// A Node's IP of a family: its first usable InternalIP, else its first usable ExternalIP
+// (the kubelet's --node-ip order); nullopt when none. ignored, when given, gets every
+// unusable address of the family the Node lists.
+std::optional<ip::Address> chooseNodeIP(const model::Node& node, ip::Family family,
+                                        const NodeCache& cache, const SelfInfo& self,
+                                        std::vector<IgnoredAddress>* ignored = nullptr);
 
 // Whether a route of routelet's reaches its peer over VXLAN (else: directly).
 bool isEncapsulated(const netlink::Route& route);
@@ -119,20 +149,20 @@ Desired desiredRoutes(const NodeCache& cache, const SelfInfo& self,
                       const std::vector<netlink::Route>& programmed = {});
 
 // Why a peer's podCIDR must not be routed, or nullopt when it may: it is shorter than the
-// bound of SelfInfo (or outside the cluster CIDR of its family), or it covers a node IP of
-// any Node, an on-link subnet of this node (or lies inside one), or addresses no pod range
+// bound of SelfInfo (or outside the cluster CIDR of its family), or it covers an IP of
+// this node, an on-link subnet of this node (or lies inside one), or addresses no pod range
 // may hold: this-network 0.0.0.0/8, loopback (127.0.0.0/8, ::1), link-local
 // (169.254.0.0/16, where cloud metadata services live, and fe80::/10), multicast
 // (224.0.0.0/4, ff00::/8) and the reserved 240.0.0.0/4.
-std::optional<std::string> unsafePodCIDR(const ip::Prefix& dst, const NodeCache& cache,
-                                         const SelfInfo& self);
+std::optional<std::string> unsafePodCIDR(const ip::Prefix& dst, const SelfInfo& self);
 
 // What desiredRoutes() gives for one peer, `name` with the Node `node` (nullptr: none), in
 // O(log cluster) lookups instead of a whole pass: the agent's targeted pass after a Node
 // event. node may be a version that is no longer in the cache (what the peer was at the
 // last pass). nullopt when another Node (own excepted) has a podCIDR overlapping one of
-// node's, or one of node's IPs lies in another Node's podCIDR: then the outcome, and other
-// peers' routes, depend on the whole cluster and only desiredRoutes() can say.
+// node's, one of node's IPs lies in another Node's podCIDR, or one of node's podCIDRs holds
+// another Node's IP: then the outcome, and other peers' routes, depend on the whole cluster
+// and only desiredRoutes() can say.
 std::optional<Desired> peerDesired(const NodeCache& cache, const SelfInfo& self,
                                    const std::string& name, const model::Node* node);
 

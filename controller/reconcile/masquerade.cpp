@@ -86,7 +86,7 @@ MasqueradeRules masqueradeRules(const NodeCache& cache, const SelfInfo& self,
   for (const auto& [name, node] : cache.nodes()) {
     if (name == self.name) continue;
     for (const auto& cidr : node.podCIDRs)
-      if (!unsafePodCIDR(cidr, cache, self)) keep.push_back(cidr);
+      if (!unsafePodCIDR(cidr, self)) keep.push_back(cidr);
   }
   rules.keep = outermost(std::move(keep));
   return rules;

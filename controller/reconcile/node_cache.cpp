@@ -90,6 +90,19 @@ const std::string* NodeCache::podCIDROverlap(const ip::Prefix& p, const std::str
   return nullptr;
 }
 
+std::optional<std::pair<ip::Prefix, const std::string*>> NodeCache::podCIDRContaining(
+    const ip::Address& a, const std::function<bool(const ip::Prefix&)>& accept) const {
+  const auto& counts = lengths_[a.family() == ip::Family::kV4 ? 0 : 1];
+  const int longest = a.family() == ip::Family::kV4 ? 32 : 128;
+  for (int length = 0; length <= longest; ++length) {
+    if (counts[length] == 0) continue;
+    ip::Prefix net = ip::Prefix::make(a, length).network();
+    const std::string* name = firstWith(net, [](const std::string&) { return true; });
+    if (name && accept(net)) return std::make_pair(net, name);
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> NodeCache::withPodCIDR(const ip::Prefix& net) const {
   std::vector<std::string> out;
   firstWith(net, [&](const std::string& name) {

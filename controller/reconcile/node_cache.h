@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -43,6 +44,11 @@ class NodeCache {
                                     const std::string& except2) const;
   // The Nodes whose podCIDR is exactly net (host bits ignored), in name order.
   std::vector<std::string> withPodCIDR(const ip::Prefix& net) const;
+  // A podCIDR (network) that contains a and that accept(podCIDR) takes, with a Node that
+  // claims it (the first by name); nullopt when none. Every prefix is asked at most once:
+  // O(log n) per prefix length in use, however many Nodes claim the same range.
+  std::optional<std::pair<ip::Prefix, const std::string*>> podCIDRContaining(
+      const ip::Address& a, const std::function<bool(const ip::Prefix&)>& accept) const;
   // A Node with an InternalIP or ExternalIP inside p, and that address; nullopt when none.
   // O(log n).
   std::optional<std::pair<std::string, ip::Address>> nodeIPWithin(const ip::Prefix& p) const;

@@ -11,7 +11,9 @@ Report Reconciler::reconcile(const NodeCache& cache, const SelfInfo& self, bool 
   auto dumped = table_.dump(std::nullopt, self.table);
   if (!dumped) {
     report.dumpError = dumped.error().wrap("dump routes of table " + std::to_string(self.table));
-    report.skipped = desiredRoutes(cache, self).skipped;
+    auto desired = desiredRoutes(cache, self);
+    report.skipped = std::move(desired.skipped);
+    report.ignored = std::move(desired.ignored);
     return report;
   }
   // Only routes carrying routelet's protocol are ours to change; the rest are only
@@ -30,12 +32,15 @@ Report Reconciler::reconcile(const NodeCache& cache, const SelfInfo& self, bool 
   auto entries = dumpNeighbors(devices);
   if (!entries) {
     report.dumpError = entries.error();
-    report.skipped = desiredRoutes(cache, self).skipped;
+    auto desired = desiredRoutes(cache, self);
+    report.skipped = std::move(desired.skipped);
+    report.ignored = std::move(desired.ignored);
     return report;
   }
   Desired desired = desiredRoutes(cache, self, programmed);
   keptInConflict_ = std::move(desired.keptInConflict);
   report.skipped = std::move(desired.skipped);
+  report.ignored = std::move(desired.ignored);
   report.encapsulated = static_cast<std::size_t>(
       std::count_if(desired.routes.begin(), desired.routes.end(), isEncapsulated));
   report.direct = desired.routes.size() - report.encapsulated;

@@ -44,6 +44,7 @@ struct Report {
   std::vector<FailedOp> failed;           // retried by the next pass: it plans them again
   std::vector<Conflict> conflicts;        // desired but held by a foreign route
   std::vector<Skip> skipped;              // peers without a route, and why
+  std::vector<IgnoredAddress> ignored;    // peers' addresses passed over, and why
   std::vector<netlink::Route> keptStale;  // not desired, kept because the cache is unsynced
   std::optional<Error> dumpError;         // set: nothing was planned or applied
   NeighborReport neighbors;

@@ -35,6 +35,9 @@ NODE = "dsnode-1"
 PEER = "dsnode-2"
 NODE_IP, PEER_IP = "192.168.77.11", "192.168.77.12"
 POD_CIDR, PEER_CIDR = "10.244.1.0/24", "10.244.2.0/24"
+# A Node whose spec.podCIDRs lies outside the cluster's pod range (issue 23, row 6): the
+# shipped ConfigMap's clusterCIDRs must keep it from being routed or exempt from masquerade.
+STRAY, STRAY_IP, STRAY_CIDR = "dsnode-3", "192.168.77.13", "8.8.8.0/24"
 DEADLINE = 60
 
 
@@ -246,7 +249,8 @@ class DaemonSetRunsTheAgentTest(unittest.TestCase):
                   "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
                   "status": {"addresses": [{"type": "InternalIP", "address": ip},
                                            {"type": "Hostname", "address": name}]}}
-                 for name, cidr, ip in ((NODE, POD_CIDR, NODE_IP), (PEER, PEER_CIDR, PEER_IP))]
+                 for name, cidr, ip in ((NODE, POD_CIDR, NODE_IP), (PEER, PEER_CIDR, PEER_IP),
+                                        (STRAY, STRAY_CIDR, STRAY_IP))]
         node_file = os.path.join(self.tmp, "nodes.json")
         with open(node_file, "w") as f:
             json.dump(nodes, f)
@@ -330,6 +334,8 @@ class DaemonSetRunsTheAgentTest(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(run_dir, "status.json")))
         routes = self.sh("ip route show proto 201").stdout
         self.assertIn(f"{PEER_CIDR} via {PEER_IP} dev eth0", routes)
+        self.assertNotIn(STRAY_CIDR, routes)
+        self.assertNotIn("8.8.8.0", self.sh("nft list table inet routelet").stdout)
 
         # /metrics has every family product.md lists.
         port = int(config["listen"].rsplit(":", 1)[1])
@@ -342,15 +348,19 @@ class DaemonSetRunsTheAgentTest(unittest.TestCase):
                        "routelet_route_heals_total", "routelet_build_info"):
             self.assertIn(f"# TYPE {family} ", metrics)
         self.assertIn('routelet_routes{state="programmed"} 1', metrics)
+        self.assertIn("routelet_refused_peers 1", metrics)
         # Nothing answers on the node IP: pods reach the node there.
         self.assertTrue(self.http_get({"host": NODE_IP, "port": port, "path": "/metrics"})
                         .startswith("no answer"))
 
         # The admin's command in the same pod, with the same environment.
+        # (Degraded, exit 1: the stray Node's route is refused, and status says why.)
         p = run(["ip", "netns", "exec", self.ns, argv[0], "status"], env=env, check=False)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertRegex(p.stdout,
                          rf"{PEER}\s+4\s+{PEER_IP}\s+{re.escape(PEER_CIDR)}\s+direct\s+programmed")
+        self.assertRegex(p.stdout, rf"{STRAY}\s+4\s+.*{re.escape(STRAY_CIDR)} is outside the "
+                                   r"cluster CIDR 10\.244\.0\.0/16")
 
         # The kubelet stops the pod with SIGTERM: everything stays for the next agent.
         agent_proc.send_signal(signal.SIGTERM)

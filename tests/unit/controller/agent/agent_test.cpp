@@ -605,6 +605,26 @@ TEST_F(AgentTest, OwnNodeProblemsAreLoggedWhenTheyAppear) {
   EXPECT_TRUE(logged(passWithProblems({"spec.podCIDR \"a\": bad"}, "5"), "spec.podCIDR \"a\""));
 }
 
+// Issue 23, row 1: node2 listing an address inside node3's podCIDR used to cost node3 its
+// route on every node. The address is passed over, logged once, and nobody loses a route.
+TEST_F(AgentTest, AnAddressInsideAnotherNodesPodCIDRIsLoggedOnceAndCostsNobodyTheirRoute) {
+  auto nodes = threeNodes();
+  nodes[1].externalIPs.push_back(*ip::Address::parse("10.244.3.77"));
+  agent().nodesListed(nodes);
+  ::testing::internal::CaptureStderr();
+  agent().pass();
+  std::string first = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(table_.routes().size(), 2u);
+  const std::string line =
+      "Node node2: status.addresses 10.244.3.77 lies in the podCIDR 10.244.3.0/24 of node node3";
+  EXPECT_NE(first.find(line), std::string::npos) << first;
+  agent().requestPass();
+  ::testing::internal::CaptureStderr();
+  agent().pass();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr().find(line), std::string::npos);
+  EXPECT_EQ(table_.routes().size(), 2u);
+}
+
 // A failed PATCH used to start the next whole pass at once, which sent it again: on a 403
 // or a 429 every agent spun, dumping the kernel and hammering the API server.
 TEST_F(AgentTest, AFailedStatusPatchWaitsForItsBackoffNotForPasses) {

@@ -35,6 +35,7 @@ struct Case {
   std::vector<WantSkip> skips;
   SelfInfo self = testing::seedSelf();
   std::vector<WantRoute> programmed = {};  // routelet's routes already in the kernel
+  std::vector<std::pair<std::string, std::string>> ignored = {};  // node, address passed over
 };
 
 std::vector<netlink::Route> programmedRoutes(const std::vector<WantRoute>& want) {
@@ -205,26 +206,78 @@ std::vector<Case> cases() {
                  {"node-net", Family::kV6, SkipReason::kPodCIDRUnsafe},
                  {"node-wide", Family::kV4, SkipReason::kPodCIDRUnsafe},
                  {"node-wide", Family::kV6, SkipReason::kPodCIDRUnsafe}}},
-      {.name = "a podCIDR over other Nodes' IPs is refused, not the Nodes it covers",
+      {.name = "a podCIDR over another Node's IP is routed; that address is passed over",
        .nodes = {makeNode("node-2", {"192.168.0.0/16"}, {"192.168.1.12"}),
                  makeNode("node-3", {"10.244.3.0/24"}, {"192.168.1.13"}),
                  makeNode("node-4", {"10.250.0.0/24"}, {"192.168.1.14"}),
                  makeNode("node-5", {"10.244.5.0/24"}, {"10.250.0.5"})},
-       .routes = {{"10.244.3.0/24", "192.168.1.13"}},
+       .routes = {{"10.244.3.0/24", "192.168.1.13"}, {"10.250.0.0/24", "192.168.1.14"}},
        .skips = {{"node-2", Family::kV4, SkipReason::kPodCIDRUnsafe},
-                 {"node-4", Family::kV4, SkipReason::kPodCIDRUnsafe},
-                 {"node-5", Family::kV4, SkipReason::kNotOnLink}},
-       .self = v4Only()},
-      {.name = "a node IP inside this node's own podCIDR: the route would lead to a pod here",
-       .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"10.244.1.7"})},
+                 {"node-5", Family::kV4, SkipReason::kNoUsableNodeIP}},
+       .self = v4Only(),
+       .ignored = {{"node-5", "10.250.0.5"}}},
+      {.name = "another Node's address inside a peer's podCIDR unroutes nobody",
+       .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"}, {"10.244.3.77"}),
+                 makeNode("node-3", {"10.244.3.0/24"}, {"192.168.1.13"}, {"10.244.3.1"})},
+       .routes = {{"10.244.2.0/24", "192.168.1.12"}, {"10.244.3.0/24", "192.168.1.13"}},
+       .skips = {},
+       .self = v4Only(),
+       .ignored = {{"node-2", "10.244.3.77"}, {"node-3", "10.244.3.1"}}},
+      {.name = "an InternalIP inside a podCIDR gives way to a usable ExternalIP",
+       .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"10.244.2.1"}, {"192.168.1.12"})},
+       .routes = {{"10.244.2.0/24", "192.168.1.12"}},
+       .skips = {},
+       .self = v4Only(),
+       .ignored = {{"node-2", "10.244.2.1"}}},
+      {.name = "a node IP inside this node's own podCIDR is passed over",
+       .nodes = {makeNode("node-1", {"10.244.1.0/24"}, {"192.168.1.11"}),
+                 makeNode("node-2", {"10.244.2.0/24"}, {"10.244.1.7"})},
        .routes = {},
-       .skips = {{"node-2", Family::kV4, SkipReason::kNodeIPInPodCIDR}},
+       .skips = {{"node-2", Family::kV4, SkipReason::kNoUsableNodeIP}},
        .self =
            [] {
              SelfInfo s = v4Only();
              s.onLink.push_back(prefix("10.244.1.0/24"));  // the bridge's subnet
              return s;
-           }()},
+           }(),
+       .ignored = {{"node-2", "10.244.1.7"}}},
+      {.name = "addresses that are no unicast host, or in the cluster CIDR, are passed over",
+       .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"0.0.0.0"}),
+                 makeNode("node-3", {"10.244.3.0/24"}, {"127.0.0.1", "224.0.0.1"}),
+                 makeNode("node-4", {"10.244.4.0/24"}, {"255.255.255.255"}),
+                 makeNode("node-5", {"10.244.5.0/24"}, {}, {"169.254.169.254"}),
+                 makeNode("node-6", {"10.244.6.0/24"}, {"10.244.200.9"}),
+                 makeNode("node-7", {"10.244.7.0/24"}, {"240.0.0.7", "192.168.1.17"})},
+       .routes = {{"10.244.7.0/24", "192.168.1.17"}},
+       .skips = {{"node-2", Family::kV4, SkipReason::kNoUsableNodeIP},
+                 {"node-3", Family::kV4, SkipReason::kNoUsableNodeIP},
+                 {"node-4", Family::kV4, SkipReason::kNoUsableNodeIP},
+                 {"node-5", Family::kV4, SkipReason::kNoUsableNodeIP},
+                 {"node-6", Family::kV4, SkipReason::kNoUsableNodeIP}},
+       .self =
+           [] {
+             SelfInfo s = v4Only();
+             s.clusterCIDRs = {prefix("10.244.0.0/16")};
+             return s;
+           }(),
+       .ignored = {{"node-2", "0.0.0.0"},
+                   {"node-3", "127.0.0.1"},
+                   {"node-3", "224.0.0.1"},
+                   {"node-4", "255.255.255.255"},
+                   {"node-5", "169.254.169.254"},
+                   {"node-6", "10.244.200.9"},
+                   {"node-7", "240.0.0.7"}}},
+      {.name = "IPv6 addresses that are no unicast host are passed over",
+       .nodes = {makeNode("node-2", {"10.244.2.0/24", "fd00:10:244:2::/64"},
+                          {"192.168.1.12", "::1", "fe80::7", "ff02::1", "::ffff:192.168.1.12"},
+                          {"::"})},
+       .routes = {{"10.244.2.0/24", "192.168.1.12"}},
+       .skips = {{"node-2", Family::kV6, SkipReason::kNoUsableNodeIP}},
+       .ignored = {{"node-2", "::"},
+                   {"node-2", "::1"},
+                   {"node-2", "::ffff:192.168.1.12"},
+                   {"node-2", "fe80::7"},
+                   {"node-2", "ff02::1"}}},
       {.name = "with a cluster CIDR, a podCIDR outside it is refused",
        .nodes = {makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"}),
                  makeNode("node-3", {"10.96.0.0/24"}, {"192.168.1.13"}),
@@ -320,6 +373,12 @@ TEST_P(DesiredTest, Computes) {
         << i << ": " << skipReasonName(d.skipped[i].reason) << " " << d.skipped[i].detail;
     EXPECT_FALSE(d.skipped[i].detail.empty());
   }
+  std::vector<std::pair<std::string, std::string>> ignored;
+  for (const auto& i : d.ignored) {
+    ignored.emplace_back(i.node, i.address.str());
+    EXPECT_FALSE(i.why.empty());
+  }
+  EXPECT_EQ(ignored, c.ignored);
 }
 
 // The targeted pass's computation for one peer gives exactly that peer's share of the whole
@@ -336,11 +395,16 @@ TEST_P(DesiredTest, PeerDesiredIsThePeersShareOfTheWhole) {
       for (const auto& b : peer.podCIDRs) {
         for (const auto& a : node.podCIDRs)
           overlapped = overlapped || (other != c.self.name && a.overlaps(b));
-        // A node IP inside another Node's podCIDR makes that Node's route unsafe.
+        // A node IP inside another Node's podCIDR is passed over because of that Node.
         for (const auto* ips : {&node.internalIPs, &node.externalIPs})
           for (const auto& ip : *ips) overlapped = overlapped || b.contains(ip);
       }
     }
+    // A podCIDR over any Node's IP makes that Node pass the IP over.
+    for (const auto& [other, peer] : cache.nodes())
+      for (const auto* ips : {&peer.internalIPs, &peer.externalIPs})
+        for (const auto& ip : *ips)
+          for (const auto& a : node.podCIDRs) overlapped = overlapped || a.contains(ip);
     auto mine = peerDesired(cache, c.self, name, &node);
     if (name == c.self.name || !overlapped) {
       ASSERT_TRUE(mine.has_value()) << name;
@@ -355,8 +419,12 @@ TEST_P(DesiredTest, PeerDesiredIsThePeersShareOfTheWhole) {
     std::vector<Skip> skips;
     for (const auto& sk : whole.skipped)
       if (sk.node == name) skips.push_back(sk);
+    std::vector<IgnoredAddress> ignored;
+    for (const auto& i : whole.ignored)
+      if (i.node == name) ignored.push_back(i);
     EXPECT_EQ(mine->routes, routes) << name;
     EXPECT_EQ(mine->skipped, skips) << name;
+    EXPECT_EQ(mine->ignored, ignored) << name;
   }
   // A peer that is not (or no longer) there has nothing.
   auto none = peerDesired(cache, c.self, "not-a-node", nullptr);
@@ -416,6 +484,27 @@ TEST(Desired, AWideClaimOverManyNodesNeitherWinsNorFloodsTheReport) {
   EXPECT_EQ(fresh.skipped.size(), 906u);
 }
 
+// Issue 23, row 1: one Node listing 256 addresses, one inside every peer's podCIDR, used to
+// unroute every peer on every node. Now its addresses are passed over and nobody else loses
+// anything, the Node itself included (its InternalIP is usable).
+TEST(Desired, OneNodesAddressesInsideEveryPodCIDRUnrouteNobody) {
+  NodeCache cache;
+  std::vector<std::string> hostile;
+  for (int i = 0; i < 256; ++i) hostile.push_back("10.244." + std::to_string(i) + ".77");
+  (void)cache.upsert(makeNode("node-1", {"10.244.1.0/24"}, {"192.168.1.11"}));
+  (void)cache.upsert(makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"}, hostile));
+  for (int i = 3; i <= 9; ++i)
+    (void)cache.upsert(makeNode("node-" + std::to_string(i),
+                                {"10.244." + std::to_string(i) + ".0/24"},
+                                {"192.168.1.1" + std::to_string(i)}));
+  Desired d = desiredRoutes(cache, v4Only());
+  EXPECT_EQ(d.routes.size(), 8u);
+  EXPECT_TRUE(d.skipped.empty());
+  // Passed over: the ones inside a podCIDR (1..9); the others lie in no pod range.
+  EXPECT_EQ(d.ignored.size(), 9u);
+  for (const auto& i : d.ignored) EXPECT_EQ(i.node, "node-2");
+}
+
 TEST(Desired, UsesProtocolAndTableOfSelf) {
   NodeCache cache;
   (void)cache.upsert(makeNode("node-2", {"10.244.2.0/24"}, {"192.168.1.12"}));
@@ -449,11 +538,13 @@ TEST(Desired, LargeClusterIsSortedAndComplete) {
 
 TEST(Desired, SkipReasonNamesAreDistinct) {
   std::set<std::string> names;
-  for (auto r : {SkipReason::kDeleting, SkipReason::kNoPodCIDR, SkipReason::kNoNodeIP,
-                 SkipReason::kUnparsable, SkipReason::kPodCIDROverlapsOwn,
-                 SkipReason::kPodCIDRConflict, SkipReason::kNodeIPIsOwn, SkipReason::kNotOnLink})
+  for (auto r :
+       {SkipReason::kDeleting, SkipReason::kNoPodCIDR, SkipReason::kNoNodeIP,
+        SkipReason::kUnparsable, SkipReason::kPodCIDROverlapsOwn, SkipReason::kPodCIDRConflict,
+        SkipReason::kNodeIPIsOwn, SkipReason::kNotOnLink, SkipReason::kPodCIDRUnsafe,
+        SkipReason::kNoTunnel, SkipReason::kVtepMacConflict, SkipReason::kNoUsableNodeIP})
     names.insert(skipReasonName(r));
-  EXPECT_EQ(names.size(), 8u);
+  EXPECT_EQ(names.size(), 12u);
   EXPECT_EQ(names.count("unknown"), 0u);
 }
 

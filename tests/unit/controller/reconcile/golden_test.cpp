@@ -229,7 +229,8 @@ Result<Scenario> parseScenario(const std::string& text) {
   return s;
 }
 
-// What the golden file holds: the skipped peers, then the plan.
+// What the golden file holds: the skipped peers, the addresses passed over (when any), then
+// the plan.
 std::string render(const Scenario& s) {
   std::vector<netlink::Route> observed;
   std::vector<netlink::Route> foreign;
@@ -240,6 +241,8 @@ std::string render(const Scenario& s) {
 
   std::string out = "# skipped peers\n";
   for (const auto& skip : desired.skipped) out += formatSkip(skip) + '\n';
+  if (!desired.ignored.empty()) out += "# addresses passed over\n";
+  for (const auto& i : desired.ignored) out += i.node + " " + i.address.str() + ": " + i.why + '\n';
   out += "# plan\n" + formatPlan(plan);
   if (s.self.mode != Mode::kHostGw || !s.entries.empty())
     out += "# vxlan entries\n" + formatNeighborPlan(planNeighbors(desired.neighbors, s.entries,
