@@ -4,7 +4,7 @@
 
 #include "common/bridge/bridge.h"
 #include "controller/admin/system.h"
-#include "controller/reconcile/vxlan.h"
+#include "controller/routes/vxlan.h"
 
 namespace routelet::admin {
 namespace {
@@ -94,8 +94,8 @@ std::vector<int> planVxlanDevices(const CleanupFacts& facts, CleanupPlan& plan) 
 }  // namespace
 
 bool isVxlanDeviceName(const std::string& name) {
-  return name == reconcile::vxlanDeviceName(ip::Family::kV4) ||
-         name == reconcile::vxlanDeviceName(ip::Family::kV6);
+  return name == routes::vxlanDeviceName(ip::Family::kV4) ||
+         name == routes::vxlanDeviceName(ip::Family::kV6);
 }
 
 CleanupPlan planCleanup(const CleanupFacts& facts) {

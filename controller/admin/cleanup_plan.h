@@ -54,7 +54,7 @@ struct CleanupPlan {
   std::vector<std::string> kept;       // what looks related but is not routelet's, and why
 };
 
-// Whether a link name is one of routelet's VXLAN devices (reconcile::vxlanDeviceName).
+// Whether a link name is one of routelet's VXLAN devices (routes::vxlanDeviceName).
 bool isVxlanDeviceName(const std::string& name);
 
 // Order: the CNI config first (the runtime stops choosing routelet for new pods), then pod

@@ -19,7 +19,7 @@ std::string dirOf(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-std::string statusPathOf(const agent::Options& o) {
+std::string statusPathOf(const config::Options& o) {
   return o.runDir + "/" + agent::kStatusFileName;
 }
 
@@ -130,8 +130,8 @@ Status apply(System& system, const CleanupAction& a) {
 
 }  // namespace
 
-int runStatusOn(System& system, const agent::Options& options, const std::vector<std::string>& args,
-                std::ostream& out, std::ostream& err) {
+int runStatusOn(System& system, const config::Options& options,
+                const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   auto json = parseStatusArgs(args);
   if (!json) {
     err << "routelet " << json.error().message << "\n";
@@ -186,7 +186,7 @@ int runStatusOn(System& system, const agent::Options& options, const std::vector
   return view.problems.empty() ? kExitOk : kExitProblem;
 }
 
-int runCleanupOn(System& system, const agent::Options& options,
+int runCleanupOn(System& system, const config::Options& options,
                  const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   auto how = parseCleanupArgs(args);
   if (!how) {
@@ -271,7 +271,7 @@ int runCleanupOn(System& system, const agent::Options& options,
   return tablesRead ? kExitOk : kExitProblem;
 }
 
-int runStatus(const agent::Options& options, const std::vector<std::string>& args,
+int runStatus(const config::Options& options, const std::vector<std::string>& args,
               std::ostream& out, std::ostream& err) {
   auto system = KernelSystem::open();
   if (!system) {
@@ -281,7 +281,7 @@ int runStatus(const agent::Options& options, const std::vector<std::string>& arg
   return runStatusOn(**system, options, args, out, err);
 }
 
-int runCleanup(const agent::Options& options, const std::vector<std::string>& args,
+int runCleanup(const config::Options& options, const std::vector<std::string>& args,
                std::ostream& out, std::ostream& err) {
   auto system = KernelSystem::open();
   if (!system) {

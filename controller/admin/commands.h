@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "controller/admin/system.h"
-#include "controller/agent/options.h"
+#include "controller/config/options.h"
 
 namespace routelet::admin {
 
@@ -19,15 +19,15 @@ inline constexpr int kExitProblem = 1;
 inline constexpr int kExitUsage = 2;
 
 // args: what the agent's option parser left over ("-o json", "--dry-run", ...).
-int runStatus(const agent::Options& options, const std::vector<std::string>& args,
+int runStatus(const config::Options& options, const std::vector<std::string>& args,
               std::ostream& out, std::ostream& err);
-int runCleanup(const agent::Options& options, const std::vector<std::string>& args,
+int runCleanup(const config::Options& options, const std::vector<std::string>& args,
                std::ostream& out, std::ostream& err);
 
 // The same against any System (the unit tests pass a fake).
-int runStatusOn(System& system, const agent::Options& options, const std::vector<std::string>& args,
-                std::ostream& out, std::ostream& err);
-int runCleanupOn(System& system, const agent::Options& options,
+int runStatusOn(System& system, const config::Options& options,
+                const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int runCleanupOn(System& system, const config::Options& options,
                  const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace routelet::admin

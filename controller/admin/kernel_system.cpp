@@ -6,7 +6,7 @@
 
 #include "common/fs/files.h"
 #include "controller/admin/http_probe.h"
-#include "controller/agent/nftables.h"
+#include "controller/masquerade/nftables.h"
 
 namespace routelet::admin {
 
@@ -35,15 +35,15 @@ Status KernelSystem::deleteLink(const netlink::Link& link) {
 // A libnftables context per call: a command makes one or two calls, and a status that
 // cannot use nftables (no CAP_NET_ADMIN) still reads everything else.
 Result<std::vector<std::string>> KernelSystem::nftablesTables() {
-  auto nft = agent::Nftables::open();
+  auto nft = masquerade::Nftables::open();
   if (!nft) return nft.error();
   return nft->tables();
 }
 
 Status KernelSystem::deleteMasqueradeTable() {
-  auto nft = agent::Nftables::open();
+  auto nft = masquerade::Nftables::open();
   if (!nft) return nft.error();
-  return nft->run(reconcile::masqueradeRemovalScript());
+  return nft->run(masquerade::masqueradeRemovalScript());
 }
 
 Result<std::string> KernelSystem::readFile(const std::string& path) {

@@ -4,7 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "controller/reconcile/vxlan.h"
+#include "controller/routes/vxlan.h"
 
 namespace routelet::admin {
 namespace {
@@ -40,9 +40,9 @@ void verifyProgrammed(PeerView& peer, const PeerRecord& rec, const StatusFacts& 
   std::string wantName = "node IP";
   int wantOif = 0;
   if (overVxlan) {
-    want = reconcile::vtepAddress(*rec.podCIDR);
+    want = routes::vtepAddress(*rec.podCIDR);
     wantName = "VTEP address";
-    const char* device = reconcile::vxlanDeviceName(rec.family);
+    const char* device = routes::vxlanDeviceName(rec.family);
     if (const auto* l = linkNamed(facts.vxlanLinks, device)) wantOif = l->index;
   }
   const netlink::Route* ours = nullptr;
@@ -59,7 +59,7 @@ void verifyProgrammed(PeerView& peer, const PeerRecord& rec, const StatusFacts& 
   if (ours && want && ours->gateway == want) {
     peer.state = "stale";
     peer.detail = "the kernel's route goes through dev " + std::to_string(ours->oif) + ", not " +
-                  reconcile::vxlanDeviceName(rec.family) + " (" + std::to_string(wantOif) + ")";
+                  routes::vxlanDeviceName(rec.family) + " (" + std::to_string(wantOif) + ")";
   } else if (ours) {
     peer.state = "stale";
     peer.detail = "the kernel's route goes " +

@@ -7,10 +7,17 @@
 #include <vector>
 
 #include "common/netlink/netlink.h"
-#include "controller/admin/agent_status.h"
 #include "controller/admin/system.h"
+#include "controller/status/agent_status.h"
 
 namespace routelet::admin {
+
+using status::AgentStatus;
+using status::FeatureStatus;
+using status::parseAgentStatus;
+using status::PeerRecord;
+using status::VxlanDeviceRecord;
+using status::VxlanStatus;
 
 // Everything `status` reads from the node, gathered by the thin edge in commands.cpp.
 struct StatusFacts {
@@ -22,7 +29,7 @@ struct StatusFacts {
   std::string routesError;
   std::string bridgeName;
   std::optional<netlink::Link> bridge;  // empty: no link of that name
-  // The links named as routelet's VXLAN devices (reconcile::vxlanDeviceName), whatever kind.
+  // The links named as routelet's VXLAN devices (routes::vxlanDeviceName), whatever kind.
   std::vector<netlink::Link> vxlanLinks;
   std::string cniConfigPath;
   bool cniConfigPresent = false;

@@ -9,7 +9,7 @@
 
 #include "common/base/result.h"
 #include "common/netlink/netlink.h"
-#include "controller/reconcile/masquerade.h"
+#include "controller/masquerade/rules.h"
 
 namespace routelet::admin {
 
@@ -19,7 +19,7 @@ struct HttpAnswer {
   std::string body;  // first line of the body, or why there was no answer
 };
 
-using reconcile::masqueradeTableName;  // as `nft list tables` names it
+using masquerade::masqueradeTableName;  // as `nft list tables` names it
 
 // The sysctls the agent's bridgeNetfilter sets, per network namespace; their files exist
 // only where br_netfilter is loaded. Read with sysctl::pathOf and System::readFile.

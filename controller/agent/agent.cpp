@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "common/base/log.h"
-#include "controller/agent/cni_config.h"
-#include "controller/agent/node_status.h"
 #include "controller/agent/status_report.h"
+#include "controller/node/cni_config.h"
+#include "controller/status/node_status.h"
 
 namespace routelet::agent {
 namespace {
@@ -30,7 +30,7 @@ std::string familyLabel(ip::Family f) {
 
 }  // namespace
 
-Agent::Agent(Options options, HostEdge& host, reconcile::RouteTable& routes, StatusPatcher patcher,
+Agent::Agent(Options options, HostEdge& host, routes::RouteTable& routes, StatusPatcher patcher,
              Metrics& metrics)
     : options_(std::move(options)),
       host_(host),
@@ -192,7 +192,7 @@ bool Agent::kernelEventsLocked(const std::vector<netlink::Event>& events) {
           relevant = relevant || masqueradeHeal_;
           break;
         }
-        std::pair<uint8_t, std::string> ours{NFPROTO_INET, reconcile::kMasqueradeTable};
+        std::pair<uint8_t, std::string> ours{NFPROTO_INET, masquerade::kMasqueradeTable};
         if (std::find(e.nft.tables.begin(), e.nft.tables.end(), ours) == e.nft.tables.end()) break;
         if (!ownNftPid_) {
           // A bound: past it, a rewrite is the safe answer.
@@ -267,16 +267,15 @@ bool Agent::tunnelEntryDisturbed(const netlink::Event& e) const {
   if (e.kind == netlink::Event::Kind::kNeighborRemoved) return want != nullptr;
   // Changed: one of ours now says something else, or a stray permanent entry of ours (a
   // removed peer's, put back by hand).
-  if (want) return !reconcile::sameEntry(*want, n);
-  return reconcile::ownedEntry(n, options_.routeProtocol);
+  if (want) return !routes::sameEntry(*want, n);
+  return routes::ownedEntry(n, options_.routeProtocol);
 }
 
 void Agent::healTunnels() {
   std::vector<int> devices;
   for (int d : {tunnelV4_, tunnelV6_})
     if (d) devices.push_back(d);
-  reconcile::Report report =
-      reconciler_.healNeighbors(tunnelWanted_, devices, options_.routeProtocol);
+  routes::Report report = reconciler_.healNeighbors(tunnelWanted_, devices, options_.routeProtocol);
   recordOperations(report);
   if (report.neighbors.installed)
     metrics_.add("routelet_vxlan_heals_total", {}, static_cast<double>(report.neighbors.installed));
@@ -379,13 +378,13 @@ void Agent::pass() {
   wholePass(lock);
 }
 
-std::optional<reconcile::MasqueradeRules> Agent::masqueradeWanted(
-    const reconcile::SelfInfo& self) const {
+std::optional<masquerade::MasqueradeRules> Agent::masqueradeWanted(
+    const routes::SelfInfo& self) const {
   if (!options_.masquerade) return std::nullopt;
-  return reconcile::masqueradeRules(cache_, self, options_.nonMasqueradeCIDRs);
+  return masquerade::masqueradeRules(cache_, self, options_.nonMasqueradeCIDRs);
 }
 
-void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want, bool force) {
+void Agent::syncMasquerade(const std::optional<masquerade::MasqueradeRules>& want, bool force) {
   masqueradeState_.enabled = want.has_value();
   if (!force && masqueradeKnown_ && masqueradeApplied_ == want) return;
   if (want && !ownNftPortId_.load()) {
@@ -393,7 +392,7 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
     if (auto port = host_.nftPortId()) ownNftPortId_ = *port;
   }
   if (force && want)
-    log::info("table " + reconcile::masqueradeTableName() +
+    log::info("table " + masquerade::masqueradeTableName() +
               (masqueradeHealBy_ ? " was changed by another process (pid " +
                                        std::to_string(masqueradeHealBy_) + ")"
                                  : " may have changed unseen") +
@@ -402,7 +401,7 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   Status st = okStatus();
   bool done = false;
   if (want && !force && masqueradeKnown_ && masqueradeApplied_) {
-    if (auto update = reconcile::masqueradeUpdate(*masqueradeApplied_, *want)) {
+    if (auto update = masquerade::masqueradeUpdate(*masqueradeApplied_, *want)) {
       st = host_.nftElements(*update);
       metrics_.add("routelet_masquerade_writes_total",
                    {{"kind", "elements"}, {"result", st ? "ok" : "error"}});
@@ -412,10 +411,10 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   }
   if (!done) {
     if (want) {
-      st = host_.nft(reconcile::masqueradeScript(*want));
-      if (st) st = host_.nftElements(reconcile::masqueradeElements(*want));
+      st = host_.nft(masquerade::masqueradeScript(*want));
+      if (st) st = host_.nftElements(masquerade::masqueradeElements(*want));
     } else {
-      st = host_.nft(reconcile::masqueradeRemovalScript());
+      st = host_.nft(masquerade::masqueradeRemovalScript());
     }
     metrics_.add("routelet_masquerade_writes_total",
                  {{"kind", kind}, {"result", st ? "ok" : "error"}});
@@ -424,7 +423,7 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
     masqueradeKnown_ = false;
     masqueradeState_.error = st.error().message;
     logOnce("masquerade", "cannot program the masquerade table " +
-                              reconcile::masqueradeTableName() + ": " + st.error().message);
+                              masquerade::masqueradeTableName() + ": " + st.error().message);
     return;
   }
   std::string detail;
@@ -436,12 +435,12 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
   if (!st) {
     // Masquerade is off and the table cannot be removed (a kernel without nf_tables has
     // none to remove): said once, not tried on every pass.
-    log::warn("masquerade is off, but removing table " + reconcile::masqueradeTableName() +
+    log::warn("masquerade is off, but removing table " + masquerade::masqueradeTableName() +
               " failed: " + st.error().message);
   } else if (!masqueradeKnown_ || masqueradeApplied_.has_value() != want.has_value()) {
-    log::info(want ? "masquerade table " + reconcile::masqueradeTableName() +
+    log::info(want ? "masquerade table " + masquerade::masqueradeTableName() +
                          " programmed: " + detail
-                   : "masquerade is off: no table " + reconcile::masqueradeTableName());
+                   : "masquerade is off: no table " + masquerade::masqueradeTableName());
   }
   if (force && want) metrics_.add("routelet_masquerade_heals_total", {});
   logged_.erase("masquerade");
@@ -455,9 +454,9 @@ void Agent::syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want
 
 bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
   using Kind = netlink::RouteOp::Kind;
-  reconcile::Plan plan;
+  routes::Plan plan;
   std::set<netlink::Route::Key> planned;
-  auto add = [&](reconcile::Plan part) {
+  auto add = [&](routes::Plan part) {
     for (std::size_t i = 0; i < part.ops.size(); ++i) {
       planned.insert(part.ops[i].route.key());
       plan.ops.push_back(std::move(part.ops[i]));
@@ -473,11 +472,11 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
     podCIDRsChanged = podCIDRsChanged || (before ? before->podCIDRs : std::vector<ip::Prefix>{}) !=
                                              (now ? now->podCIDRs : std::vector<ip::Prefix>{});
   }
-  reconcile::NeighborPlan entries;
+  routes::NeighborPlan entries;
   std::vector<std::pair<std::vector<netlink::Neighbor>, std::vector<netlink::Neighbor>>> moved;
   for (const auto& [name, before] : pendingPeers_) {
-    auto was = reconcile::peerDesired(cache_, lastSelf_, name, before ? &*before : nullptr);
-    auto now = reconcile::peerDesired(cache_, lastSelf_, name, cache_.get(name));
+    auto was = routes::peerDesired(cache_, lastSelf_, name, before ? &*before : nullptr);
+    auto now = routes::peerDesired(cache_, lastSelf_, name, cache_.get(name));
     if (!was || !now) {
       dirty_ = true;  // overlapping podCIDRs: who gets the route is a whole-cluster question
       return false;
@@ -491,8 +490,8 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
         return false;
       }
     }
-    add(reconcile::planPeerChange(was->routes, now->routes));
-    auto part = reconcile::planPeerNeighbors(was->neighbors, now->neighbors);
+    add(routes::planPeerChange(was->routes, now->routes));
+    auto part = routes::planPeerNeighbors(was->neighbors, now->neighbors);
     entries.ops.insert(entries.ops.end(), part.ops.begin(), part.ops.end());
     entries.unchanged += part.unchanged;
     moved.emplace_back(std::move(was->neighbors), std::move(now->neighbors));
@@ -505,16 +504,16 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
     if (planned.contains(key)) continue;
     const auto* peer = peerWithPodCIDR(gone.dst);
     if (!peer) continue;  // no peer wants it any more
-    auto want = reconcile::peerDesired(cache_, lastSelf_, peer->first, &peer->second);
+    auto want = routes::peerDesired(cache_, lastSelf_, peer->first, &peer->second);
     if (!want) {
       dirty_ = true;
       return false;
     }
     for (const auto& r : want->routes) {
       if (r.key() != key || r.gateway != gone.gateway) continue;
-      reconcile::Plan part;
+      routes::Plan part;
       part.ops.push_back({Kind::kCreate, r});
-      part.changes.push_back({reconcile::Change::Kind::kAdd, {}});
+      part.changes.push_back({routes::Change::Kind::kAdd, {}});
       add(std::move(part));
       healing.insert(key);
     }
@@ -523,7 +522,7 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
   pendingHeals_.clear();
   healPending_ = false;
 
-  reconcile::Report report = reconciler_.applyTargeted(plan, entries);
+  routes::Report report = reconciler_.applyTargeted(plan, entries);
   for (auto& [was, now] : moved) {
     for (const auto& e : was)
       if (const auto* w = wantedEntry(e.key()))
@@ -559,15 +558,15 @@ bool Agent::targetedPass(std::unique_lock<std::mutex>& lock) {
   return true;
 }
 
-void Agent::ensureTunnels(const HostFacts& facts, reconcile::SelfInfo& self) {
+void Agent::ensureTunnels(const HostFacts& facts, routes::SelfInfo& self) {
   self.mode = options_.mode;
   std::string error;
   for (ip::Family f : {ip::Family::kV4, ip::Family::kV6}) {
-    const char* name = reconcile::vxlanDeviceName(f);
+    const char* name = routes::vxlanDeviceName(f);
     int& index = f == ip::Family::kV4 ? tunnelV4_ : tunnelV6_;
     auto podCIDR = self.podCIDR(f);
     auto nodeIP = self.nodeIP(f);
-    if (options_.mode == reconcile::Mode::kHostGw || !podCIDR || !nodeIP) {
+    if (options_.mode == routes::Mode::kHostGw || !podCIDR || !nodeIP) {
       // Not wanted (host-gw, or a family this node does not route): an earlier run's device
       // and everything on it go.
       if (auto st = host_.removeLink(name); !st) error = st.error().message;
@@ -576,15 +575,15 @@ void Agent::ensureTunnels(const HostFacts& facts, reconcile::SelfInfo& self) {
     }
     netlink::VxlanSpec spec;
     spec.name = name;
-    spec.mac = reconcile::vtepMac(*podCIDR);
-    spec.mtu = facts.underlayMtu() - reconcile::vxlanOverhead(f);
+    spec.mac = routes::vtepMac(*podCIDR);
+    spec.mtu = facts.underlayMtu() - routes::vxlanOverhead(f);
     spec.info.vni = options_.vxlanVNI;
     spec.info.port = options_.vxlanPort;
     spec.info.local = *nodeIP;
     spec.info.underlay = facts.nodeIPIndex;
     spec.info.learning = false;
     auto made = host_.ensureVxlan(
-        spec, ip::Prefix::make(reconcile::vtepAddress(*podCIDR), f == ip::Family::kV4 ? 32 : 128));
+        spec, ip::Prefix::make(routes::vtepAddress(*podCIDR), f == ip::Family::kV4 ? 32 : 128));
     if (!made) {
       error = made.error().message;
       index = 0;
@@ -595,9 +594,9 @@ void Agent::ensureTunnels(const HostFacts& facts, reconcile::SelfInfo& self) {
   self.tunnelV4 = tunnelV4_;
   self.tunnelV6 = tunnelV6_;
   vtepMacs_.clear();
-  if (options_.mode != reconcile::Mode::kHostGw)
+  if (options_.mode != routes::Mode::kHostGw)
     for (const auto& cidr : self.podCIDRs)
-      vtepMacs_.push_back(netlink::macString(reconcile::vtepMac(cidr)));
+      vtepMacs_.push_back(netlink::macString(routes::vtepMac(cidr)));
   tunnelError_ = error;
   if (!error.empty()) {
     logOnce("vxlan", "cannot set up VXLAN: " + error);
@@ -653,17 +652,17 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   PublishedState published;
   published.podCIDRs = own->podCIDRs;
   published.bridge = options_.bridge;
-  published.mode = reconcile::modeName(options_.mode);
+  published.mode = routes::modeName(options_.mode);
   published.version = ROUTELET_VERSION_STRING;
   std::vector<ip::Address> nodeIPs;
-  reconcile::SelfInfo choosing;
+  routes::SelfInfo choosing;
   choosing.name = options_.nodeName;
   choosing.clusterCIDRs = options_.clusterCIDRs;
   for (const auto& cidr : own->podCIDRs) {
     std::optional<ip::Address> chosen;
     for (const auto& a : options_.nodeIPs)
       if (a.family() == cidr.family()) chosen = a;
-    if (!chosen) chosen = reconcile::chooseNodeIP(*own, cidr.family(), cache_, choosing);
+    if (!chosen) chosen = routes::chooseNodeIP(*own, cidr.family(), cache_, choosing);
     if (chosen) {
       nodeIPs.push_back(*chosen);
     } else {
@@ -689,9 +688,9 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   // Over VXLAN a packet carries the outer headers too: pods get an MTU that fits in the
   // underlay's whatever path it takes, so they never fragment (nor depend on ICMP "too big").
   uint32_t overhead = 0;
-  if (options_.mode != reconcile::Mode::kHostGw)
+  if (options_.mode != routes::Mode::kHostGw)
     for (const auto& cidr : own->podCIDRs)
-      overhead = std::max(overhead, reconcile::vxlanOverhead(cidr.family()));
+      overhead = std::max(overhead, routes::vxlanOverhead(cidr.family()));
   uint32_t mtu = options_.mtu ? options_.mtu : facts->underlayMtu() - overhead;
   published.mtu = mtu;
 
@@ -749,7 +748,7 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
     }
   }
 
-  reconcile::SelfInfo self;
+  routes::SelfInfo self;
   self.name = options_.nodeName;
   self.podCIDRs = own->podCIDRs;
   self.nodeIPs = nodeIPs;
@@ -760,7 +759,7 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
   self.minPodCIDRLengthV6 = options_.minPodCIDRLengthV6;
   ensureTunnels(*facts, self);
   bool synced = cache_.synced();
-  reconcile::Report report = reconciler_.reconcile(cache_, self, synced);
+  routes::Report report = reconciler_.reconcile(cache_, self, synced);
   lastSelf_ = self;
   tunnelWanted_ = std::move(report.neighbors.desired);  // sorted by key (desiredRoutes)
   // Only from a complete Node list: from a partial one, pods would be masqueraded towards
@@ -779,11 +778,10 @@ void Agent::wholePass(std::unique_lock<std::mutex>& lock) {
       logged_.erase("bridge-netfilter");
     }
   }
-  targetedOk_ = synced && localOk && tunnelError_.empty() && report.ok() &&
-                report.conflicts.empty() &&
-                std::none_of(report.skipped.begin(), report.skipped.end(), [](const auto& s) {
-                  return s.reason == reconcile::SkipReason::kPodCIDRConflict;
-                });
+  targetedOk_ =
+      synced && localOk && tunnelError_.empty() && report.ok() && report.conflicts.empty() &&
+      std::none_of(report.skipped.begin(), report.skipped.end(),
+                   [](const auto& s) { return s.reason == routes::SkipReason::kPodCIDRConflict; });
   metrics_.set("routelet_peers", {},
                static_cast<double>(cache_.size() > 0 ? cache_.size() - 1 : 0));
   if (healing)
@@ -882,19 +880,19 @@ void Agent::publishLoop(const std::atomic<bool>& stop) {
 namespace {
 // Skips that mean a Node claims what it must not (desiredRoutes): counted and reported apart
 // from the ordinary ones (no podCIDR yet, being deleted).
-bool isRefusal(reconcile::SkipReason reason) {
-  return reason == reconcile::SkipReason::kPodCIDRUnsafe ||
-         reason == reconcile::SkipReason::kPodCIDRConflict ||
-         reason == reconcile::SkipReason::kVtepMacConflict ||
-         reason == reconcile::SkipReason::kNoUsableNodeIP;
+bool isRefusal(routes::SkipReason reason) {
+  return reason == routes::SkipReason::kPodCIDRUnsafe ||
+         reason == routes::SkipReason::kPodCIDRConflict ||
+         reason == routes::SkipReason::kVtepMacConflict ||
+         reason == routes::SkipReason::kNoUsableNodeIP;
 }
 }  // namespace
 
-std::string Agent::coarseState(const reconcile::Report& report) const {
+std::string Agent::coarseState(const routes::Report& report) const {
   size_t notOnLink = 0, refused = 0, noTunnel = 0;
   for (const auto& s : report.skipped) {
-    notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
-    noTunnel += s.reason == reconcile::SkipReason::kNoTunnel;
+    notOnLink += s.reason == routes::SkipReason::kNotOnLink;
+    noTunnel += s.reason == routes::SkipReason::kNoTunnel;
     refused += isRefusal(s.reason);
   }
   std::vector<std::string> reasons;
@@ -916,7 +914,7 @@ std::string Agent::coarseState(const reconcile::Report& report) const {
   return out;
 }
 
-void Agent::recordOperations(const reconcile::Report& report) {
+void Agent::recordOperations(const routes::Report& report) {
   auto ops = [&](const char* op, size_t n) {
     if (n)
       metrics_.add("routelet_route_operations_total", {{"op", op}, {"result", "ok"}},
@@ -948,12 +946,12 @@ void Agent::recordOperations(const reconcile::Report& report) {
   for (const auto& r : report.deleted) log::info("route removed: " + netlink::describe(r));
 }
 
-void Agent::recordReport(const reconcile::Report& report, double seconds) {
+void Agent::recordReport(const routes::Report& report, double seconds) {
   metrics_.observe("routelet_reconcile_duration_seconds", {}, seconds);
   recordOperations(report);
   size_t notOnLink = 0, refused = 0;
   for (const auto& s : report.skipped) {
-    notOnLink += s.reason == reconcile::SkipReason::kNotOnLink;
+    notOnLink += s.reason == routes::SkipReason::kNotOnLink;
     refused += isRefusal(s.reason);
   }
   metrics_.set("routelet_unreachable_peers", {}, static_cast<double>(notOnLink));
@@ -977,11 +975,11 @@ void Agent::recordReport(const reconcile::Report& report, double seconds) {
   if (report.dumpError) log::warn("cannot dump routes: " + report.dumpError->message);
   std::set<std::string> current;
   for (const auto& s : report.skipped) {
-    std::string key = "skip " + s.node + " " + reconcile::skipReasonName(s.reason) +
+    std::string key = "skip " + s.node + " " + routes::skipReasonName(s.reason) +
                       (s.family ? std::string(" ") + ip::familyName(*s.family) : "");
     current.insert(key);
     if (!standing_.count(key)) {
-      log::warn("peer " + s.node + " gets no route (" + reconcile::skipReasonName(s.reason) +
+      log::warn("peer " + s.node + " gets no route (" + routes::skipReasonName(s.reason) +
                 "): " + s.detail);
     }
   }

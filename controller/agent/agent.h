@@ -17,16 +17,28 @@
 #include <vector>
 
 #include "common/netlink/netlink.h"
-#include "controller/agent/host_network.h"
 #include "controller/agent/metrics.h"
-#include "controller/agent/options.h"
 #include "controller/agent/status_report.h"
+#include "controller/config/options.h"
 #include "controller/kube/backoff.h"
-#include "controller/reconcile/masquerade.h"
-#include "controller/reconcile/node_cache.h"
-#include "controller/reconcile/reconciler.h"
+#include "controller/masquerade/rules.h"
+#include "controller/model/node_cache.h"
+#include "controller/node/cni_config.h"
+#include "controller/node/host_network.h"
+#include "controller/routes/reconciler.h"
+#include "controller/status/node_status.h"
 
 namespace routelet::agent {
+
+using config::Options;
+using config::PortmapMode;
+using node::conflistFor;
+using node::gatewayOf;
+using node::HostFacts;
+using node::kConflistNewestVersion;
+using node::kConflistVersion;
+using status::PublishedState;
+using status::statusPatch;
 
 // The node-local effects of a pass besides routes.
 class HostEdge {
@@ -46,7 +58,7 @@ class HostEdge {
   // Runs an nft script as one transaction (the masquerade table's shape).
   virtual Status nft(const std::string& script) = 0;
   // Adds and deletes set elements of the masquerade table, in one transaction.
-  virtual Status nftElements(const std::vector<reconcile::SetChange>& changes) = 0;
+  virtual Status nftElements(const std::vector<masquerade::SetChange>& changes) = 0;
   // The netlink port nftElements() commits through (opening it if needed).
   virtual Result<uint32_t> nftPortId() = 0;
   // net.bridge.bridge-nf-call-iptables and -ip6tables to 1: bridged packets pass the
@@ -82,7 +94,7 @@ struct AgentHealth {
 
 class Agent {
  public:
-  Agent(Options options, HostEdge& host, reconcile::RouteTable& routes, StatusPatcher patcher,
+  Agent(Options options, HostEdge& host, routes::RouteTable& routes, StatusPatcher patcher,
         Metrics& metrics);
 
   // Feed from the Node watch (any thread).
@@ -131,17 +143,17 @@ class Agent {
   bool followUpDue(std::chrono::steady_clock::time_point now) const;
   // The cached peer (not self) whose podCIDR is exactly dst, or null. Under mu_.
   const std::pair<const std::string, model::Node>* peerWithPodCIDR(const ip::Prefix& dst) const;
-  void recordOperations(const reconcile::Report& report);
-  void recordReport(const reconcile::Report& report, double seconds);
-  std::string coarseState(const reconcile::Report& report) const;
+  void recordOperations(const routes::Report& report);
+  void recordReport(const routes::Report& report, double seconds);
+  std::string coarseState(const routes::Report& report) const;
   void logOnce(const std::string& key, const std::string& message);
   // The masquerade rules for the cache as it is (nullopt: masquerade off). Under mu_.
-  std::optional<reconcile::MasqueradeRules> masqueradeWanted(const reconcile::SelfInfo& self) const;
+  std::optional<masquerade::MasqueradeRules> masqueradeWanted(const routes::SelfInfo& self) const;
   // Brings the table to `want`: element updates when the kernel holds what was last
   // written, the whole table otherwise (force: always). Pass thread, without mu_.
-  void syncMasquerade(const std::optional<reconcile::MasqueradeRules>& want, bool force);
+  void syncMasquerade(const std::optional<masquerade::MasqueradeRules>& want, bool force);
   // The VXLAN devices for this pass (host-gw: removed); sets self's tunnels. Under mu_.
-  void ensureTunnels(const HostFacts& facts, reconcile::SelfInfo& self);
+  void ensureTunnels(const HostFacts& facts, routes::SelfInfo& self);
   // Puts back the VXLAN entries that someone removed or changed. Under mu_.
   void healTunnels();
   // Whether a neighbour event on a VXLAN device undoes what routelet wants. Under mu_.
@@ -151,14 +163,14 @@ class Agent {
 
   Options options_;
   HostEdge& host_;
-  reconcile::RouteTable& routes_;
-  reconcile::Reconciler reconciler_;
+  routes::RouteTable& routes_;
+  routes::Reconciler reconciler_;
   StatusPatcher patcher_;
   Metrics& metrics_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  reconcile::NodeCache cache_;
+  model::NodeCache cache_;
   bool dirty_ = true;  // a whole pass is needed
 
   // Targeted passes. A whole pass dumps the table and computes every peer: ~20 ms at 5000
@@ -168,8 +180,8 @@ class Agent {
   // refresh status, gauges and the Node's state, and to check the table.
   static constexpr std::chrono::seconds kFollowUpQuiet{1};
   static constexpr std::chrono::seconds kFollowUpMax{10};
-  bool targetedOk_ = false;       // the last whole pass was clean
-  reconcile::SelfInfo lastSelf_;  // what it computed with
+  bool targetedOk_ = false;    // the last whole pass was clean
+  routes::SelfInfo lastSelf_;  // what it computed with
   // Peers changed since the last pass, with the version that pass saw (empty: none).
   std::map<std::string, std::optional<model::Node>> pendingPeers_;
   std::vector<netlink::Route> pendingHeals_;  // routelet routes that vanished
@@ -218,7 +230,7 @@ class Agent {
   // The masquerade table as last written; unknown until a write succeeds, and after a
   // failure (the next sync rewrites it whole).
   bool masqueradeKnown_ = false;
-  std::optional<reconcile::MasqueradeRules> masqueradeApplied_;
+  std::optional<masquerade::MasqueradeRules> masqueradeApplied_;
   FeatureState masqueradeState_, bridgeNetfilterState_;  // guarded by mu_
   std::chrono::steady_clock::time_point nextResync_;
 

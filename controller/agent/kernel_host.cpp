@@ -13,13 +13,13 @@
 #include "common/fs/files.h"
 #include "common/netlink/message.h"
 #include "common/sysctl/sysctl.h"
-#include "controller/agent/plugin_probe.h"
+#include "controller/node/plugin_probe.h"
 
 namespace routelet::agent {
 
 Result<HostFacts> KernelHost::inspect(const std::vector<ip::Address>& nodeIPs,
                                       const std::string& bridge) {
-  return inspectHost(nl_, nodeIPs, bridge);
+  return node::inspectHost(nl_, nodeIPs, bridge);
 }
 
 Status KernelHost::ensureBridge(const std::string& bridge, uint32_t mtu,
@@ -136,7 +136,7 @@ Result<std::vector<std::string>> KernelHost::pluginVersions(const std::string& p
       it->second.mtime.tv_sec == st.st_mtim.tv_sec &&
       it->second.mtime.tv_nsec == st.st_mtim.tv_nsec)
     return it->second.versions;
-  Probed fresh{st.st_ino, st.st_size, st.st_mtim, probePluginVersions(path)};
+  Probed fresh{st.st_ino, st.st_size, st.st_mtim, node::probePluginVersions(path)};
   return probed_.insert_or_assign(path, std::move(fresh)).first->second.versions;
 }
 
@@ -147,7 +147,7 @@ namespace routelet::agent {
 Status KernelHost::nft(const std::string& script) {
   // A context of its own each time: libnftables keeps what it read of the ruleset in its
   // context, and the agent has no use for that between two rare scripts.
-  auto nft = Nftables::open();
+  auto nft = masquerade::Nftables::open();
   if (!nft) return nft.error();
   return nft->run(script);
 }
@@ -161,20 +161,20 @@ Result<uint32_t> KernelHost::nftPortId() {
   return netfilter_->portId();
 }
 
-Status KernelHost::nftElements(const std::vector<reconcile::SetChange>& changes) {
+Status KernelHost::nftElements(const std::vector<masquerade::SetChange>& changes) {
   if (auto port = nftPortId(); !port) return port.error();
   std::vector<netlink::Request> requests;
   for (const auto& c : changes) {
     for (std::size_t at = 0; at < c.keys.size(); at += netlink::kNftElementsPerMessage) {
       std::size_t n = std::min(netlink::kNftElementsPerMessage, c.keys.size() - at);
       std::span<const ip::Address> keys(c.keys.data() + at, n);
-      requests.push_back({(c.add ? "add " : "delete ") + std::to_string(n) + " elements " +
-                              (c.add ? "to" : "from") + " set " + reconcile::masqueradeTableName() +
-                              " " + c.set,
-                          [&c, keys](uint32_t seq) {
-                            return netlink::buildNftSetElements(
-                                seq, c.add, NFPROTO_INET, reconcile::kMasqueradeTable, c.set, keys);
-                          }});
+      requests.push_back(
+          {(c.add ? "add " : "delete ") + std::to_string(n) + " elements " +
+               (c.add ? "to" : "from") + " set " + masquerade::masqueradeTableName() + " " + c.set,
+           [&c, keys](uint32_t seq) {
+             return netlink::buildNftSetElements(seq, c.add, NFPROTO_INET,
+                                                 masquerade::kMasqueradeTable, c.set, keys);
+           }});
     }
   }
   return netfilter_->transaction(requests);

@@ -8,7 +8,7 @@
 
 #include "common/netlink/netlink.h"
 #include "controller/agent/agent.h"
-#include "controller/agent/nftables.h"
+#include "controller/masquerade/nftables.h"
 
 namespace routelet::agent {
 
@@ -25,7 +25,7 @@ class KernelHost : public HostEdge {
   // Runs the plugin only when its file changed since the last answer.
   Result<std::vector<std::string>> pluginVersions(const std::string& path) override;
   Status nft(const std::string& script) override;
-  Status nftElements(const std::vector<reconcile::SetChange>& changes) override;
+  Status nftElements(const std::vector<masquerade::SetChange>& changes) override;
   Result<uint32_t> nftPortId() override;
   Status enableBridgeNetfilter() override;
   Result<int> ensureVxlan(const netlink::VxlanSpec& spec, const ip::Prefix& address) override;

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "controller/reconcile/masquerade.h"
+#include "controller/masquerade/rules.h"
 
 namespace routelet::agent {
 
@@ -14,7 +14,7 @@ std::string statusJson(const StatusInputs& in) {
   std::map<std::pair<std::string, ip::Family>, std::pair<std::string, std::string>> verdicts;
   std::map<std::string, std::pair<std::string, std::string>> wholeNode;
   for (const auto& s : in.report.skipped) {
-    std::pair<std::string, std::string> v{reconcile::skipReasonName(s.reason), s.detail};
+    std::pair<std::string, std::string> v{routes::skipReasonName(s.reason), s.detail};
     if (s.family)
       verdicts[{s.node, *s.family}] = v;
     else
@@ -43,7 +43,7 @@ std::string statusJson(const StatusInputs& in) {
       ip::Family f = own.family();
       json p = {{"node", name}, {"family", ip::familyName(f)}};
       if (auto cidr = node.podCIDR(f)) p["podCIDR"] = cidr->str();
-      auto nodeIP = reconcile::chooseNodeIP(node, f, in.cache, in.self);
+      auto nodeIP = routes::chooseNodeIP(node, f, in.cache, in.self);
       if (nodeIP) p["nodeIP"] = nodeIP->str();
       std::pair<std::string, std::string> v{"programmed", ""};
       if (auto w = wholeNode.find(name); w != wholeNode.end()) v = w->second;
@@ -52,7 +52,7 @@ std::string statusJson(const StatusInputs& in) {
       if (!v.second.empty()) p["detail"] = v.second;
       // How a routed peer is reached: "direct" (via its node IP) or "vxlan".
       if (v.first == "programmed" && p.contains("nodeIP"))
-        p["path"] = reconcile::overVxlan(in.self, *nodeIP) ? "vxlan" : "direct";
+        p["path"] = routes::overVxlan(in.self, *nodeIP) ? "vxlan" : "direct";
       if (peers.size() > 1) peers += ',';
       peers += dump(p);
     }
@@ -80,16 +80,16 @@ std::string statusJson(const StatusInputs& in) {
     return j;
   };
   doc["masquerade"] = feature(in.masquerade);
-  if (in.masquerade.enabled) doc["masquerade"]["table"] = reconcile::masqueradeTableName();
+  if (in.masquerade.enabled) doc["masquerade"]["table"] = masquerade::masqueradeTableName();
   doc["bridgeNetfilter"] = feature(in.bridgeNetfilter);
   doc["hairpin"] = in.hairpin;
-  json vxlan = {{"mode", reconcile::modeName(in.self.mode)}};
-  if (in.self.mode != reconcile::Mode::kHostGw) {
+  json vxlan = {{"mode", routes::modeName(in.self.mode)}};
+  if (in.self.mode != routes::Mode::kHostGw) {
     json devices = json::array();
     for (std::size_t i = 0; i < in.self.podCIDRs.size(); ++i) {
       ip::Family f = in.self.podCIDRs[i].family();
       if (!in.self.nodeIP(f)) continue;  // no node IP of the family: no device is wanted
-      json d = {{"name", reconcile::vxlanDeviceName(f)}, {"ready", in.self.tunnel(f) != 0}};
+      json d = {{"name", routes::vxlanDeviceName(f)}, {"ready", in.self.tunnel(f) != 0}};
       if (i < in.published.vtepMacs.size()) d["mac"] = in.published.vtepMacs[i];
       devices.push_back(d);
     }

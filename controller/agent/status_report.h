@@ -4,12 +4,14 @@
 
 #include <string>
 
-#include "controller/agent/node_status.h"
-#include "controller/reconcile/desired.h"
-#include "controller/reconcile/node_cache.h"
-#include "controller/reconcile/reconciler.h"
+#include "controller/model/node_cache.h"
+#include "controller/routes/desired.h"
+#include "controller/routes/reconciler.h"
+#include "controller/status/node_status.h"
 
 namespace routelet::agent {
+
+using status::PublishedState;
 
 inline constexpr const char* kStatusFileName = "status.json";
 
@@ -21,9 +23,9 @@ struct FeatureState {
 };
 
 struct StatusInputs {
-  const reconcile::NodeCache& cache;
-  const reconcile::SelfInfo& self;
-  const reconcile::Report& report;
+  const model::NodeCache& cache;
+  const routes::SelfInfo& self;
+  const routes::Report& report;
   const PublishedState& published;
   bool ready = false;
   std::string notReadyReason;

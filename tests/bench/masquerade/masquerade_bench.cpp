@@ -30,8 +30,8 @@
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
 #include "controller/agent/kernel_host.h"
-#include "controller/reconcile/masquerade.h"
-#include "controller/reconcile/node_cache.h"
+#include "controller/masquerade/rules.h"
+#include "controller/model/node_cache.h"
 #include "tests/bench/cni/bench_cli.h"
 #include "tests/bench/cni/bench_netns.h"
 #include "tests/bench/cni/plugin_exec.h"
@@ -78,18 +78,18 @@ model::Node syntheticNode(int i) {
   return n;
 }
 
-reconcile::NodeCache cluster(int nodes) {
+model::NodeCache cluster(int nodes) {
   std::vector<model::Node> all;
   all.reserve(static_cast<size_t>(nodes));
   for (int i = 1; i <= nodes; ++i) all.push_back(syntheticNode(i));
-  reconcile::NodeCache cache;
+  model::NodeCache cache;
   (void)cache.replaceAll(std::move(all));
   return cache;
 }
 
 // The agent is node-00001 on an underlay 172.16.0.0/16, as in run-agent-bench.
-reconcile::SelfInfo self(const Settings& s) {
-  reconcile::SelfInfo self;
+routes::SelfInfo self(const Settings& s) {
+  routes::SelfInfo self;
   self.name = nodeName(1);
   self.podCIDRs = {podCIDR(1)};
   self.nodeIPs = {syntheticNode(1).internalIPs[0]};
@@ -99,18 +99,18 @@ reconcile::SelfInfo self(const Settings& s) {
 }
 
 // One set change as an nft command.
-std::string elementCommand(const reconcile::SetChange& c) {
+std::string elementCommand(const masquerade::SetChange& c) {
   std::string s = std::string(c.add ? "add" : "delete") + " element inet " +
-                  reconcile::kMasqueradeTable + " " + c.set + " { ";
+                  masquerade::kMasqueradeTable + " " + c.set + " { ";
   for (size_t i = 0; i < c.keys.size(); ++i) s += (i ? ", " : "") + c.keys[i].str();
   return s + " }\n";
 }
 
 // What a script-only implementation runs: the table's shape and every element inline, one
 // file, one transaction. The same content as the agent's two steps, as nft script.
-std::string wholeScript(const reconcile::MasqueradeRules& rules) {
-  std::string s = reconcile::masqueradeScript(rules);
-  for (const auto& c : reconcile::masqueradeElements(rules)) s += elementCommand(c);
+std::string wholeScript(const masquerade::MasqueradeRules& rules) {
+  std::string s = masquerade::masqueradeScript(rules);
+  for (const auto& c : masquerade::masqueradeElements(rules)) s += elementCommand(c);
   return s;
 }
 
@@ -220,10 +220,10 @@ class Bench {
   }
   // The agent's whole write (syncMasquerade): the shape by libnftables, then every element
   // in one nf_tables transaction.
-  Status agentWhole(const reconcile::MasqueradeRules& rules, const char* what) {
-    if (auto st = host_.nft(reconcile::masqueradeScript(rules)); !st)
+  Status agentWhole(const masquerade::MasqueradeRules& rules, const char* what) {
+    if (auto st = host_.nft(masquerade::masqueradeScript(rules)); !st)
       return st.error().wrap(std::string(what) + ": shape");
-    if (auto st = host_.nftElements(reconcile::masqueradeElements(rules)); !st)
+    if (auto st = host_.nftElements(masquerade::masqueradeElements(rules)); !st)
       return st.error().wrap(std::string(what) + ": elements");
     return okStatus();
   }
@@ -231,7 +231,7 @@ class Bench {
     if (auto st = host_.nft(text); !st) return st.error().wrap(what);
     return okStatus();
   }
-  Status elements(const std::vector<reconcile::SetChange>& changes, const char* what) {
+  Status elements(const std::vector<masquerade::SetChange>& changes, const char* what) {
     if (auto st = host_.nftElements(changes); !st) return st.error().wrap(what);
     return okStatus();
   }
@@ -296,7 +296,7 @@ Result<nlohmann::json> Bench::listTable() {
   cni::PluginCall call{s_.nft,
                        {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
                        "",
-                       {"-j", "list", "table", "inet", reconcile::kMasqueradeTable}};
+                       {"-j", "list", "table", "inet", masquerade::kMasqueradeTable}};
   auto outcome = cni::runPlugin(call);
   if (!outcome) return outcome.error();
   if (outcome->exitCode != 0) return makeError("nft list table: " + outcome->err.substr(0, 300));
@@ -311,14 +311,14 @@ Result<nlohmann::json> Bench::listTable() {
 
 Status Bench::run(nlohmann::json& out) {
   // --- the pure part: what the agent computes on every peer change (targeted pass)
-  reconcile::NodeCache cache = cluster(s_.nodes);
-  reconcile::SelfInfo me = self(s_);
+  model::NodeCache cache = cluster(s_.nodes);
+  routes::SelfInfo me = self(s_);
   const int joiner = s_.nodes + 1;
-  reconcile::NodeCache joined = cluster(s_.nodes);
+  model::NodeCache joined = cluster(s_.nodes);
   (void)joined.upsert(syntheticNode(joiner));
   const std::vector<ip::Prefix> none;
 
-  reconcile::MasqueradeRules rules, rulesJoined;
+  masquerade::MasqueradeRules rules, rulesJoined;
   auto pure = [&](const char* key, const char* label, const std::function<void()>& f) {
     auto& x = series(key, label);
     for (int i = 0; i < s_.pureReps && !cni::interrupted(); ++i) {
@@ -330,20 +330,20 @@ Status Bench::run(nlohmann::json& out) {
     }
   };
   pure("rules", "masqueradeRules (pure)",
-       [&] { rules = reconcile::masqueradeRules(cache, me, none); });
-  rulesJoined = reconcile::masqueradeRules(joined, me, none);
+       [&] { rules = masquerade::masqueradeRules(cache, me, none); });
+  rulesJoined = masquerade::masqueradeRules(joined, me, none);
   std::string shape;
-  std::vector<reconcile::SetChange> all;
-  pure("script", "masqueradeScript (pure)", [&] { shape = reconcile::masqueradeScript(rules); });
+  std::vector<masquerade::SetChange> all;
+  pure("script", "masqueradeScript (pure)", [&] { shape = masquerade::masqueradeScript(rules); });
   pure("elements", "masqueradeElements (pure)",
-       [&] { all = reconcile::masqueradeElements(rules); });
-  std::optional<std::vector<reconcile::SetChange>> join, leave;
+       [&] { all = masquerade::masqueradeElements(rules); });
+  std::optional<std::vector<masquerade::SetChange>> join, leave;
   pure("update", "masqueradeUpdate, one Node joined (pure)",
-       [&] { join = reconcile::masqueradeUpdate(rules, rulesJoined); });
-  leave = reconcile::masqueradeUpdate(rulesJoined, rules);
+       [&] { join = masquerade::masqueradeUpdate(rules, rulesJoined); });
+  leave = masquerade::masqueradeUpdate(rulesJoined, rules);
   if (!join || !leave || join->size() != 1 || (*join)[0].keys.size() != 1 || leave->size() != 1)
     return makeError("masqueradeUpdate found no single-key update for one Node joining");
-  const reconcile::SetChange& added = (*join)[0];
+  const masquerade::SetChange& added = (*join)[0];
   const std::string joinerKey = added.keys[0].str();
   const std::string joinScript = elementCommand(added);
 
@@ -377,7 +377,7 @@ Status Bench::run(nlohmann::json& out) {
   if (auto st = script(joinScript, "element update by libnftables"); !st) return st;
   if (auto st = elements(*leave, "element delete"); !st) return st;
 
-  const std::string removal = reconcile::masqueradeRemovalScript();
+  const std::string removal = masquerade::masqueradeRemovalScript();
   using Step = std::function<Status()>;
   // Each case: a timed write from a known state, then an untimed restore to the table of
   // s_.nodes Nodes. The order rotates per repetition, so load drifting over the run falls
@@ -444,8 +444,8 @@ Status Bench::run(nlohmann::json& out) {
        "join: masqueradeRules + Update + nftElements",
        noop,
        [&]() -> Status {
-         auto want = reconcile::masqueradeRules(joined, me, none);
-         auto update = reconcile::masqueradeUpdate(rules, want);
+         auto want = masquerade::masqueradeRules(joined, me, none);
+         auto update = masquerade::masqueradeUpdate(rules, want);
          if (!update) return makeError("no element update");
          return elements(*update, "element update");
        },
@@ -462,7 +462,7 @@ Status Bench::run(nlohmann::json& out) {
        noop,
        {},
        [&] {
-         return exec({"add", "element", "inet", reconcile::kMasqueradeTable, added.set,
+         return exec({"add", "element", "inet", masquerade::kMasqueradeTable, added.set,
                       "{ " + joinerKey + " }"});
        },
        unjoin},

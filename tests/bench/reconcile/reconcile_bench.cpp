@@ -2,9 +2,9 @@
 // Kernel dump and apply are not included (they are the netlink edge's cost).
 #include <benchmark/benchmark.h>
 
-#include "controller/reconcile/desired.h"
-#include "controller/reconcile/plan.h"
-#include "tests/unit/controller/reconcile/builders.h"
+#include "controller/routes/desired.h"
+#include "controller/routes/plan.h"
+#include "tests/unit/controller/routes/builders.h"
 
 namespace routelet::reconcile {
 namespace {

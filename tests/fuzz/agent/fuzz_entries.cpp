@@ -4,14 +4,19 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "controller/agent/options.h"
 #include "controller/agent/status_report.h"
+#include "controller/config/options.h"
 #include "controller/kube/node_decode.h"
-#include "controller/reconcile/fake_route_table.h"
+#include "controller/routes/fake_route_table.h"
 #include "tests/fuzz/support/fuzz_check.h"
 
 namespace routelet::agent::fuzz {
 namespace {
+
+using config::FileReader;
+using config::Options;
+using config::parseInvocation;
+using config::routeProtocolOwner;
 using routelet::fuzz::accepted;
 using routelet::fuzz::check;
 
@@ -60,7 +65,7 @@ bool nodeStatus(const uint8_t* data, size_t size) {
   auto listed = kube::decodeNodeList(routelet::fuzz::asText(data, size),
                                      [&](model::Node&& n) { nodes.push_back(std::move(n)); });
   if (!listed) return false;
-  reconcile::SelfInfo self;
+  routes::SelfInfo self;
   self.name = "self";
   self.podCIDRs = {*ip::Prefix::parse("10.244.0.0/24")};
   self.nodeIPs = {*ip::Address::parse("192.168.1.10")};
@@ -70,11 +75,11 @@ bool nodeStatus(const uint8_t* data, size_t size) {
   own.podCIDRs = self.podCIDRs;
   for (const auto& n : nodes)
     if (n.name == self.name) own = n;
-  reconcile::NodeCache cache;
+  model::NodeCache cache;
   cache.replaceAll(nodes);
   cache.upsert(own);
-  reconcile::FakeRouteTable table;
-  auto report = reconcile::Reconciler(table).reconcile(cache, self, true);
+  routes::FakeRouteTable table;
+  auto report = routes::Reconciler(table).reconcile(cache, self, true);
   PublishedState published;
   published.podCIDRs = self.podCIDRs;
   published.nodeIPs = self.nodeIPs;

@@ -10,8 +10,8 @@
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
 #include "controller/agent/kernel_host.h"
-#include "controller/agent/nftables.h"
-#include "controller/reconcile/masquerade.h"
+#include "controller/masquerade/nftables.h"
+#include "controller/masquerade/rules.h"
 #include "tests/support/netns_fixture.h"
 
 namespace routelet::agent {
@@ -36,7 +36,7 @@ std::vector<ip::Prefix> prefixes(const std::vector<std::string>& texts) {
   return out;
 }
 
-reconcile::MasqueradeRules rules(const std::vector<std::string>& keep) {
+masquerade::MasqueradeRules rules(const std::vector<std::string>& keep) {
   return {prefixes({"10.244.1.0/24", "fd00:10:244:1::/64"}), prefixes(keep)};
 }
 
@@ -54,15 +54,15 @@ void inside(const TestNetns& ns, F f) {
 }
 
 // The whole table for rules, as the agent writes it: shape, then elements.
-void program(KernelHost& host, const reconcile::MasqueradeRules& r) {
-  auto st = host.nft(reconcile::masqueradeScript(r));
+void program(KernelHost& host, const masquerade::MasqueradeRules& r) {
+  auto st = host.nft(masquerade::masqueradeScript(r));
   ASSERT_TRUE(st.ok()) << st.error().message;
-  st = host.nftElements(reconcile::masqueradeElements(r));
+  st = host.nftElements(masquerade::masqueradeElements(r));
   ASSERT_TRUE(st.ok()) << st.error().message;
 }
 
 std::vector<std::string> tablesIn() {
-  auto nft = Nftables::open();
+  auto nft = masquerade::Nftables::open();
   EXPECT_TRUE(nft.ok());
   if (!nft.ok()) return {};
   auto tables = nft->tables();
@@ -93,7 +93,7 @@ TEST(MasqueradeKernelTest, ShapeAndElementsProgramTheTableAndLeaveOtherTablesAlo
 
     auto after = rules(
         {"10.96.0.0/12", "10.244.1.0/24", "10.244.3.0/24", "10.244.4.0/24", "fd00:10:244:1::/64"});
-    auto update = reconcile::masqueradeUpdate(before, after);
+    auto update = masquerade::masqueradeUpdate(before, after);
     ASSERT_TRUE(update.has_value());
     auto st = host.nftElements(*update);
     ASSERT_TRUE(st.ok()) << st.error().message;
@@ -104,7 +104,7 @@ TEST(MasqueradeKernelTest, ShapeAndElementsProgramTheTableAndLeaveOtherTablesAlo
 
     // An update against a set someone changed fails whole, naming the set and the reason.
     ASSERT_EQ(ns.run("nft delete element inet routelet exempt_v4_24 '{ 10.244.3.0 }'"), 0);
-    auto stale = reconcile::masqueradeUpdate(
+    auto stale = masquerade::masqueradeUpdate(
         after, rules({"10.96.0.0/12", "10.244.1.0/24", "10.244.5.0/24", "fd00:10:244:1::/64"}));
     st = host.nftElements(*stale);
     ASSERT_FALSE(st.ok());
@@ -115,8 +115,8 @@ TEST(MasqueradeKernelTest, ShapeAndElementsProgramTheTableAndLeaveOtherTablesAlo
         << "a failed transaction left part of itself behind";
 
     EXPECT_EQ(tablesIn(), (std::vector<std::string>{"inet other", "inet routelet"}));
-    ASSERT_TRUE(host.nft(reconcile::masqueradeRemovalScript()).ok());
-    ASSERT_TRUE(host.nft(reconcile::masqueradeRemovalScript()).ok());  // when absent, too
+    ASSERT_TRUE(host.nft(masquerade::masqueradeRemovalScript()).ok());
+    ASSERT_TRUE(host.nft(masquerade::masqueradeRemovalScript()).ok());  // when absent, too
     EXPECT_EQ(tablesIn(), std::vector<std::string>{"inet other"});
   });
   EXPECT_EQ(ns.run("nft list chain inet other c >/dev/null"), 0);
@@ -132,7 +132,8 @@ TEST(MasqueradeKernelTest, FiveThousandNodesGoInOneTransaction) {
     keep.push_back("fd00:" + std::to_string(1000 + i) + "::/64");
   }
   inside(ns, [&](KernelHost& host) {
-    program(host, {prefixes({"10.0.1.0/24", "fd00:1::/64"}), reconcile::outermost(prefixes(keep))});
+    program(host,
+            {prefixes({"10.0.1.0/24", "fd00:1::/64"}), masquerade::outermost(prefixes(keep))});
   });
   EXPECT_EQ(ns.output("nft list set inet routelet exempt_v4_24 | grep -o '10\\.[0-9.]*' | wc -l"),
             "5001\n");
@@ -233,14 +234,14 @@ TEST(MasqueradeKernelTest, PodTrafficLeavesWithTheNodeAddressOnlyOutsideTheClust
   ASSERT_EQ(t.peer.run("ip route add 10.244.1.0/24 via 10.244.2.1"), 0);
   // Without the table: the outside world cannot answer a pod address.
   EXPECT_EQ(t.sourceSeen(t.pod, t.ext, "192.168.77.2"), "");
-  reconcile::MasqueradeRules r{prefixes({"10.244.1.0/24"}),
-                               prefixes({"10.244.1.0/24", "10.244.2.0/24"})};
+  masquerade::MasqueradeRules r{prefixes({"10.244.1.0/24"}),
+                                prefixes({"10.244.1.0/24", "10.244.2.0/24"})};
   // The shape alone, sets empty: nothing is masqueraded yet, not even pod to pod.
   inside(t.node,
-         [&](KernelHost& host) { ASSERT_TRUE(host.nft(reconcile::masqueradeScript(r)).ok()); });
+         [&](KernelHost& host) { ASSERT_TRUE(host.nft(masquerade::masqueradeScript(r)).ok()); });
   EXPECT_EQ(t.sourceSeen(t.pod, t.peer, "10.244.2.2"), "10.244.1.2");
   inside(t.node, [&](KernelHost& host) {
-    ASSERT_TRUE(host.nftElements(reconcile::masqueradeElements(r)).ok());
+    ASSERT_TRUE(host.nftElements(masquerade::masqueradeElements(r)).ok());
   });
   EXPECT_EQ(t.sourceSeen(t.pod, t.ext, "192.168.77.2"), "192.168.77.1");
   // Pod to pod across nodes keeps the pod's address.

@@ -8,9 +8,9 @@
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
 #include "controller/agent/kernel_host.h"
-#include "controller/agent/kernel_route_table.h"
-#include "controller/reconcile/reconciler.h"
-#include "controller/reconcile/vxlan.h"
+#include "controller/routes/kernel_route_table.h"
+#include "controller/routes/reconciler.h"
+#include "controller/routes/vxlan.h"
 #include "tests/support/netns_fixture.h"
 
 namespace routelet::agent {
@@ -41,8 +41,8 @@ void inside(const TestNetns& ns, F f) {
 
 netlink::VxlanSpec spec(netlink::Handle& nl, const std::string& local) {
   netlink::VxlanSpec s;
-  s.name = reconcile::vxlanDeviceName(ip::Family::kV4);
-  s.mac = reconcile::vtepMac(*ip::Prefix::parse("10.244.1.0/24"));
+  s.name = routes::vxlanDeviceName(ip::Family::kV4);
+  s.mac = routes::vtepMac(*ip::Prefix::parse("10.244.1.0/24"));
   s.mtu = 1450;
   s.info.vni = 1;
   s.info.port = 8472;
@@ -115,12 +115,12 @@ TEST(VxlanKernelTest, ReconcilerWritesPrunesAndHealsOnlyItsOwnEntries) {
   inside(ns, [&](netlink::Handle& nl, KernelHost& host) {
     auto device = host.ensureVxlan(spec(nl, "192.168.1.11"), kVtep);
     ASSERT_TRUE(device.ok()) << device.error().message;
-    reconcile::SelfInfo self;
+    routes::SelfInfo self;
     self.name = "node1";
     self.podCIDRs = {*ip::Prefix::parse("10.244.1.0/24")};
     self.nodeIPs = {*ip::Address::parse("192.168.1.11")};
     self.onLink = {*ip::Prefix::parse("192.168.1.0/24")};
-    self.mode = reconcile::Mode::kAuto;
+    self.mode = routes::Mode::kAuto;
     self.tunnelV4 = *device;
     auto node = [](const std::string& name, const std::string& ip, const std::string& cidr) {
       model::Node n;
@@ -129,12 +129,12 @@ TEST(VxlanKernelTest, ReconcilerWritesPrunesAndHealsOnlyItsOwnEntries) {
       n.podCIDRs = {*ip::Prefix::parse(cidr)};
       return n;
     };
-    reconcile::NodeCache cache;
+    model::NodeCache cache;
     cache.replaceAll({node("node1", "192.168.1.11", "10.244.1.0/24"),
                       node("node2", "192.168.1.12", "10.244.2.0/24"),
                       node("node3", "192.168.2.13", "10.244.3.0/24")});
     KernelRouteTable table(nl);
-    reconcile::Reconciler reconciler(table);
+    routes::Reconciler reconciler(table);
     auto report = reconciler.reconcile(cache, self, true);
     ASSERT_TRUE(report.ok()) << (report.dumpError ? report.dumpError->message : "");
     EXPECT_EQ(report.direct, 1u);

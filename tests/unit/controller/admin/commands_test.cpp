@@ -74,13 +74,13 @@ struct CommandRun {
 
 CommandRun status(FakeSystem& s, std::vector<std::string> args) {
   std::ostringstream out, err;
-  int code = runStatusOn(s, agent::Options{}, args, out, err);
+  int code = runStatusOn(s, config::Options{}, args, out, err);
   return {code, out.str(), err.str()};
 }
 
 CommandRun cleanup(FakeSystem& s, std::vector<std::string> args) {
   std::ostringstream out, err;
-  int code = runCleanupOn(s, agent::Options{}, args, out, err);
+  int code = runCleanupOn(s, config::Options{}, args, out, err);
   return {code, out.str(), err.str()};
 }
 

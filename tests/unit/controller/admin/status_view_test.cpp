@@ -6,13 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/unit/controller/admin/fake_system.h"
-#include "tests/unit/controller/reconcile/builders.h"
+#include "tests/unit/controller/routes/builders.h"
 
 namespace routelet::admin {
 namespace {
 
-using reconcile::testing::addr;
-using reconcile::testing::prefix;
+using routes::testing::addr;
+using routes::testing::prefix;
 using testing::vxlanLink;
 
 netlink::Route route(const char* dst, const char* via, uint8_t proto) {

@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "controller/reconcile/fake_route_table.h"
-#include "tests/unit/controller/reconcile/builders.h"
+#include "controller/routes/fake_route_table.h"
+#include "tests/unit/controller/routes/builders.h"
 
 namespace routelet::agent {
 namespace {
@@ -55,7 +55,7 @@ class FakeHost : public HostEdge {
     }
     return okStatus();
   }
-  Status nftElements(const std::vector<reconcile::SetChange>& changes) override {
+  Status nftElements(const std::vector<masquerade::SetChange>& changes) override {
     elementWrites.push_back(changes);
     if (elementFailures > 0) {
       --elementFailures;
@@ -87,7 +87,7 @@ class FakeHost : public HostEdge {
   std::string vxlanError;            // set: ensureVxlan fails with it
   std::vector<std::string> scripts;  // nft scripts run, in order
   int nftFailures = 0;               // the next this many nft scripts fail
-  std::vector<std::vector<reconcile::SetChange>> elementWrites;  // set element transactions
+  std::vector<std::vector<masquerade::SetChange>> elementWrites;  // set element transactions
   int elementFailures = 0;  // the next this many element transactions fail
   int bridgeNetfilterCalls = 0;
   std::string bridgeNetfilterError;
@@ -119,7 +119,7 @@ class AgentTest : public ::testing::Test {
     options_.nodeName = "node1";
     options_.cniConfDir = "/etc/cni/net.d";
     // Most tests are about direct routes; the VXLAN ones set auto or vxlan themselves.
-    options_.mode = reconcile::Mode::kHostGw;
+    options_.mode = routes::Mode::kHostGw;
   }
   Agent& agent() {
     if (!agent_) {
@@ -154,7 +154,7 @@ class AgentTest : public ::testing::Test {
   Options options_;
   std::mutex filesMu_;
   FakeHost host_;
-  reconcile::FakeRouteTable table_;
+  routes::FakeRouteTable table_;
   Metrics metrics_;
   std::vector<std::string> patches_;  // those sent successfully
   std::atomic<int> patchCalls_{0};
@@ -421,9 +421,9 @@ namespace {
 
 // --- targeted passes: peer events and heals after a clean whole pass, without a dump
 
-using reconcile::testing::makeRoute;
+using routes::testing::makeRoute;
 
-std::string gatewayOf(const reconcile::FakeRouteTable& table, const std::string& dst) {
+std::string gatewayOf(const routes::FakeRouteTable& table, const std::string& dst) {
   for (const auto& r : table.routes())
     if (r.dst.str() == dst) return r.gateway ? r.gateway->str() : "";
   return "none";
@@ -702,12 +702,12 @@ netlink::Event nftCommit(uint32_t pid, std::vector<std::pair<uint8_t, std::strin
 }
 constexpr uint8_t kInet = 1;  // NFPROTO_INET
 
-reconcile::MasqueradeRules threeNodeRules() {
+masquerade::MasqueradeRules threeNodeRules() {
   return {{*ip::Prefix::parse("10.244.1.0/24")},
           {*ip::Prefix::parse("10.244.1.0/24"), *ip::Prefix::parse("10.244.2.0/24"),
            *ip::Prefix::parse("10.244.3.0/24")}};
 }
-reconcile::SetChange exempt(bool add, const std::string& key) {
+masquerade::SetChange exempt(bool add, const std::string& key) {
   return {"exempt_v4_24", ip::Family::kV4, add, {*ip::Address::parse(key)}};
 }
 
@@ -715,9 +715,9 @@ TEST_F(AgentTest, MasqueradeTableIsWrittenWholeAtTheFirstPassAndNotAgainWhenNoth
   agent().nodesListed(threeNodes());
   agent().pass();
   ASSERT_EQ(host_.scripts.size(), 1u);
-  EXPECT_EQ(host_.scripts[0], reconcile::masqueradeScript(threeNodeRules()));
+  EXPECT_EQ(host_.scripts[0], masquerade::masqueradeScript(threeNodeRules()));
   ASSERT_EQ(host_.elementWrites.size(), 1u);
-  EXPECT_EQ(host_.elementWrites[0], reconcile::masqueradeElements(threeNodeRules()));
+  EXPECT_EQ(host_.elementWrites[0], masquerade::masqueradeElements(threeNodeRules()));
   agent().requestPass();
   agent().pass();
   EXPECT_EQ(host_.scripts.size(), 1u);
@@ -746,11 +746,12 @@ TEST_F(AgentTest, ANewPeerIsExemptedByAnElementUpdateInTheTargetedPass) {
   agent().pass();
   EXPECT_EQ(agent().passes(), wholePasses);  // targeted
   ASSERT_EQ(host_.elementWrites.size(), 2u);
-  EXPECT_EQ(host_.elementWrites[1], std::vector<reconcile::SetChange>{exempt(true, "10.244.4.0")});
+  EXPECT_EQ(host_.elementWrites[1], std::vector<masquerade::SetChange>{exempt(true, "10.244.4.0")});
   agent().nodeDeleted("node2");
   agent().pass();
   ASSERT_EQ(host_.elementWrites.size(), 3u);
-  EXPECT_EQ(host_.elementWrites[2], std::vector<reconcile::SetChange>{exempt(false, "10.244.2.0")});
+  EXPECT_EQ(host_.elementWrites[2],
+            std::vector<masquerade::SetChange>{exempt(false, "10.244.2.0")});
   EXPECT_EQ(host_.scripts.size(), 1u);  // the shape never changed
 }
 
@@ -827,7 +828,7 @@ TEST_F(AgentTest, MasqueradeOffRemovesTheTableOnceAndIgnoresTheMonitor) {
   agent().nodesListed(threeNodes());
   agent().pass();
   ASSERT_EQ(host_.scripts.size(), 1u);
-  EXPECT_EQ(host_.scripts[0], reconcile::masqueradeRemovalScript());
+  EXPECT_EQ(host_.scripts[0], masquerade::masqueradeRemovalScript());
   agent().kernelEvents({nftCommit(4242, {{kInet, "routelet"}})});
   agent().requestPass();
   agent().pass();
@@ -843,7 +844,7 @@ TEST_F(AgentTest, NonMasqueradeCIDRsAreExempt) {
   agent().pass();
   ASSERT_EQ(host_.elementWrites.size(), 1u);
   EXPECT_EQ(host_.elementWrites[0][0],
-            (reconcile::SetChange{
+            (masquerade::SetChange{
                 "exempt_v4_12", ip::Family::kV4, true, {*ip::Address::parse("172.16.0.0")}}));
 }
 
@@ -920,7 +921,7 @@ netlink::Event neighborEvent(netlink::Event::Kind kind, const netlink::Neighbor&
 }
 
 TEST_F(AgentTest, AutoReachesOnLinkPeersDirectlyAndTheRestOverVxlan) {
-  options_.mode = reconcile::Mode::kAuto;
+  options_.mode = routes::Mode::kAuto;
   options_.vxlanVNI = 42;
   agent().nodesListed(twoSegments());
   agent().pass();
@@ -964,7 +965,7 @@ TEST_F(AgentTest, AutoReachesOnLinkPeersDirectlyAndTheRestOverVxlan) {
 }
 
 TEST_F(AgentTest, VxlanEntriesRemovedOrChangedByHandComeBackAndOwnEchoesDoNot) {
-  options_.mode = reconcile::Mode::kAuto;
+  options_.mode = routes::Mode::kAuto;
   agent().nodesListed(twoSegments());
   agent().pass();
   auto wanted = table_.allNeighbors();
@@ -1004,7 +1005,7 @@ TEST_F(AgentTest, VxlanEntriesRemovedOrChangedByHandComeBackAndOwnEchoesDoNot) {
 }
 
 TEST_F(AgentTest, APeerMovingSegmentsSwitchesPathInATargetedPass) {
-  options_.mode = reconcile::Mode::kAuto;
+  options_.mode = routes::Mode::kAuto;
   agent().nodesListed(twoSegments());
   agent().pass();
   uint64_t passes = agent().passes();
@@ -1047,7 +1048,7 @@ TEST_F(AgentTest, HostGwRemovesVxlanDevicesAndReportsOffLinkPeers) {
 }
 
 TEST_F(AgentTest, AVxlanDeviceThatCannotBeMadeDegradesButKeepsDirectPeers) {
-  options_.mode = reconcile::Mode::kAuto;
+  options_.mode = routes::Mode::kAuto;
   host_.vxlanError = "create routelet.vxlan: Operation not supported";
   agent().nodesListed(twoSegments());
   agent().pass();
@@ -1066,7 +1067,7 @@ TEST_F(AgentTest, AVxlanDeviceThatCannotBeMadeDegradesButKeepsDirectPeers) {
 }
 
 TEST_F(AgentTest, ModeVxlanEncapsulatesEvenOnLinkPeers) {
-  options_.mode = reconcile::Mode::kVxlan;
+  options_.mode = routes::Mode::kVxlan;
   agent().nodesListed(twoSegments());
   agent().pass();
   for (const auto& r : table_.routes()) EXPECT_TRUE(r.onlink) << netlink::describe(r);
@@ -1074,7 +1075,7 @@ TEST_F(AgentTest, ModeVxlanEncapsulatesEvenOnLinkPeers) {
 }
 
 TEST_F(AgentTest, LosingTheNodeIPReconnectsTheWatchAndAnyAddressChangeRedoesTheHost) {
-  options_.mode = reconcile::Mode::kAuto;
+  options_.mode = routes::Mode::kAuto;
   int reconnects = 0;
   agent().onNodeAddressGone([&] { ++reconnects; });
   agent().nodesListed(twoSegments());
@@ -1103,7 +1104,7 @@ TEST_F(AgentTest, LosingTheNodeIPReconnectsTheWatchAndAnyAddressChangeRedoesTheH
 
 TEST_F(AgentTest, TheLoopWakesForAVxlanEntryHeal) {
   // pass() alone hides it: run() must count a disturbed entry as work to do.
-  options_.mode = reconcile::Mode::kAuto;
+  options_.mode = routes::Mode::kAuto;
   agent().nodesListed(twoSegments());
   agent().pass();
   auto wanted = table_.allNeighbors();

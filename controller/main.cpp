@@ -1,0 +1,248 @@
+// routelet: the per-node agent. Only wiring: options, edges, threads, signals.
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <thread>
+
+#include "common/base/log.h"
+#include "common/fs/files.h"
+#include "common/netlink/netlink.h"
+#include "controller/admin/commands.h"
+#include "controller/agent/agent.h"
+#include "controller/agent/http_endpoints.h"
+#include "controller/agent/kernel_host.h"
+#include "controller/kube/http_api_client.h"
+#include "controller/kube/kubeconfig.h"
+#include "controller/kube/node_watcher.h"
+#include "controller/routes/kernel_route_table.h"
+
+extern char** environ;
+
+namespace routelet::agent {
+namespace {
+
+using config::Environment;
+using config::parseInvocation;
+using config::usage;
+
+Environment currentEnvironment() {
+  Environment env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+int fail(const std::string& message) {
+  log::error(message);
+  return 1;
+}
+
+int runAgent(const Options& options) {
+  if (options.nodeName.empty()) {
+    return fail("no node name: set --node-name or NODE_NAME (the DaemonSet passes spec.nodeName)");
+  }
+  // Signals are taken by one thread with sigwait. Blocked first, before any thread exists
+  // (cpprestsdk starts its pool with the first client), so every thread inherits the mask
+  // and SIGTERM always reaches sigwait instead of killing the process.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Memory: one malloc arena per thread is glibc's default, and arenas keep what a burst
+  // (the initial LIST of thousands of Nodes) freed. The agent is not malloc-bound.
+  mallopt(M_ARENA_MAX, 2);
+  // A whole pass at 5000 Nodes builds vectors and strings of hundreds of KiB. Fixed
+  // thresholds keep them in mmap (returned on free) and let the heap shrink; glibc's
+  // default raises both after the first such free and then keeps every peak.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+  kube::configureHttpThreads(4);
+  auto access = options.kubeconfig.empty() ? kube::inClusterAccess()
+                                           : kube::loadKubeconfig(options.kubeconfig);
+  if (!access) return fail("API access: " + access.error().message);
+  kube::HttpApiOptions apiOptions;
+  apiOptions.decode.annotationsOnlyFor = options.nodeName;
+  auto api = kube::makeHttpApiClient(*access, apiOptions);
+  if (!api) return fail("API client: " + api.error().message);
+  auto nl = netlink::Handle::open();
+  if (!nl) return fail("netlink: " + nl.error().message);
+
+  std::atomic<bool> stop{false};
+  Metrics metrics;
+  KernelHost host(*nl);
+  KernelRouteTable table(*nl);
+  kube::Cancellation patchCancel;
+  Agent agent(
+      options, host, table,
+      [&](const std::string& patch) -> PatchResult {
+        auto st = (*api)->patchNodeStatus(options.nodeName, patch, kube::PatchType::kStrategicMerge,
+                                          &patchCancel);
+        if (!st.ok) return {makeError(st.message), st.retryAfter};
+        return okStatus();
+      },
+      metrics);
+
+  kube::NodeWatcher watcher(**api, {[&](std::vector<model::Node>&& nodes) {
+                                      agent.nodesListed(std::move(nodes));
+                                      // Give back what decoding the LIST pages left free in the
+                                      // heap.
+                                      malloc_trim(0);
+                                    },
+                                    [&](kube::WatchEventType type, const model::Node& node) {
+                                      if (type == kube::WatchEventType::kDeleted)
+                                        agent.nodeDeleted(node.name);
+                                      else
+                                        agent.nodeUpserted(node);
+                                    }});
+
+  metrics.declare("routelet_api_requests_total", Metrics::Type::kCounter,
+                  "Kubernetes API responses by HTTP code (0: no response).");
+  auto refreshApiMetrics = [&] {
+    for (const auto& [code, n] : (*api)->requestCounts()) {
+      metrics.set("routelet_api_requests_total", {{"code", std::to_string(code)}},
+                  static_cast<double>(n));
+    }
+    // Every watch after the first one is a restart: a timeout, a disconnect or a relist.
+    auto stats = watcher.stats();
+    metrics.set("routelet_watch_restarts_total", {},
+                static_cast<double>(stats.watches > 0 ? stats.watches - 1 : 0));
+  };
+
+  auto renderMetrics = [&] {
+    refreshApiMetrics();
+    return metrics.render();
+  };
+  auto endpoints = HttpEndpoints::start(
+      options.listen, {[&]() -> std::pair<bool, std::string> {
+                         auto age = std::chrono::steady_clock::now() - agent.lastLoop();
+                         bool alive = age < std::chrono::seconds(30);
+                         return {alive, alive ? "ok" : "reconcile loop stuck"};
+                       },
+                       [&]() -> std::pair<bool, std::string> {
+                         auto h = agent.health();
+                         if (h.ready()) return {true, "ok"};
+                         return {false, h.notReadyReason.empty() ? "not ready" : h.notReadyReason};
+                       },
+                       renderMetrics});
+  if (!endpoints) return fail(endpoints.error().message);
+  // Metrics for a Prometheus off the node, without the probes: the one address beside
+  // loopback that an operator chose to open.
+  std::unique_ptr<HttpEndpoints> metricsEndpoint;
+  if (!options.metricsListen.empty()) {
+    auto started = HttpEndpoints::start(options.metricsListen, {{}, {}, renderMetrics});
+    if (!started) return fail(started.error().message);
+    metricsEndpoint = std::move(*started);
+  }
+
+  std::thread signalThread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+              ": stopping; routes, bridge and CNI config stay in place");
+    stop = true;
+    patchCancel.cancel();  // a patch in flight must not hold up the exit
+    agent.wake();
+  });
+
+  // The kernel tells the agent at once when one of its routes or the bridge goes away,
+  // so a route deleted by hand is back in milliseconds, not after a resync period; and
+  // likewise when another process changes the masquerade table.
+  auto watchKernel = [&](Result<netlink::Monitor> monitor, const char* what,
+                         const std::function<void()>& unavailable) {
+    if (!monitor) {
+      log::error(std::string(what) + ": " + monitor.error().message +
+                 "; relying on the periodic resync");
+      if (unavailable) unavailable();
+      return;
+    }
+    while (!stop) {
+      auto events = monitor->wait(std::chrono::milliseconds(200));
+      if (!events) {
+        if (events.error().code == ENOBUFS) agent.kernelEventsLost();
+        continue;
+      }
+      if (!events->empty()) agent.kernelEvents(*events);
+    }
+  };
+  agent.onNodeAddressGone([&] {
+    log::info("a node IP was removed from this node: reconnecting the Node watch");
+    watcher.reconnect();
+  });
+  std::thread monitorThread(
+      // Neighbour changes only matter with VXLAN devices to heal; on a busy node they are the
+      // bulk of the rtnetlink traffic.
+      [&] {
+        watchKernel(netlink::Monitor::open(options.mode != routes::Mode::kHostGw),
+                    "netlink monitor", nullptr);
+      });
+  std::thread nftMonitorThread([&] {
+    if (options.masquerade)
+      watchKernel(netlink::Monitor::openNftables(), "nf_tables monitor",
+                  [&] { agent.nftMonitorUnavailable(); });
+  });
+
+  log::info("routelet " ROUTELET_VERSION_STRING " starting on node " + options.nodeName + " (API " +
+            access->server + ", " + access->origin + ")");
+  watcher.start();
+  agent.run(stop);
+  watcher.stop();
+  patchCancel.cancel();
+  monitorThread.join();
+  nftMonitorThread.join();
+  (*endpoints)->stop();
+  if (metricsEndpoint) metricsEndpoint->stop();
+  if (signalThread.joinable()) {
+    // Normal exit happens only after a signal; the thread has already returned.
+    signalThread.join();
+  }
+  log::info("stopped");
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  log::setComponent("routelet");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto inv = parseInvocation(args, currentEnvironment(),
+                             [](const std::string& path) { return fs::readFile(path); });
+  if (!inv) {
+    std::fprintf(stderr, "routelet: %s\n\n%s", inv.error().message.c_str(), usage().c_str());
+    return 2;
+  }
+  log::setLevel(inv->options.logLevel);
+  if (inv->command == "help") {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (inv->command == "version") {
+    std::puts("routelet " ROUTELET_VERSION_STRING);
+    return 0;
+  }
+  if (inv->command == "status")
+    return admin::runStatus(inv->options, inv->rest, std::cout, std::cerr);
+  if (inv->command == "cleanup")
+    return admin::runCleanup(inv->options, inv->rest, std::cout, std::cerr);
+  if (!inv->rest.empty()) {
+    std::fprintf(stderr, "routelet: unknown argument \"%s\"\n\n%s", inv->rest[0].c_str(),
+                 usage().c_str());
+    return 2;
+  }
+  return runAgent(inv->options);
+}
+
+}  // namespace
+}  // namespace routelet::agent
+
+int main(int argc, char** argv) {
+  return routelet::agent::main(argc, argv);
+}

@@ -1,0 +1,184 @@
+#include "controller/status/agent_status.h"
+
+#include <nlohmann/json.hpp>
+
+namespace routelet::status {
+namespace {
+
+using nlohmann::json;
+
+std::string text(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A value as an error message shows it: JSON, cut short (a damaged file can hold anything).
+std::string shown(const json& value) {
+  std::string s = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  return s.size() > 60 ? s.substr(0, 60) + "..." : s;
+}
+
+// An optional boolean: absent is an older agent; any other type is an error.
+Result<std::optional<bool>> flagOf(const json& obj, const std::string& field, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return std::optional<bool>();
+  if (!it->is_boolean()) return makeError(field + " " + shown(*it) + ": want true or false");
+  return std::optional<bool>(it->get<bool>());
+}
+
+// {"enabled": bool, "detail": "...", "error": "...", "table": "..."}: only "enabled" is
+// always written.
+Result<std::optional<FeatureStatus>> featureOf(const json& doc, const std::string& key) {
+  auto it = doc.find(key);
+  if (it == doc.end()) return std::optional<FeatureStatus>();
+  if (!it->is_object()) return makeError(key + " " + shown(*it) + ": want an object");
+  FeatureStatus f;
+  auto enabled = flagOf(*it, key + ".enabled", "enabled");
+  if (!enabled) return enabled.error();
+  if (!*enabled) return makeError(key + ".enabled: missing");
+  f.enabled = **enabled;
+  for (auto [name, target] : {std::pair{"detail", &f.detail}, std::pair{"error", &f.error},
+                              std::pair{"table", &f.table}}) {
+    auto v = it->find(name);
+    if (v == it->end()) continue;
+    if (!v->is_string()) return makeError(key + "." + name + " " + shown(*v) + ": want a string");
+    *target = v->get<std::string>();
+  }
+  return std::optional<FeatureStatus>(std::move(f));
+}
+
+// A count: absent is 0 (an older agent, or a mode that writes none); a negative or
+// fractional number is an error.
+Result<uint64_t> countOf(const json& obj, const std::string& field, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return uint64_t{0};
+  if (!it->is_number_unsigned()) return makeError(field + " " + shown(*it) + ": want a count");
+  return it->get<uint64_t>();
+}
+
+Result<VxlanDeviceRecord> vxlanDeviceOf(const json& d) {
+  if (!d.is_object()) return makeError("vxlan.devices[] " + shown(d) + ": want an object");
+  VxlanDeviceRecord r;
+  r.name = text(d, "name");
+  if (r.name.empty()) return makeError("vxlan.devices[].name: missing");
+  auto ready = flagOf(d, "vxlan device " + r.name + " ready", "ready");
+  if (!ready) return ready.error();
+  r.ready = ready->value_or(false);
+  r.mac = text(d, "mac");
+  return r;
+}
+
+// {"mode": "auto", "devices": [{"name", "ready", "mac"}], "direct": N, "encapsulated": N,
+// "entries": N}: only "mode" is always written.
+Result<std::optional<VxlanStatus>> vxlanOf(const json& doc) {
+  auto it = doc.find("vxlan");
+  if (it == doc.end()) return std::optional<VxlanStatus>();
+  if (!it->is_object()) return makeError("vxlan " + shown(*it) + ": want an object");
+  VxlanStatus v;
+  v.mode = text(*it, "mode");
+  if (v.mode.empty()) return makeError("vxlan.mode: missing");
+  if (auto d = it->find("devices"); d != it->end()) {
+    if (!d->is_array()) return makeError("vxlan.devices " + shown(*d) + ": want an array");
+    for (const auto& entry : *d) {
+      auto device = vxlanDeviceOf(entry);
+      if (!device) return device.error();
+      v.devices.push_back(std::move(*device));
+    }
+  }
+  for (auto [key, target] :
+       {std::pair{"direct", &v.direct}, std::pair{"encapsulated", &v.encapsulated},
+        std::pair{"entries", &v.entries}}) {
+    auto n = countOf(*it, std::string("vxlan.") + key, key);
+    if (!n) return n.error();
+    *target = *n;
+  }
+  return std::optional<VxlanStatus>(std::move(v));
+}
+
+Result<ip::Family> familyOf(const json& peer) {
+  std::string f = text(peer, "family");
+  if (f == "4") return ip::Family::kV4;
+  if (f == "6") return ip::Family::kV6;
+  return makeError("peers[].family \"" + f + "\": want \"4\" or \"6\"");
+}
+
+Result<PeerRecord> peerOf(const json& p) {
+  if (!p.is_object()) return makeError("peers[]: want an object");
+  PeerRecord r;
+  r.node = text(p, "node");
+  if (r.node.empty()) return makeError("peers[].node: missing");
+  auto family = familyOf(p);
+  if (!family) return family.error().wrap("peer " + r.node);
+  r.family = *family;
+  if (auto c = text(p, "podCIDR"); !c.empty()) {
+    auto prefix = ip::Prefix::parse(c);
+    if (!prefix) return prefix.error().wrap("peer " + r.node + " podCIDR \"" + c + "\"");
+    r.podCIDR = *prefix;
+  }
+  if (auto a = text(p, "nodeIP"); !a.empty()) {
+    auto addr = ip::Address::parse(a);
+    if (!addr) return addr.error().wrap("peer " + r.node + " nodeIP \"" + a + "\"");
+    r.nodeIP = *addr;
+  }
+  r.state = text(p, "state");
+  if (r.state.empty()) return makeError("peer " + r.node + ": state missing");
+  r.detail = text(p, "detail");
+  r.path = text(p, "path");
+  return r;
+}
+
+Result<AgentStatus> decode(const json& doc) {
+  if (!doc.is_object()) return makeError("want a JSON object");
+  AgentStatus s;
+  s.node = text(doc, "node");
+  s.ready = doc.value("ready", false);
+  s.notReadyReason = text(doc, "notReadyReason");
+  s.state = text(doc, "state");
+  s.bridge = text(doc, "bridge");
+  s.mtu = doc.value("mtu", 0u);
+  s.cniConfig = text(doc, "cniConfig");
+  s.routeProtocol = doc.value("routeProtocol", 0);
+  for (const auto& c : doc.value("podCIDRs", json::array())) {
+    auto prefix = c.is_string() ? ip::Prefix::parse(c.get<std::string>())
+                                : Result<ip::Prefix>(makeError("not a string"));
+    if (!prefix) return prefix.error().wrap("podCIDRs " + c.dump());
+    s.podCIDRs.push_back(*prefix);
+  }
+  for (const auto& a : doc.value("nodeIPs", json::array())) {
+    auto addr = a.is_string() ? ip::Address::parse(a.get<std::string>())
+                              : Result<ip::Address>(makeError("not a string"));
+    if (!addr) return addr.error().wrap("nodeIPs " + a.dump());
+    s.nodeIPs.push_back(*addr);
+  }
+  auto masquerade = featureOf(doc, "masquerade");
+  if (!masquerade) return masquerade.error();
+  s.masquerade = std::move(*masquerade);
+  auto bridgeNetfilter = featureOf(doc, "bridgeNetfilter");
+  if (!bridgeNetfilter) return bridgeNetfilter.error();
+  s.bridgeNetfilter = std::move(*bridgeNetfilter);
+  auto hairpin = flagOf(doc, "hairpin", "hairpin");
+  if (!hairpin) return hairpin.error();
+  s.hairpin = *hairpin;
+  auto vxlan = vxlanOf(doc);
+  if (!vxlan) return vxlan.error();
+  s.vxlan = std::move(*vxlan);
+  for (const auto& p : doc.value("peers", json::array())) {
+    auto peer = peerOf(p);
+    if (!peer) return peer.error();
+    s.peers.push_back(std::move(*peer));
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<AgentStatus> parseAgentStatus(const std::string& text) {
+  // nlohmann throws on syntax and on type mismatches in value(); neither leaves here.
+  try {
+    return decode(json::parse(text));
+  } catch (const json::exception& e) {
+    return makeError(std::string("not the agent's status JSON: ") + e.what());
+  }
+}
+
+}  // namespace routelet::status
