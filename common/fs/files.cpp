@@ -161,4 +161,15 @@ Result<int> Dir::openFile(const std::string& name, int flags, int mode,
   return fd;
 }
 
+Result<bool> writeIfChanged(const std::string& path, const std::string& content) {
+  auto current = readFile(path, content.size() + 1);
+  if (current && *current == content) return false;
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    if (auto st = makeDirs(path.substr(0, slash)); !st) return st.error();
+  }
+  if (auto st = writeAtomic(path, content); !st) return st.error();
+  return true;
+}
+
 }  // namespace routelet::fs

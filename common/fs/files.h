@@ -19,6 +19,11 @@ enum class Durability { kDurable, kAtomicOnly };
 Status writeAtomic(const std::string& path, const std::string& content, int mode = 0644,
                    Durability durability = Durability::kDurable);
 
+// writeAtomic (making the directory when missing), only when the file's content differs;
+// returns whether it wrote. The agent rewrites its CNI config and status file this way, so a
+// runtime watching the directory sees a change only when there is one.
+Result<bool> writeIfChanged(const std::string& path, const std::string& content);
+
 // Whole file into a string; bounded so a hostile or runaway file cannot exhaust memory.
 Result<std::string> readFile(const std::string& path, size_t maxBytes = 1 << 20);
 
