@@ -1,4 +1,5 @@
-// routelet: the per-node agent. Only wiring: options, edges, threads, signals.
+// routelet: the per-node agent, and the admin's commands on a node. Only wiring: options,
+// edges, controllers, threads, signals.
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,20 +17,49 @@
 #include "controller/admin/commands.h"
 #include "controller/agent/agent.h"
 #include "controller/agent/http_endpoints.h"
-#include "controller/agent/kernel_host.h"
+#include "controller/config/options.h"
 #include "controller/kube/http_api_client.h"
 #include "controller/kube/kubeconfig.h"
 #include "controller/kube/node_watcher.h"
+#include "controller/masquerade/kernel_masquerade_edge.h"
+#include "controller/masquerade/masquerade_controller.h"
+#include "controller/node/kernel_node_edge.h"
+#include "controller/node/node_controller.h"
+#include "controller/publish/publisher.h"
 #include "controller/routes/kernel_route_table.h"
+#include "controller/routes/kernel_tunnel_edge.h"
+#include "controller/routes/routes_controller.h"
 
 extern char** environ;
 
-namespace routelet::agent {
+namespace routelet {
 namespace {
 
+using agent::Metrics;
 using config::Environment;
+using config::Options;
 using config::parseInvocation;
 using config::usage;
+
+// Publishing through the API client (the status subresource of the own Node) and the files.
+class ApiPublishEdge : public publish::PublishEdge {
+ public:
+  ApiPublishEdge(kube::ApiClient& api, std::string node, kube::Cancellation& cancel)
+      : api_(api), node_(std::move(node)), cancel_(cancel) {}
+  publish::PatchResult patchStatus(const std::string& patch) override {
+    auto st = api_.patchNodeStatus(node_, patch, kube::PatchType::kStrategicMerge, &cancel_);
+    if (!st.ok) return {makeError(st.message), st.retryAfter};
+    return okStatus();
+  }
+  Result<bool> writeIfChanged(const std::string& path, const std::string& content) override {
+    return fs::writeIfChanged(path, content);
+  }
+
+ private:
+  kube::ApiClient& api_;
+  std::string node_;
+  kube::Cancellation& cancel_;
+};
 
 Environment currentEnvironment() {
   Environment env;
@@ -80,30 +110,33 @@ int runAgent(const Options& options) {
 
   std::atomic<bool> stop{false};
   Metrics metrics;
-  KernelHost host(*nl);
-  KernelRouteTable table(*nl);
   kube::Cancellation patchCancel;
-  Agent agent(
-      options, host, table,
-      [&](const std::string& patch) -> PatchResult {
-        auto st = (*api)->patchNodeStatus(options.nodeName, patch, kube::PatchType::kStrategicMerge,
-                                          &patchCancel);
-        if (!st.ok) return {makeError(st.message), st.retryAfter};
-        return okStatus();
-      },
-      metrics);
+  node::KernelNodeEdge nodeEdge(*nl);
+  routes::KernelRouteTable table(*nl);
+  routes::KernelTunnelEdge tunnels(*nl);
+  masquerade::KernelMasqueradeEdge nftables;
+  ApiPublishEdge publishEdge(**api, options.nodeName, patchCancel);
+  // The controllers, in the order a pass syncs them: node setup first (the others work from
+  // what it found), routes before masquerade (a new peer's pods are reachable before its
+  // range is exempted), publishing last (it reports what the others did).
+  node::NodeController nodeSetup(options, nodeEdge);
+  routes::RoutesController peerRoutes(config::routesConfig(options), table, tunnels, metrics);
+  masquerade::MasqueradeController egress(options, nftables, metrics);
+  publish::Publisher publisher(options.nodeName, options.runDir, publishEdge);
+  agent::Agent loop({options.nodeName, options.resyncPeriod},
+                    {&nodeSetup, &peerRoutes, &egress, &publisher}, metrics);
 
   kube::NodeWatcher watcher(**api, {[&](std::vector<model::Node>&& nodes) {
-                                      agent.nodesListed(std::move(nodes));
+                                      loop.nodesListed(std::move(nodes));
                                       // Give back what decoding the LIST pages left free in the
                                       // heap.
                                       malloc_trim(0);
                                     },
                                     [&](kube::WatchEventType type, const model::Node& node) {
                                       if (type == kube::WatchEventType::kDeleted)
-                                        agent.nodeDeleted(node.name);
+                                        loop.nodeDeleted(node.name);
                                       else
-                                        agent.nodeUpserted(node);
+                                        loop.nodeUpserted(node);
                                     }});
 
   metrics.declare("routelet_api_requests_total", Metrics::Type::kCounter,
@@ -123,24 +156,24 @@ int runAgent(const Options& options) {
     refreshApiMetrics();
     return metrics.render();
   };
-  auto endpoints = HttpEndpoints::start(
+  auto endpoints = agent::HttpEndpoints::start(
       options.listen, {[&]() -> std::pair<bool, std::string> {
-                         auto age = std::chrono::steady_clock::now() - agent.lastLoop();
+                         auto age = std::chrono::steady_clock::now() - loop.lastLoop();
                          bool alive = age < std::chrono::seconds(30);
                          return {alive, alive ? "ok" : "reconcile loop stuck"};
                        },
                        [&]() -> std::pair<bool, std::string> {
-                         auto h = agent.health();
-                         if (h.ready()) return {true, "ok"};
+                         auto h = loop.health();
+                         if (h.ready) return {true, "ok"};
                          return {false, h.notReadyReason.empty() ? "not ready" : h.notReadyReason};
                        },
                        renderMetrics});
   if (!endpoints) return fail(endpoints.error().message);
   // Metrics for a Prometheus off the node, without the probes: the one address beside
   // loopback that an operator chose to open.
-  std::unique_ptr<HttpEndpoints> metricsEndpoint;
+  std::unique_ptr<agent::HttpEndpoints> metricsEndpoint;
   if (!options.metricsListen.empty()) {
-    auto started = HttpEndpoints::start(options.metricsListen, {{}, {}, renderMetrics});
+    auto started = agent::HttpEndpoints::start(options.metricsListen, {{}, {}, renderMetrics});
     if (!started) return fail(started.error().message);
     metricsEndpoint = std::move(*started);
   }
@@ -152,7 +185,7 @@ int runAgent(const Options& options) {
               ": stopping; routes, bridge and CNI config stay in place");
     stop = true;
     patchCancel.cancel();  // a patch in flight must not hold up the exit
-    agent.wake();
+    loop.wake();
   });
 
   // The kernel tells the agent at once when one of its routes or the bridge goes away,
@@ -169,13 +202,13 @@ int runAgent(const Options& options) {
     while (!stop) {
       auto events = monitor->wait(std::chrono::milliseconds(200));
       if (!events) {
-        if (events.error().code == ENOBUFS) agent.kernelEventsLost();
+        if (events.error().code == ENOBUFS) loop.kernelEventsLost();
         continue;
       }
-      if (!events->empty()) agent.kernelEvents(*events);
+      if (!events->empty()) loop.kernelEvents(*events);
     }
   };
-  agent.onNodeAddressGone([&] {
+  nodeSetup.onNodeAddressGone([&] {
     log::info("a node IP was removed from this node: reconnecting the Node watch");
     watcher.reconnect();
   });
@@ -189,13 +222,13 @@ int runAgent(const Options& options) {
   std::thread nftMonitorThread([&] {
     if (options.masquerade)
       watchKernel(netlink::Monitor::openNftables(), "nf_tables monitor",
-                  [&] { agent.nftMonitorUnavailable(); });
+                  [&] { egress.monitorUnavailable(); });
   });
 
   log::info("routelet " ROUTELET_VERSION_STRING " starting on node " + options.nodeName + " (API " +
             access->server + ", " + access->origin + ")");
   watcher.start();
-  agent.run(stop);
+  loop.run(stop);
   watcher.stop();
   patchCancel.cancel();
   monitorThread.join();
@@ -241,8 +274,8 @@ int main(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace routelet::agent
+}  // namespace routelet
 
 int main(int argc, char** argv) {
-  return routelet::agent::main(argc, argv);
+  return routelet::main(argc, argv);
 }

@@ -8,7 +8,7 @@
 #include "controller/admin/cleanup_plan.h"
 #include "controller/admin/kernel_system.h"
 #include "controller/admin/status_view.h"
-#include "controller/agent/status_report.h"
+#include "controller/status/agent_status.h"
 
 namespace routelet::admin {
 namespace {
@@ -20,7 +20,7 @@ std::string dirOf(const std::string& path) {
 }
 
 std::string statusPathOf(const config::Options& o) {
-  return o.runDir + "/" + agent::kStatusFileName;
+  return o.runDir + "/" + status::kStatusFileName;
 }
 
 // -o json | -ojson | -o=json | --output json | --output=json
@@ -145,7 +145,7 @@ int runStatusOn(System& system, const config::Options& options,
     facts.agentError = text.error().code == ENOENT
                            ? "missing: the agent writes it after its first pass (is it running?)"
                            : text.error().message;
-  } else if (auto parsed = parseAgentStatus(*text); !parsed) {
+  } else if (auto parsed = status::parseAgentStatus(*text); !parsed) {
     facts.agentError = parsed.error().message;
   } else {
     facts.agent = std::move(*parsed);

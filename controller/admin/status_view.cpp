@@ -33,7 +33,7 @@ const netlink::Link* linkNamed(const std::vector<netlink::Link>& links, const st
 // Checks a peer the agent believes programmed against the kernel's main table: a direct
 // route goes via the peer's node IP; a VXLAN one via the peer's VTEP address, on
 // routelet's VXLAN device of the family (reconcile/vxlan.h).
-void verifyProgrammed(PeerView& peer, const PeerRecord& rec, const StatusFacts& facts) {
+void verifyProgrammed(PeerView& peer, const status::PeerRecord& rec, const StatusFacts& facts) {
   if (!rec.podCIDR) return;
   const bool overVxlan = rec.path == "vxlan";
   std::optional<ip::Address> want = rec.nodeIP;
@@ -90,7 +90,7 @@ void assessVxlan(const StatusFacts& facts, StatusView& v) {
     d.info = l->vxlan;
   };
   if (facts.agent && facts.agent->vxlan) {
-    const VxlanStatus& reported = *facts.agent->vxlan;
+    const status::VxlanStatus& reported = *facts.agent->vxlan;
     x.reported = true;
     x.mode = reported.mode;
     x.direct = reported.direct;
@@ -272,7 +272,7 @@ StatusView assessStatus(const StatusFacts& facts) {
   if (!facts.agent) {
     problems.push_back("no agent status in " + facts.statusPath + ": " + facts.agentError);
   } else {
-    const AgentStatus& a = *facts.agent;
+    const status::AgentStatus& a = *facts.agent;
     v.node = a.node;
     v.ready = a.ready;
     v.agentState = a.state;

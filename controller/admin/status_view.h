@@ -12,17 +12,10 @@
 
 namespace routelet::admin {
 
-using status::AgentStatus;
-using status::FeatureStatus;
-using status::parseAgentStatus;
-using status::PeerRecord;
-using status::VxlanDeviceRecord;
-using status::VxlanStatus;
-
 // Everything `status` reads from the node, gathered by the thin edge in commands.cpp.
 struct StatusFacts {
   std::string statusPath;
-  std::optional<AgentStatus> agent;  // empty: see agentError
+  std::optional<status::AgentStatus> agent;  // empty: see agentError
   std::string agentError;
   uint8_t routeProtocol = 201;
   std::vector<netlink::Route> routes;  // the main table, every protocol

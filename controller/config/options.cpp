@@ -437,4 +437,17 @@ std::string usage() {
   return u;
 }
 
+routes::RoutesConfig routesConfig(const Options& o) {
+  routes::RoutesConfig c;
+  c.nodeName = o.nodeName;
+  c.protocol = o.routeProtocol;
+  c.clusterCIDRs = o.clusterCIDRs;
+  c.minPodCIDRLengthV4 = o.minPodCIDRLengthV4;
+  c.minPodCIDRLengthV6 = o.minPodCIDRLengthV6;
+  c.mode = o.mode;
+  c.vxlanVNI = o.vxlanVNI;
+  c.vxlanPort = o.vxlanPort;
+  return c;
+}
+
 }  // namespace routelet::config

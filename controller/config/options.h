@@ -14,6 +14,7 @@
 #include "common/base/log.h"
 #include "common/base/result.h"
 #include "common/ip/address.h"
+#include "controller/routes/routes_config.h"
 #include "controller/routes/vxlan.h"
 
 namespace routelet::config {
@@ -85,5 +86,9 @@ std::string usage();
 // Who uses a route protocol number, when it is one routelet must not take: with another
 // owner's number it would delete that owner's routes as stale. nullptr for a free number.
 const char* routeProtocolOwner(uint8_t protocol);
+
+// What the peer routes controller (and masquerade, which follows its podCIDR rules) reads of
+// the options.
+routes::RoutesConfig routesConfig(const Options& options);
 
 }  // namespace routelet::config

@@ -4,9 +4,9 @@
 #include "common/netlink/netlink.h"
 #include "controller/routes/route_table.h"
 
-namespace routelet::agent {
+namespace routelet::routes {
 
-class KernelRouteTable : public routes::RouteTable {
+class KernelRouteTable : public RouteTable {
  public:
   explicit KernelRouteTable(netlink::Handle& nl) : nl_(nl) {}
   Result<std::vector<netlink::Route>> dump(std::optional<ip::Family> family,
@@ -33,4 +33,4 @@ class KernelRouteTable : public routes::RouteTable {
   netlink::Handle& nl_;
 };
 
-}  // namespace routelet::agent
+}  // namespace routelet::routes

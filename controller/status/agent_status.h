@@ -1,5 +1,6 @@
-// The agent's own account of the node, read back from <run dir>/status.json (written by
-// controller/agent/status_report.cpp after every pass that changes it).
+// The agent's own account of the node, <run dir>/status.json: written by the agent after
+// passes that change it (at most once a second), read by `routelet status` (no API access
+// needed on the node). Writer and reader live here together, so they cannot drift apart.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +67,13 @@ struct AgentStatus {
   std::optional<VxlanStatus> vxlan;  // empty: an agent older than --mode
   std::vector<PeerRecord> peers;
 };
+
+inline constexpr const char* kStatusFileName = "status.json";
+
+// Pure. Compact JSON, one line, "peers" last (5000 of them are read by routelet status,
+// not by eye). Peer names and details come from Node objects; the decoder makes them safe,
+// and should anything slip through, a replaced byte beats a throw.
+std::string writeAgentStatus(const AgentStatus& status);
 
 // Pure. Errors name the field and the value; a status file is written by the agent, so a
 // bad one means a different agent version or a damaged file.

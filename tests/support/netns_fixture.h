@@ -2,7 +2,12 @@
 // always removes, and a loud failure when the test cannot run (not root, tool missing).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
+
+#include "common/netlink/netlink.h"
+#include "common/netlink/netns.h"
 
 namespace routelet::testing {
 
@@ -39,5 +44,19 @@ class TestNetns {
 // Runs a shell command in the current namespace; returns exit status / stdout.
 int shell(const std::string& command);
 std::string shellOutput(const std::string& command);
+
+// Runs f(nl) with this thread inside ns and nl an rtnetlink handle opened there; the thread
+// is back in its own namespace when it returns. Use ASSERTs only from the test body: a
+// failed one here ends this function, not the test.
+template <typename F>
+void inside(const TestNetns& ns, F f) {
+  auto fd = netns::Fd::open(ns.path());
+  ASSERT_TRUE(fd.ok()) << fd.error().message;
+  auto entered = netns::Enter::into(*fd);
+  ASSERT_TRUE(entered.ok()) << entered.error().message;
+  auto nl = netlink::Handle::open();
+  ASSERT_TRUE(nl.ok()) << nl.error().message;
+  f(*nl);
+}
 
 }  // namespace routelet::testing

@@ -3,7 +3,7 @@
 // the same run. See tests/bench/README.md and run-masquerade-bench.
 //
 // Everything runs in one namespace made here (bmq<pid>c-0): this thread enters it, so the
-// agent's KernelHost (a libnftables context per script, one nf_tables socket for the
+// agent's KernelMasqueradeEdge (a libnftables context per script, one nf_tables socket for the
 // elements) and every spawned `nft` act there; the agent's own nf_tables monitor is stood in
 // for by a listener that drains NFNLGRP_NFTABLES as the agent does (the kernel builds its
 // change notices only when someone listens). Only the write is timed: scripts and element
@@ -29,7 +29,7 @@
 
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
-#include "controller/agent/kernel_host.h"
+#include "controller/masquerade/kernel_masquerade_edge.h"
 #include "controller/masquerade/rules.h"
 #include "controller/model/node_cache.h"
 #include "tests/bench/cni/bench_cli.h"
@@ -99,22 +99,22 @@ routes::SelfInfo self(const Settings& s) {
 }
 
 // One set change as an nft command.
-std::string elementCommand(const masquerade::SetChange& c) {
+std::string elementCommand(const routelet::masquerade::SetChange& c) {
   std::string s = std::string(c.add ? "add" : "delete") + " element inet " +
-                  masquerade::kMasqueradeTable + " " + c.set + " { ";
+                  routelet::masquerade::kMasqueradeTable + " " + c.set + " { ";
   for (size_t i = 0; i < c.keys.size(); ++i) s += (i ? ", " : "") + c.keys[i].str();
   return s + " }\n";
 }
 
 // What a script-only implementation runs: the table's shape and every element inline, one
 // file, one transaction. The same content as the agent's two steps, as nft script.
-std::string wholeScript(const masquerade::MasqueradeRules& rules) {
-  std::string s = masquerade::masqueradeScript(rules);
-  for (const auto& c : masquerade::masqueradeElements(rules)) s += elementCommand(c);
+std::string wholeScript(const routelet::masquerade::MasqueradeRules& rules) {
+  std::string s = routelet::masquerade::masqueradeScript(rules);
+  for (const auto& c : routelet::masquerade::masqueradeElements(rules)) s += elementCommand(c);
   return s;
 }
 
-// The agent's allocator settings, as controller/agent/main.cpp makes them before anything
+// The agent's allocator settings, as controller/main.cpp makes them before anything
 // else: fixed mmap and trim thresholds put every allocation of 128 KiB or more that no free
 // chunk of the heap holds in mmap, so each free of one is a munmap, and in a process with
 // more threads a TLB shootdown.
@@ -205,7 +205,7 @@ struct Series {
 
 class Bench {
  public:
-  Bench(const Settings& s, agent::KernelHost& host, std::string dir)
+  Bench(const Settings& s, routelet::masquerade::KernelMasqueradeEdge& host, std::string dir)
       : s_(s), host_(host), dir_(dir) {}
 
   Status run(nlohmann::json& out);
@@ -220,10 +220,10 @@ class Bench {
   }
   // The agent's whole write (syncMasquerade): the shape by libnftables, then every element
   // in one nf_tables transaction.
-  Status agentWhole(const masquerade::MasqueradeRules& rules, const char* what) {
-    if (auto st = host_.nft(masquerade::masqueradeScript(rules)); !st)
+  Status agentWhole(const routelet::masquerade::MasqueradeRules& rules, const char* what) {
+    if (auto st = host_.nft(routelet::masquerade::masqueradeScript(rules)); !st)
       return st.error().wrap(std::string(what) + ": shape");
-    if (auto st = host_.nftElements(masquerade::masqueradeElements(rules)); !st)
+    if (auto st = host_.elements(routelet::masquerade::masqueradeElements(rules)); !st)
       return st.error().wrap(std::string(what) + ": elements");
     return okStatus();
   }
@@ -231,8 +231,8 @@ class Bench {
     if (auto st = host_.nft(text); !st) return st.error().wrap(what);
     return okStatus();
   }
-  Status elements(const std::vector<masquerade::SetChange>& changes, const char* what) {
-    if (auto st = host_.nftElements(changes); !st) return st.error().wrap(what);
+  Status elements(const std::vector<routelet::masquerade::SetChange>& changes, const char* what) {
+    if (auto st = host_.elements(changes); !st) return st.error().wrap(what);
     return okStatus();
   }
   // `nft ARGS...` spawned and reaped: the wall time of the whole exec and nft's CPU time.
@@ -274,7 +274,7 @@ class Bench {
   Result<nlohmann::json> listTable();
 
   const Settings& s_;
-  agent::KernelHost& host_;
+  routelet::masquerade::KernelMasqueradeEdge& host_;
   std::string dir_;
   std::vector<Series> series_;
 };
@@ -296,7 +296,7 @@ Result<nlohmann::json> Bench::listTable() {
   cni::PluginCall call{s_.nft,
                        {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
                        "",
-                       {"-j", "list", "table", "inet", masquerade::kMasqueradeTable}};
+                       {"-j", "list", "table", "inet", routelet::masquerade::kMasqueradeTable}};
   auto outcome = cni::runPlugin(call);
   if (!outcome) return outcome.error();
   if (outcome->exitCode != 0) return makeError("nft list table: " + outcome->err.substr(0, 300));
@@ -318,7 +318,7 @@ Status Bench::run(nlohmann::json& out) {
   (void)joined.upsert(syntheticNode(joiner));
   const std::vector<ip::Prefix> none;
 
-  masquerade::MasqueradeRules rules, rulesJoined;
+  routelet::masquerade::MasqueradeRules rules, rulesJoined;
   auto pure = [&](const char* key, const char* label, const std::function<void()>& f) {
     auto& x = series(key, label);
     for (int i = 0; i < s_.pureReps && !cni::interrupted(); ++i) {
@@ -330,20 +330,21 @@ Status Bench::run(nlohmann::json& out) {
     }
   };
   pure("rules", "masqueradeRules (pure)",
-       [&] { rules = masquerade::masqueradeRules(cache, me, none); });
-  rulesJoined = masquerade::masqueradeRules(joined, me, none);
+       [&] { rules = routelet::masquerade::masqueradeRules(cache, me, none); });
+  rulesJoined = routelet::masquerade::masqueradeRules(joined, me, none);
   std::string shape;
-  std::vector<masquerade::SetChange> all;
-  pure("script", "masqueradeScript (pure)", [&] { shape = masquerade::masqueradeScript(rules); });
+  std::vector<routelet::masquerade::SetChange> all;
+  pure("script", "masqueradeScript (pure)",
+       [&] { shape = routelet::masquerade::masqueradeScript(rules); });
   pure("elements", "masqueradeElements (pure)",
-       [&] { all = masquerade::masqueradeElements(rules); });
-  std::optional<std::vector<masquerade::SetChange>> join, leave;
+       [&] { all = routelet::masquerade::masqueradeElements(rules); });
+  std::optional<std::vector<routelet::masquerade::SetChange>> join, leave;
   pure("update", "masqueradeUpdate, one Node joined (pure)",
-       [&] { join = masquerade::masqueradeUpdate(rules, rulesJoined); });
-  leave = masquerade::masqueradeUpdate(rulesJoined, rules);
+       [&] { join = routelet::masquerade::masqueradeUpdate(rules, rulesJoined); });
+  leave = routelet::masquerade::masqueradeUpdate(rulesJoined, rules);
   if (!join || !leave || join->size() != 1 || (*join)[0].keys.size() != 1 || leave->size() != 1)
     return makeError("masqueradeUpdate found no single-key update for one Node joining");
-  const masquerade::SetChange& added = (*join)[0];
+  const routelet::masquerade::SetChange& added = (*join)[0];
   const std::string joinerKey = added.keys[0].str();
   const std::string joinScript = elementCommand(added);
 
@@ -377,7 +378,7 @@ Status Bench::run(nlohmann::json& out) {
   if (auto st = script(joinScript, "element update by libnftables"); !st) return st;
   if (auto st = elements(*leave, "element delete"); !st) return st;
 
-  const std::string removal = masquerade::masqueradeRemovalScript();
+  const std::string removal = routelet::masquerade::masqueradeRemovalScript();
   using Step = std::function<Status()>;
   // Each case: a timed write from a known state, then an untimed restore to the table of
   // s_.nodes Nodes. The order rotates per repetition, so load drifting over the run falls
@@ -423,7 +424,7 @@ Status Bench::run(nlohmann::json& out) {
        nftTable,
        noop},
       {"shape_agent",
-       "  of the agent's: the shape alone (KernelHost::nft)",
+       "  of the agent's: the shape alone (KernelMasqueradeEdge::nft)",
        noop,
        [&] { return script(shape, "shape"); },
        {},
@@ -444,8 +445,8 @@ Status Bench::run(nlohmann::json& out) {
        "join: masqueradeRules + Update + nftElements",
        noop,
        [&]() -> Status {
-         auto want = masquerade::masqueradeRules(joined, me, none);
-         auto update = masquerade::masqueradeUpdate(rules, want);
+         auto want = routelet::masquerade::masqueradeRules(joined, me, none);
+         auto update = routelet::masquerade::masqueradeUpdate(rules, want);
          if (!update) return makeError("no element update");
          return elements(*update, "element update");
        },
@@ -462,7 +463,7 @@ Status Bench::run(nlohmann::json& out) {
        noop,
        {},
        [&] {
-         return exec({"add", "element", "inet", masquerade::kMasqueradeTable, added.set,
+         return exec({"add", "element", "inet", routelet::masquerade::kMasqueradeTable, added.set,
                       "{ " + joinerKey + " }"});
        },
        unjoin},
@@ -644,11 +645,12 @@ int main(int argc, char** argv) {
                    "                        [--memory-reps 5]\n"
                    "                        [--nft /usr/sbin/nft] [--cluster-cidr CIDR]\n"
                    "                        [--no-listener] [--glibc-malloc] [--json FILE]\n"
-                   "Times the agent's masquerade writes (KernelHost: the shape by libnftables,\n"
+                   "Times the agent's masquerade writes (KernelMasqueradeEdge: the shape by "
+                   "libnftables,\n"
                    "the elements over netlink) beside nft -f of the whole ruleset with the\n"
                    "elements inline, in a namespace it makes and removes. Needs root.\n"
                    "  --glibc-malloc  glibc's default allocator thresholds instead of the\n"
-                   "                  agent's fixed ones (controller/agent/main.cpp)\n"
+                   "                  agent's fixed ones (controller/main.cpp)\n"
                    "  --memory-reps   in-process writes run again this often, untimed, for\n"
                    "                  the peak resident memory each adds (VmHWM)\n";
       return 2;
@@ -680,7 +682,6 @@ int main(int argc, char** argv) {
     cni::NetnsSet spaces("bmq" + std::to_string(::getpid()) + "c");
     auto path = spaces.create();
     std::optional<netns::Enter> entered;
-    std::optional<netlink::Handle> rtnl;
     std::unique_ptr<Listener> listener;
     result = [&]() -> Status {
       if (!path) return path.error();
@@ -689,16 +690,12 @@ int main(int argc, char** argv) {
       auto in = netns::Enter::into(*fd);
       if (!in) return in.error();
       entered.emplace(std::move(*in));
-      // KernelHost wants the rtnetlink handle; the masquerade writes use only their own.
-      auto opened = netlink::Handle::open();
-      if (!opened) return opened.error();
-      rtnl.emplace(std::move(*opened));
       if (s.listener) {
         auto l = Listener::start();
         if (!l) return l.error().wrap("nf_tables listener");
         listener = std::move(*l);
       }
-      agent::KernelHost host(*rtnl);
+      routelet::masquerade::KernelMasqueradeEdge host;
       Bench bench(s, host, dir);
       Status st = bench.run(out);
       all = bench.series();

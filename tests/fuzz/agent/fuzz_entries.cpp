@@ -4,10 +4,16 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "controller/agent/status_report.h"
+#include "controller/agent/agent.h"
 #include "controller/config/options.h"
 #include "controller/kube/node_decode.h"
+#include "controller/node/fake_node_edge.h"
+#include "controller/node/node_controller.h"
+#include "controller/publish/fake_publish_edge.h"
+#include "controller/publish/publisher.h"
 #include "controller/routes/fake_route_table.h"
+#include "controller/routes/fake_tunnel_edge.h"
+#include "controller/routes/routes_controller.h"
 #include "tests/fuzz/support/fuzz_check.h"
 
 namespace routelet::agent::fuzz {
@@ -65,25 +71,28 @@ bool nodeStatus(const uint8_t* data, size_t size) {
   auto listed = kube::decodeNodeList(routelet::fuzz::asText(data, size),
                                      [&](model::Node&& n) { nodes.push_back(std::move(n)); });
   if (!listed) return false;
-  routes::SelfInfo self;
-  self.name = "self";
-  self.podCIDRs = {*ip::Prefix::parse("10.244.0.0/24")};
-  self.nodeIPs = {*ip::Address::parse("192.168.1.10")};
-  self.onLink = {*ip::Prefix::parse("192.168.1.0/24")};
+  Options options;
+  options.nodeName = "self";
+  options.nodeIPs = {*ip::Address::parse("192.168.1.10")};
+  options.mode = routes::Mode::kAuto;
   model::Node own;
-  own.name = self.name;
-  own.podCIDRs = self.podCIDRs;
+  own.name = options.nodeName;
+  own.podCIDRs = {*ip::Prefix::parse("10.244.0.0/24")};
   for (const auto& n : nodes)
-    if (n.name == self.name) own = n;
-  model::NodeCache cache;
-  cache.replaceAll(nodes);
-  cache.upsert(own);
+    if (n.name == own.name) own = n;
+  node::FakeNodeEdge host;
   routes::FakeRouteTable table;
-  auto report = routes::Reconciler(table).reconcile(cache, self, true);
-  PublishedState published;
-  published.podCIDRs = self.podCIDRs;
-  published.nodeIPs = self.nodeIPs;
-  published.state = "ready";
+  routes::FakeTunnelEdge tunnels;
+  publish::FakePublishEdge api;
+  Metrics metrics;
+  node::NodeController setup(options, host);
+  routes::RoutesController peers(config::routesConfig(options), table, tunnels, metrics);
+  publish::Publisher publisher(options.nodeName, options.runDir, api);
+  Agent loop({options.nodeName}, {&setup, &peers, &publisher}, metrics);
+  loop.nodesListed(nodes);
+  loop.nodeUpserted(own);
+  loop.pass();
+  publisher.publishStatus();
   // What the agent writes and sends must parse back (valid UTF-8) and hold no raw
   // control character.
   auto wellFormed = [](std::string_view text) {
@@ -92,8 +101,8 @@ bool nodeStatus(const uint8_t* data, size_t size) {
     check(std::none_of(text.begin(), text.end(),
                        [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
   };
-  wellFormed(statusJson({cache, self, report, published, true, "", "/etc/cni/net.d/x", {}, {}}));
-  if (auto patch = statusPatch(own, published, "2026-01-01T00:00:00Z")) wellFormed(*patch);
+  for (const auto& [path, text] : api.files.all()) wellFormed(text);
+  for (const auto& patch : api.patches) wellFormed(patch);
   return true;
 }
 

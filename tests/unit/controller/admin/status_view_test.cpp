@@ -11,6 +11,11 @@
 namespace routelet::admin {
 namespace {
 
+using status::AgentStatus;
+using status::FeatureStatus;
+using status::PeerRecord;
+using status::VxlanStatus;
+
 using routes::testing::addr;
 using routes::testing::prefix;
 using testing::vxlanLink;

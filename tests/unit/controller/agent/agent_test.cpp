@@ -1,107 +1,31 @@
+// The agent as main.cpp wires it: the loop hosting node setup, peer routes, masquerade and
+// status publishing, each against the fake of its edge.
 #include "controller/agent/agent.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
+#include "controller/masquerade/fake_masquerade_edge.h"
+#include "controller/masquerade/masquerade_controller.h"
+#include "controller/node/fake_node_edge.h"
+#include "controller/node/node_controller.h"
+#include "controller/publish/fake_publish_edge.h"
+#include "controller/publish/publisher.h"
 #include "controller/routes/fake_route_table.h"
+#include "controller/routes/fake_tunnel_edge.h"
+#include "controller/routes/routes_controller.h"
 #include "tests/unit/controller/routes/builders.h"
 
 namespace routelet::agent {
 namespace {
 
-class FakeHost : public HostEdge {
- public:
-  Result<HostFacts> inspect(const std::vector<ip::Address>& nodeIPs, const std::string&) override {
-    HostFacts f;
-    f.onLink = onLink;
-    f.nodeIPMtu = nodeIPs.empty() ? 0 : 1450;
-    f.nodeIPInterface = "eth0";
-    return f;
-  }
-  Status ensureBridge(const std::string& name, uint32_t mtu,
-                      const std::vector<ip::Prefix>& gws) override {
-    ++bridgeCalls;
-    bridgeName = name;
-    bridgeMtu = mtu;
-    gateways = gws;
-    return okStatus();
-  }
-  Status enableForwarding(bool v4, bool v6) override {
-    forwardV4 = v4;
-    forwardV6 = v6;
-    return okStatus();
-  }
-  Result<bool> writeIfChanged(const std::string& path, const std::string& content) override {
-    std::lock_guard<std::mutex> lock(*mu);
-    if (files[path] == content) return false;
-    files[path] = content;
-    ++writes;
-    return true;
-  }
-  bool fileExists(const std::string& path) override { return existing.count(path) > 0; }
-  Result<std::vector<std::string>> pluginVersions(const std::string& path) override {
-    auto it = pluginAnswers.find(path);
-    if (it == pluginAnswers.end()) return makeError(path + ": no such file", ENOENT);
-    return it->second;
-  }
-  Status nft(const std::string& script) override {
-    scripts.push_back(script);
-    if (nftFailures > 0) {
-      --nftFailures;
-      return makeError("nftables: Error: Could not process rule: No such file or directory",
-                       EINVAL);
-    }
-    return okStatus();
-  }
-  Status nftElements(const std::vector<masquerade::SetChange>& changes) override {
-    elementWrites.push_back(changes);
-    if (elementFailures > 0) {
-      --elementFailures;
-      return makeError(
-          "add 1 elements to set inet routelet exempt_v4_24: No such file or directory", ENOENT);
-    }
-    return okStatus();
-  }
-  Result<uint32_t> nftPortId() override { return kPortId; }
-  static constexpr uint32_t kPortId = 77;
-  Result<int> ensureVxlan(const netlink::VxlanSpec& spec, const ip::Prefix& address) override {
-    if (!vxlanError.empty()) return makeError(vxlanError, EOPNOTSUPP);
-    vxlans[spec.name] = {spec, address};
-    return spec.name == "routelet.vxlan" ? 7 : 8;
-  }
-  Status removeLink(const std::string& name) override {
-    vxlans.erase(name);
-    removed.push_back(name);
-    return okStatus();
-  }
-  Status enableBridgeNetfilter() override {
-    ++bridgeNetfilterCalls;
-    if (!bridgeNetfilterError.empty()) return makeError(bridgeNetfilterError, ENOENT);
-    return okStatus();
-  }
+using masquerade::FakeMasqueradeEdge;
+using publish::PatchResult;
 
-  std::map<std::string, std::pair<netlink::VxlanSpec, ip::Prefix>> vxlans;  // by name
-  std::vector<std::string> removed;  // links removed, in order
-  std::string vxlanError;            // set: ensureVxlan fails with it
-  std::vector<std::string> scripts;  // nft scripts run, in order
-  int nftFailures = 0;               // the next this many nft scripts fail
-  std::vector<std::vector<masquerade::SetChange>> elementWrites;  // set element transactions
-  int elementFailures = 0;  // the next this many element transactions fail
-  int bridgeNetfilterCalls = 0;
-  std::string bridgeNetfilterError;
-  std::vector<ip::Prefix> onLink = {*ip::Prefix::parse("192.168.1.0/24")};
-  std::map<std::string, std::string> files;
-  std::mutex* mu = nullptr;  // the fixture's, held while files changes
-  std::set<std::string> existing;
-  std::map<std::string, std::vector<std::string>> pluginAnswers;  // VERSION answers by path
-  int writes = 0, bridgeCalls = 0;
-  std::string bridgeName;
-  uint32_t bridgeMtu = 0;
-  std::vector<ip::Prefix> gateways;
-  bool forwardV4 = false, forwardV6 = false;
-};
+constexpr const char* kIptablesSysctl = "net.bridge.bridge-nf-call-iptables";
 
 model::Node node(const std::string& name, const std::string& ipText, const std::string& cidr) {
   model::Node n;
@@ -115,7 +39,6 @@ model::Node node(const std::string& name, const std::string& ipText, const std::
 class AgentTest : public ::testing::Test {
  protected:
   AgentTest() {
-    host_.mu = &filesMu_;
     options_.nodeName = "node1";
     options_.cniConfDir = "/etc/cni/net.d";
     // Most tests are about direct routes; the VXLAN ones set auto or vxlan themselves.
@@ -123,24 +46,30 @@ class AgentTest : public ::testing::Test {
   }
   Agent& agent() {
     if (!agent_) {
-      agent_ = std::make_unique<Agent>(
-          options_, host_, table_,
-          [this](const std::string& p) -> PatchResult {
-            ++patchCalls_;
-            if (patchAnswer_) return patchAnswer_();
-            patches_.push_back(p);
-            return okStatus();
-          },
-          metrics_);
+      nodeSetup_ = std::make_unique<node::NodeController>(options_, host_);
+      routes_ = std::make_unique<routes::RoutesController>(config::routesConfig(options_), table_,
+                                                           tunnels_, metrics_);
+      egress_ = std::make_unique<masquerade::MasqueradeController>(options_, nft_, metrics_);
+      publisher_ = std::make_unique<publish::Publisher>(options_.nodeName, options_.runDir, api_);
+      agent_ = std::make_unique<Agent>(LoopOptions{options_.nodeName, options_.resyncPeriod},
+                                       std::vector<Controller*>{nodeSetup_.get(), routes_.get(),
+                                                                egress_.get(), publisher_.get()},
+                                       metrics_);
     }
     return *agent_;
+  }
+  publish::Publisher& publisher() {
+    agent();
+    return *publisher_;
   }
   std::vector<model::Node> threeNodes() {
     return {node("node1", "192.168.1.11", "10.244.1.0/24"),
             node("node2", "192.168.1.12", "10.244.2.0/24"),
             node("node3", "192.168.1.13", "10.244.3.0/24")};
   }
-  std::string conflist() { return host_.files["/etc/cni/net.d/10-routelet.conflist"]; }
+  std::string conflist() { return host_.files.file("/etc/cni/net.d/10-routelet.conflist"); }
+  std::string statusFile() { return api_.files.file("/run/routelet/status.json"); }
+  int writes() { return host_.files.writes() + api_.files.writes(); }  // conflist, status
   // Runs the agent's loop on a thread for d, then stops it.
   void runFor(std::chrono::milliseconds d, std::chrono::milliseconds tick) {
     std::atomic<bool> stop{false};
@@ -151,21 +80,24 @@ class AgentTest : public ::testing::Test {
     loop.join();
   }
 
-  Options options_;
-  std::mutex filesMu_;
-  FakeHost host_;
+  config::Options options_;
+  node::FakeNodeEdge host_;
   routes::FakeRouteTable table_;
+  routes::FakeTunnelEdge tunnels_;
+  FakeMasqueradeEdge nft_;
+  publish::FakePublishEdge api_;
   Metrics metrics_;
-  std::vector<std::string> patches_;  // those sent successfully
-  std::atomic<int> patchCalls_{0};
-  std::function<PatchResult()> patchAnswer_;  // the API server's answer; unset: success
+  std::unique_ptr<node::NodeController> nodeSetup_;
+  std::unique_ptr<routes::RoutesController> routes_;
+  std::unique_ptr<masquerade::MasqueradeController> egress_;
+  std::unique_ptr<publish::Publisher> publisher_;
   std::unique_ptr<Agent> agent_;
 };
 
 TEST_F(AgentTest, ThreeNodesGiveTwoPeerRoutesBridgeConfigAndStatus) {
   agent().nodesListed(threeNodes());
   agent().pass();
-  agent().publishStatus();
+  publisher().publishStatus();
   auto routes = table_.routes();
   ASSERT_EQ(routes.size(), 2u);
   EXPECT_EQ(routes[0].dst.str(), "10.244.2.0/24");
@@ -176,8 +108,8 @@ TEST_F(AgentTest, ThreeNodesGiveTwoPeerRoutesBridgeConfigAndStatus) {
   EXPECT_EQ(host_.bridgeMtu, 1450u);  // from the node IP's interface
   ASSERT_EQ(host_.gateways.size(), 1u);
   EXPECT_EQ(host_.gateways[0].str(), "10.244.1.1/24");
-  EXPECT_TRUE(host_.forwardV4);
-  EXPECT_FALSE(host_.forwardV6);
+  EXPECT_TRUE(host_.sysctls.count("net.ipv4.ip_forward"));
+  EXPECT_FALSE(host_.sysctls.count("net.ipv6.conf.all.forwarding"));
   auto conf = nlohmann::json::parse(conflist());
   // libcni 1.1.x reads only cniVersion and cannot parse a 1.1.0 result; 1.2+ picks 1.1.0
   // from cniVersions (the runtime suite runs containerd 1.6 against this conflist).
@@ -186,12 +118,12 @@ TEST_F(AgentTest, ThreeNodesGiveTwoPeerRoutesBridgeConfigAndStatus) {
   EXPECT_EQ(conf["plugins"][0]["type"], "routelet-cni");
   EXPECT_EQ(conf["plugins"][0]["ranges"][0]["subnet"], "10.244.1.0/24");
   EXPECT_EQ(conf["plugins"].size(), 1u);  // no portmap binary present
-  ASSERT_EQ(patches_.size(), 1u);
-  auto patch = nlohmann::json::parse(patches_[0]);
+  ASSERT_EQ(api_.patches.size(), 1u);
+  auto patch = nlohmann::json::parse(api_.patches[0]);
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "ready");
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/node-ips"], "192.168.1.11");
   EXPECT_EQ(patch["status"]["conditions"][0]["status"], "False");
-  EXPECT_TRUE(agent().health().ready());
+  EXPECT_TRUE(agent().health().ready);
   EXPECT_EQ(metrics_.value("routelet_peers"), 2);
   EXPECT_EQ(metrics_.value("routelet_routes", {{"state", "programmed"}}), 2);
 }
@@ -199,30 +131,30 @@ TEST_F(AgentTest, ThreeNodesGiveTwoPeerRoutesBridgeConfigAndStatus) {
 TEST_F(AgentTest, SecondPassChangesNothingAndSendsNoPatch) {
   agent().nodesListed(threeNodes());
   agent().pass();
-  agent().publishStatus();
+  publisher().publishStatus();
   size_t opsBefore = table_.opsApplied();
-  int writesBefore = host_.writes;
+  int writesBefore = writes();
   // The watch brings the patched own Node back.
   auto own = threeNodes()[0];
-  auto patch = nlohmann::json::parse(patches_[0]);
+  auto patch = nlohmann::json::parse(api_.patches[0]);
   for (auto& [k, v] : patch["metadata"]["annotations"].items()) own.annotations[k] = v;
   own.networkUnavailable = "False";
   own.resourceVersion = "2";
   agent().nodeUpserted(own);
   agent().pass();
-  agent().publishStatus();
+  publisher().publishStatus();
   EXPECT_EQ(table_.opsApplied(), opsBefore);
-  EXPECT_EQ(host_.writes, writesBefore);
-  EXPECT_EQ(patches_.size(), 1u);
+  EXPECT_EQ(writes(), writesBefore);
+  EXPECT_EQ(api_.patches.size(), 1u);
 }
 
 TEST_F(AgentTest, SamePatchIsNotResentBeforeTheWatchCatchesUp) {
   agent().nodesListed(threeNodes());
   agent().pass();
-  agent().publishStatus();
+  publisher().publishStatus();
   agent().pass();
-  agent().publishStatus();
-  EXPECT_EQ(patches_.size(), 1u);
+  publisher().publishStatus();
+  EXPECT_EQ(api_.patches.size(), 1u);
 }
 
 TEST_F(AgentTest, NotReadyUntilPodCIDRArrives) {
@@ -230,13 +162,13 @@ TEST_F(AgentTest, NotReadyUntilPodCIDRArrives) {
   nodes[0].podCIDRs.clear();
   agent().nodesListed(nodes);
   agent().pass();
-  EXPECT_FALSE(agent().health().ready());
+  EXPECT_FALSE(agent().health().ready);
   EXPECT_NE(agent().health().notReadyReason.find("no spec.podCIDRs"), std::string::npos);
   EXPECT_TRUE(conflist().empty());
   EXPECT_TRUE(table_.routes().empty());
   agent().nodeUpserted(node("node1", "192.168.1.11", "10.244.1.0/24"));
   agent().pass();
-  EXPECT_TRUE(agent().health().ready());
+  EXPECT_TRUE(agent().health().ready);
   EXPECT_FALSE(conflist().empty());
   EXPECT_EQ(table_.routes().size(), 2u);
 }
@@ -251,7 +183,7 @@ TEST_F(AgentTest, UnsyncedCacheNeverDeletes) {
   for (auto& n : threeNodes()) agent().nodeUpserted(n);  // events, but no complete LIST
   agent().pass();
   EXPECT_EQ(table_.routes().size(), 3u);
-  EXPECT_FALSE(agent().health().ready());
+  EXPECT_FALSE(agent().health().ready);
   agent().nodesListed(threeNodes());
   agent().pass();
   EXPECT_EQ(table_.routes().size(), 2u);
@@ -292,15 +224,15 @@ TEST_F(AgentTest, PeerNotOnLinkIsSkippedCountedAndDegradesState) {
   nodes[2].internalIPs = {*ip::Address::parse("10.9.9.9")};
   agent().nodesListed(nodes);
   agent().pass();
-  agent().publishStatus();
+  publisher().publishStatus();
   EXPECT_EQ(table_.routes().size(), 1u);
   EXPECT_EQ(metrics_.value("routelet_unreachable_peers"), 1);
-  auto patch = nlohmann::json::parse(patches_.at(0));
+  auto patch = nlohmann::json::parse(api_.patches.at(0));
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "degraded: 1 peers not on-link");
 }
 
 TEST_F(AgentTest, PortmapChainedWhenThePluginIsInstalled) {
-  host_.existing.insert("/opt/cni/bin/portmap");
+  host_.installed.insert("/opt/cni/bin/portmap");
   host_.pluginAnswers["/opt/cni/bin/portmap"] = {"0.4.0", "1.0.0", "1.1.0"};
   agent().nodesListed(threeNodes());
   agent().pass();
@@ -313,7 +245,7 @@ TEST_F(AgentTest, PortmapChainedWhenThePluginIsInstalled) {
 // A runtime with libcni 1.2+ would hand 1.1.0 to a portmap that refuses it (Debian 12's
 // portmap 1.1.1 speaks up to 1.0.0), failing every pod: the conflist then offers 1.0.0 only.
 TEST_F(AgentTest, ConflistOffersOnlyVersionsTheChainedPortmapSpeaks) {
-  host_.existing.insert("/opt/cni/bin/portmap");
+  host_.installed.insert("/opt/cni/bin/portmap");
   host_.pluginAnswers["/opt/cni/bin/portmap"] = {"0.3.1", "0.4.0", "1.0.0"};
   agent().nodesListed(threeNodes());
   agent().pass();
@@ -338,8 +270,8 @@ TEST_F(AgentTest, OwnNodeIPOverrideWins) {
   options_.nodeIPs = {*ip::Address::parse("192.168.1.111")};
   agent().nodesListed(threeNodes());
   agent().pass();
-  agent().publishStatus();
-  auto patch = nlohmann::json::parse(patches_.at(0));
+  publisher().publishStatus();
+  auto patch = nlohmann::json::parse(api_.patches.at(0));
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/node-ips"], "192.168.1.111");
 }
 
@@ -355,7 +287,7 @@ TEST_F(AgentTest, StatusFileListsEveryPeerWithItsState) {
   nodes[2].internalIPs = {*ip::Address::parse("10.9.9.9")};
   agent().nodesListed(nodes);
   agent().pass();
-  auto doc = nlohmann::json::parse(host_.files.at("/run/routelet/status.json"));
+  auto doc = nlohmann::json::parse(statusFile());
   EXPECT_EQ(doc["node"], "node1");
   EXPECT_EQ(doc["ready"], true);
   ASSERT_EQ(doc["peers"].size(), 2u);
@@ -376,7 +308,7 @@ TEST_F(AgentTest, StatusFileNamesAForeignRouteInTheWay) {
   table_.put(foreign);
   agent().nodesListed(threeNodes());
   agent().pass();
-  auto doc = nlohmann::json::parse(host_.files.at("/run/routelet/status.json"));
+  auto doc = nlohmann::json::parse(statusFile());
   EXPECT_EQ(doc["peers"][0]["state"], "conflict");
   EXPECT_EQ(table_.find(foreign.key())->gateway->str(), "192.168.1.99");  // never fought
 }
@@ -400,8 +332,7 @@ TEST_F(AgentTest, StatusFileIsRebuiltAtMostOncePerSecondButNeverLeftStale) {
   std::thread loop([&] { agent().run(stop, std::chrono::milliseconds(10)); });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   auto state = [&] {
-    std::lock_guard<std::mutex> lock(filesMu_);
-    auto doc = nlohmann::json::parse(host_.files.at("/run/routelet/status.json"));
+    auto doc = nlohmann::json::parse(statusFile());
     return doc["peers"][1]["state"].get<std::string>();
   };
   while (state() != "not-on-link" && std::chrono::steady_clock::now() < deadline) {
@@ -494,9 +425,9 @@ TEST_F(AgentTest, OverlappingPodCIDRsAreLeftToAWholePass) {
   EXPECT_EQ(gatewayOf(table_, "10.244.3.0/25"), "none");
   EXPECT_EQ(gatewayOf(table_, "10.244.3.0/24"), "192.168.1.13");
   EXPECT_EQ(metrics_.value("routelet_refused_peers"), 1);
-  agent().publishStatus();
-  ASSERT_FALSE(patches_.empty());
-  auto patch = nlohmann::json::parse(patches_.back());
+  publisher().publishStatus();
+  ASSERT_FALSE(api_.patches.empty());
+  auto patch = nlohmann::json::parse(api_.patches.back());
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"],
             "degraded: 1 peer routes refused");
 
@@ -628,25 +559,25 @@ TEST_F(AgentTest, AnAddressInsideAnotherNodesPodCIDRIsLoggedOnceAndCostsNobodyTh
 // A failed PATCH used to start the next whole pass at once, which sent it again: on a 403
 // or a 429 every agent spun, dumping the kernel and hammering the API server.
 TEST_F(AgentTest, AFailedStatusPatchWaitsForItsBackoffNotForPasses) {
-  patchAnswer_ = [] { return PatchResult(makeError("403 Forbidden")); };
+  api_.answer = [] { return PatchResult(makeError("403 Forbidden")); };
   agent().nodesListed(threeNodes());
   runFor(std::chrono::milliseconds(300), std::chrono::milliseconds(10));
   EXPECT_EQ(agent().passes(), 1u);
-  EXPECT_EQ(patchCalls_, 1);  // the next try is a backoff (about 1 s) away
-  auto retry = agent().statusRetryAt();
+  EXPECT_EQ(api_.patchCalls, 1);  // the next try is a backoff (about 1 s) away
+  auto retry = publisher().statusRetryAt();
   ASSERT_TRUE(retry);
   EXPECT_GT(*retry - std::chrono::steady_clock::now(), std::chrono::milliseconds(400));
 }
 
 TEST_F(AgentTest, RetryAfterIsHonouredAndANewerPatchWaitsForIt) {
-  patchAnswer_ = [] {
+  api_.answer = [] {
     return PatchResult(makeError("429 Too Many Requests"), std::chrono::seconds(30));
   };
   agent().nodesListed(threeNodes());
   agent().pass();
-  agent().publishStatus();
-  EXPECT_EQ(patchCalls_, 1);
-  auto retry = agent().statusRetryAt();
+  publisher().publishStatus();
+  EXPECT_EQ(api_.patchCalls, 1);
+  auto retry = publisher().statusRetryAt();
   ASSERT_TRUE(retry);
   EXPECT_GT(*retry - std::chrono::steady_clock::now(), std::chrono::seconds(29));
   // The own Node changes: a newer patch replaces the waiting one, and waits as long.
@@ -655,16 +586,16 @@ TEST_F(AgentTest, RetryAfterIsHonouredAndANewerPatchWaitsForIt) {
   own.annotations["routelet.io/mtu"] = "9000";
   agent().nodeUpserted(own);
   agent().pass();
-  agent().publishStatus();
-  EXPECT_EQ(patchCalls_, 1);
-  EXPECT_EQ(agent().statusRetryAt(), retry);
+  publisher().publishStatus();
+  EXPECT_EQ(api_.patchCalls, 1);
+  EXPECT_EQ(publisher().statusRetryAt(), retry);
 }
 
 TEST_F(AgentTest, AStuckStatusPatchDoesNotDelayHealing) {
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
-  patchAnswer_ = [&] {
+  api_.answer = [&] {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait_for(lock, std::chrono::seconds(5), [&] { return release; });
     return PatchResult(makeError("timeout"));
@@ -672,7 +603,7 @@ TEST_F(AgentTest, AStuckStatusPatchDoesNotDelayHealing) {
   agent().nodesListed(threeNodes());
   std::atomic<bool> stop{false};
   std::thread loop([&] { agent().run(stop, std::chrono::milliseconds(10)); });
-  while (patchCalls_ == 0) std::this_thread::yield();
+  while (api_.patchCalls == 0) std::this_thread::yield();
   auto gone = table_.routes()[0];
   table_.erase(gone.key());
   agent().kernelEvents({netlink::Event{netlink::Event::Kind::kRouteRemoved, 0, "", gone, {}}});
@@ -714,18 +645,18 @@ masquerade::SetChange exempt(bool add, const std::string& key) {
 TEST_F(AgentTest, MasqueradeTableIsWrittenWholeAtTheFirstPassAndNotAgainWhenNothingChanged) {
   agent().nodesListed(threeNodes());
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 1u);
-  EXPECT_EQ(host_.scripts[0], masquerade::masqueradeScript(threeNodeRules()));
-  ASSERT_EQ(host_.elementWrites.size(), 1u);
-  EXPECT_EQ(host_.elementWrites[0], masquerade::masqueradeElements(threeNodeRules()));
+  ASSERT_EQ(nft_.scripts.size(), 1u);
+  EXPECT_EQ(nft_.scripts[0], masquerade::masqueradeScript(threeNodeRules()));
+  ASSERT_EQ(nft_.elementWrites.size(), 1u);
+  EXPECT_EQ(nft_.elementWrites[0], masquerade::masqueradeElements(threeNodeRules()));
   agent().requestPass();
   agent().pass();
-  EXPECT_EQ(host_.scripts.size(), 1u);
-  EXPECT_EQ(host_.elementWrites.size(), 1u);
+  EXPECT_EQ(nft_.scripts.size(), 1u);
+  EXPECT_EQ(nft_.elementWrites.size(), 1u);
   EXPECT_EQ(metrics_.value("routelet_masquerade_exempt_ranges"), 3);
   EXPECT_EQ(
       metrics_.value("routelet_masquerade_writes_total", {{"kind", "table"}, {"result", "ok"}}), 1);
-  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  auto status = nlohmann::json::parse(statusFile());
   EXPECT_EQ(status["masquerade"]["enabled"], true);
   EXPECT_EQ(status["masquerade"]["table"], "inet routelet");
   EXPECT_EQ(status["masquerade"]["detail"], "3 destination ranges exempt");
@@ -735,7 +666,7 @@ TEST_F(AgentTest, NoMasqueradeBeforeTheNodeListIsComplete) {
   // From a partial cache, pods would be masqueraded towards peers not listed yet.
   agent().nodeUpserted(threeNodes()[0]);
   agent().pass();
-  EXPECT_TRUE(host_.scripts.empty());
+  EXPECT_TRUE(nft_.scripts.empty());
 }
 
 TEST_F(AgentTest, ANewPeerIsExemptedByAnElementUpdateInTheTargetedPass) {
@@ -745,26 +676,25 @@ TEST_F(AgentTest, ANewPeerIsExemptedByAnElementUpdateInTheTargetedPass) {
   agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
   agent().pass();
   EXPECT_EQ(agent().passes(), wholePasses);  // targeted
-  ASSERT_EQ(host_.elementWrites.size(), 2u);
-  EXPECT_EQ(host_.elementWrites[1], std::vector<masquerade::SetChange>{exempt(true, "10.244.4.0")});
+  ASSERT_EQ(nft_.elementWrites.size(), 2u);
+  EXPECT_EQ(nft_.elementWrites[1], std::vector<masquerade::SetChange>{exempt(true, "10.244.4.0")});
   agent().nodeDeleted("node2");
   agent().pass();
-  ASSERT_EQ(host_.elementWrites.size(), 3u);
-  EXPECT_EQ(host_.elementWrites[2],
-            std::vector<masquerade::SetChange>{exempt(false, "10.244.2.0")});
-  EXPECT_EQ(host_.scripts.size(), 1u);  // the shape never changed
+  ASSERT_EQ(nft_.elementWrites.size(), 3u);
+  EXPECT_EQ(nft_.elementWrites[2], std::vector<masquerade::SetChange>{exempt(false, "10.244.2.0")});
+  EXPECT_EQ(nft_.scripts.size(), 1u);  // the shape never changed
 }
 
 TEST_F(AgentTest, ARefusedElementUpdateFallsBackToTheWholeTable) {
   agent().nodesListed(threeNodes());
   agent().pass();
-  host_.elementFailures = 1;  // someone removed the set meanwhile
+  nft_.elementFailures = 1;  // someone removed the set meanwhile
   agent().nodeUpserted(node("node4", "192.168.1.14", "10.244.4.0/24"));
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 2u);
-  EXPECT_EQ(host_.scripts[1], host_.scripts[0]);
-  ASSERT_EQ(host_.elementWrites.size(), 3u);
-  EXPECT_EQ(host_.elementWrites[2][0].keys.size(), 4u);  // every exempt range, node4's too
+  ASSERT_EQ(nft_.scripts.size(), 2u);
+  EXPECT_EQ(nft_.scripts[1], nft_.scripts[0]);
+  ASSERT_EQ(nft_.elementWrites.size(), 3u);
+  EXPECT_EQ(nft_.elementWrites[2][0].keys.size(), 4u);  // every exempt range, node4's too
   EXPECT_EQ(metrics_.value("routelet_masquerade_writes_total",
                            {{"kind", "elements"}, {"result", "error"}}),
             1);
@@ -780,20 +710,20 @@ TEST_F(AgentTest, AnotherProcessTouchingTheTableGetsItRewrittenAtOnce) {
   // held until then, is judged by it: ours.
   constexpr uint32_t kOwnPid = 31337;
   agent().kernelEvents({nftCommit(kOwnPid, {{kInet, "routelet"}}),
-                        nftCommit(kOwnPid, {{kInet, "routelet"}}, FakeHost::kPortId)});
+                        nftCommit(kOwnPid, {{kInet, "routelet"}}, FakeMasqueradeEdge::kPortId)});
   // Another table, or a table of that name in another family: not ours.
   agent().kernelEvents({nftCommit(1, {{kInet, "filter"}, {2, "routelet"}})});
   // Later commits of the agent, through either socket.
   agent().kernelEvents({nftCommit(kOwnPid, {{kInet, "routelet"}})});
   runFor(std::chrono::milliseconds(150), std::chrono::milliseconds(10));
-  EXPECT_EQ(host_.scripts.size(), 1u);
+  EXPECT_EQ(nft_.scripts.size(), 1u);
   // `nft delete table inet routelet` by someone else.
   agent().kernelEvents({nftCommit(4242, {{kInet, "filter"}, {kInet, "routelet"}})});
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 2u);
-  EXPECT_EQ(host_.scripts[1], host_.scripts[0]);  // the whole table, not elements
-  ASSERT_EQ(host_.elementWrites.size(), 2u);
-  EXPECT_EQ(host_.elementWrites[1], host_.elementWrites[0]);
+  ASSERT_EQ(nft_.scripts.size(), 2u);
+  EXPECT_EQ(nft_.scripts[1], nft_.scripts[0]);  // the whole table, not elements
+  ASSERT_EQ(nft_.elementWrites.size(), 2u);
+  EXPECT_EQ(nft_.elementWrites[1], nft_.elementWrites[0]);
   EXPECT_EQ(agent().passes(), wholePasses);  // without a whole pass
   EXPECT_EQ(metrics_.value("routelet_masquerade_heals_total"), 1);
 }
@@ -804,22 +734,23 @@ TEST_F(AgentTest, AForeignCommitBeforeTheAgentKnowsItsOwnPidIsStillHealed) {
   // Someone deleted the table between the agent's two commits.
   agent().kernelEvents({nftCommit(31337, {{kInet, "routelet"}}),
                         nftCommit(4242, {{kInet, "routelet"}}),
-                        nftCommit(31337, {{kInet, "routelet"}}, FakeHost::kPortId)});
+                        nftCommit(31337, {{kInet, "routelet"}}, FakeMasqueradeEdge::kPortId)});
   agent().pass();
-  EXPECT_EQ(host_.scripts.size(), 2u);
+  EXPECT_EQ(nft_.scripts.size(), 2u);
 }
 
 TEST_F(AgentTest, WithoutTheNftablesMonitorEachResyncRewritesTheTable) {
   options_.resyncPeriod = std::chrono::seconds(1);
-  agent().nftMonitorUnavailable();
+  agent();
+  egress_->monitorUnavailable();
   agent().nodesListed(threeNodes());
   agent().pass();
   agent().requestPass();
   agent().pass();  // before the resync is due: nothing to write
-  EXPECT_EQ(host_.scripts.size(), 1u);
+  EXPECT_EQ(nft_.scripts.size(), 1u);
   std::this_thread::sleep_for(std::chrono::milliseconds(1050));
   agent().pass();
-  EXPECT_EQ(host_.scripts.size(), 2u);
+  EXPECT_EQ(nft_.scripts.size(), 2u);
   EXPECT_EQ(metrics_.value("routelet_masquerade_heals_total"), 1);
 }
 
@@ -827,14 +758,14 @@ TEST_F(AgentTest, MasqueradeOffRemovesTheTableOnceAndIgnoresTheMonitor) {
   options_.masquerade = false;
   agent().nodesListed(threeNodes());
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 1u);
-  EXPECT_EQ(host_.scripts[0], masquerade::masqueradeRemovalScript());
+  ASSERT_EQ(nft_.scripts.size(), 1u);
+  EXPECT_EQ(nft_.scripts[0], masquerade::masqueradeRemovalScript());
   agent().kernelEvents({nftCommit(4242, {{kInet, "routelet"}})});
   agent().requestPass();
   agent().pass();
-  EXPECT_EQ(host_.scripts.size(), 1u);
-  EXPECT_TRUE(host_.elementWrites.empty());
-  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  EXPECT_EQ(nft_.scripts.size(), 1u);
+  EXPECT_TRUE(nft_.elementWrites.empty());
+  auto status = nlohmann::json::parse(statusFile());
   EXPECT_EQ(status["masquerade"]["enabled"], false);
 }
 
@@ -842,50 +773,51 @@ TEST_F(AgentTest, NonMasqueradeCIDRsAreExempt) {
   options_.nonMasqueradeCIDRs = {*ip::Prefix::parse("172.16.0.0/12")};
   agent().nodesListed(threeNodes());
   agent().pass();
-  ASSERT_EQ(host_.elementWrites.size(), 1u);
-  EXPECT_EQ(host_.elementWrites[0][0],
+  ASSERT_EQ(nft_.elementWrites.size(), 1u);
+  EXPECT_EQ(nft_.elementWrites[0][0],
             (masquerade::SetChange{
                 "exempt_v4_12", ip::Family::kV4, true, {*ip::Address::parse("172.16.0.0")}}));
 }
 
 TEST_F(AgentTest, AFailedMasqueradeWriteDegradesTheNodeAndIsRetriedWhole) {
-  host_.nftFailures = 1;
+  nft_.nftFailures = 1;
   agent().nodesListed(threeNodes());
   agent().pass();
-  agent().publishStatus();
-  ASSERT_EQ(patches_.size(), 1u);
-  auto patch = nlohmann::json::parse(patches_[0]);
+  publisher().publishStatus();
+  ASSERT_EQ(api_.patches.size(), 1u);
+  auto patch = nlohmann::json::parse(api_.patches[0]);
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"],
             "degraded: masquerade not programmed");
-  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  auto status = nlohmann::json::parse(statusFile());
   EXPECT_NE(status["masquerade"]["error"].get<std::string>().find("No such file"),
             std::string::npos);
   agent().requestPass();
   agent().pass();
-  ASSERT_EQ(host_.scripts.size(), 2u);
-  EXPECT_EQ(host_.scripts[1], host_.scripts[0]);
+  ASSERT_EQ(nft_.scripts.size(), 2u);
+  EXPECT_EQ(nft_.scripts[1], nft_.scripts[0]);
 }
 
 TEST_F(AgentTest, BridgeNetfilterIsSetEveryWholePassAndItsFailureReported) {
-  host_.bridgeNetfilterError = "net.bridge.bridge-nf-call-iptables does not exist";
+  const std::string error = "net.bridge.bridge-nf-call-iptables: permission denied";
+  host_.sysctlErrors[kIptablesSysctl] = {error, EACCES};
   agent().nodesListed(threeNodes());
   agent().pass();
-  EXPECT_EQ(host_.bridgeNetfilterCalls, 1);
-  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  EXPECT_EQ(host_.sysctlCalls[kIptablesSysctl], 1);
+  auto status = nlohmann::json::parse(statusFile());
   EXPECT_EQ(status["bridgeNetfilter"]["enabled"], true);
-  EXPECT_EQ(status["bridgeNetfilter"]["error"], host_.bridgeNetfilterError);
-  agent().publishStatus();
-  ASSERT_EQ(patches_.size(), 1u);
-  auto patch = nlohmann::json::parse(patches_[0]);
+  EXPECT_EQ(status["bridgeNetfilter"]["error"], error);
+  publisher().publishStatus();
+  ASSERT_EQ(api_.patches.size(), 1u);
+  auto patch = nlohmann::json::parse(api_.patches[0]);
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"],
             "degraded: bridge netfilter not set");
-  host_.bridgeNetfilterError.clear();
+  host_.sysctlErrors.clear();
   agent().requestPass();
   agent().pass();
-  EXPECT_EQ(host_.bridgeNetfilterCalls, 2);
-  agent().publishStatus();
-  ASSERT_EQ(patches_.size(), 2u);
-  EXPECT_EQ(nlohmann::json::parse(patches_[1])["metadata"]["annotations"]["routelet.io/state"],
+  EXPECT_EQ(host_.sysctlCalls[kIptablesSysctl], 2);
+  publisher().publishStatus();
+  ASSERT_EQ(api_.patches.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(api_.patches[1])["metadata"]["annotations"]["routelet.io/state"],
             "ready");
 }
 
@@ -893,7 +825,7 @@ TEST_F(AgentTest, BridgeNetfilterOffLeavesTheSysctlsAlone) {
   options_.bridgeNetfilter = false;
   agent().nodesListed(threeNodes());
   agent().pass();
-  EXPECT_EQ(host_.bridgeNetfilterCalls, 0);
+  EXPECT_EQ(host_.sysctlCalls[kIptablesSysctl], 0);
 }
 
 TEST_F(AgentTest, HairpinSettingReachesTheConflist) {
@@ -925,9 +857,9 @@ TEST_F(AgentTest, AutoReachesOnLinkPeersDirectlyAndTheRestOverVxlan) {
   options_.vxlanVNI = 42;
   agent().nodesListed(twoSegments());
   agent().pass();
-  agent().publishStatus();
-  ASSERT_EQ(host_.vxlans.count("routelet.vxlan"), 1u);
-  const auto& [spec, address] = host_.vxlans["routelet.vxlan"];
+  publisher().publishStatus();
+  ASSERT_EQ(tunnels_.vxlans.count("routelet.vxlan"), 1u);
+  const auto& [spec, address] = tunnels_.vxlans["routelet.vxlan"];
   EXPECT_EQ(spec.info.vni, 42u);
   EXPECT_EQ(spec.info.port, 8472);
   EXPECT_EQ(spec.info.local->str(), "192.168.1.11");
@@ -953,12 +885,12 @@ TEST_F(AgentTest, AutoReachesOnLinkPeersDirectlyAndTheRestOverVxlan) {
 
   EXPECT_EQ(metrics_.value("routelet_peer_routes", {{"path", "direct"}}), 1);
   EXPECT_EQ(metrics_.value("routelet_peer_routes", {{"path", "vxlan"}}), 1);
-  ASSERT_EQ(patches_.size(), 1u);
-  auto patch = nlohmann::json::parse(patches_[0]);
+  ASSERT_EQ(api_.patches.size(), 1u);
+  auto patch = nlohmann::json::parse(api_.patches[0]);
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/mode"], "auto");
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/vtep-macs"], "0e:72:0a:f4:01:00");
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "ready");
-  auto status = nlohmann::json::parse(host_.files["/run/routelet/status.json"]);
+  auto status = nlohmann::json::parse(statusFile());
   EXPECT_EQ(status["vxlan"]["encapsulated"], 1);
   EXPECT_EQ(status["peers"][0]["path"], "direct");
   EXPECT_EQ(status["peers"][1]["path"], "vxlan");
@@ -1036,12 +968,12 @@ TEST_F(AgentTest, APeerMovingSegmentsSwitchesPathInATargetedPass) {
 TEST_F(AgentTest, HostGwRemovesVxlanDevicesAndReportsOffLinkPeers) {
   agent().nodesListed(twoSegments());
   agent().pass();
-  agent().publishStatus();
-  EXPECT_TRUE(host_.vxlans.empty());
-  EXPECT_EQ(host_.removed, (std::vector<std::string>{"routelet.vxlan", "routelet.vxlan6"}));
+  publisher().publishStatus();
+  EXPECT_TRUE(tunnels_.vxlans.empty());
+  EXPECT_EQ(tunnels_.removed, (std::vector<std::string>{"routelet.vxlan", "routelet.vxlan6"}));
   EXPECT_EQ(table_.routes().size(), 1u);
   EXPECT_EQ(host_.bridgeMtu, 1450u);  // nothing to leave room for
-  auto patch = nlohmann::json::parse(patches_[0]);
+  auto patch = nlohmann::json::parse(api_.patches[0]);
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "degraded: 1 peers not on-link");
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/mode"], "host-gw");
   EXPECT_FALSE(patch["metadata"]["annotations"].contains("routelet.io/vtep-macs"));
@@ -1049,18 +981,18 @@ TEST_F(AgentTest, HostGwRemovesVxlanDevicesAndReportsOffLinkPeers) {
 
 TEST_F(AgentTest, AVxlanDeviceThatCannotBeMadeDegradesButKeepsDirectPeers) {
   options_.mode = routes::Mode::kAuto;
-  host_.vxlanError = "create routelet.vxlan: Operation not supported";
+  tunnels_.vxlanError = "create routelet.vxlan: Operation not supported";
   agent().nodesListed(twoSegments());
   agent().pass();
-  agent().publishStatus();
+  publisher().publishStatus();
   auto routes = table_.routes();
   ASSERT_EQ(routes.size(), 1u);
   EXPECT_EQ(routes[0].gateway->str(), "192.168.1.12");
-  auto patch = nlohmann::json::parse(patches_[0]);
+  auto patch = nlohmann::json::parse(api_.patches[0]);
   EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "degraded: vxlan not ready");
   EXPECT_EQ(patch["status"]["conditions"][0]["status"], "False") << "pods here still work";
   // Retried by the next whole pass.
-  host_.vxlanError.clear();
+  tunnels_.vxlanError.clear();
   agent().requestPass();
   agent().pass();
   EXPECT_EQ(table_.routes().size(), 2u);
@@ -1077,7 +1009,8 @@ TEST_F(AgentTest, ModeVxlanEncapsulatesEvenOnLinkPeers) {
 TEST_F(AgentTest, LosingTheNodeIPReconnectsTheWatchAndAnyAddressChangeRedoesTheHost) {
   options_.mode = routes::Mode::kAuto;
   int reconnects = 0;
-  agent().onNodeAddressGone([&] { ++reconnects; });
+  agent();
+  nodeSetup_->onNodeAddressGone([&] { ++reconnects; });
   agent().nodesListed(twoSegments());
   agent().pass();
   uint64_t passes = agent().passes();

@@ -1,4 +1,4 @@
-// The masquerade table's rules and scripts (controller/reconcile/masquerade.h).
+// The masquerade table's rules and scripts (controller/masquerade/rules.h).
 #include "controller/masquerade/rules.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // VXLAN naming, VTEP addresses and MACs, ownership and the entry plans
-// (controller/reconcile/vxlan.h); mixed clusters as a whole are golden scenarios (vxlan-*).
+// (controller/routes/vxlan.h); mixed clusters as a whole are golden scenarios (vxlan-*).
 #include "controller/routes/vxlan.h"
 
 #include <gtest/gtest.h>

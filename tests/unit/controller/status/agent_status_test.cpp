@@ -2,57 +2,41 @@
 
 #include <gtest/gtest.h>
 
-#include "controller/agent/status_report.h"
-#include "tests/unit/controller/routes/builders.h"
-
 namespace routelet::status {
 namespace {
 
-using routes::testing::addr;
-using routes::testing::prefix;
-
-model::Node node(const char* name, const char* cidr, const char* nodeIP) {
-  model::Node n;
-  n.name = name;
-  n.podCIDRs = {prefix(cidr)};
-  n.internalIPs = {addr(nodeIP)};
-  return n;
+ip::Prefix prefix(const char* text) {
+  return ip::Prefix::parse(text).value();
+}
+ip::Address addr(const char* text) {
+  return ip::Address::parse(text).value();
 }
 
-// a, b on a's subnet, c off it.
-model::NodeCache threeNodes() {
-  model::NodeCache cache;
-  cache.replaceAll({node("a", "10.244.1.0/24", "192.168.1.11"),
-                    node("b", "10.244.2.0/24", "192.168.1.12"),
-                    node("c", "10.244.3.0/24", "10.9.9.9")});
-  return cache;
+// Node a with peers b (on a's subnet) and c (off it).
+AgentStatus statusOfA() {
+  AgentStatus s;
+  s.node = "a";
+  s.ready = true;
+  s.state = "degraded: 1 peer not on-link";
+  s.bridge = "cni0";
+  s.mtu = 1500;
+  s.podCIDRs = {prefix("10.244.1.0/24")};
+  s.nodeIPs = {addr("192.168.1.11")};
+  s.cniConfig = "/etc/cni/net.d/10-routelet.conflist";
+  s.routeProtocol = 201;
+  s.peers = {{"b", ip::Family::kV4, prefix("10.244.2.0/24"), addr("192.168.1.12"), "programmed", "",
+              "direct"},
+             {"c", ip::Family::kV4, prefix("10.244.3.0/24"), addr("10.9.9.9"), "not-on-link",
+              "10.9.9.9 is not on-link", ""}};
+  return s;
 }
 
-routes::SelfInfo selfOfA() {
-  routes::SelfInfo self;
-  self.name = "a";
-  self.podCIDRs = {prefix("10.244.1.0/24")};
-  self.nodeIPs = {addr("192.168.1.11")};
-  self.onLink = {prefix("192.168.1.0/24")};
-  return self;
-}
-
-// The reader must understand exactly what the agent writes: the document comes from the
-// agent's own statusJson, not from a copy of its format.
+// The reader must understand exactly what the writer writes: the document comes from the
+// agent's own writer, not from a copy of its format.
 TEST(AgentStatusTest, ReadsWhatTheAgentWrites) {
-  model::NodeCache cache = threeNodes();
-  routes::SelfInfo self = selfOfA();
-  routes::Report report;
-  report.skipped.push_back(
-      {"c", ip::Family::kV4, routes::SkipReason::kNotOnLink, "10.9.9.9 is not on-link"});
-  agent::PublishedState published;
-  published.podCIDRs = self.podCIDRs;
-  published.nodeIPs = self.nodeIPs;
-  published.bridge = "cni0";
-  published.mtu = 1500;
-  published.state = "degraded: 1 peer not on-link";
-  std::string json = agent::statusJson(
-      {cache, self, report, published, true, "", "/etc/cni/net.d/10-routelet.conflist", {}, {}});
+  std::string json = writeAgentStatus(statusOfA());
+  EXPECT_EQ(json.back(), '\n');
+  EXPECT_EQ(json.find('\n'), json.size() - 1);  // one line
 
   auto s = parseAgentStatus(json);
   ASSERT_TRUE(s) << s.error().message;
@@ -65,35 +49,33 @@ TEST(AgentStatusTest, ReadsWhatTheAgentWrites) {
   EXPECT_EQ(s->routeProtocol, 201);
   ASSERT_EQ(s->podCIDRs.size(), 1u);
   EXPECT_EQ(s->podCIDRs[0], prefix("10.244.1.0/24"));
+  ASSERT_EQ(s->nodeIPs.size(), 1u);
+  EXPECT_EQ(s->nodeIPs[0], addr("192.168.1.11"));
   ASSERT_EQ(s->peers.size(), 2u);
   EXPECT_EQ(s->peers[0].node, "b");
   EXPECT_EQ(s->peers[0].state, "programmed");
   EXPECT_EQ(s->peers[0].podCIDR, prefix("10.244.2.0/24"));
   EXPECT_EQ(s->peers[0].nodeIP, addr("192.168.1.12"));
   EXPECT_EQ(s->peers[0].family, ip::Family::kV4);
+  EXPECT_EQ(s->peers[0].path, "direct");
   EXPECT_EQ(s->peers[1].node, "c");
   EXPECT_EQ(s->peers[1].state, "not-on-link");
   EXPECT_EQ(s->peers[1].detail, "10.9.9.9 is not on-link");
+  // What the writer leaves out is what the reader does not make up.
+  EXPECT_FALSE(s->masquerade);
+  EXPECT_FALSE(s->vxlan);
+  EXPECT_EQ(s->notReadyReason, "");
 }
 
 TEST(AgentStatusTest, ReadsMasqueradeBridgeNetfilterAndHairpinAsTheAgentWritesThem) {
-  model::NodeCache cache;
-  routes::SelfInfo self;
-  self.name = "a";
-  routes::Report report;
-  agent::PublishedState published;
-  agent::StatusInputs in{cache,
-                         self,
-                         report,
-                         published,
-                         true,
-                         "",
-                         "/etc/cni/net.d/x.conflist",
-                         {true, "", "3 destination ranges exempt"},
-                         {true, "net.bridge.bridge-nf-call-iptables does not exist", ""},
-                         false};
+  AgentStatus in;
+  in.node = "a";
+  in.masquerade = FeatureStatus{true, "3 destination ranges exempt", "", "inet routelet"};
+  in.bridgeNetfilter =
+      FeatureStatus{true, "", "net.bridge.bridge-nf-call-iptables does not exist", ""};
+  in.hairpin = false;
 
-  auto s = parseAgentStatus(agent::statusJson(in));
+  auto s = parseAgentStatus(writeAgentStatus(in));
   ASSERT_TRUE(s) << s.error().message;
   ASSERT_TRUE(s->masquerade);
   EXPECT_TRUE(s->masquerade->enabled);
@@ -106,9 +88,9 @@ TEST(AgentStatusTest, ReadsMasqueradeBridgeNetfilterAndHairpinAsTheAgentWritesTh
   ASSERT_TRUE(s->hairpin);
   EXPECT_FALSE(*s->hairpin);
 
-  in.masquerade = {false, "", ""};
+  in.masquerade = FeatureStatus{};
   in.hairpin = true;
-  s = parseAgentStatus(agent::statusJson(in));
+  s = parseAgentStatus(writeAgentStatus(in));
   ASSERT_TRUE(s) << s.error().message;
   ASSERT_TRUE(s->masquerade);
   EXPECT_FALSE(s->masquerade->enabled);
@@ -116,24 +98,14 @@ TEST(AgentStatusTest, ReadsMasqueradeBridgeNetfilterAndHairpinAsTheAgentWritesTh
   EXPECT_TRUE(*s->hairpin);
 }
 
-// Mode auto: one peer on-link, one over VXLAN; the device of IPv4 made, and its VTEP MAC
-// published.
+// Mode auto: one peer on-link, one over VXLAN; the device of IPv4 made, with its VTEP MAC.
 TEST(AgentStatusTest, ReadsModeDevicesAndPathsAsTheAgentWritesThem) {
-  model::NodeCache cache = threeNodes();
-  routes::SelfInfo self = selfOfA();
-  self.mode = routes::Mode::kAuto;
-  self.tunnelV4 = 7;
-  routes::Report report;
-  report.direct = 1;
-  report.encapsulated = 1;
-  report.neighbors.wanted = 2;
-  agent::PublishedState published;
-  published.podCIDRs = self.podCIDRs;
-  published.vtepMacs = {"0e:72:0a:f4:01:00"};
-  std::string json =
-      agent::statusJson({cache, self, report, published, true, "", "/x.conflist", {}, {}});
+  AgentStatus in = statusOfA();
+  in.peers[1].state = "programmed";
+  in.peers[1].path = "vxlan";
+  in.vxlan = VxlanStatus{"auto", {{"routelet.vxlan", true, "0e:72:0a:f4:01:00"}}, 1, 1, 2};
 
-  auto s = parseAgentStatus(json);
+  auto s = parseAgentStatus(writeAgentStatus(in));
   ASSERT_TRUE(s) << s.error().message;
   ASSERT_TRUE(s->vxlan);
   EXPECT_EQ(s->vxlan->mode, "auto");
@@ -149,14 +121,23 @@ TEST(AgentStatusTest, ReadsModeDevicesAndPathsAsTheAgentWritesThem) {
   EXPECT_EQ(s->peers[1].path, "vxlan");
 
   // host-gw writes the mode alone.
-  self.mode = routes::Mode::kHostGw;
-  s = parseAgentStatus(
-      agent::statusJson({cache, self, report, published, true, "", "/x.conflist", {}, {}}));
+  in.vxlan = VxlanStatus{"host-gw", {{"routelet.vxlan", true, "x"}}, 1, 1, 2};
+  s = parseAgentStatus(writeAgentStatus(in));
   ASSERT_TRUE(s) << s.error().message;
   ASSERT_TRUE(s->vxlan);
   EXPECT_EQ(s->vxlan->mode, "host-gw");
   EXPECT_TRUE(s->vxlan->devices.empty());
   EXPECT_EQ(s->vxlan->encapsulated, 0u);
+}
+
+// Names from Node objects are made safe by the decoder; a byte that slipped through is
+// replaced, never a reason to throw or to write invalid JSON.
+TEST(AgentStatusTest, InvalidUtf8IsReplacedNotThrown) {
+  AgentStatus in = statusOfA();
+  in.peers[0].detail = "bad \xff byte";
+  auto s = parseAgentStatus(writeAgentStatus(in));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_NE(s->peers[0].detail.find("bad "), std::string::npos);
 }
 
 TEST(AgentStatusTest, NotReadyReasonAndMissingOptionalFields) {

@@ -1,4 +1,4 @@
-// The agent's VXLAN edge against the real kernel, in namespaces of its own: KernelHost makes,
+// The agent's VXLAN edge against the real kernel, in namespaces of its own: KernelTunnelEdge makes,
 // corrects and re-makes routelet.vxlan, and the reconciler writes, prunes and heals the
 // device's neighbour and fdb entries through KernelRouteTable.
 #include <gtest/gtest.h>
@@ -7,15 +7,16 @@
 
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
-#include "controller/agent/kernel_host.h"
 #include "controller/routes/kernel_route_table.h"
+#include "controller/routes/kernel_tunnel_edge.h"
 #include "controller/routes/reconciler.h"
 #include "controller/routes/vxlan.h"
 #include "tests/support/netns_fixture.h"
 
-namespace routelet::agent {
+namespace routelet::routes {
 namespace {
 
+using testing::inside;
 using testing::requireRootAndIp;
 using testing::TestNetns;
 
@@ -27,16 +28,13 @@ bool underlay(const TestNetns& ns) {
              "ip link set eth0p up") == 0;
 }
 
+// Runs f inside ns with the agent's own tunnel edge made there.
 template <typename F>
-void inside(const TestNetns& ns, F f) {
-  auto fd = netns::Fd::open(ns.path());
-  ASSERT_TRUE(fd.ok()) << fd.error().message;
-  auto entered = netns::Enter::into(*fd);
-  ASSERT_TRUE(entered.ok()) << entered.error().message;
-  auto nl = netlink::Handle::open();
-  ASSERT_TRUE(nl.ok()) << nl.error().message;
-  KernelHost host(*nl);
-  f(*nl, host);
+void withEdge(const TestNetns& ns, F f) {
+  inside(ns, [&](netlink::Handle& nl) {
+    KernelTunnelEdge host(nl);
+    f(nl, host);
+  });
 }
 
 netlink::VxlanSpec spec(netlink::Handle& nl, const std::string& local) {
@@ -58,7 +56,7 @@ TEST(VxlanKernelTest, EnsureVxlanMakesCorrectsAndRemakesTheDevice) {
   TestNetns ns("vxlan");
   ASSERT_TRUE(ns.ok());
   ASSERT_TRUE(underlay(ns));
-  inside(ns, [&](netlink::Handle& nl, KernelHost& host) {
+  withEdge(ns, [&](netlink::Handle& nl, KernelTunnelEdge& host) {
     auto made = host.ensureVxlan(spec(nl, "192.168.1.11"), kVtep);
     ASSERT_TRUE(made.ok()) << made.error().message;
     std::string link = ns.output("ip -d link show routelet.vxlan");
@@ -112,7 +110,7 @@ TEST(VxlanKernelTest, ReconcilerWritesPrunesAndHealsOnlyItsOwnEntries) {
   TestNetns ns("vxent");
   ASSERT_TRUE(ns.ok());
   ASSERT_TRUE(underlay(ns));
-  inside(ns, [&](netlink::Handle& nl, KernelHost& host) {
+  withEdge(ns, [&](netlink::Handle& nl, KernelTunnelEdge& host) {
     auto device = host.ensureVxlan(spec(nl, "192.168.1.11"), kVtep);
     ASSERT_TRUE(device.ok()) << device.error().message;
     routes::SelfInfo self;
@@ -182,4 +180,4 @@ TEST(VxlanKernelTest, ReconcilerWritesPrunesAndHealsOnlyItsOwnEntries) {
 }
 
 }  // namespace
-}  // namespace routelet::agent
+}  // namespace routelet::routes

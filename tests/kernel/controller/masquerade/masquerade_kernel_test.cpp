@@ -1,5 +1,5 @@
 // The masquerade table against the real kernel, in namespaces of its own: the scripts of
-// controller/reconcile/masquerade.h run through libnftables, the nf_tables monitor names
+// controller/masquerade/rules.h run through libnftables, the nf_tables monitor names
 // who committed, and pod traffic leaves with the node's address only outside the cluster.
 #include <gtest/gtest.h>
 #include <linux/netfilter.h>
@@ -9,14 +9,15 @@
 
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
-#include "controller/agent/kernel_host.h"
+#include "controller/masquerade/kernel_masquerade_edge.h"
 #include "controller/masquerade/nftables.h"
 #include "controller/masquerade/rules.h"
 #include "tests/support/netns_fixture.h"
 
-namespace routelet::agent {
+namespace routelet::masquerade {
 namespace {
 
+using testing::inside;
 using testing::requireRootAndIp;
 using testing::shell;
 using testing::shellOutput;
@@ -40,24 +41,20 @@ masquerade::MasqueradeRules rules(const std::vector<std::string>& keep) {
   return {prefixes({"10.244.1.0/24", "fd00:10:244:1::/64"}), prefixes(keep)};
 }
 
-// Runs f inside ns on this thread, with the agent's own HostEdge made there.
+// Runs f inside ns on this thread, with the agent's own masquerade edge made there.
 template <typename F>
-void inside(const TestNetns& ns, F f) {
-  auto fd = netns::Fd::open(ns.path());
-  ASSERT_TRUE(fd.ok()) << fd.error().message;
-  auto entered = netns::Enter::into(*fd);
-  ASSERT_TRUE(entered.ok()) << entered.error().message;
-  auto nl = netlink::Handle::open();
-  ASSERT_TRUE(nl.ok()) << nl.error().message;
-  KernelHost host(*nl);
-  f(host);
+void withEdge(const TestNetns& ns, F f) {
+  inside(ns, [&](netlink::Handle&) {
+    KernelMasqueradeEdge host;
+    f(host);
+  });
 }
 
 // The whole table for rules, as the agent writes it: shape, then elements.
-void program(KernelHost& host, const masquerade::MasqueradeRules& r) {
+void program(KernelMasqueradeEdge& host, const masquerade::MasqueradeRules& r) {
   auto st = host.nft(masquerade::masqueradeScript(r));
   ASSERT_TRUE(st.ok()) << st.error().message;
-  st = host.nftElements(masquerade::masqueradeElements(r));
+  st = host.elements(masquerade::masqueradeElements(r));
   ASSERT_TRUE(st.ok()) << st.error().message;
 }
 
@@ -75,7 +72,7 @@ TEST(MasqueradeKernelTest, ShapeAndElementsProgramTheTableAndLeaveOtherTablesAlo
   TestNetns ns("masq");
   ASSERT_TRUE(ns.ok());
   ASSERT_EQ(ns.run("nft add table inet other && nft add chain inet other c"), 0);
-  inside(ns, [&](KernelHost& host) {
+  withEdge(ns, [&](KernelMasqueradeEdge& host) {
     auto before = rules({"10.96.0.0/12", "10.244.1.0/24", "10.244.2.0/24", "fd00:10:244:1::/64"});
     program(host, before);
     program(host, before);  // replaces whatever holds the name, never fails on it
@@ -95,7 +92,7 @@ TEST(MasqueradeKernelTest, ShapeAndElementsProgramTheTableAndLeaveOtherTablesAlo
         {"10.96.0.0/12", "10.244.1.0/24", "10.244.3.0/24", "10.244.4.0/24", "fd00:10:244:1::/64"});
     auto update = masquerade::masqueradeUpdate(before, after);
     ASSERT_TRUE(update.has_value());
-    auto st = host.nftElements(*update);
+    auto st = host.elements(*update);
     ASSERT_TRUE(st.ok()) << st.error().message;
     listed = ns.output("nft list set inet routelet exempt_v4_24");
     EXPECT_EQ(listed.find("10.244.2.0"), std::string::npos) << listed;
@@ -106,7 +103,7 @@ TEST(MasqueradeKernelTest, ShapeAndElementsProgramTheTableAndLeaveOtherTablesAlo
     ASSERT_EQ(ns.run("nft delete element inet routelet exempt_v4_24 '{ 10.244.3.0 }'"), 0);
     auto stale = masquerade::masqueradeUpdate(
         after, rules({"10.96.0.0/12", "10.244.1.0/24", "10.244.5.0/24", "fd00:10:244:1::/64"}));
-    st = host.nftElements(*stale);
+    st = host.elements(*stale);
     ASSERT_FALSE(st.ok());
     EXPECT_NE(st.error().message.find("set inet routelet exempt_v4_24"), std::string::npos)
         << st.error().message;
@@ -131,7 +128,7 @@ TEST(MasqueradeKernelTest, FiveThousandNodesGoInOneTransaction) {
     keep.push_back("10." + std::to_string(64 + i / 256) + "." + std::to_string(i % 256) + ".0/24");
     keep.push_back("fd00:" + std::to_string(1000 + i) + "::/64");
   }
-  inside(ns, [&](KernelHost& host) {
+  withEdge(ns, [&](KernelMasqueradeEdge& host) {
     program(host,
             {prefixes({"10.0.1.0/24", "fd00:1::/64"}), masquerade::outermost(prefixes(keep))});
   });
@@ -145,7 +142,7 @@ TEST(MasqueradeKernelTest, TheMonitorNamesTheTableAndWhoCommitted) {
   if (!requireRootAndIp() || !requireNft()) return;
   TestNetns ns("masqmon");
   ASSERT_TRUE(ns.ok());
-  inside(ns, [&](KernelHost& host) {
+  withEdge(ns, [&](KernelMasqueradeEdge& host) {
     auto monitor = netlink::Monitor::openNftables();
     ASSERT_TRUE(monitor.ok()) << monitor.error().message;
     std::vector<netlink::NftCommit> commits;
@@ -168,7 +165,7 @@ TEST(MasqueradeKernelTest, TheMonitorNamesTheTableAndWhoCommitted) {
     EXPECT_EQ(commits[1].tables, (std::vector<std::pair<uint8_t, std::string>>{ours}));
     // The element commit names the agent's own socket, by which the agent learns the pid
     // the kernel gives it (in a container, not its getpid()); libnftables' does not.
-    auto port = host.nftPortId();
+    auto port = host.portId();
     ASSERT_TRUE(port.ok()) << port.error().message;
     EXPECT_EQ(commits[1].portid, *port);
     EXPECT_NE(commits[0].portid, *port);
@@ -237,11 +234,12 @@ TEST(MasqueradeKernelTest, PodTrafficLeavesWithTheNodeAddressOnlyOutsideTheClust
   masquerade::MasqueradeRules r{prefixes({"10.244.1.0/24"}),
                                 prefixes({"10.244.1.0/24", "10.244.2.0/24"})};
   // The shape alone, sets empty: nothing is masqueraded yet, not even pod to pod.
-  inside(t.node,
-         [&](KernelHost& host) { ASSERT_TRUE(host.nft(masquerade::masqueradeScript(r)).ok()); });
+  withEdge(t.node, [&](KernelMasqueradeEdge& host) {
+    ASSERT_TRUE(host.nft(masquerade::masqueradeScript(r)).ok());
+  });
   EXPECT_EQ(t.sourceSeen(t.pod, t.peer, "10.244.2.2"), "10.244.1.2");
-  inside(t.node, [&](KernelHost& host) {
-    ASSERT_TRUE(host.nftElements(masquerade::masqueradeElements(r)).ok());
+  withEdge(t.node, [&](KernelMasqueradeEdge& host) {
+    ASSERT_TRUE(host.elements(masquerade::masqueradeElements(r)).ok());
   });
   EXPECT_EQ(t.sourceSeen(t.pod, t.ext, "192.168.77.2"), "192.168.77.1");
   // Pod to pod across nodes keeps the pod's address.
@@ -249,4 +247,4 @@ TEST(MasqueradeKernelTest, PodTrafficLeavesWithTheNodeAddressOnlyOutsideTheClust
 }
 
 }  // namespace
-}  // namespace routelet::agent
+}  // namespace routelet::masquerade
