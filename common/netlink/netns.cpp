@@ -20,7 +20,10 @@ constexpr long kNsfsMagic = 0x6e736673;
 }  // namespace
 
 Result<Fd> Fd::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: open(2) of a FIFO waits for a writer, so a FIFO given as a namespace would
+  // block its caller (a CNI ADD, holding its lease) for ever; it is refused below instead.
+  // O_NOCTTY: a terminal device given as one never becomes the controlling terminal.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return errnoError("open network namespace " + path);
   Fd owned(fd);
   struct statfs fs {};
