@@ -4,6 +4,7 @@
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -38,6 +39,14 @@ Result<Fd> Fd::open(const std::string& path) {
   if (type >= 0 && type != CLONE_NEWNET)
     return makeError(path + " is not a network namespace (another kind of namespace)", EINVAL);
   return owned;
+}
+
+Result<bool> same(const Fd& a, const Fd& b) {
+  struct stat sa {};
+  struct stat sb {};
+  if (::fstat(a.get(), &sa) != 0 || ::fstat(b.get(), &sb) != 0)
+    return errnoError("stat network namespace");
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 Result<Fd> Fd::current() {

@@ -441,6 +441,45 @@ TEST_F(CniKernelTest, FailuresAfterAllocationLeakNothing) {
   EXPECT_FALSE(link(pod, "eth0"));
 }
 
+// Issue 23 row 5. A pod end made in the node's own namespace took the node's default route
+// ("replace" via the bridge gateway), and its DEL then deleted it with the link.
+TEST_F(CniKernelTest, TheNodesOwnNetnsIsRefusedAndItsDelLeavesTheNodeAlone) {
+  ASSERT_EQ(node_->run("ip link add up0 type veth peer name up1 && ip link set up1 up && "
+                       "ip link set up0 up && ip addr add 192.0.2.10/24 dev up0 && "
+                       "ip route add default via 192.0.2.1"),
+            0);
+  // IPv6 addresses are left out: their duplicate address detection ends while the test runs.
+  const std::string nodeState = "ip -4 route show; ip -6 route show; ip -4 -o addr show";
+  const std::string before = node_->output(nodeState);
+  ASSERT_NE(before.find("default via 192.0.2.1 dev up0"), std::string::npos) << before;
+  // IPv4 alone, as reproduced: with an IPv6 range the ADD failed at the IPv6 route, after
+  // the IPv4 one had replaced the node's default route.
+  const std::string v4 = conf(R"([{"subnet":"10.244.1.0/24"}])");
+  // By the plugin's own /proc path and by the node's bind mount: the namespace is the same.
+  for (const std::string& netns : {std::string("/proc/self/ns/net"), node_->path()}) {
+    auto r = runPlugin(node_->path(), env("ADD", "c1", netns, "podif0"), v4);
+    expectError(r, 4, "CNI_NETNS \"" + netns + "\" is the node's own network namespace");
+    EXPECT_FALSE(link(*node_, "podif0")) << netns;
+    EXPECT_EQ(routeletLinks(*node_), 0u) << netns;
+    EXPECT_TRUE(leases().empty()) << netns;
+    std::string withPrev = v4;
+    withPrev.pop_back();
+    withPrev += R"(,"prevResult":{"interfaces":[],"ips":[]}})";
+    expectError(runPlugin(node_->path(), env("CHECK", "c1", netns, "podif0"), withPrev), 4,
+                "is the node's own network namespace");
+  }
+  EXPECT_EQ(node_->output(nodeState), before);
+  // DEL with the same variables succeeds (a failing DEL is retried for ever), also with
+  // CNI_IFNAME naming the node's uplink: DEL never looks CNI_IFNAME up in CNI_NETNS.
+  for (const char* ifname : {"podif0", "up0"}) {
+    auto del = runPlugin(node_->path(), env("DEL", "c1", "/proc/self/ns/net", ifname), v4);
+    EXPECT_EQ(del.exitCode, 0) << ifname << ": " << del.out << del.err;
+    EXPECT_EQ(del.out, "");
+  }
+  EXPECT_EQ(node_->output(nodeState), before);
+  EXPECT_TRUE(link(*node_, "up0"));
+}
+
 // Issue 23 row 10: open(2) of a FIFO waits for a writer. As CNI_NETNS it held ADD (and its
 // lease) for ever; anything else that is not a namespace is refused the same way.
 TEST_F(CniKernelTest, AFifoAsNetnsIsRefusedAtOnceAndLeavesNoLease) {
