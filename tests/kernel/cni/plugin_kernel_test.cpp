@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cni/config/net_conf.h"
-#include "cni/ipam/store.h"
+#include "cni/ipam/disk_store.h"
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
 #include "tests/kernel/cni/plugin_runner.h"
@@ -89,7 +89,7 @@ class CniKernelTest : public ::testing::Test {
   }
 
   std::vector<ipam::Lease> leases() const {
-    auto store = ipam::Store::open(dataDir_, "routelet");
+    auto store = ipam::DiskStore::open(dataDir_, "routelet");
     EXPECT_TRUE(store.ok());
     auto all = store->all();
     EXPECT_TRUE(all.ok());
