@@ -97,6 +97,20 @@ TEST_F(DiskStoreTest, OpenCreatesPrivateDirectoryAndRefusesUnsafeNetworkName) {
   EXPECT_FALSE(stdfs::exists(root_ + "/../escape"));
 }
 
+// The flock is what keeps concurrent plugins apart: a call without it is a bug, refused.
+TEST_F(DiskStoreTest, CallsOutsideTheLockAreRefused) {
+  const Attachment c1{"c1", "eth0"};
+  EXPECT_EQ(disk().reserve(c1, {{addr("10.244.1.2"), v4_.subnet}}).error().code, ENOLCK);
+  EXPECT_EQ(disk().contains(addr("10.244.1.2")).error().code, ENOLCK);
+  EXPECT_EQ(disk().release(c1).error().code, ENOLCK);
+  EXPECT_FALSE(disk().lastReserved(v4_.subnet));
+  ASSERT_TRUE(disk().lock().ok());
+  EXPECT_EQ(disk().lock().error().code, EDEADLK);
+  EXPECT_TRUE(disk().reserve(c1, {{addr("10.244.1.2"), v4_.subnet}}).ok());
+  disk().unlock();
+  EXPECT_EQ(owner(lease("10.244.1.2")), "c1/eth0");
+}
+
 TEST_F(DiskStoreTest, FirstAddressFollowsTheGatewayAndLeaseRecordsOwner) {
   EXPECT_EQ(take({v4_}, "c1"), addrs({"10.244.1.2"}));
   EXPECT_EQ(take({v4_}, "c2"), addrs({"10.244.1.3"}));
