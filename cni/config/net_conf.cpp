@@ -118,13 +118,13 @@ Status readMtu(const json& doc, NetConf* conf) {
   if (!it->is_number_integer()) return invalid("mtu must be an integer, got " + shown(*it));
   // 68 is IPv4's minimum (RFC 791), 1280 IPv6's (RFC 8200); the kernel refuses an IPv6
   // address on a link below 1280.
-  const int64_t v = it->get<int64_t>();
   const bool v6 = conf->range(ip::Family::kV6) != nullptr;
-  const int64_t min = v6 ? 1280 : 68;
-  if (v < min || v > 65535)
-    return invalid("mtu " + std::to_string(v) + " is out of range: use " + std::to_string(min) +
-                   "-65535" + (v6 ? " (IPv6 needs at least 1280)" : ""));
-  conf->mtu = static_cast<uint32_t>(v);
+  const uint32_t min = v6 ? 1280 : 68;
+  auto mtu = integerIn(*it, min, 65535);
+  if (!mtu)
+    return invalid("mtu " + shown(*it) + " is out of range: use " + std::to_string(min) + "-65535" +
+                   (v6 ? " (IPv6 needs at least 1280)" : ""));
+  conf->mtu = static_cast<uint32_t>(*mtu);
   return okStatus();
 }
 
@@ -141,6 +141,9 @@ Status readAbsolutePath(const json& doc, const char* key, std::string* out) {
   if (auto s = readString(doc, "", key, out); !s) return s;
   if (!out->empty() && (*out)[0] != '/')
     return invalid(std::string(key) + " " + quoteValue(*out) + " must be an absolute path");
+  // open(2) takes the path up to the NUL: the store or log would go somewhere else.
+  if (out->find('\0') != std::string::npos)
+    return invalid(std::string(key) + " " + quoteValue(*out) + " may not contain a NUL byte");
   return okStatus();
 }
 

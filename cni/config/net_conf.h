@@ -18,7 +18,7 @@ namespace routelet::cni::config {
 
 inline constexpr std::string_view kPluginType = "routelet-cni";
 inline constexpr std::string_view kDefaultDataDir =
-    "/run/routelet/ipam";  // tmpfs: see cni/ipam/store.cpp
+    "/run/routelet/ipam";  // tmpfs: see cni/ipam/disk_store.cpp
 inline constexpr uint32_t kDefaultMtu = 1500;
 
 using MacBytes = std::array<uint8_t, 6>;

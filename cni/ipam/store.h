@@ -1,9 +1,10 @@
-// routelet-cni's address store: one file per leased address under a per-network
-// directory, guarded by a flock, so concurrent plugin processes (a node starting 100 pods)
-// never hand out the same address and a crash never leaves the store inconsistent.
+// Where routelet-cni's leases live, as the allocator (allocator.h) sees it: host-local's
+// split (backend.Store). DiskStore (disk_store.h) keeps them in files; FakeStore
+// (fake_store.h) in memory, so allocation is tested without a filesystem.
 #pragma once
 
-#include <cstdint>
+#include <cerrno>
+#include <compare>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,25 +14,25 @@
 
 namespace routelet::cni::ipam {
 
-// One allocatable range: addresses of `subnet`, minus the network address, the gateway
-// and (IPv4) the broadcast address; optionally narrowed to [rangeStart, rangeEnd].
-struct Range {
-  ip::Prefix subnet;
-  ip::Address gateway;
-  std::optional<ip::Address> rangeStart;
-  std::optional<ip::Address> rangeEnd;
-};
-
 // Who holds a lease: the CNI attachment key (container ID, interface name).
 struct Attachment {
   std::string containerId;
   std::string ifname;
   auto operator<=>(const Attachment&) const = default;
 };
+inline std::string describe(const Attachment& who) {
+  return "container " + who.containerId + " ifname " + who.ifname;
+}
 
 struct Lease {
   ip::Address address;
   Attachment owner;
+};
+
+// One address to lease, with its range's subnet: the key of the range's last-reserved record.
+struct Reservation {
+  ip::Address address;
+  ip::Prefix range;
 };
 
 struct GcReport {
@@ -39,42 +40,28 @@ struct GcReport {
   std::vector<Error> errors;  // GC goes on past errors and reports them all
 };
 
-// Error codes carried in Error::code by the store, so the plugin can map them to CNI codes.
-inline constexpr int kErrExhausted = 1001;         // no free address in a range
-inline constexpr int kErrAlreadyAllocated = 1002;  // this attachment already holds leases
-
-inline constexpr uint64_t kDefaultMaxProbes = 65536;
+// Error::code of a failed reservation whose address another attachment holds.
+inline constexpr int kErrTaken = EEXIST;
 
 class Store {
  public:
-  // dataDir/<network>/ is created if missing (mode 0700). maxProbes bounds how many addresses
-  // allocate tries past the round-robin cursor of a range larger than that (an IPv6 /64), so
-  // a nearly full huge range fails fast instead of walking 2^64 addresses; ranges up to that
-  // size are searched completely, so their exhaustion is exact.
-  static Result<Store> open(const std::string& dataDir, const std::string& network,
-                            uint64_t maxProbes = kDefaultMaxProbes);
-
-  // Leases one address per range, all or nothing, round-robin: the search starts after
-  // the address last handed out in that range, so a just-freed address is not reused at
-  // once (a stale packet or ARP entry would reach the wrong pod).
-  Result<std::vector<ip::Address>> allocate(const std::vector<Range>& ranges,
-                                            const Attachment& who);
-  // Frees every lease of the attachment; succeeds when it holds none. Does not scan the
-  // whole store.
-  Status release(const Attachment& who);
-  Result<std::vector<ip::Address>> leasesOf(const Attachment& who);
-  // Releases every lease whose owner is not in `valid`.
-  Result<GcReport> gc(const std::vector<Attachment>& valid);
-  // True when every range has at least one free address (for CNI STATUS).
-  Result<bool> canAllocate(const std::vector<Range>& ranges);
-  Result<std::vector<Lease>> all();
-
-  const std::string& dir() const { return dir_; }
-
- private:
-  Store(std::string dir, uint64_t maxProbes) : dir_(std::move(dir)), maxProbes_(maxProbes) {}
-  std::string dir_;
-  uint64_t maxProbes_;
+  virtual ~Store() = default;
+  // Every other call comes between lock() and unlock(): plugin processes run at once.
+  virtual Status lock() = 0;
+  virtual void unlock() = 0;
+  // Whether anyone holds the address (also a lease whose owner cannot be read).
+  virtual Result<bool> contains(const ip::Address& address) = 0;
+  virtual Result<std::vector<ip::Address>> leased() = 0;  // every held address
+  virtual std::optional<ip::Address> lastReserved(const ip::Prefix& range) = 0;
+  // All or nothing (kErrTaken when one is held); each becomes its range's last reserved.
+  virtual Status reserve(const Attachment& owner, const std::vector<Reservation>& picks) = 0;
+  virtual Result<std::vector<ip::Address>> listByOwner(const Attachment& owner) = 0;
+  // Before owner allocates: releases what an allocation cut short left, and returns the
+  // addresses of a finished one (empty when owner holds none).
+  virtual Result<std::vector<ip::Address>> settle(const Attachment& owner) = 0;
+  virtual Status release(const Attachment& owner) = 0;  // succeeds when owner holds none
+  // Releases every lease whose owner is not in valid; goes on past errors.
+  virtual Result<GcReport> releaseExcept(const std::vector<Attachment>& valid) = 0;
 };
 
 }  // namespace routelet::cni::ipam

@@ -6,6 +6,8 @@
 #include "cni/config/codes.h"
 #include "cni/config/names.h"
 #include "cni/config/version.h"
+#include "cni/ipam/allocator.h"
+#include "cni/ipam/disk_store.h"
 #include "cni/plugin/naming.h"
 #include "common/base/log.h"
 #include "common/netlink/netlink.h"
@@ -57,8 +59,8 @@ ip::Prefix defaultRoute(ip::Family f) {
   return *ip::Prefix::parse(f == ip::Family::kV4 ? "0.0.0.0/0" : "::/0");
 }
 
-Result<ipam::Store> openStore(const config::NetConf& conf) {
-  auto store = ipam::Store::open(conf.dataDir, conf.name);
+Result<ipam::DiskStore> openStore(const config::NetConf& conf) {
+  auto store = ipam::DiskStore::open(conf.dataDir, conf.name);
   if (!store) return fromStore(store.error());
   return store;
 }
@@ -67,7 +69,8 @@ Outcome cmdAdd(const config::NetConf& conf, const config::Env& env, Dataplane& d
   const ipam::Attachment who{env.containerId, env.ifname};
   auto store = openStore(conf);
   if (!store) return failure(conf.cniVersion, store.error());
-  auto addresses = store->allocate(ipamRanges(conf), who);
+  ipam::Allocator ipam(*store);
+  auto addresses = ipam.allocate(ipamRanges(conf), who);
   if (!addresses) return failure(conf.cniVersion, fromStore(addresses.error()));
 
   AttachSpec spec;
@@ -89,7 +92,7 @@ Outcome cmdAdd(const config::NetConf& conf, const config::Env& env, Dataplane& d
   auto attached = dp.attach(spec);
   if (!attached) {
     // The dataplane removed what it made; the lease goes too, so a failed ADD leaks nothing.
-    if (auto st = store->release(who); !st)
+    if (auto st = ipam.release(who); !st)
       log::error("ADD failed and releasing the lease of " + env.containerId + "/" + env.ifname +
                  " failed too: " + st.error().message);
     return failure(conf.cniVersion, attached.error());
@@ -110,7 +113,7 @@ Outcome cmdDel(const config::NetConf& conf, const config::Env& env, Dataplane& d
   if (auto st = dp.detach(hostVeth); !st) return failure(conf.cniVersion, st.error());
   auto store = openStore(conf);
   if (!store) return failure(conf.cniVersion, store.error());
-  if (auto st = store->release({env.containerId, env.ifname}); !st)
+  if (auto st = ipam::Allocator(*store).release({env.containerId, env.ifname}); !st)
     return failure(conf.cniVersion, fromStore(st.error()));
   log::info("DEL " + env.containerId + " " + env.ifname);
   return Outcome{};
@@ -133,7 +136,7 @@ Outcome cmdCheck(const json& doc, const config::NetConf& conf, const config::Env
   if (!view) return failure(conf.cniVersion, view.error());
   auto store = openStore(conf);
   if (!store) return failure(conf.cniVersion, store.error());
-  auto leases = store->leasesOf({env.containerId, env.ifname});
+  auto leases = ipam::Allocator(*store).leasesOf({env.containerId, env.ifname});
   if (!leases) return failure(conf.cniVersion, fromStore(leases.error()));
   auto diffs = checkDifferences(*prev, env, *view, *leases);
   if (diffs.empty()) return Outcome{};
@@ -160,7 +163,7 @@ Outcome cmdGc(const json& doc, const config::NetConf& conf, Dataplane& dp) {
   std::vector<std::string> errors;
   auto store = openStore(conf);
   if (!store) return failure(conf.cniVersion, store.error());
-  auto report = store->gc(keep);
+  auto report = ipam::Allocator(*store).gc(keep);
   if (!report) {
     errors.push_back(report.error().message);
   } else {
@@ -201,7 +204,7 @@ Outcome cmdStatus(const config::NetConf& conf) {
   if (!store)
     return failure(conf.cniVersion,
                    makeError("cannot serve ADD: " + store.error().message, kCodeStatusCannotAdd));
-  auto can = store->canAllocate(ipamRanges(conf));
+  auto can = ipam::Allocator(*store).canAllocate(ipamRanges(conf));
   if (!can)
     return failure(conf.cniVersion,
                    makeError("cannot serve ADD: " + can.error().message, kCodeStatusCannotAdd));

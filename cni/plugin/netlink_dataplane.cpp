@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "cni/config/codes.h"
+#include "cni/config/names.h"
 #include "common/bridge/bridge.h"
 #include "common/netlink/message.h"
 #include "common/netlink/netlink.h"
@@ -21,11 +22,25 @@ Error kernel(const Error& e, const std::string& context) {
   return makeError(context + ": " + e.message, kCodeKernel);
 }
 
+// The pod's namespace, which must not be the node's: a pod end made there would take the
+// node's default route ("replace" via the bridge gateway), and its DEL would then delete it
+// with the link. The node's is this process's (/proc/self: the runtime execs the plugin in
+// it, and this thread has not left it yet).
 Result<netns::Fd> openPodNetns(const std::string& path) {
   auto fd = netns::Fd::open(path);
   if (!fd)
-    return makeError("CNI_NETNS \"" + path + "\" cannot be used: " + fd.error().message,
-                     kCodeUnknownContainer);
+    return makeError(
+        "CNI_NETNS " + config::quoteValue(path) + " cannot be used: " + fd.error().message,
+        kCodeUnknownContainer);
+  auto own = netns::Fd::open("/proc/self/ns/net");
+  if (!own) return kernel(own.error(), "open routelet-cni's own network namespace");
+  auto same = netns::same(*fd, *own);
+  if (!same) return kernel(same.error(), "compare CNI_NETNS " + config::quoteValue(path));
+  if (*same)
+    return makeError("CNI_NETNS " + config::quoteValue(path) +
+                         " is the node's own network namespace (routelet-cni's): a pod needs "
+                         "a namespace of its own",
+                     kCodeInvalidEnv);
   return fd;
 }
 

@@ -1,5 +1,7 @@
 #include "cni/plugin/result.h"
 
+#include <cstdint>
+
 #include "cni/config/codes.h"
 #include "cni/config/names.h"
 #include "cni/config/version.h"
@@ -52,8 +54,14 @@ Result<Interface> parseInterface(const json& item, const std::string& path) {
     if (!sandbox) return sandbox.error();
     out.sandbox = *sandbox;
   }
-  if (const json* mtu = field(item, "mtu"); mtu && mtu->is_number_unsigned())
-    out.mtu = mtu->get<uint32_t>();
+  if (const json* mtu = field(item, "mtu")) {
+    // IFLA_MTU is a u32: a wider number would be cut to its low bits.
+    auto v = config::integerIn(*mtu, 0, UINT32_MAX);
+    if (!v)
+      return badPrev(path + ".mtu " + config::shownJson(*mtu) + " is not an MTU (0-" +
+                     std::to_string(UINT32_MAX) + ")");
+    out.mtu = static_cast<uint32_t>(*v);
+  }
   return out;
 }
 
@@ -71,11 +79,11 @@ Result<IpConfig> parseIp(const json& item, const std::string& path, size_t inter
     out.gateway = *gw;
   }
   if (const json* index = field(item, "interface")) {
-    if (!index->is_number_integer() || index->get<int64_t>() < 0 ||
-        static_cast<size_t>(index->get<int64_t>()) >= interfaces)
+    auto v = config::integerIn(*index, 0, static_cast<int64_t>(interfaces) - 1);
+    if (!v)
       return badPrev(path + ".interface " + config::shownJson(*index) +
                      " is not an index into interfaces");
-    out.interface = index->get<int>();
+    out.interface = static_cast<int>(*v);
   }
   return out;
 }

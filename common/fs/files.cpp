@@ -18,6 +18,47 @@ std::string dirOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// How a file is opened. By path: as the operator named it. In a Dir, a directory other
+// processes could write to: no symlink is followed; O_NONBLOCK, because open(2) of a FIFO
+// waits for a writer (or a reader), so one planted under the name would block the caller,
+// and a store operation holds its lock meanwhile; O_NOCTTY, so a terminal device never
+// becomes the controlling one; and what fstat does not call a regular file is refused
+// before it is read, written or locked.
+struct Opening {
+  int flags;
+  bool regularOnly;
+};
+constexpr Opening kByPath{0, false};
+constexpr Opening kInDir{O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, true};
+
+const char* kindOf(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "of an unknown type";
+}
+
+// openat(2) as `how` says; shown names the file and verb the act in an error.
+Result<int> openAt(int dirFd, const std::string& name, const std::string& shown, int flags,
+                   int mode, const Opening& how, const std::string& verb) {
+  int fd = ::openat(dirFd, name.c_str(), flags | how.flags | O_CLOEXEC, mode);
+  if (fd < 0) return errnoError(verb + " " + shown);
+  if (!how.regularOnly) return fd;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Error e = errnoError("stat " + shown);
+    ::close(fd);
+    return e;
+  }
+  if (S_ISREG(st.st_mode)) return fd;
+  ::close(fd);
+  return makeError(shown + " is " + kindOf(st.st_mode) +
+                       ", not a regular file: routelet never makes one there; remove it",
+                   EINVAL);
+}
+
 Status writeAll(int fd, const std::string& content, const std::string& path) {
   size_t done = 0;
   while (done < content.size()) {
@@ -32,13 +73,15 @@ Status writeAll(int fd, const std::string& content, const std::string& path) {
 }
 
 // The temp file and the rename of writeAtomic, relative to dirFd; shown names the file in
-// errors. flags are added to the temp file's open.
+// errors.
 Status writeAtomicAt(int dirFd, const std::string& name, const std::string& shown,
-                     const std::string& content, int mode, Durability durability, int flags) {
+                     const std::string& content, int mode, Durability durability,
+                     const Opening& how) {
   std::string tmp = name + ".tmp." + std::to_string(::getpid());
   std::string shownTmp = shown + ".tmp." + std::to_string(::getpid());
-  int fd = ::openat(dirFd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | flags, mode);
-  if (fd < 0) return errnoError("create " + shownTmp);
+  auto opened = openAt(dirFd, tmp, shownTmp, O_WRONLY | O_CREAT | O_TRUNC, mode, how, "create");
+  if (!opened) return opened.error();
+  const int fd = *opened;
   Status st = writeAll(fd, content, shownTmp);
   if (st && ::fchmod(fd, static_cast<mode_t>(mode)) != 0) st = errnoError("chmod " + shownTmp);
   if (st && durability == Durability::kDurable && ::fsync(fd) != 0)
@@ -51,9 +94,10 @@ Status writeAtomicAt(int dirFd, const std::string& name, const std::string& show
 }
 
 Result<std::string> readAt(int dirFd, const std::string& name, const std::string& shown,
-                           size_t maxBytes, int flags) {
-  int fd = ::openat(dirFd, name.c_str(), O_RDONLY | O_CLOEXEC | flags);
-  if (fd < 0) return errnoError("open " + shown);
+                           size_t maxBytes, const Opening& how) {
+  auto opened = openAt(dirFd, name, shown, O_RDONLY, 0, how, "open");
+  if (!opened) return opened.error();
+  const int fd = *opened;
   std::string out;
   char buf[8192];
   for (;;) {
@@ -80,7 +124,8 @@ Result<std::string> readAt(int dirFd, const std::string& name, const std::string
 
 Status writeAtomic(const std::string& path, const std::string& content, int mode,
                    Durability durability) {
-  if (auto st = writeAtomicAt(AT_FDCWD, path, path, content, mode, durability, 0); !st) return st;
+  if (auto st = writeAtomicAt(AT_FDCWD, path, path, content, mode, durability, kByPath); !st)
+    return st;
   if (durability == Durability::kAtomicOnly) return okStatus();
   std::string dir = dirOf(path);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -92,7 +137,7 @@ Status writeAtomic(const std::string& path, const std::string& content, int mode
 }
 
 Result<std::string> readFile(const std::string& path, size_t maxBytes) {
-  return readAt(AT_FDCWD, path, path, maxBytes, 0);
+  return readAt(AT_FDCWD, path, path, maxBytes, kByPath);
 }
 
 Status makeDirs(const std::string& path, int mode) {
@@ -114,13 +159,16 @@ Status makeDirs(const std::string& path, int mode) {
 }
 
 Result<FileLock> FileLock::acquire(const std::string& path) {
-  return acquireAt(AT_FDCWD, path, path, 0);
+  return acquireAt(AT_FDCWD, path, path, false);
 }
 
 Result<FileLock> FileLock::acquireAt(int dirFd, const std::string& name, const std::string& shown,
-                                     int flags) {
-  int fd = ::openat(dirFd, name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | flags, 0600);
-  if (fd < 0) return errnoError("open lock " + shown);
+                                     bool inDir) {
+  // flock(2) blocks as LOCK_NB says, whatever O_NONBLOCK the descriptor has.
+  auto opened =
+      openAt(dirFd, name, shown, O_RDWR | O_CREAT, 0600, inDir ? kInDir : kByPath, "open lock");
+  if (!opened) return opened.error();
+  const int fd = *opened;
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno == EINTR) continue;
     Error e = errnoError("lock " + shown);
@@ -143,22 +191,20 @@ Result<Dir> Dir::sub(const std::string& name) const {
 }
 
 Result<std::string> Dir::readFile(const std::string& name, size_t maxBytes) const {
-  return readAt(fd(), name, path(name), maxBytes, O_NOFOLLOW);
+  return readAt(fd(), name, path(name), maxBytes, kInDir);
 }
 
 Result<FileLock> Dir::lock(const std::string& name) const {
-  return FileLock::acquireAt(fd(), name, path(name), O_NOFOLLOW);
+  return FileLock::acquireAt(fd(), name, path(name), true);
 }
 
 Status Dir::writeAtomic(const std::string& name, const std::string& content, int mode) const {
-  return writeAtomicAt(fd(), name, path(name), content, mode, Durability::kAtomicOnly, O_NOFOLLOW);
+  return writeAtomicAt(fd(), name, path(name), content, mode, Durability::kAtomicOnly, kInDir);
 }
 
 Result<int> Dir::openFile(const std::string& name, int flags, int mode,
                           const std::string& verb) const {
-  int fd = ::openat(fd_.get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
-  if (fd < 0) return errnoError(verb + " " + path(name));
-  return fd;
+  return openAt(fd(), name, path(name), flags, mode, kInDir, verb);
 }
 
 Result<bool> writeIfChanged(const std::string& path, const std::string& content) {

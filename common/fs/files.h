@@ -39,15 +39,18 @@ class FileLock {
  private:
   friend class Dir;
   explicit FileLock(int fd) : fd_(fd) {}
+  // inDir: as Dir opens files (no symlink followed, a regular file only, never blocking).
   static Result<FileLock> acquireAt(int dirFd, const std::string& name, const std::string& shown,
-                                    int flags);
+                                    bool inDir);
   UniqueFd fd_;  // closing the last fd releases the flock
 };
 
 // A directory opened so that nothing done through it follows a symlink (O_NOFOLLOW at the
 // directory itself and at every name inside it): for a store other processes could plant
-// a link in, so that a write meant for it never lands elsewhere. Names are relative to it
-// and have no '/'; errors name the whole path.
+// a link in, so that a write meant for it never lands elsewhere. Every file opened inside
+// must be a regular file, and the open never blocks: a FIFO, socket or device planted
+// under a name is refused (EINVAL), naming it, instead of waited on. Names are relative to
+// it and have no '/'; errors name the whole path.
 class Dir {
  public:
   static Result<Dir> open(const std::string& path);
@@ -61,8 +64,8 @@ class Dir {
   // As fs::writeAtomic with Durability::kAtomicOnly.
   Status writeAtomic(const std::string& name, const std::string& content, int mode) const;
   Result<FileLock> lock(const std::string& name) const;
-  // open(2) of a file inside, with O_NOFOLLOW | O_CLOEXEC added to flags; verb names the
-  // act in an error ("create /run/x: File exists").
+  // open(2) of a regular file inside, with O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC
+  // added to flags; verb names the act in an error ("create /run/x: File exists").
   Result<int> openFile(const std::string& name, int flags, int mode = 0600,
                        const std::string& verb = "open") const;
 

@@ -4,6 +4,7 @@
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -20,7 +21,10 @@ constexpr long kNsfsMagic = 0x6e736673;
 }  // namespace
 
 Result<Fd> Fd::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: open(2) of a FIFO waits for a writer, so a FIFO given as a namespace would
+  // block its caller (a CNI ADD, holding its lease) for ever; it is refused below instead.
+  // O_NOCTTY: a terminal device given as one never becomes the controlling terminal.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return errnoError("open network namespace " + path);
   Fd owned(fd);
   struct statfs fs {};
@@ -35,6 +39,14 @@ Result<Fd> Fd::open(const std::string& path) {
   if (type >= 0 && type != CLONE_NEWNET)
     return makeError(path + " is not a network namespace (another kind of namespace)", EINVAL);
   return owned;
+}
+
+Result<bool> same(const Fd& a, const Fd& b) {
+  struct stat sa {};
+  struct stat sb {};
+  if (::fstat(a.get(), &sa) != 0 || ::fstat(b.get(), &sb) != 0)
+    return errnoError("stat network namespace");
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 Result<Fd> Fd::current() {

@@ -20,6 +20,11 @@ class Fd {
   UniqueFd fd_;
 };
 
+// Whether two descriptors name one namespace. nsfs gives each namespace a single inode, so
+// (st_dev, st_ino) is its identity whichever path opened it (/proc/PID/ns/net, a bind mount
+// under /var/run/netns).
+Result<bool> same(const Fd& a, const Fd& b);
+
 // Moves the calling thread into a namespace and back when destroyed. Only this thread
 // moves (setns(2) is per thread), so keep the guard's scope free of thread hand-offs.
 class Enter {

@@ -15,7 +15,7 @@ CleanupAction fileAction(Kind kind, const std::string& what, const std::string& 
   return CleanupAction{kind, what + " " + path, path, {}, {}};
 }
 
-// The store's own names under dataDir/<network>/ (cni/ipam/store.cpp): lock, the cursors
+// The store's own names under dataDir/<network>/ (cni/ipam/disk_store.cpp): lock, the cursors
 // last-reserved.*, and the directories leases/ and attachments/, whose files (including a
 // writer's leftover temp files) are all the store's.
 bool isStoreFile(const DirTree& e) {

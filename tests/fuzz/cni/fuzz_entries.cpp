@@ -40,6 +40,8 @@ void checkNetConf(const config::NetConf& c) {
   check(c.mtu >= 68 && c.mtu <= 65535);
   check(!c.dataDir.empty() && c.dataDir[0] == '/');
   check(c.logFile.empty() || c.logFile[0] == '/');
+  // Paths reach open(2) as C strings: a NUL would cut them short.
+  check(c.dataDir.find('\0') == std::string::npos && c.logFile.find('\0') == std::string::npos);
   auto again = config::parse(config::toJson(c));
   check(again.ok() && *again == c);
 }

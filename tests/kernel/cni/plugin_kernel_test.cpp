@@ -2,6 +2,7 @@
 // veths) and pod netns, all made by TestNetns; the plugin binary is exec'd like a runtime
 // execs it.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,7 +12,7 @@
 #include <vector>
 
 #include "cni/config/net_conf.h"
-#include "cni/ipam/store.h"
+#include "cni/ipam/disk_store.h"
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
 #include "tests/kernel/cni/plugin_runner.h"
@@ -22,6 +23,10 @@ namespace {
 using nlohmann::json;
 namespace ipam = cni::ipam;
 namespace config = cni::config;
+
+// Longer than any plugin run takes here, ASan and a loaded machine included: a run still
+// going then is blocked, and is killed so the test fails instead of hanging the suite.
+constexpr std::chrono::seconds kBlockedAfter{20};
 
 constexpr const char* kDualStack =
     R"([{"subnet":"10.244.1.0/24"},{"subnet":"fd00:10:244:1::/64","gateway":"fd00:10:244:1::1"}])";
@@ -79,11 +84,12 @@ class CniKernelTest : public ::testing::Test {
     json doc = json::parse(r.out, nullptr, false);
     ASSERT_TRUE(doc.is_object()) << "stdout must hold one JSON error, got: " << r.out;
     EXPECT_EQ(doc["code"], code) << r.out;
+    ASSERT_TRUE(doc["msg"].is_string()) << "not an error object: " << r.out;
     EXPECT_NE(doc["msg"].get<std::string>().find(mention), std::string::npos) << r.out;
   }
 
   std::vector<ipam::Lease> leases() const {
-    auto store = ipam::Store::open(dataDir_, "routelet");
+    auto store = ipam::DiskStore::open(dataDir_, "routelet");
     EXPECT_TRUE(store.ok());
     auto all = store->all();
     EXPECT_TRUE(all.ok());
@@ -433,6 +439,95 @@ TEST_F(CniKernelTest, FailuresAfterAllocationLeakNothing) {
   EXPECT_EQ(routeletLinks(*node_), 0u);
   EXPECT_EQ(routeletLinks(pod), 0u);
   EXPECT_FALSE(link(pod, "eth0"));
+}
+
+// Issue 23 row 5. A pod end made in the node's own namespace took the node's default route
+// ("replace" via the bridge gateway), and its DEL then deleted it with the link.
+TEST_F(CniKernelTest, TheNodesOwnNetnsIsRefusedAndItsDelLeavesTheNodeAlone) {
+  ASSERT_EQ(node_->run("ip link add up0 type veth peer name up1 && ip link set up1 up && "
+                       "ip link set up0 up && ip addr add 192.0.2.10/24 dev up0 && "
+                       "ip route add default via 192.0.2.1"),
+            0);
+  // IPv6 addresses are left out: their duplicate address detection ends while the test runs.
+  const std::string nodeState = "ip -4 route show; ip -6 route show; ip -4 -o addr show";
+  const std::string before = node_->output(nodeState);
+  ASSERT_NE(before.find("default via 192.0.2.1 dev up0"), std::string::npos) << before;
+  // IPv4 alone, as reproduced: with an IPv6 range the ADD failed at the IPv6 route, after
+  // the IPv4 one had replaced the node's default route.
+  const std::string v4 = conf(R"([{"subnet":"10.244.1.0/24"}])");
+  // By the plugin's own /proc path and by the node's bind mount: the namespace is the same.
+  for (const std::string& netns : {std::string("/proc/self/ns/net"), node_->path()}) {
+    auto r = runPlugin(node_->path(), env("ADD", "c1", netns, "podif0"), v4);
+    expectError(r, 4, "CNI_NETNS \"" + netns + "\" is the node's own network namespace");
+    EXPECT_FALSE(link(*node_, "podif0")) << netns;
+    EXPECT_EQ(routeletLinks(*node_), 0u) << netns;
+    EXPECT_TRUE(leases().empty()) << netns;
+    std::string withPrev = v4;
+    withPrev.pop_back();
+    withPrev += R"(,"prevResult":{"interfaces":[],"ips":[]}})";
+    expectError(runPlugin(node_->path(), env("CHECK", "c1", netns, "podif0"), withPrev), 4,
+                "is the node's own network namespace");
+  }
+  EXPECT_EQ(node_->output(nodeState), before);
+  // DEL with the same variables succeeds (a failing DEL is retried for ever), also with
+  // CNI_IFNAME naming the node's uplink: DEL never looks CNI_IFNAME up in CNI_NETNS.
+  for (const char* ifname : {"podif0", "up0"}) {
+    auto del = runPlugin(node_->path(), env("DEL", "c1", "/proc/self/ns/net", ifname), v4);
+    EXPECT_EQ(del.exitCode, 0) << ifname << ": " << del.out << del.err;
+    EXPECT_EQ(del.out, "");
+  }
+  EXPECT_EQ(node_->output(nodeState), before);
+  EXPECT_TRUE(link(*node_, "up0"));
+}
+
+// Issue 23 row 10: open(2) of a FIFO waits for a writer. As CNI_NETNS it held ADD (and its
+// lease) for ever; anything else that is not a namespace is refused the same way.
+TEST_F(CniKernelTest, AFifoAsNetnsIsRefusedAtOnceAndLeavesNoLease) {
+  const std::string fifo = dataDir_ + "/netns-fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const char* verb : {"ADD", "CHECK"}) {
+    std::string config = conf();
+    if (std::string(verb) == "CHECK") {
+      config.pop_back();
+      config += R"(,"prevResult":{"interfaces":[],"ips":[]}})";
+    }
+    auto r = PluginProcess(node_->path(), env(verb, "c1", fifo), config).finish(kBlockedAfter);
+    ASSERT_FALSE(r.killed) << verb << " blocked opening the FIFO " << fifo;
+    expectError(
+        r, 3, "CNI_NETNS \"" + fifo + "\" cannot be used: " + fifo + " is not a network namespace");
+  }
+  EXPECT_TRUE(leases().empty());
+  EXPECT_EQ(routeletLinks(*node_), 0u);
+}
+
+// Issue 23 row 10: a FIFO in the lease directory held GC, and with it the store's lock, for
+// ever: no pod on the node could be set up. GC reports it, releases the rest, and returns.
+TEST_F(CniKernelTest, AFifoInTheStoreIsReportedByGcWhichGoesOn) {
+  TestNetns p1("cpod"), p2("cpod"), p3("cpod");
+  add("c1", p1);
+  add("c2", p2);
+  const std::string store = dataDir_ + "/routelet";
+  for (const std::string& planted : {store + "/leases/10.244.1.250", store + "/attachments/x:eth0"})
+    ASSERT_EQ(::mkfifo(planted.c_str(), 0600), 0) << planted;
+  auto gc =
+      PluginProcess(node_->path(), env("GC", "", "", ""),
+                    conf(kDualStack, "1.1.0",
+                         R"(,"cni.dev/valid-attachments":[{"containerID":"c2","ifname":"eth0"}])"))
+          .finish(kBlockedAfter);
+  ASSERT_FALSE(gc.killed) << "GC blocked on a FIFO in the store";
+  expectError(gc, 105, "GC finished with 2 error(s)");
+  json details = json::parse(gc.out, nullptr, false)["details"];
+  ASSERT_TRUE(details.is_string()) << gc.out;
+  for (const char* name : {"/leases/10.244.1.250 is a FIFO", "/attachments/x:eth0 is a FIFO"})
+    EXPECT_NE(details.get<std::string>().find(store + name), std::string::npos) << gc.out;
+  auto held = leases();
+  ASSERT_EQ(held.size(), 2u);
+  for (const auto& l : held) EXPECT_EQ(l.owner.containerId, "c2");
+  EXPECT_FALSE(link(p1, "eth0"));
+  // The store is not left locked: the next pod is set up.
+  auto r = PluginProcess(node_->path(), env("ADD", "c3", p3.path()), conf()).finish(kBlockedAfter);
+  ASSERT_FALSE(r.killed) << "ADD blocked on the store";
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
 }
 
 TEST_F(CniKernelTest, TheBinarySpeaksTheProtocolOnStdoutAndLogsElsewhere) {

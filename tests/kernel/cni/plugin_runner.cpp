@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -65,17 +67,31 @@ PluginProcess::~PluginProcess() {
   if (pid_ > 0) finish();
 }
 
-PluginRun PluginProcess::finish() {
+PluginRun PluginProcess::finish(std::chrono::milliseconds limit) {
+  using Clock = std::chrono::steady_clock;
   PluginRun r;
   if (pid_ <= 0) return r;
+  const bool bounded = limit != std::chrono::milliseconds::max();
+  const Clock::time_point deadline = bounded ? Clock::now() + limit : Clock::time_point::max();
   // Read both pipes until both close, so neither fills up and blocks the child.
   pollfd fds[2] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}};
   std::string* sinks[2] = {&r.out, &r.err};
   int open = 2;
   while (open > 0) {
-    if (::poll(fds, 2, -1) < 0) {
+    int wait = -1;
+    if (bounded && !r.killed) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      wait = static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
+    int ready = ::poll(fds, 2, wait);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
+    }
+    if (ready == 0) {  // the limit passed: its pipes close when it dies
+      ::kill(pid_, SIGKILL);
+      r.killed = true;
+      continue;
     }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -12,8 +13,9 @@ namespace routelet::testing {
 
 struct PluginRun {
   int exitCode = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
+  std::string out;      // stdout
+  std::string err;      // stderr
+  bool killed = false;  // still running at finish's limit, so killed (exitCode 128 + SIGKILL)
 };
 
 class PluginProcess {
@@ -25,8 +27,9 @@ class PluginProcess {
   PluginProcess(const PluginProcess&) = delete;
   PluginProcess& operator=(const PluginProcess&) = delete;
   ~PluginProcess();
-  // Waits for exit and collects its output.
-  PluginRun finish();
+  // Waits for exit and collects its output. A plugin still running after `limit` is
+  // killed: a test of something that used to block fails instead of hanging the suite.
+  PluginRun finish(std::chrono::milliseconds limit = std::chrono::milliseconds::max());
 
  private:
   pid_t pid_ = -1;

@@ -176,6 +176,16 @@ TEST(EnvTest, BadIfnameIsCode4NamingIt) {
     EXPECT_EQ(env.error().code, kCodeInvalidEnv);
     EXPECT_NE(env.error().message.find("CNI_IFNAME"), std::string::npos);
   }
+  for (const auto& [name, shown] : std::vector<std::pair<std::string, std::string>>{
+           {std::string("eth\0x", 5), "CNI_IFNAME \"eth\\x00x\" may not contain a NUL byte"},
+           {"eth\x01", "CNI_IFNAME \"eth\\x01\" may not contain control characters"}}) {
+    auto vars = addVars();
+    vars["CNI_IFNAME"] = name;
+    auto env = parseVars(vars);
+    ASSERT_FALSE(env.ok()) << shown;
+    EXPECT_EQ(env.error().code, kCodeInvalidEnv);
+    EXPECT_EQ(env.error().message, shown);
+  }
   auto vars = addVars();
   vars["CNI_IFNAME"] = "123456789012345";  // exactly 15 bytes is fine
   EXPECT_TRUE(parseVars(vars).ok());

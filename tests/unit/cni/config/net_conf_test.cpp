@@ -140,6 +140,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{" RL_BASE ",\"bridge\":\"a-very-long-bridge\"," RL_R4 "}", kCodeInvalidConfig,
                 "bridge \"a-very-long-bridge\""},
         BadCase{"{" RL_BASE ",\"bridge\":\"br 0\"," RL_R4 "}", kCodeInvalidConfig, "whitespace"},
+        // The kernel would make "br" and the result would report "br\u0000x".
+        BadCase{"{" RL_BASE ",\"bridge\":\"br\\u0000x\"," RL_R4 "}", kCodeInvalidConfig,
+                "bridge \"br\\x00x\" is not a valid interface name: it may not contain a NUL"},
+        BadCase{"{" RL_BASE ",\"bridge\":\"br\\u001b\"," RL_R4 "}", kCodeInvalidConfig,
+                "bridge \"br\\x1b\" is not a valid interface name: it may not contain control"},
         // Ranges.
         BadCase{"{" RL_BASE "," RL_BR "}", kCodeInvalidConfig, "ranges is required"},
         BadCase{"{" RL_BASE "," RL_BR ",\"ranges\":[]}", kCodeInvalidConfig, "got 0"},
@@ -201,6 +206,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "mtu must be an integer"},
         BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"mtu\":20}", kCodeInvalidConfig, "mtu 20"},
         BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"mtu\":70000}", kCodeInvalidConfig, "mtu 70000"},
+        // Above INT64_MAX JSON holds it unsigned; read as int64 it was reported as -1.
+        BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"mtu\":18446744073709551615}",
+                kCodeInvalidConfig, "mtu 18446744073709551615 is out of range"},
+        BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"mtu\":9223372036854775808}", kCodeInvalidConfig,
+                "mtu 9223372036854775808 is out of range"},
+        BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"mtu\":-1}", kCodeInvalidConfig,
+                "mtu -1 is out of range"},
         BadCase{"{" RL_BASE "," RL_BR ",\"ranges\":[{\"subnet\":\"fd00::/64\"}],\"mtu\":1000}",
                 kCodeInvalidConfig, "IPv6 needs at least 1280"},
         // Paths, MAC, log level.
@@ -208,6 +220,11 @@ INSTANTIATE_TEST_SUITE_P(
                 kCodeInvalidConfig, "dataDir \"relative/dir\" must be an absolute path"},
         BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"logFile\":\"x.log\"}", kCodeInvalidConfig,
                 "logFile \"x.log\""},
+        // A path reaches open(2) as a C string, which would end at the NUL: another place.
+        BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"dataDir\":\"/run/a\\u0000b\"}",
+                kCodeInvalidConfig, "dataDir \"/run/a\\x00b\" may not contain a NUL byte"},
+        BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"logFile\":\"/var/log/a\\u0000b\"}",
+                kCodeInvalidConfig, "logFile \"/var/log/a\\x00b\" may not contain a NUL byte"},
         BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"bridgeMac\":\"zz:00\"}", kCodeInvalidConfig,
                 "bridgeMac \"zz:00\" is not a MAC"},
         BadCase{"{" RL_BASE "," RL_BR "," RL_R4 ",\"bridgeMac\":\"01:00:5e:00:00:01\"}",

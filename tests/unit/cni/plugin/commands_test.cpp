@@ -8,6 +8,8 @@
 
 #include "cni/config/codes.h"
 #include "cni/config/names.h"
+#include "cni/ipam/allocator.h"
+#include "cni/ipam/disk_store.h"
 #include "cni/ipam/records.h"
 #include "cni/plugin/naming.h"
 #include "tests/unit/cni/plugin/fake_dataplane.h"
@@ -48,14 +50,14 @@ class CommandsTest : public ::testing::Test {
   }
   Outcome run(const Env& e, const std::string& input) { return plugin::run(e, input, dp_); }
   std::vector<ip::Address> leases(const std::string& id, const std::string& ifname = "eth0") {
-    auto store = ipam::Store::open(dir_, "routelet");
+    auto store = ipam::DiskStore::open(dir_, "routelet");
     EXPECT_TRUE(store.ok());
-    auto l = store->leasesOf({id, ifname});
+    auto l = ipam::Allocator(*store).leasesOf({id, ifname});
     EXPECT_TRUE(l.ok());
     return l.ok() ? *l : std::vector<ip::Address>{};
   }
   size_t leaseCount() {
-    auto store = ipam::Store::open(dir_, "routelet");
+    auto store = ipam::DiskStore::open(dir_, "routelet");
     auto all = store->all();
     return all.ok() ? all->size() : 999;
   }
@@ -296,8 +298,8 @@ TEST_F(CheckTest, ReportsEveryDifference) {
 TEST_F(CheckTest, ReportsMissingInterfacesAndLease) {
   dp_.view.podLinkFound = false;
   dp_.view.hostLinkFound = false;
-  auto store = ipam::Store::open(dir_, "routelet");
-  ASSERT_TRUE(store->release({"c1", "eth0"}).ok());
+  auto store = ipam::DiskStore::open(dir_, "routelet");
+  ASSERT_TRUE(ipam::Allocator(*store).release({"c1", "eth0"}).ok());
   auto o = run(env(Command::kCheck), checkConf());
   expectError(o, kCodeCheckFailed, "interface eth0 is missing");
   const std::string msg = json::parse(o.stdoutText)["msg"];

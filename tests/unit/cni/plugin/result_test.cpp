@@ -87,6 +87,14 @@ TEST(ResultTest, ParseRejectsMalformedPrevResultNamingTheField) {
            {R"({"interfaces":[{"name":"eth0","mac":"nope"}]})", "interfaces[0].mac \"nope\""},
            {R"({"routes":[{"gw":"10.0.0.1"}]})", "routes[0].dst is missing"},
            {R"({"routes":[{"dst":"0.0.0.0/0","gw":5}]})", "routes[0].gw must be a string"},
+           // An interface MTU is a u32 (IFLA_MTU); a wider number was cut to its low bits.
+           {R"({"interfaces":[{"name":"eth0","mtu":4294967296}]})",
+            "interfaces[0].mtu 4294967296 is not an MTU"},
+           {R"({"interfaces":[{"name":"eth0","mtu":-1}]})", "interfaces[0].mtu -1 is not an MTU"},
+           {R"({"interfaces":[{"name":"eth0","mtu":"1500"}]})",
+            "interfaces[0].mtu \"1500\" is not an MTU"},
+           {R"({"ips":[{"address":"10.0.0.2/24","interface":18446744073709551615}]})",
+            "ips[0].interface 18446744073709551615"},
        }) {
     auto r = parseResult(json::parse(c.json));
     ASSERT_FALSE(r.ok()) << c.json;
