@@ -42,6 +42,9 @@ struct Pass {
   // Set by node setup in every pass: the own Node as cached, and this node once set up.
   const model::Node* own = nullptr;
   std::optional<LocalNode> local;
+  // The own Node is known well enough to report on (published on it, status.json), set
+  // up or not (its podCIDR refused, say).
+  bool reportable = false;
 
   // Filled in whole passes only. Short reasons for the Node's "degraded: ..." state, and
   // why the agent is not ready, in controller order.

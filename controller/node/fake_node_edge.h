@@ -28,7 +28,7 @@ class FakeNodeEdge : public NodeEdge {
     ++bridgeCalls;
     bridgeName = name;
     bridgeMtu = mtu;
-    gateways = gws;
+    bridgeGateways = gws;
     if (!bridgeError.empty()) return makeError(bridgeError, EPERM);
     return okStatus();
   }
@@ -38,6 +38,10 @@ class FakeNodeEdge : public NodeEdge {
       return makeError(it->second.first, it->second.second);
     sysctls[key] = value;
     return okStatus();
+  }
+  Result<std::vector<ip::Address>> gateways() override {
+    ++gatewayLookups;
+    return defaultGateways;
   }
   Result<bool> writeIfChanged(const std::string& path, const std::string& content) override {
     return files.writeIfChanged(path, content);
@@ -50,6 +54,8 @@ class FakeNodeEdge : public NodeEdge {
   }
 
   std::vector<ip::Prefix> onLink = {*ip::Prefix::parse("192.168.1.0/24")};
+  std::vector<ip::Address> defaultGateways = {*ip::Address::parse("192.168.1.1")};
+  int gatewayLookups = 0;
   uint32_t underlayMtu = 1450;
   fs::FakeFiles files;
   std::map<std::string, std::string> sysctls;
@@ -62,7 +68,7 @@ class FakeNodeEdge : public NodeEdge {
   std::string bridgeError;  // set: ensureBridge fails with it
   std::string bridgeName;
   uint32_t bridgeMtu = 0;
-  std::vector<ip::Prefix> gateways;
+  std::vector<ip::Prefix> bridgeGateways;
 };
 
 }  // namespace routelet::node

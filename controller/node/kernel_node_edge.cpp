@@ -1,5 +1,7 @@
 #include "controller/node/kernel_node_edge.h"
 
+#include <linux/rtnetlink.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -40,6 +42,15 @@ Status KernelNodeEdge::ensureBridge(const std::string& bridge, uint32_t mtu,
 
 Status KernelNodeEdge::setSysctl(const std::string& key, const std::string& value) {
   return sysctl::set(key, value);
+}
+
+Result<std::vector<ip::Address>> KernelNodeEdge::gateways() {
+  auto routes = nl_.routes(std::nullopt, std::nullopt, RT_TABLE_MAIN);
+  if (!routes) return routes.error().wrap("list the main table's routes");
+  std::vector<ip::Address> out;
+  for (const auto& r : *routes)
+    if (r.dst.length() == 0 && r.gateway) out.push_back(*r.gateway);
+  return out;
 }
 
 Result<bool> KernelNodeEdge::writeIfChanged(const std::string& path, const std::string& content) {

@@ -18,6 +18,7 @@ class KernelNodeEdge : public NodeEdge {
   Status ensureBridge(const std::string& bridge, uint32_t mtu,
                       const std::vector<ip::Prefix>& gateways) override;
   Status setSysctl(const std::string& key, const std::string& value) override;
+  Result<std::vector<ip::Address>> gateways() override;
   Result<bool> writeIfChanged(const std::string& path, const std::string& content) override;
   // Runs the plugin only when its file changed since the last answer.
   Result<std::vector<std::string>> pluginVersions(const std::string& path) override;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "controller/routes/desired.h"
+#include "controller/routes/routes_config.h"
 #include "controller/routes/vxlan.h"
 
 namespace routelet::node {
@@ -24,6 +25,30 @@ OwnNodeIPs ownNodeIPs(const model::Node& own, const model::NodeCache& nodes,
       out.missing.push_back(cidr.family());
   }
   return out;
+}
+
+std::optional<std::string> ownPodCIDRRefused(const model::Node& own,
+                                             const std::vector<ip::Address>& nodeIPs,
+                                             const HostFacts& facts,
+                                             const std::vector<ip::Address>& gateways,
+                                             const config::Options& options) {
+  agent::LocalNode local{own.name, own.podCIDRs, nodeIPs, facts.onLink};
+  routes::SelfInfo self = routes::selfInfo(local, config::routesConfig(options));
+  std::vector<ip::Address> held = gateways;
+  for (const auto* ips : {&own.internalIPs, &own.externalIPs})
+    held.insert(held.end(), ips->begin(), ips->end());
+  for (const auto& cidr : own.podCIDRs) {
+    ip::Prefix net = cidr.network();
+    if (auto why = routes::unsafePodCIDR(net, self))
+      return "spec.podCIDRs " + net.str() + " " + *why;
+    for (const auto& a : held) {
+      if (!net.contains(a)) continue;
+      bool gateway = std::find(gateways.begin(), gateways.end(), a) != gateways.end();
+      return "spec.podCIDRs " + net.str() + " holds " +
+             (gateway ? "this node's default gateway " : "this node's address ") + a.str();
+    }
+  }
+  return std::nullopt;
 }
 
 LocalSetup localSetup(const model::Node& own, const std::vector<ip::Address>& nodeIPs,

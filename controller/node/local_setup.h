@@ -35,6 +35,18 @@ struct LocalSetup {
   CniConfigInputs conflist;  // portmap and offerNewest are the controller's to decide
 };
 
+// Why this node's own podCIDRs must not be set up, or nullopt when they may. The own Node
+// is checked exactly like a peer (routes::unsafePodCIDR: the bounds, the cluster CIDRs, the
+// reserved ranges, the node's subnets, its node IPs), and more: a podCIDR holding any
+// address the Node lists or a gateway of the node's default routes would put that address
+// on the bridge, and the node would answer for its own gateway (ARP answered twice) or
+// route half the Internet into cni0. gateways: the default routes' (NodeEdge::gateways).
+std::optional<std::string> ownPodCIDRRefused(const model::Node& own,
+                                             const std::vector<ip::Address>& nodeIPs,
+                                             const HostFacts& facts,
+                                             const std::vector<ip::Address>& gateways,
+                                             const config::Options& options);
+
 // Over VXLAN a packet carries the outer headers too: pods get an MTU that fits the underlay
 // whatever path it takes, so they never fragment (nor depend on ICMP "too big").
 LocalSetup localSetup(const model::Node& own, const std::vector<ip::Address>& nodeIPs,

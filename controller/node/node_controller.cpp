@@ -113,6 +113,36 @@ void NodeController::setUp(agent::Pass& pass, const model::Node& own) {
   logged_.clear("inspect");
   nodeInterface_ = facts->nodeIPInterface;
   LocalSetup setup = localSetup(own, ips.nodeIPs, *facts, options_);
+  status::AgentStatus& r = pass.report;
+  r.node = options_.nodeName;
+  r.bridge = options_.bridge;
+  r.mtu = setup.mtu;
+  r.podCIDRs = own.podCIDRs;
+  r.nodeIPs = ips.nodeIPs;
+  r.cniConfig = options_.cniConfDir + "/" + options_.cniConfName;
+  r.hairpin = options_.hairpin;
+  pass.reportable = true;
+  if (!checked_ || !(*checked_ == setup.local)) {
+    auto gateways = edge_.gateways();
+    if (!gateways) {
+      notReady(pass, gateways.error().message);
+      logged_.warn("gateways", "cannot read this node's routes: " + gateways.error().message);
+      return;
+    }
+    logged_.clear("gateways");
+    refused_ = ownPodCIDRRefused(own, ips.nodeIPs, *facts, *gateways, options_);
+    checked_ = setup.local;
+  }
+  if (refused_) {
+    // Nothing is set up from it (what an earlier, good podCIDR made stays), the node is not
+    // ready and says why, and the watch goes on: a corrected Node is picked up at once.
+    pass.notReady.push_back("own podCIDR refused: " + *refused_);
+    pass.degraded.push_back("own podCIDR refused");
+    logged_.warn("own-podcidr", "own Node " + options_.nodeName + ": " + *refused_ +
+                                    ": setting up nothing until the Node is corrected");
+    return;
+  }
+  logged_.clear("own-podcidr");
   local_ = setup.local;
 
   bool ok = true;
@@ -141,15 +171,6 @@ void NodeController::setUp(agent::Pass& pass, const model::Node& own) {
   pass.networkReady = cniConfigWritten_ && ok;
   if (!cniConfigWritten_ && pass.notReady.empty())
     pass.notReady.push_back("CNI config not written");
-
-  status::AgentStatus& r = pass.report;
-  r.node = options_.nodeName;
-  r.bridge = options_.bridge;
-  r.mtu = setup.mtu;
-  r.podCIDRs = own.podCIDRs;
-  r.nodeIPs = ips.nodeIPs;
-  r.cniConfig = options_.cniConfDir + "/" + options_.cniConfName;
-  r.hairpin = options_.hairpin;
 }
 
 void NodeController::writeConflist(const LocalSetup& setup, agent::Pass& pass) {

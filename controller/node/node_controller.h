@@ -49,6 +49,10 @@ class NodeController : public agent::Controller {
   std::string nodeInterface_;             // the link holding the node IP: its changes matter
   std::vector<ip::Address> lastNodeIPs_;  // the own node IPs of the last whole pass
   std::function<void()> nodeAddressGone_;
+  // The own podCIDR check's verdict, and what it was made from: it looks up the node's
+  // default routes, so it is made again only when the podCIDRs, node IPs or subnets change.
+  std::optional<std::string> refused_;
+  std::optional<agent::LocalNode> checked_;
   std::atomic<bool> addressGone_{false};
 };
 

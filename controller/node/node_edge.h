@@ -24,6 +24,9 @@ class NodeEdge {
   virtual Status setSysctl(const std::string& key, const std::string& value) = 0;
   // Writes atomically when the content differs; returns whether it wrote.
   virtual Result<bool> writeIfChanged(const std::string& path, const std::string& content) = 0;
+  // The gateways of the main table's default routes, both families: a node's own podCIDR
+  // must never hold one (they are looked up only when the own podCIDR is checked).
+  virtual Result<std::vector<ip::Address>> gateways() = 0;
   // The CNI versions the plugin at path speaks (its VERSION answer); ENOENT when there is
   // no such file.
   virtual Result<std::vector<std::string>> pluginVersions(const std::string& path) = 0;

@@ -47,8 +47,9 @@ Publisher::Publisher(std::string nodeName, std::string runDir, PublishEdge& edge
     : nodeName_(std::move(nodeName)), runDir_(std::move(runDir)), edge_(edge) {}
 
 void Publisher::sync(agent::Pass& pass) {
-  // Only once the node is set up: before that there is nothing to say but what /readyz says.
-  if (!pass.whole || !pass.own || !pass.local) return;
+  // Only once node setup could look at the node: before that there is nothing to say but
+  // what /readyz says.
+  if (!pass.whole || !pass.own || !pass.reportable) return;
   status::AgentStatus& report = pass.report;
   report.state = coarseState(pass.degraded);
   report.ready = pass.nodes.synced() && pass.notReady.empty();

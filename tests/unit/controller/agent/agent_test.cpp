@@ -106,8 +106,8 @@ TEST_F(AgentTest, ThreeNodesGiveTwoPeerRoutesBridgeConfigAndStatus) {
   EXPECT_EQ(routes[1].gateway->str(), "192.168.1.13");
   EXPECT_EQ(host_.bridgeName, "cni0");
   EXPECT_EQ(host_.bridgeMtu, 1450u);  // from the node IP's interface
-  ASSERT_EQ(host_.gateways.size(), 1u);
-  EXPECT_EQ(host_.gateways[0].str(), "10.244.1.1/24");
+  ASSERT_EQ(host_.bridgeGateways.size(), 1u);
+  EXPECT_EQ(host_.bridgeGateways[0].str(), "10.244.1.1/24");
   EXPECT_TRUE(host_.sysctls.count("net.ipv4.ip_forward"));
   EXPECT_FALSE(host_.sysctls.count("net.ipv6.conf.all.forwarding"));
   auto conf = nlohmann::json::parse(conflist());
@@ -554,6 +554,42 @@ TEST_F(AgentTest, AnAddressInsideAnotherNodesPodCIDRIsLoggedOnceAndCostsNobodyTh
   agent().pass();
   EXPECT_EQ(::testing::internal::GetCapturedStderr().find(line), std::string::npos);
   EXPECT_EQ(table_.routes().size(), 2u);
+}
+
+// Issue 23, row 2: an own podCIDR over the node's segment put the segment gateway's address
+// on cni0 (ARP answered twice), 128.0.0.0/1 routed half of IPv4 into the bridge, and 0.0.0.0/0
+// deleted every peer route while /readyz said ok. Now nothing is set up from it, the node
+// says why, and a corrected Node is picked up.
+TEST_F(AgentTest, ARefusedOwnPodCIDRSetsUpNothingAndKeepsTheNodeNotReady) {
+  auto nodes = threeNodes();
+  for (const char* bad : {"192.168.1.0/24", "128.0.0.0/1", "0.0.0.0/0"}) {
+    SCOPED_TRACE(bad);
+    nodes[0].podCIDRs = {*ip::Prefix::parse(bad)};
+    nodes[0].resourceVersion += "1";
+    agent().nodesListed(nodes);
+    agent().pass();
+    EXPECT_EQ(host_.bridgeCalls, 0);
+    EXPECT_EQ(conflist(), "");
+    EXPECT_TRUE(table_.routes().empty());
+    EXPECT_TRUE(nft_.scripts.empty());
+    EXPECT_FALSE(agent().health().ready);
+    EXPECT_NE(agent().health().notReadyReason.find("own podCIDR refused: spec.podCIDRs"),
+              std::string::npos)
+        << agent().health().notReadyReason;
+  }
+  publisher().publishStatus();
+  ASSERT_FALSE(api_.patches.empty());
+  auto patch = nlohmann::json::parse(api_.patches.back());
+  EXPECT_EQ(patch["metadata"]["annotations"]["routelet.io/state"], "degraded: own podCIDR refused");
+  EXPECT_EQ(patch["status"]["conditions"][0]["status"], "True");  // NetworkUnavailable
+
+  nodes[0].podCIDRs = {*ip::Prefix::parse("10.244.1.0/24")};
+  nodes[0].resourceVersion += "1";
+  agent().nodeUpserted(nodes[0]);
+  agent().pass();
+  EXPECT_EQ(host_.bridgeCalls, 1);
+  EXPECT_EQ(table_.routes().size(), 2u);
+  EXPECT_TRUE(agent().health().ready);
 }
 
 // A failed PATCH used to start the next whole pass at once, which sent it again: on a 403
