@@ -17,6 +17,7 @@
 #include "common/netlink/netns.h"
 #include "tests/kernel/cni/plugin_runner.h"
 #include "tests/support/netns_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace routelet::testing {
 namespace {
@@ -37,14 +38,8 @@ class CniKernelTest : public ::testing::Test {
     if (!requireRootAndIp()) GTEST_SKIP_("(failure recorded above)");
     node_ = std::make_unique<TestNetns>("cnode");
     ASSERT_TRUE(node_->ok());
-    char tmpl[] = "/tmp/rl-cni-kernel-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dataDir_ = tmpl;
   }
-  void TearDown() override {
-    node_.reset();
-    if (!dataDir_.empty()) std::filesystem::remove_all(dataDir_);
-  }
+  void TearDown() override { node_.reset(); }
 
   std::string conf(const std::string& ranges = kDualStack, const std::string& version = "1.1.0",
                    const std::string& extra = "") const {
@@ -127,7 +122,8 @@ class CniKernelTest : public ::testing::Test {
   }
 
   std::unique_ptr<TestNetns> node_;
-  std::string dataDir_;
+  routelet::testing::TempDir tmp_{"cni-kernel"};
+  std::string dataDir_ = tmp_.path();
 };
 
 TEST_F(CniKernelTest, AddConnectsDualStackPodsToTheGatewayAndEachOther) {

@@ -10,18 +10,15 @@
 #include <filesystem>
 #include <thread>
 
+#include "tests/support/temp_dir.h"
+
 namespace routelet::fs {
 namespace {
 
 class FilesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/routelet-fs-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  routelet::testing::TempDir tmp_{"fs-test"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(FilesTest, WriteAtomicReplacesContentAndLeavesNoTempFile) {

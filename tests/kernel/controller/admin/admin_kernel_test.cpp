@@ -17,6 +17,7 @@
 #include "cni/config/net_conf.h"
 #include "common/netlink/netlink.h"
 #include "tests/support/netns_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace routelet::testing {
 namespace {
@@ -53,9 +54,6 @@ class AdminKernelTest : public ::testing::Test {
     node_ = std::make_unique<TestNetns>("admin");
     pod_ = std::make_unique<TestNetns>("apod");
     ASSERT_TRUE(node_->ok() && pod_->ok());
-    char tmpl[] = "/tmp/rl-admin-kernel-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     std::string mac = netlink::macString(cni::config::bridgeMacFor("cni0"));
     // The underlay: a veth pair with both ends in the node namespace (no dummy links here).
     ASSERT_EQ(node_->run("set -e\n"
@@ -109,7 +107,6 @@ class AdminKernelTest : public ::testing::Test {
     stopEndpoints();
     pod_.reset();
     node_.reset();
-    if (!dir_.empty()) fsys::remove_all(dir_);
   }
 
   // status.json of an agent in mode auto that reaches lab-4 over routelet.vxlan.
@@ -191,7 +188,8 @@ class AdminKernelTest : public ::testing::Test {
 
   std::unique_ptr<TestNetns> node_;
   std::unique_ptr<TestNetns> pod_;
-  std::string dir_;
+  routelet::testing::TempDir tmp_{"admin-kernel"};
+  std::string dir_ = tmp_.path();
   int serverPid_ = -1;
 };
 

@@ -18,6 +18,7 @@
 #include "cni/ipam/allocator.h"
 #include "cni/ipam/records.h"
 #include "common/fs/files.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/cni/ipam/test_addresses.h"
 
 namespace routelet::cni::ipam {
@@ -32,15 +33,11 @@ using testing::range;
 class DiskStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/routelet-ipam-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     auto s = DiskStore::open(root_, "routelet");
     ASSERT_TRUE(s.ok()) << s.error().message;
     disk_.emplace(std::move(*s));
     store_.emplace(*disk_);
   }
-  void TearDown() override { stdfs::remove_all(root_); }
 
   // The allocator over the disk store, as the plugin uses it.
   Allocator& store() { return *store_; }
@@ -80,7 +77,8 @@ class DiskStoreTest : public ::testing::Test {
     return all ? all->size() : 0;
   }
 
-  std::string root_;
+  routelet::testing::TempDir tmp_{"ipam-test"};
+  std::string root_ = tmp_.path();
   std::optional<DiskStore> disk_;
   std::optional<Allocator> store_;
   const Range v4_ = range("10.244.1.0/24", "10.244.1.1");

@@ -12,6 +12,7 @@
 #include "cni/ipam/disk_store.h"
 #include "cni/ipam/records.h"
 #include "cni/plugin/naming.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/cni/plugin/fake_dataplane.h"
 
 namespace routelet::cni::plugin {
@@ -23,12 +24,8 @@ using nlohmann::json;
 class CommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/rl-cni-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     dp_.netnses = {"/var/run/netns/p1", "/var/run/netns/p2", "/var/run/netns/p3"};
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string conf(const std::string& version = "1.1.0",
                    const std::string& ranges = R"([{"subnet":"10.244.1.0/24"},)"
@@ -76,7 +73,8 @@ class CommandsTest : public ::testing::Test {
     return run(env(Command::kAdd, id, netns), conf());
   }
 
-  std::string dir_;
+  routelet::testing::TempDir tmp_{"cni-test"};
+  std::string dir_ = tmp_.path();
   FakeDataplane dp_;
 };
 

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "cni/config/net_conf.h"
-#include "tests/unit/controller/admin/fake_system.h"
+#include "controller/admin/fake_system.h"
 
 namespace routelet::admin {
 namespace {

@@ -5,7 +5,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "tests/unit/controller/admin/fake_system.h"
+#include "controller/admin/fake_system.h"
 #include "tests/unit/controller/routes/builders.h"
 
 namespace routelet::admin {

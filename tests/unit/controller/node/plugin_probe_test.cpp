@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace routelet::node {
 namespace {
 
@@ -28,19 +30,14 @@ TEST(ParseVersionAnswerTest, ReadsSupportedVersionsAndNamesWhatIsWrong) {
 
 class PluginProbeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rl-probe-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string script(const std::string& name, const std::string& body) {
     std::string path = dir_ + "/" + name;
     std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
     ::chmod(path.c_str(), 0755);
     return path;
   }
-  std::string dir_;
+  routelet::testing::TempDir tmp_{"probe-test"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(PluginProbeTest, AsksAsLibcniDoesAndReadsTheAnswer) {
