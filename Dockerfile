@@ -9,8 +9,8 @@ WORKDIR /src
 COPY . .
 # The same setup script as the README: Debian packages only.
 RUN scripts/setup
-# The normal build of scripts/test (RelWithDebInfo), only the two shipped targets.
-RUN cmake -S . -B build -G Ninja \
+# The main build of scripts/test (Release), only the two shipped targets.
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
  && cmake --build build -j "$(nproc)" --target routelet routelet-cni
 RUN strip build/controller/agent/routelet build/cni/routelet-cni
 

@@ -47,19 +47,25 @@ def run_commands(instructions):
 
 
 def script_test_build():
-    """The configure and build commands of scripts/test's normal suite, $dir and "$@"
-    substituted as `run_suite build` (no extra arguments) does."""
+    """The configure and build commands of scripts/test's main suite (its first run_suite,
+    the one every tier runs on), with $dir and "$@" substituted as that call does. The
+    warnings-as-errors switch is CI's and developers', not a user's build: left out."""
     with open(os.path.join(ROOT, "scripts", "test")) as f:
         text = f.read()
-    assert re.search(r"^run_suite build$", text, re.M), "scripts/test: no plain `run_suite build`"
+    call = re.search(r"^run_suite build (\S+) (.*)$", text, re.M)
+    assert call, "scripts/test: no `run_suite build LABELS ARGS...`"
+    args = shlex.split(call.group(2))
     configure = build = None
     for line in text.splitlines():
         words = shlex.split(line.split(">")[0]) if line.strip().startswith("cmake ") else []
-        words = ["build" if w == "$dir" else w for w in words if w != "$@"]
-        if words[:2] == ["cmake", "-S"]:
-            configure = words
-        elif words[:2] == ["cmake", "--build"]:
-            build = words
+        expanded = []
+        for w in words:
+            expanded += args if w == "$@" else ["build" if w == "$dir" else w]
+        expanded = [w for w in expanded if w != "-DROUTELET_WERROR=ON"]
+        if expanded[:2] == ["cmake", "-S"]:
+            configure = expanded
+        elif expanded[:2] == ["cmake", "--build"]:
+            build = expanded
     return configure, build
 
 
