@@ -25,7 +25,9 @@ for top in etc opt var/lib run; do
   mount -t overlay routelet-runtime \
     -o "lowerdir=/$top,upperdir=$dir/scratch/$name.upper,workdir=$dir/scratch/$name.work" "/$top"
 done
-mount --rbind /proc/self/fd/8 "$keep_dir"
+# --no-canonicalize: mount(8) would turn the fd into its path, which the overlay of /run now
+# hides, and bind the overlay's copy of the state dir instead of the real one.
+mount --no-canonicalize --rbind /proc/self/fd/8 "$keep_dir"
 exec 8<&-
 mkdir -p /etc/cni/net.d /opt/cni/bin /var/lib/cni /run/containerd
 mount --bind "$conf_dir" /etc/cni/net.d
