@@ -321,9 +321,11 @@ kube_node_start() {
   pki=$(kube_pki)
   make_node "$i"
   # From the node itself a ClusterIP needs a route before kube-proxy's DNAT (OUTPUT) sees the
-  # packet; a node on one segment has no default route.
-  ip -n "$ns" route replace $KUBE_SERVICE_CIDR dev eth0
-  ((DUAL)) && ip -n "$ns" -6 route replace $KUBE_SERVICE_CIDR6 dev eth0
+  # packet; a node of a one-segment underlay has no default route to give it one.
+  if ((SUBNETS == 1)); then
+    ip -n "$ns" route replace $KUBE_SERVICE_CIDR dev eth0
+    if ((DUAL)); then ip -n "$ns" -6 route replace $KUBE_SERVICE_CIDR6 dev eth0; fi
+  fi
   kube_cgroups_make "$i"
   mkdir -p "$d/cni-cache" "$nd/kubelet"
   if ! kube_holder_ready "$i"; then
