@@ -524,16 +524,21 @@ kube_up() {
     agent_settings_apply "$i"
     start_agent "$i"
   done
-  # A changed --hairpin: the node's pods are deleted, and made again below by the kubelet
-  # from the conflist the new agent writes.
+  # A changed --hairpin: the node's pods are deleted (all in one call: each takes its
+  # kubelet seconds), and made again below by the kubelet from the conflist the new agent
+  # writes.
+  local -a gone=()
   for i in "${remake[@]}"; do
     wait_for "$(conflist_of "$i") to say hairpinMode $HAIRPIN" 30 conflist_hairpin_is "$i"
     for ((j = 1; j <= PODS_PER_NODE; j++)); do
       echo_stop "$(pod_ns "$i" "$j")"
       if ns_exists "$(pod_ns "$i" "$j")"; then ip netns del "$(pod_ns "$i" "$j")"; fi
-      KUBECTL_ADMIN -n $KUBE_NAMESPACE delete pod "node$i-pod$j" --ignore-not-found --wait=true >/dev/null
+      gone+=("node$i-pod$j")
     done
   done
+  if ((${#gone[@]})); then
+    KUBECTL_ADMIN -n $KUBE_NAMESPACE delete pod "${gone[@]}" --ignore-not-found --wait=true >/dev/null
+  fi
   kube_pods_apply
   wait_for "$NODES Nodes to register (kubelet logs: $STATE/$PREFIX-node*/kubelet.log)" "$KUBE_UP_TIMEOUT" kube_nodes_registered
   wait_for "every Node to be Ready (kubelet logs: $STATE/$PREFIX-node*/kubelet.log; agents': agent.log)" "$KUBE_UP_TIMEOUT" kube_nodes_ready
