@@ -4,10 +4,13 @@ busybox-static, for `ctr image import`: the lab and the runtime tests start real
 with no registry.
 
   busybox_oci.py OUT.tar [--busybox /bin/busybox] [--name routelet.local/busybox:1]
+  busybox_oci.py OUT.tar --pause PAUSE --name routelet.local/pause:1
 
 The layer holds /bin/busybox and a link per applet the tests use, so `sh`, `ping`, `ip`,
-`sleep` resolve in the container's PATH. Every timestamp is zero, so the same busybox gives
-the same image digest.
+`sleep` resolve in the container's PATH. With --pause it holds only PAUSE as /pause, the
+image's entrypoint: the pod sandbox image of the lab's real cluster (containerd's CRI
+sandbox_image), from the pause scripts/kubernetes builds. Every timestamp is zero, so the
+same binaries give the same image digest.
 """
 
 import argparse
@@ -23,6 +26,21 @@ APPLETS = ("sh", "ping", "ping6", "ip", "sleep", "cat", "ls", "hostname", "true"
            "nc", "httpd", "echo")
 
 
+def add_file(tar, name, path):
+    with open(path, "rb") as f:
+        data = f.read()
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o755, 0
+    tar.addfile(info, io.BytesIO(data))
+
+
+def pause_layer_tar(pause):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        add_file(tar, "pause", pause)
+    return buf.getvalue()
+
+
 def layer_tar(busybox):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -30,11 +48,7 @@ def layer_tar(busybox):
             info = tarfile.TarInfo(d)
             info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755, 0
             tar.addfile(info)
-        with open(busybox, "rb") as f:
-            data = f.read()
-        info = tarfile.TarInfo("bin/busybox")
-        info.size, info.mode, info.mtime = len(data), 0o755, 0
-        tar.addfile(info, io.BytesIO(data))
+        add_file(tar, "bin/busybox", busybox)
         for applet in APPLETS:
             info = tarfile.TarInfo(f"bin/{applet}")
             info.type, info.linkname, info.mode, info.mtime = tarfile.SYMTYPE, "busybox", 0o777, 0
@@ -55,13 +69,12 @@ def blob(tar, data):
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def build(out, busybox, name):
-    raw = layer_tar(busybox)
+def build(out, raw, name, image_config):
     compressed = gzip.compress(raw, mtime=0)
     config = {
         "architecture": "amd64" if os.uname().machine == "x86_64" else os.uname().machine,
         "os": "linux",
-        "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+        "config": image_config,
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(raw).hexdigest()}"]},
     }
     with tarfile.open(out, "w") as tar:
@@ -93,10 +106,16 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--busybox", default="/bin/busybox")
     ap.add_argument("--name", default="routelet.local/busybox:1")
+    ap.add_argument("--pause", help="the pause binary: a sandbox image of it alone")
     args = ap.parse_args()
+    if args.pause:
+        if not os.access(args.pause, os.R_OK):
+            sys.exit(f"busybox_oci: {args.pause} not found (scripts/kubernetes builds it)")
+        build(args.out, pause_layer_tar(args.pause), args.name, {"Entrypoint": ["/pause"]})
+        return
     if not os.access(args.busybox, os.R_OK):
         sys.exit(f"busybox_oci: {args.busybox} not found (Debian package busybox-static)")
-    build(args.out, args.busybox, args.name)
+    build(args.out, layer_tar(args.busybox), args.name, {"Env": ["PATH=/bin"], "Cmd": ["sh"]})
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 answers (its name and the source address it saw). Exits 0 when it was answered, 1 (the
 reason on stderr) when no answer came within --timeout seconds, connecting included.
 
-  echo_client.py ADDR PORT [--timeout S] [--count N]
+  echo_client.py ADDR PORT [--timeout S] [--count N] [--until NAME,...]
 
 --count N makes N connections one after another, one output line each ("-" for one not
 answered), and exits 0 only when every one was answered: one process for the N connections
-a round robin Service needs to reach each of N endpoints.
+a round robin Service needs to reach each of N endpoints. --until stops them early, once
+every server named has answered: a Service that picks its endpoint at random (kube-proxy's
+iptables mode) needs more connections than it has endpoints, but only until each answered.
 """
 
 import argparse
@@ -47,7 +49,9 @@ def main():
     parser.add_argument("port", type=int)
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--until", default="", help="comma-separated server names")
     args = parser.parse_args()
+    waiting = {name for name in args.until.split(",") if name}
     failed = 0
     for _ in range(args.count):
         line = ask(args.addr, args.port, args.timeout)
@@ -57,6 +61,9 @@ def main():
                 print("-", flush=True)
         else:
             print(line, flush=True)
+            waiting.discard(line.split()[0])
+            if args.until and not waiting:
+                break
     return 1 if failed else 0
 
 

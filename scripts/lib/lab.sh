@@ -9,8 +9,13 @@
 #   rl-external          a host outside the cluster, for the Services matrix (services.sh)
 # ("rl" is --prefix: tests run their own lab beside a person's under another prefix.)
 # State (logs, kubeconfigs, each node's CNI conf and IPAM dirs) lives under $STATE.
+# CLUSTER says what the nodes and pods are: kubernetes, a real cluster (kube.sh: etcd,
+# kube-apiserver, controller-manager and scheduler in the underlay, containerd, kubelet and
+# kube-proxy in each node, pods made by the kubelets), or standin, the API stand-in with the
+# agents alone and pods made by the lab through routelet-cni (fast, up to 200 nodes).
 
 PREFIX=${PREFIX:-rl}
+CLUSTER=${CLUSTER:-standin}
 RUNTIME=${RUNTIME:-direct}  # how pods are made: direct (exec routelet-cni) or containerd
 # The agents' Services settings, on or off each (routelet --masquerade, --hairpin,
 # --bridge-netfilter).
@@ -48,11 +53,17 @@ node_cidr6() { echo "fd00:10:244:$1::/64"; }
 ns_exists() { [[ -e /var/run/netns/$1 ]]; }
 
 # $STATE/lab.conf records what `up` made (node count, dual-stack, prefix, how pods are
-# made, the agents' settings, the underlay segments), so status, down and a later up find
-# that same lab whatever --prefix they are given. A lab.conf of an older lab lacks the later
-# fields: their defaults.
+# made, the agents' settings, the underlay segments, the kind of cluster), so status, down
+# and a later up find that same lab whatever --prefix they are given. A lab.conf of an older
+# lab lacks the later fields: their defaults (an older lab is a stand-in one).
 lab_conf_save() {
-  echo "$NODES $DUAL $PREFIX $RUNTIME $MASQUERADE $HAIRPIN $BRIDGE_NF $SUBNETS" >"$STATE/lab.conf"
+  echo "$NODES $DUAL $PREFIX $RUNTIME $MASQUERADE $HAIRPIN $BRIDGE_NF $SUBNETS $CLUSTER" >"$STATE/lab.conf"
+}
+lab_conf_cluster() {
+  local cluster=""
+  [[ -f $STATE/lab.conf ]] || return 0
+  read -r _ _ _ _ _ _ _ _ cluster _ <"$STATE/lab.conf"
+  echo "${cluster:-standin}"
 }
 lab_conf_subnets() {
   local subnets=""
@@ -67,8 +78,9 @@ lab_conf_prefix() {
 }
 lab_conf_load() {
   [[ -f $STATE/lab.conf ]] || return 0
-  read -r NODES DUAL PREFIX RUNTIME MASQUERADE HAIRPIN BRIDGE_NF SUBNETS _ <"$STATE/lab.conf"
+  read -r NODES DUAL PREFIX RUNTIME MASQUERADE HAIRPIN BRIDGE_NF SUBNETS CLUSTER _ <"$STATE/lab.conf"
   SUBNETS=${SUBNETS:-1}
+  CLUSTER=${CLUSTER:-standin}
   PREFIX=${PREFIX:-rl}
   RUNTIME=${RUNTIME:-direct}
   MASQUERADE=${MASQUERADE:-on}
@@ -223,6 +235,7 @@ pod_remove() {
 lab_down() {
   need_root
   local pidfile ns
+  lab_conf_load
   if [[ -f $STATE/apiserver/standin.json ]]; then
     ip netns exec $UNDERLAY "$ROOT/tests/apiserver/standin" ctl --state-dir "$STATE/apiserver" stop >/dev/null 2>&1 || true
   fi
@@ -236,14 +249,17 @@ lab_down() {
   # Pods next, through the plugin as a runtime would (leases released, host veths gone),
   # then every namespace the lab made: nodes, pods, the external host, the underlay. With
   # containerd, killing a pod's task makes its runtime run DEL; then the node's containerd
-  # and shims go.
-  lab_conf_load
+  # and shims go. A real cluster goes all at once (kube_down): no pod's network outlives it.
   local i j
-  for ((i = 1; i <= NODES; i++)); do
-    for ((j = 1; j <= PODS_PER_NODE; j++)); do pod_remove "$i" "$j"; done
-    if [[ $RUNTIME == containerd ]]; then rt_stop "$i"; fi
-  done
-  if [[ $RUNTIME == containerd ]]; then rt_cgroups_remove; fi
+  if [[ $CLUSTER == kubernetes ]]; then
+    kube_down
+  else
+    for ((i = 1; i <= NODES; i++)); do
+      for ((j = 1; j <= PODS_PER_NODE; j++)); do pod_remove "$i" "$j"; done
+      if [[ $RUNTIME == containerd ]]; then rt_stop "$i"; fi
+    done
+    if [[ $RUNTIME == containerd ]]; then rt_cgroups_remove; fi
+  fi
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^$PREFIX-(node[0-9]+(-pod[0-9]+)?|underlay|external)\$" | sort -r); do
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -287,6 +303,7 @@ print_matrix() {
 STANDIN="$ROOT/tests/apiserver/standin"
 source "$ROOT/scripts/lib/runtime.sh"
 source "$ROOT/scripts/lib/services.sh"
+source "$ROOT/scripts/lib/kube.sh"
 # The kubectl scripts/setup installs (Debian's 1.20.2), whatever else the machine has.
 KUBECTL=${ROUTELET_CACHE:-/var/cache/routelet}/bin/kubectl
 KUBECTL_ADMIN() { ip netns exec $UNDERLAY "$KUBECTL" --kubeconfig "$STATE/apiserver/admin.kubeconfig" "$@"; }
@@ -365,6 +382,12 @@ agent_flags() {
   echo "${flags[*]}"
 }
 
+# On the real cluster the agents know its pod ranges, as the controller-manager's
+# --cluster-cidr (the stand-in's agents route whatever podCIDR they are given).
+agent_cluster_flags() {
+  if [[ $CLUSTER == kubernetes ]]; then echo "--cluster-cidr $(kube_cluster_cidrs)"; fi
+}
+
 start_agent() {
   local i=$1 ns dir
   ns=$(node_ns "$i")
@@ -374,7 +397,7 @@ start_agent() {
   ip netns exec "$ns" setsid "$STATE/bin/routelet" --node-name "$ns" \
     --kubeconfig "$STATE/apiserver/agent.kubeconfig" --cni-conf-dir "$dir/net.d" \
     --cni-bin-dir "$STATE/bin" --ipam-data-dir "$dir/ipam" --run-dir "$dir/run" \
-    --listen 127.0.0.1:9654 $(agent_flags) </dev/null >>"$dir/agent.log" 2>&1 &
+    --listen 127.0.0.1:9654 $(agent_flags) $(agent_cluster_flags) </dev/null >>"$dir/agent.log" 2>&1 &
   echo $! >"$dir/agent.pid"
   agent_settings >"$dir/agent.settings"
 }
@@ -419,6 +442,19 @@ bridge_netfilter_loaded() {
   echo "lab: br_netfilter is not loaded and modprobe br_netfilter failed: same-node Service cells will fail" >&2
 }
 
+# agent_settings_apply <i>: an agent running with other settings than this `up` asks for is
+# stopped, to be started again with them. A pod's host veth takes hairpin mode when the pod
+# is made, so a changed --hairpin adds the node to remake: its pods are made again, from the
+# conflist the new agent writes.
+agent_settings_apply() {
+  local i=$1
+  if pid_alive "$STATE/$(node_ns "$i")/agent.pid" && [[ $(agent_settings_running "$i") != "$(agent_settings)" ]]; then
+    [[ $(agent_settings_running "$i") == *"--hairpin $HAIRPIN "* ]] || remake+=("$i")
+    stop_agent "$i"
+    bridge_nf_clear "$(node_ns "$i")"
+  fi
+}
+
 lab_up() {
   need_root
   echo "lab: building (first run installs packages and compiles; later runs are quick)"
@@ -427,19 +463,18 @@ lab_up() {
   mkdir -p "$STATE"
   lab_conf_save
   install_binaries
+  if [[ $CLUSTER == kubernetes ]]; then
+    kube_up
+    services_up
+    lab_status
+    return
+  fi
   make_underlay
   start_standin
   local i j remake=()
   for ((i = 1; i <= NODES; i++)); do
     make_node "$i"
-    # An agent running with other settings than this `up` asks for is restarted with them.
-    # A pod's host veth takes hairpin mode when the pod is made, so a changed --hairpin
-    # remakes the node's pods too, from the conflist the new agent writes.
-    if pid_alive "$STATE/$(node_ns "$i")/agent.pid" && [[ $(agent_settings_running "$i") != "$(agent_settings)" ]]; then
-      [[ $(agent_settings_running "$i") == *"--hairpin $HAIRPIN "* ]] || remake+=("$i")
-      stop_agent "$i"
-      bridge_nf_clear "$(node_ns "$i")"
-    fi
+    agent_settings_apply "$i"
     start_agent "$i"
   done
   for ((i = 1; i <= NODES; i++)); do
@@ -466,7 +501,14 @@ lab_status() {
   fi
   local i j
   echo
-  echo "== nodes (API stand-in at https://$API_IP:$API_PORT, kubeconfig $STATE/apiserver/admin.kubeconfig)"
+  if [[ $CLUSTER == kubernetes ]]; then
+    echo "== cluster (Kubernetes v1.20.2, apiserver https://$API_IP:$API_PORT, kubeconfig $STATE/apiserver/admin.kubeconfig)"
+    KUBECTL_ADMIN -n $KUBE_NAMESPACE get nodes,pods -o wide
+    echo
+    echo "== routelet on the nodes (its Node annotations and condition)"
+  else
+    echo "== nodes (API stand-in at https://$API_IP:$API_PORT, kubeconfig $STATE/apiserver/admin.kubeconfig)"
+  fi
   KUBECTL_ADMIN get nodes -o custom-columns='NAME:.metadata.name,NODE-IPS:.metadata.annotations.routelet\.io/node-ips,POD-CIDRS:.metadata.annotations.routelet\.io/pod-cidrs,BRIDGE:.metadata.annotations.routelet\.io/bridge,MTU:.metadata.annotations.routelet\.io/mtu,STATE:.metadata.annotations.routelet\.io/state,NETWORK-UNAVAILABLE:.status.conditions[?(@.type=="NetworkUnavailable")].status'
   if ((SUBNETS > 1)); then
     echo

@@ -17,6 +17,10 @@
 # the cluster, bridge netfilter, hairpin) and nothing of routelet's making stands in for
 # kube-proxy. With --runtime containerd the servers run the same way: a pod's network namespace
 # is attached under its usual name, and a server needs nothing of the container but its network.
+# On the real cluster (kube.sh) there is no imitation: the Service is a real Service object,
+# default/echo, whose endpoints are the pods the servers run in, and every node's kube-proxy
+# serves it; it picks an endpoint at random, so a cell makes connections until its endpoint
+# answered (at most SVC_TRIES).
 
 SVC_IP=10.96.0.10
 SVC_IP6=fd00:96::10
@@ -25,6 +29,9 @@ NODE_PORT=30080
 EXT_IP=192.168.1.200
 EXT_IP6=fd00:192:168:1::200
 SVC_TIMEOUT=2  # seconds per connection: a failing lab still finishes quickly
+# Connections per cell on the real cluster, where kube-proxy picks one of the two endpoints at
+# random: both have answered within 16 with probability 1 - 2^-15.
+SVC_TRIES=16
 KP_TABLE=lab-kube-proxy
 
 external_ns() { echo "$PREFIX-external"; }
@@ -174,6 +181,13 @@ services_up() {
   trap 'echo_stop_all' EXIT
   make_external
   local ruleset i ep
+  if [[ $CLUSTER == kubernetes ]]; then
+    for ep in $(svc_endpoints); do echo_start "$(pod_ns "${ep%:*}" "${ep#*:}")"; done
+    echo_start "$(external_ns)"
+    kube_services_up
+    trap - EXIT
+    return 0
+  fi
   ruleset=$(kube_proxy_ruleset 4)
   if ((DUAL)); then ruleset+=$'\n'$(kube_proxy_ruleset 6); fi
   for ((i = 1; i <= NODES; i++)); do
@@ -184,11 +198,12 @@ services_up() {
   trap - EXIT
 }
 
-# svc_ask <from-namespace> <address> <port> [count]: count connections one after another;
-# one line each, the answer ("NAME SEEN") or "-" (one connection: nothing).
+# svc_ask <from-namespace> <address> <port> [count [until]]: count connections one after
+# another, or fewer once every server named in until (NAME,...) answered; one line each, the
+# answer ("NAME SEEN") or "-" (one connection: nothing).
 svc_ask() {
   ip netns exec "$1" python3 "$ROOT/scripts/lib/echo_client.py" "$2" "$3" --timeout $SVC_TIMEOUT \
-    --count "${4:-1}" 2>/dev/null || true
+    --count "${4:-1}" --until "${5:-}" 2>/dev/null || true
 }
 
 node_of() { local s=${1#"$PREFIX-node"}; echo "${s%%-*}"; }
@@ -209,9 +224,11 @@ svc_row() {
 svc_cells() {
   local family=$1 from=$2 addr=$3 port=$4 kind=$5 target=$6 ep epns answer name seen what
   local -a answers=() endpoints=()
-  local failures=0
+  local failures=0 tries
   for ep in $(svc_endpoints); do endpoints+=("$(pod_ns "${ep%:*}" "${ep#*:}")"); done
-  mapfile -t answers < <(svc_ask "$from" "$addr" "$port" ${#endpoints[@]})
+  tries=${#endpoints[@]}
+  [[ $CLUSTER == kubernetes ]] && tries=$SVC_TRIES
+  mapfile -t answers < <(svc_ask "$from" "$addr" "$port" "$tries" "$(IFS=,; echo "${endpoints[*]}")")
   for epns in "${endpoints[@]}"; do
     name=- seen=-
     for answer in "${answers[@]}"; do
@@ -278,8 +295,10 @@ print_services() {
   local family=$1 dir=$2 failures=0 i svc ext eps="" ep
   if [[ $family == 4 ]]; then svc=$SVC_IP ext=$EXT_IP; else svc=$SVC_IP6 ext=$EXT_IP6; fi
   for ep in $(svc_endpoints); do eps+="${eps:+, }$(short "$(pod_ns "${ep%:*}" "${ep#*:}")")"; done
-  printf '\nservices (IPv%s): ClusterIP %s and NodePort %s of every node, round robin over the echo servers in %s; %s outside the cluster\n' \
-    "$family" "$(host_port "$svc" $SVC_PORT)" $NODE_PORT "$eps" "$(short "$(external_ns)") $ext"
+  local how="round robin (the lab's nftables imitation of kube-proxy)"
+  [[ $CLUSTER == kubernetes ]] && how="Service $KUBE_NAMESPACE/echo through kube-proxy (iptables), at random"
+  printf '\nservices (IPv%s): ClusterIP %s and NodePort %s of every node, %s over the echo servers in %s; %s outside the cluster\n' \
+    "$family" "$(host_port "$svc" $SVC_PORT)" $NODE_PORT "$how" "$eps" "$(short "$(external_ns)") $ext"
   printf '  %-12s %-26s %-12s %-20s %-6s %s\n' FROM TO ANSWERED SOURCE-SEEN RESULT WHAT
   for i in $(svc_nodes); do
     cat "$dir/$family-$i"

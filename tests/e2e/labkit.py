@@ -143,9 +143,10 @@ def services_matrix(output):
 class Lab:
     """One lab: `up` in setUpClass, `down` in the class cleanup (always, also on failure)."""
 
-    def __init__(self, tag, nodes, dual=False, runtime="direct"):
+    def __init__(self, tag, nodes, dual=False, runtime="direct", cluster="standin"):
         require_environment()
         self.runtime = runtime
+        self.cluster = cluster
         self.prefix = unique_prefix(tag)
         self.state = tempfile.mkdtemp(prefix=f"routelet-e2e-{self.prefix}-")
         self.nodes = nodes
@@ -196,12 +197,16 @@ class Lab:
     def up(self, *settings, check=True):
         """scripts/lab up with this lab's shape; settings: more flags (--hairpin off, ...).
         On a running lab it restarts the agents whose settings changed."""
-        args = ["--nodes", str(self.nodes), "--runtime", self.runtime, *settings]
+        args = ["--cluster", self.cluster, "--nodes", str(self.nodes), *settings]
+        # The real cluster's pods are its kubelets' (through containerd); --runtime is the
+        # stand-in's.
+        args += ["--runtime", self.runtime] if self.cluster == "standin" else []
         args += ["--dual-stack"] if self.dual else []
         started = time.monotonic()
-        p = self.lab("up", *args, check=check)
+        p = self.lab("up", *args, check=check, timeout=240 if self.cluster == "standin" else 600)
+        how = f"pods by {self.runtime}" if self.cluster == "standin" else "a real cluster"
         print(f"\n[e2e] lab {self.prefix} up ({self.nodes} nodes{', dual-stack' if self.dual else ''}"
-              f", pods by {self.runtime}{''.join(' ' + s for s in settings)}) in "
+              f", {how}{''.join(' ' + s for s in settings)}) in "
               f"{time.monotonic() - started:.1f}s, exit {p.returncode}")
         return p
 

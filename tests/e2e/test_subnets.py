@@ -63,7 +63,7 @@ class SubnetsLabTest(LabTestCase):
         # Until the agents reach peers off their subnet, every such cell of the ping and
         # Services matrices fails after its own timeout: minutes, beyond Lab.up's limit.
         started = time.monotonic()
-        cls.first_up = cls.lab.lab("up", "--nodes", str(cls.NODES), "--runtime", cls.RUNTIME,
+        cls.first_up = cls.lab.lab("up", "--cluster", "standin", "--nodes", str(cls.NODES), "--runtime", cls.RUNTIME,
                                    "--subnets", str(SUBNETS), "--dual-stack",
                                    check=cls.UP_MUST_PASS, timeout=720)
         print(f"\n[e2e] lab {cls.lab.prefix} up ({cls.NODES} nodes, dual-stack, --subnets "
