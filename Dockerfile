@@ -12,7 +12,7 @@ RUN scripts/setup
 # The main build of scripts/test (Release), only the two shipped targets.
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
  && cmake --build build -j "$(nproc)" --target routelet routelet-cni
-RUN strip build/controller/agent/routelet build/cni/routelet-cni
+RUN strip build/controller/routelet build/cni/routelet-cni
 
 FROM debian:12-slim
 # Runtime libraries of the agent (ldd): cpprestsdk and what it loads (OpenSSL, brotli,
@@ -24,7 +24,7 @@ RUN apt-get update \
       libcpprest2.10 libssl3 libbrotli1 zlib1g libyaml-cpp0.7 \
       libnftables1 libnftnl11 libmnl0 libjansson4 libxtables12 libgmp10 libstdc++6 libgcc-s1 \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/build/controller/agent/routelet /src/build/cni/routelet-cni /usr/local/bin/
+COPY --from=build /src/build/controller/routelet /src/build/cni/routelet-cni /usr/local/bin/
 # So `ip route show proto routelet` names routelet's routes where iproute2 is present.
 COPY --from=build /src/dist/rt_protos.d/routelet.conf /etc/iproute2/rt_protos.d/routelet.conf
 ENTRYPOINT ["/usr/local/bin/routelet"]

@@ -426,7 +426,7 @@ agent_ready() { [[ $(agent_http "$1" /readyz) == 200 ]]; }
 install_binaries() {
   mkdir -p "$STATE/bin"
   local b
-  for b in "$BUILD/cni/routelet-cni" "$BUILD/controller/agent/routelet"; do
+  for b in "$BUILD/cni/routelet-cni" "$BUILD/controller/routelet"; do
     # temp file + rename: a running node never execs half a binary.
     cp "$b" "$STATE/bin/.$(basename "$b").tmp"
     mv -f "$STATE/bin/.$(basename "$b").tmp" "$STATE/bin/$(basename "$b")"

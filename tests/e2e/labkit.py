@@ -27,7 +27,7 @@ LAB_SH = os.path.join(ROOT, "scripts", "lib", "lab.sh")
 LAB_EXTRA = os.path.join(HERE, "lab_extra.sh")
 STANDIN = os.path.join(ROOT, "tests", "apiserver", "standin")
 BUILD_DIR = os.environ.get("BUILD_DIR") or os.path.join(ROOT, "build")
-AGENT_BIN = os.path.join(BUILD_DIR, "controller", "agent", "routelet")
+AGENT_BIN = os.path.join(BUILD_DIR, "controller", "routelet")
 CNI_BIN = os.path.join(BUILD_DIR, "cni", "routelet-cni")
 ROUTE_PROTO = "201"
 # The kubectl scripts/setup installs (Debian's 1.20.2), whatever else the machine has.

@@ -12,7 +12,7 @@ MANIFEST = os.path.join(ROOT, "manifests", "routelet.yaml")
 NODE_POLICY = os.path.join(ROOT, "manifests", "node-policy.yaml")
 DOCKERFILE = os.path.join(ROOT, "Dockerfile")
 BUILD_DIR = os.environ.get("BUILD_DIR") or os.path.join(ROOT, "build")
-AGENT_BIN = os.path.join(BUILD_DIR, "controller", "agent", "routelet")
+AGENT_BIN = os.path.join(BUILD_DIR, "controller", "routelet")
 CNI_BIN = os.path.join(BUILD_DIR, "cni", "routelet-cni")
 # The kubectl scripts/setup installs (Debian's 1.20.2), whatever else the machine has.
 KUBECTL = os.path.join(os.environ.get("ROUTELET_CACHE", "/var/cache/routelet"), "bin", "kubectl")
