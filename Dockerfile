@@ -16,12 +16,16 @@ RUN strip build/controller/routelet build/cni/routelet-cni
 
 FROM debian:12-slim
 # Runtime libraries of the agent (ldd): cpprestsdk and what it loads (OpenSSL, brotli,
-# zlib), yaml-cpp, libnftables for egress masquerade (and what it loads: libnftnl, libmnl,
-# jansson, xtables, gmp) and the C++ runtime. libc6 is in every Debian image. The plugin is a
-# static executable: install-cni copies it to the host, where it runs without the image.
+# zlib), libmicrohttpd for the probes and metrics (and what it loads: GnuTLS with nettle,
+# p11-kit, libtasn1, libidn2, libunistring, libffi), yaml-cpp, libnftables for egress
+# masquerade (and what it loads: libnftnl, libmnl, jansson, xtables, gmp) and the C++
+# runtime. libc6 is in every Debian image. The plugin is a static executable: install-cni
+# copies it to the host, where it runs without the image.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libcpprest2.10 libssl3 libbrotli1 zlib1g libyaml-cpp0.7 \
+      libmicrohttpd12 libgnutls30 libnettle8 libhogweed6 libp11-kit0 libtasn1-6 libidn2-0 \
+      libunistring2 libffi8 \
       libnftables1 libnftnl11 libmnl0 libjansson4 libxtables12 libgmp10 libstdc++6 libgcc-s1 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/controller/routelet /src/build/cni/routelet-cni /usr/local/bin/

@@ -103,6 +103,10 @@ int runAgent(const Options& options) {
   if (!access) return fail("API access: " + access.error().message);
   kube::HttpApiOptions apiOptions;
   apiOptions.decode.annotationsOnlyFor = options.nodeName;
+  if (options.maxNodes > 0) {
+    apiOptions.maxListNodes = options.maxNodes;
+    apiOptions.maxListBytes = options.maxNodes * kube::kMaxAverageNodeBytes;
+  }
   auto api = kube::makeHttpApiClient(*access, apiOptions);
   if (!api) return fail("API client: " + api.error().message);
   auto nl = netlink::Handle::open();
@@ -141,6 +145,15 @@ int runAgent(const Options& options) {
 
   metrics.declare("routelet_api_requests_total", Metrics::Type::kCounter,
                   "Kubernetes API responses by HTTP code (0: no response).");
+  metrics.declare("routelet_api_lists_over_bound_total", Metrics::Type::kCounter,
+                  "Node LISTs given up past one of the client's bounds (maxListPages, "
+                  "maxListNodes, maxListBytes, maxPageBytes, maxValueBytes, continue: a "
+                  "repeated continue token); the cache keeps the last complete list.");
+  metrics.declare("routelet_watch_failures_total", Metrics::Type::kCounter,
+                  "Node watches that failed or ended within 30 s (a healthy one lasts until "
+                  "the server's timeout).");
+  metrics.declare("routelet_watch_failure_relists_total", Metrics::Type::kCounter,
+                  "Relists after several Node watches in a row failed.");
   auto refreshApiMetrics = [&] {
     for (const auto& [code, n] : (*api)->requestCounts()) {
       metrics.set("routelet_api_requests_total", {{"code", std::to_string(code)}},
@@ -150,11 +163,27 @@ int runAgent(const Options& options) {
     auto stats = watcher.stats();
     metrics.set("routelet_watch_restarts_total", {},
                 static_cast<double>(stats.watches > 0 ? stats.watches - 1 : 0));
+    metrics.set("routelet_watch_failures_total", {}, static_cast<double>(stats.watchFailures));
+    metrics.set("routelet_watch_failure_relists_total", {},
+                static_cast<double>(stats.failureRelists));
+    for (const auto& [bound, n] : stats.listsOverBound)
+      metrics.set("routelet_api_lists_over_bound_total", {{"bound", bound}},
+                  static_cast<double>(n));
   };
 
   auto renderMetrics = [&] {
     refreshApiMetrics();
     return metrics.render();
+  };
+  metrics.declare("routelet_http_refused_total", Metrics::Type::kCounter,
+                  "Connections to the agent's HTTP endpoints refused or cut, by listen address "
+                  "and reason (headers_too_large, too_many_connections, request_too_slow).");
+  auto countRefusals = [&](const std::string& listen) {
+    for (const char* reason : agent::kRefusalReasons)
+      metrics.set("routelet_http_refused_total", {{"listen", listen}, {"reason", reason}}, 0);
+    return [&metrics, listen](const char* reason) {
+      metrics.add("routelet_http_refused_total", {{"listen", listen}, {"reason", reason}});
+    };
   };
   auto endpoints = agent::HttpEndpoints::start(
       options.listen, {[&]() -> std::pair<bool, std::string> {
@@ -167,13 +196,14 @@ int runAgent(const Options& options) {
                          if (h.ready) return {true, "ok"};
                          return {false, h.notReadyReason.empty() ? "not ready" : h.notReadyReason};
                        },
-                       renderMetrics});
+                       renderMetrics, countRefusals(options.listen)});
   if (!endpoints) return fail(endpoints.error().message);
   // Metrics for a Prometheus off the node, without the probes: the one address beside
   // loopback that an operator chose to open.
   std::unique_ptr<agent::HttpEndpoints> metricsEndpoint;
   if (!options.metricsListen.empty()) {
-    auto started = agent::HttpEndpoints::start(options.metricsListen, {{}, {}, renderMetrics});
+    auto started = agent::HttpEndpoints::start(
+        options.metricsListen, {{}, {}, renderMetrics, countRefusals(options.metricsListen)});
     if (!started) return fail(started.error().message);
     metricsEndpoint = std::move(*started);
   }

@@ -23,6 +23,8 @@ class UniqueFd {
   ~UniqueFd() { reset(); }
 
   int get() const { return fd_; }
+  // Gives the descriptor up without closing it: its new owner (a library) closes it.
+  int release() { return std::exchange(fd_, -1); }
   // Closes what it holds, then holds fd.
   void reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);

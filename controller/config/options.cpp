@@ -244,6 +244,13 @@ const std::vector<Setting>& settings() {
          o.vxlanPort = static_cast<uint16_t>(*n);
          return okStatus();
        }},
+      {"max-nodes", "ROUTELET_MAX_NODES", "maxNodes",
+       [](Options& o, const std::string& v) -> Status {
+         auto n = parseUnsigned(v, 10000000);
+         if (!n || *n == 0) return makeError("want a number of Nodes, 1-10000000");
+         o.maxNodes = *n;
+         return okStatus();
+       }},
       {"log-level", "ROUTELET_LOG_LEVEL", "logLevel",
        [](Options& o, const std::string& v) -> Status {
          if (!log::parseLevel(v, &o.logLevel)) return makeError("want debug, info, warn or error");

@@ -63,6 +63,10 @@ struct Options {
   uint32_t vxlanVNI = routes::kDefaultVxlanVNI;
   uint16_t vxlanPort = routes::kDefaultVxlanPort;
   log::Level logLevel = log::Level::kInfo;
+  // The most Nodes a LIST may bring; 0 keeps the API client's bound (kube::kDefaultMaxNodes,
+  // what the agent holds within the manifest's 64Mi memory limit). For a larger cluster,
+  // raise it together with the limit (tests/bench/README.md has the memory curve).
+  uint64_t maxNodes = 0;
 };
 
 // What a parse returns besides Options: the subcommand ("run", "status", "cleanup",

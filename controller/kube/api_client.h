@@ -48,13 +48,22 @@ struct ApiStatus {
   std::optional<std::chrono::seconds> retryAfter;
   // On failure: the request, the server and what went wrong. Never contains a token.
   std::string message;
+  // Set when the client gave up because the answer went past one of its own bounds
+  // (HttpApiOptions: "maxListPages", "maxListNodes", "maxListBytes", "maxPageBytes",
+  // "maxValueBytes", or "continue" for a continue token that came twice).
+  std::string bound;
 
-  static ApiStatus success(int httpStatus) { return ApiStatus{true, httpStatus, false, {}, {}}; }
+  static ApiStatus success(int httpStatus) {
+    return ApiStatus{true, httpStatus, false, {}, {}, {}};
+  }
   static ApiStatus failure(int httpStatus, std::string message,
                            std::optional<std::chrono::seconds> retryAfter = std::nullopt) {
-    return ApiStatus{false, httpStatus, false, retryAfter, std::move(message)};
+    return ApiStatus{false, httpStatus, false, retryAfter, std::move(message), {}};
   }
-  static ApiStatus wasCancelled() { return ApiStatus{false, 0, true, {}, "cancelled"}; }
+  static ApiStatus overBound(std::string bound, std::string message) {
+    return ApiStatus{false, 0, false, {}, std::move(message), std::move(bound)};
+  }
+  static ApiStatus wasCancelled() { return ApiStatus{false, 0, true, {}, "cancelled", {}}; }
 };
 
 // Which patch flavour a PATCH uses. Strategic merge merges status.conditions by their
@@ -83,7 +92,8 @@ class ApiClient {
   // LIST /api/v1/nodes page by page (limit=500, following metadata.continue). Each Node
   // is handed to onNode as it is decoded; *resourceVersion gets the list's
   // resourceVersion, from which a WATCH continues. On failure some Nodes may already have
-  // been delivered: the caller discards them.
+  // been delivered: the caller discards them. A LIST past the client's bounds (pages,
+  // Nodes, bytes, a repeated continue token) fails with ApiStatus::bound set.
   virtual ApiStatus listNodes(const NodeCallback& onNode, std::string* resourceVersion,
                               Cancellation* cancel) = 0;
 

@@ -16,10 +16,12 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <streambuf>
 #include <vector>
 
 #include "common/base/log.h"
+#include "common/base/text.h"
 #include "controller/kube/line_splitter.h"
 #include "controller/kube/token_source.h"
 
@@ -56,13 +58,14 @@ std::vector<X509Ptr> parseCerts(const std::string& pem) {
 }
 
 // A response body as a std::streambuf, read in 64 KiB blocks as cpprest receives it. Past
-// maxBytes it ends early and says so (tooLarge), so a parser sees a truncated document
-// and the caller reports the size.
+// maxBytes, counting what cpprest holds ahead, it ends early and says so (tooLarge), so a
+// parser sees a truncated document and the caller reports the size.
 class BodyBuf : public std::streambuf {
  public:
   BodyBuf(Concurrency::streams::streambuf<uint8_t> source, size_t maxBytes)
       : source_(std::move(source)), maxBytes_(maxBytes), block_(64 * 1024) {}
   bool tooLarge() const { return tooLarge_; }
+  size_t received() const { return received_; }
 
  protected:
   int_type underflow() override {
@@ -71,7 +74,7 @@ class BodyBuf : public std::streambuf {
     size_t n = source_.getn(reinterpret_cast<uint8_t*>(block_.data()), block_.size()).get();
     if (n == 0) return traits_type::eof();
     received_ += n;
-    if (received_ > maxBytes_) {
+    if (received_ + source_.in_avail() > maxBytes_) {
       tooLarge_ = true;
       return traits_type::eof();
     }
@@ -246,30 +249,76 @@ class HttpApiClient : public ApiClient {
   ApiStatus listNodes(const NodeCallback& onNode, std::string* resourceVersion,
                       Cancellation* cancel) override {
     CancelLink link(cancel);
+    std::string what = "LIST " + server_ + "/api/v1/nodes";
     std::string cont;
+    // Hashes of the continue tokens seen: each page's token names the key after it, so
+    // one coming twice means the server sends the same pages again, forever.
+    std::set<size_t> tokens;
     int pages = 0;
+    size_t nodes = 0;
+    uint64_t bytes = 0;
     do {
+      if (pages == options_.maxListPages)
+        return ApiStatus::overBound(
+            "maxListPages", what + ": more than " + std::to_string(options_.maxListPages) +
+                                " pages (maxListPages) and the server still sends a continue "
+                                "token; giving up on this list");
       std::string path = "/api/v1/nodes?limit=" + std::to_string(options_.listLimit);
       if (!cont.empty()) path += "&continue=" + web::uri::encode_data_string(cont);
       http::http_response resp;
       ApiStatus st = send(*client_, http::methods::GET, path, nullptr, "", link, &resp);
       if (!st.ok) return st;
-      // Decoded as it arrives: a 500-Node page (~5 MB) is never held whole.
+      // Decoded as it arrives: a 500-Node page (~5 MB) is never held whole. What the
+      // earlier pages used of the list's budgets is not there for this one.
+      DecodeLimits limits = options_.decode;
+      limits.maxItems = options_.maxListNodes - nodes;
+      uint64_t listLeft = options_.maxListBytes - bytes;
+      bool pageBound = options_.maxPageBytes <= listLeft;
+      size_t received = 0;
       Result<ListMeta> meta = makeError("no body");
-      st = consumeBody(resp, "GET " + server_ + path, link, options_.maxPageBytes,
-                       [&](std::streambuf& body) {
-                         std::istream in(&body);
-                         meta = decodeNodeList(in, onNode, options_.decode);
-                       });
+      st = consumeBody(
+          resp, "GET " + server_ + path, link,
+          pageBound ? options_.maxPageBytes : static_cast<size_t>(listLeft),
+          [&](std::streambuf& body) {
+            std::istream in(&body);
+            meta = decodeNodeList(
+                in,
+                [&](model::Node&& n) {
+                  ++nodes;
+                  onNode(std::move(n));
+                },
+                limits);
+          },
+          &received);
+      bytes += received;
+      if (!st.ok && !st.bound.empty() && !pageBound)
+        return ApiStatus::overBound("maxListBytes",
+                                    what + ": more than " + std::to_string(options_.maxListBytes) +
+                                        " bytes in " + std::to_string(pages + 1) +
+                                        " pages (maxListBytes); giving up on this list");
       if (!st.ok) return st;
-      if (!meta)
-        return ApiStatus::failure(st.httpStatus,
-                                  "GET " + server_ + path + ": " + meta.error().message);
+      if (!meta) link.abort();  // the rest of the page is not wanted
+      if (!meta && meta.error().code == E2BIG && nodes == options_.maxListNodes)
+        return ApiStatus::overBound(
+            "maxListNodes", what + ": more than " + std::to_string(options_.maxListNodes) +
+                                " Nodes (maxListNodes, what the agent can hold in its memory "
+                                "limit); giving up on this list");
+      if (!meta) {
+        ApiStatus failed = ApiStatus::failure(
+            st.httpStatus, "GET " + server_ + path + ": " + meta.error().message);
+        if (meta.error().code == E2BIG) failed.bound = "maxValueBytes";
+        return failed;
+      }
       *resourceVersion = meta->resourceVersion;
       cont = meta->continueToken;
       ++pages;
+      if (!cont.empty() && !tokens.insert(std::hash<std::string>()(cont)).second)
+        return ApiStatus::overBound("continue", what + ": page " + std::to_string(pages) +
+                                                    " repeats continue token " + quote(cont) +
+                                                    " of an earlier page; giving up on this list");
     } while (!cont.empty());
-    log::debug("LIST nodes: " + std::to_string(pages) + " pages");
+    log::debug("LIST nodes: " + std::to_string(pages) + " pages, " + std::to_string(bytes) +
+               " bytes");
     return ApiStatus::success(200);
   }
 
@@ -408,16 +457,19 @@ class HttpApiClient : public ApiClient {
   }
 
   // Hands the body to use() as a std::streambuf read as it arrives, at most maxBytes
-  // (more aborts the request and fails).
+  // (more aborts the request and fails with bound "maxPageBytes"). *received: the bytes read.
   ApiStatus consumeBody(http::http_response& resp, const std::string& what, CancelLink& link,
-                        size_t maxBytes, const std::function<void(std::streambuf&)>& use) {
+                        size_t maxBytes, const std::function<void(std::streambuf&)>& use,
+                        size_t* received = nullptr) {
     try {
       BodyBuf body(resp.body().streambuf(), maxBytes);
       use(body);
+      if (received) *received = body.received();
       if (body.tooLarge()) {
         link.abort();
-        return ApiStatus::failure(resp.status_code(), what + ": response body over " +
-                                                          std::to_string(maxBytes) + " bytes");
+        return ApiStatus::overBound(
+            "maxPageBytes",
+            what + ": response body over " + std::to_string(maxBytes) + " bytes (maxPageBytes)");
       }
     } catch (const pplx::task_canceled&) {
       return ApiStatus::wasCancelled();
@@ -465,6 +517,13 @@ class HttpApiClient : public ApiClient {
         if (!st) {
           link.abort();
           return ApiStatus::failure(0, what + ": " + st.error().message);
+        }
+        if (buf.in_avail() > options_.maxWatchBacklog) {
+          link.abort();
+          return ApiStatus::overBound(
+              "maxWatchBacklog", what + ": more than " + std::to_string(options_.maxWatchBacklog) +
+                                     " bytes arrived ahead of the events read (maxWatchBacklog); "
+                                     "the server sends faster than the agent takes them");
         }
       }
     } catch (const pplx::task_canceled&) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,14 @@
 
 namespace routelet::kube {
 
+// Nodes in a LIST past which the agent gives up rather than outgrow its memory limit
+// (manifests/routelet.yaml: 64Mi). The agent's peak memory grows with the Nodes it holds;
+// tests/bench/README.md has the measured curve this is set from.
+inline constexpr size_t kDefaultMaxNodes = 30000;
+// What kubelet-written Nodes weigh on average at most (50 images, labels, conditions:
+// 10-15 KB), with room to spare: a LIST's bytes are bounded at this many per Node.
+inline constexpr uint64_t kMaxAverageNodeBytes = 32 << 10;
+
 struct HttpApiOptions {
   // Idle timeout of LIST/GET/PATCH (cpprest's timeout applies per read, not per request).
   std::chrono::seconds requestTimeout{30};
@@ -23,8 +32,22 @@ struct HttpApiOptions {
   int listLimit = 500;
   // A watch line holds one Node; etcd caps an object at 1.5 MiB.
   size_t maxLineBytes = 4 << 20;
-  // One LIST page (500 Nodes with image lists is 5-7 MB).
-  size_t maxPageBytes = 128 << 20;
+  // cpprestsdk reads a body off the network as fast as it comes and buffers it ahead of
+  // the reader, without bound (a 512 MiB page sent fast took 510 MiB). What it holds
+  // ahead therefore counts against these two bounds, which so bound memory too.
+  // A watch stream's bytes arrived and not yet read: a server sending faster than the
+  // agent takes events (a replay of history is a few MB) is cut, and the watch resumes.
+  size_t maxWatchBacklog = 16 << 20;
+  // One LIST page: 500 Nodes of 32 KiB, twice what kubelet-written Nodes weigh (50
+  // images, labels, conditions: 10-15 KB). The decoder reads a page as it arrives.
+  size_t maxPageBytes = 16 << 20;
+  // One whole LIST, all its pages: a server that never ends a list (a continue token
+  // forever) or sends more than the agent can hold gets a named error and a retry after
+  // backoff, never a loop or an out-of-memory kill. The pages: 250 000 Nodes at limit=500.
+  int maxListPages = 500;
+  // The Nodes the agent can hold within its memory limit (see kDefaultMaxNodes).
+  size_t maxListNodes = kDefaultMaxNodes;
+  uint64_t maxListBytes = kDefaultMaxNodes * kMaxAverageNodeBytes;
   std::chrono::seconds tokenMaxAge{60};
   std::string userAgent = "routelet";
   DecodeLimits decode;

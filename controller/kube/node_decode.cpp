@@ -1,9 +1,11 @@
 #include "controller/kube/node_decode.h"
 
+#include <cerrno>
 #include <cstdint>
 #include <istream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <streambuf>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -117,6 +119,7 @@ class Handler {
 
   // --- results ---
   const std::string& error() const { return error_; }
+  int errorCode() const { return errorCode_; }
   bool sawRoot() const { return sawRoot_; }
   ListMeta& listMeta() { return listMeta_; }
   model::Node& node() { return last_; }
@@ -242,6 +245,13 @@ class Handler {
       frames_.push_back(Frame{root_, "", "", 0});
       if (root_ == Ctx::kNode) startNode();
       return true;
+    }
+    if (frames_.back().ctx == Ctx::kItems && kind == Kind::kObject &&
+        frames_.back().count >= limits_.maxItems) {
+      error_ = "items[" + std::to_string(frames_.back().count) + "]: more than " +
+               std::to_string(limits_.maxItems) + " items";
+      errorCode_ = E2BIG;
+      return false;
     }
     std::optional<Ctx> ctx = child(kind);
     if (!ctx || (kind == Kind::kObject) == isArrayCtx(*ctx) || *ctx == frames_.back().ctx) {
@@ -475,6 +485,77 @@ class Handler {
   int statusCode_ = 0;
   std::string statusMessage_;
   std::string error_;
+  int errorCode_ = EINVAL;
+};
+
+// A stream as the parser reads it, failing any one JSON value (string, number, literal)
+// longer than maxValue: nlohmann's lexer holds the value being read whole. A small lexer
+// of its own: inside a string every byte counts, outside one any structural character or
+// whitespace ends a value.
+class ValueBoundBuf : public std::streambuf {
+ public:
+  ValueBoundBuf(std::streambuf* source, size_t maxValue) : source_(source), maxValue_(maxValue) {}
+  bool exceeded() const { return exceeded_; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (exceeded_) return traits_type::eof();
+    std::streamsize n = source_->sgetn(block_, sizeof block_);
+    if (n <= 0) return traits_type::eof();
+    for (std::streamsize i = 0; i < n; ++i) {
+      if (!scan(block_[i])) {
+        exceeded_ = true;
+        return traits_type::eof();
+      }
+    }
+    setg(block_, block_, block_ + n);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  bool scan(char c) {
+    if (inString_) {
+      if (escaped_) {
+        escaped_ = false;
+      } else if (c == '\\') {
+        escaped_ = true;
+      } else if (c == '"') {
+        inString_ = false;
+        run_ = 0;
+        return true;
+      }
+      return ++run_ <= maxValue_;
+    }
+    switch (c) {
+      case '"':
+        inString_ = true;
+        run_ = 0;
+        return true;
+      case '{':
+      case '}':
+      case '[':
+      case ']':
+      case ':':
+      case ',':
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+        run_ = 0;
+        return true;
+      default:
+        return ++run_ <= maxValue_;
+    }
+  }
+
+  std::streambuf* source_;
+  size_t maxValue_;
+  size_t run_ = 0;
+  bool inString_ = false;
+  bool escaped_ = false;
+  bool exceeded_ = false;
+  char block_[16 * 1024];
 };
 
 // input: a string_view, or a std::istream read as it arrives.
@@ -487,7 +568,7 @@ Status run(Input&& input, Handler* h) {
     else
       ok = json::sax_parse(input, h);
     if (!ok || !h->error().empty())
-      return makeError(h->error().empty() ? "invalid JSON" : h->error(), EINVAL);
+      return makeError(h->error().empty() ? "invalid JSON" : h->error(), h->errorCode());
   } catch (const json::exception& e) {
     return makeError(std::string("invalid JSON: ") + e.what(), EINVAL);
   }
@@ -502,6 +583,18 @@ Result<ListMeta> decodeList(Input&& input, const std::function<void(model::Node&
   Status st = run(std::forward<Input>(input), &h);
   if (!st) return st.error().wrap("decode NodeList");
   return std::move(h.listMeta());
+}
+
+Result<ListMeta> decodeList(std::istream& input, const std::function<void(model::Node&&)>& onNode,
+                            const DecodeLimits& limits) {
+  ValueBoundBuf bounded(input.rdbuf(), limits.maxValueBytes);
+  std::istream in(&bounded);
+  auto meta = decodeList<std::istream&>(in, onNode, limits);
+  if (bounded.exceeded())
+    return makeError("decode NodeList: a JSON value longer than " +
+                         std::to_string(limits.maxValueBytes) + " bytes (maxValueBytes)",
+                     E2BIG);
+  return meta;
 }
 
 }  // namespace

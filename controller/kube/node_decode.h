@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -21,6 +22,13 @@ struct DecodeLimits {
   size_t maxAnnotations = 32;
   // problems is bounded too: a Node with thousands of bad addresses must stay small.
   size_t maxProblems = 16;
+  // A NodeList's items past this many end the decoding with an E2BIG error: the caller's
+  // budget of Nodes it can hold (a whole LIST's, spread over its pages).
+  size_t maxItems = SIZE_MAX;
+  // Read from a stream, one JSON value (a string, a number) longer than this ends the
+  // decoding with an E2BIG error: the parser holds each value whole, so within a 128 MiB
+  // page one value could otherwise take 128 MiB. etcd stores no object over 1.5 MiB.
+  size_t maxValueBytes = 2 << 20;
   // Set: only the Node of this name keeps annotations and the NetworkUnavailable status.
   // The agent reads them on its own Node alone; at 5000 Nodes that all run routelet, the
   // peers' routelet.io/* annotations would otherwise cost ~4 MiB.

@@ -1,5 +1,6 @@
 #include "controller/kube/node_watcher.h"
 
+#include <cstdio>
 #include <random>
 
 #include "common/base/log.h"
@@ -9,6 +10,12 @@ namespace {
 
 bool isExpired(const ApiStatus& st) {
   return st.httpStatus == 410;
+}
+
+std::string secondsText(std::chrono::steady_clock::duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", std::chrono::duration<double>(d).count());
+  return buf;
 }
 
 }  // namespace
@@ -21,6 +28,7 @@ NodeWatcher::NodeWatcher(ApiClient& api, NodeWatcherCallbacks callbacks, NodeWat
     };
   }
   if (!options_.sleep) options_.sleep = [this](auto d) { return cancel_.sleepFor(d); };
+  if (!options_.now) options_.now = [] { return std::chrono::steady_clock::now(); };
   backoff_ = Backoff(options_.backoff, options_.uniform01);
 }
 
@@ -68,9 +76,11 @@ ApiStatus NodeWatcher::listAll() {
       &rv, &cancel_);
   if (!st.ok) {
     if (!st.cancelled) {
-      log::warn("LIST nodes failed: " + st.message);
+      log::warn("LIST nodes failed: " + st.message +
+                (synced_ ? "; keeping the Nodes of the last complete list" : ""));
       std::lock_guard lock(statsMu_);
       ++stats_.listFailures;
+      if (!st.bound.empty()) ++stats_.listsOverBound[st.bound];
     }
     return st;
   }
@@ -95,8 +105,7 @@ bool NodeWatcher::watchOnce(bool* relist) {
     rv = stats_.resourceVersion;
     ++stats_.watches;
   }
-  bool delivered = false;
-  bool expiredEvent = false;
+  int errorCode = 0;  // of an ERROR event, which ends the watch
   // Cancelled by stop() (through cancel_) or by reconnect() (this call alone).
   Cancellation call;
   uint64_t linked = cancel_.subscribe([&call] { call.cancel(); });
@@ -104,18 +113,18 @@ bool NodeWatcher::watchOnce(bool* relist) {
     std::lock_guard lock(callMu_);
     call_ = &call;
   }
+  auto started = options_.now();
   ApiStatus st = api_.watchNodes(
       rv, timeout,
       [&](WatchEvent&& ev) {
         if (ev.type == WatchEventType::kError) {
           // kube-apiserver sends ERROR with a Status and then ends the stream; 410 means
           // the resourceVersion left its history window.
-          expiredEvent = ev.errorCode == 410;
+          errorCode = ev.errorCode;
           log::warn("watch nodes: ERROR event, code " + std::to_string(ev.errorCode) + ": " +
                     ev.errorMessage);
           return false;
         }
-        delivered = true;
         // Bookmarks carry only a resourceVersion: tracking it lets the next watch resume
         // there instead of from an old version the server may have compacted.
         if (!ev.node.resourceVersion.empty()) {
@@ -136,35 +145,47 @@ bool NodeWatcher::watchOnce(bool* relist) {
         return true;
       },
       &call);
+  auto lasted = options_.now() - started;
   {
     std::lock_guard lock(callMu_);
     call_ = nullptr;
   }
   cancel_.unsubscribe(linked);
   if (cancel_.cancelled()) return false;
+  bool healthy = lasted >= options_.healthyWatch;
+  if (healthy) {
+    backoff_.reset();
+    failedWatches_ = 0;
+  }
   if (st.cancelled || call.cancelled()) {
     log::info("watch nodes: reconnecting from resourceVersion " + rv);
     return true;
   }
-  bool expired = expiredEvent || isExpired(st);
-  if (expired) {
+  if (errorCode == 410 || isExpired(st)) {
     log::info("watch nodes: resourceVersion " + rv + " expired (410 Gone); relisting");
     std::lock_guard lock(statsMu_);
     ++stats_.expired;
     *relist = true;
-  } else if (!st.ok) {
-    log::warn("watch nodes ended: " + st.message);
+  } else if (!healthy || !st.ok) {
+    std::string why = !st.ok      ? st.message
+                      : errorCode ? "an ERROR event, code " + std::to_string(errorCode)
+                                  : "the server ended it";
+    log::warn("watch nodes ended after " + secondsText(lasted) + ": " + why);
+    bool tooMany = !healthy && ++failedWatches_ >= options_.relistAfterFailures;
+    if (tooMany) {
+      log::warn("watch nodes: " + std::to_string(failedWatches_) +
+                " watches in a row ended within " + std::to_string(options_.healthyWatch.count()) +
+                " s (relistAfterFailures); relisting");
+      *relist = true;
+    }
     std::lock_guard lock(statsMu_);
     ++stats_.watchFailures;
+    stats_.failureRelists += tooMany ? 1 : 0;
   }
-  // Progress resets the backoff, and a watch that delivered events reconnects at once.
-  if (delivered) {
-    backoff_.reset();
-    return true;
-  }
-  // A clean end without events (a quiet cluster reaching the server's timeout) starts
-  // over from the first, short delay instead of growing it on every quiet period.
-  if (st.ok && !expired) backoff_.reset();
+  if (*relist) failedWatches_ = 0;
+  // After a healthy stretch (the server's timeout, a connection lost minutes in) the next
+  // watch follows at once; after anything shorter the backoff paces it.
+  if (healthy) return true;
   return pause(st);
 }
 

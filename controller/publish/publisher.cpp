@@ -1,6 +1,7 @@
 #include "controller/publish/publisher.h"
 
 #include <ctime>
+#include <functional>
 
 #include "common/base/log.h"
 #include "controller/status/node_status.h"
@@ -58,11 +59,12 @@ void Publisher::sync(agent::Pass& pass) {
                                                   : pass.notReady.front();
   if (pass.detail) {
     std::string text = status::writeAgentStatus(report);
-    if (text != lastStatus_) {
+    const std::size_t hash = std::hash<std::string>{}(text);
+    if (hash != lastStatusHash_) {
       const std::string path = runDir_ + "/" + status::kStatusFileName;
       auto wrote = edge_.writeIfChanged(path, text);
       if (wrote) {
-        lastStatus_ = std::move(text);
+        lastStatusHash_ = hash;
         logged_.clear("status-file");
       } else {
         logged_.warn("status-file", "cannot write " + path + ": " + wrote.error().message);

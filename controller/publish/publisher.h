@@ -47,7 +47,9 @@ class Publisher : public agent::Controller {
   std::string runDir_;
   PublishEdge& edge_;
   log::LogOnce logged_;
-  std::string lastStatus_;     // what status.json holds
+  // Hash of what status.json holds: the text itself runs to megabytes at 5000 Nodes and
+  // is only ever compared.
+  std::optional<std::size_t> lastStatusHash_;
   std::string lastPatch_;      // the last patch handed to the thread
   std::string lastPatchBase_;  // resourceVersion of the own Node it was computed on
 

@@ -99,6 +99,50 @@ class Faults(unittest.TestCase):
         self.s.ctl("delay", "0")
         self.assertEqual(self.s.ctl("status")["delayMs"], 0)
 
+    def test_list_fault_repeat_continue_never_ends_a_list(self):
+        self.s.ctl("list-fault", "repeat-continue")
+        first = self.s.request("GET", "/api/v1/nodes?limit=2")[2]
+        again = self.s.request("GET", "/api/v1/nodes?limit=2&continue=again")[2]
+        self.assertEqual((first["metadata"]["continue"], again["metadata"]["continue"]),
+                         ("again", "again"))
+        self.assertEqual([n["metadata"]["name"] for n in again["items"]],
+                         ["node-00001", "node-00002"])
+        self.s.ctl("list-fault", "off")
+        self.assertNotIn("continue", self.s.request("GET", "/api/v1/nodes")[2]["metadata"])
+
+    def test_list_fault_endless_continue_gives_a_fresh_token_every_page(self):
+        self.s.ctl("list-fault", "endless-continue")
+        tokens = [self.s.request("GET", "/api/v1/nodes?limit=1&continue=x")[2]["metadata"]
+                  ["continue"] for _ in range(3)]
+        self.assertEqual(len(set(tokens)), 3, tokens)
+        self.assertEqual(self.s.ctl("status")["listFault"], "endless-continue")
+
+    def test_watch_fault_error_event_then_end(self):
+        self.s.ctl("watch-fault", "error-event")
+        with WatchStream(self.s, f"/api/v1/nodes?watch=1&resourceVersion={self.list_rv()}") as w:
+            event = w.next_event()
+            self.assertEqual((event["type"], event["object"]["code"]), ("ERROR", 500))
+            self.assertIsNone(w.next_event())
+
+    def test_watch_fault_bookmark_then_end(self):
+        self.s.ctl("watch-fault", "bookmark-close")
+        rv = self.list_rv()
+        with WatchStream(self.s, f"/api/v1/nodes?watch=1&resourceVersion={rv}"
+                                 "&allowWatchBookmarks=true") as w:
+            event = w.next_event()
+            self.assertEqual((event["type"], event["object"]["metadata"]["resourceVersion"]),
+                             ("BOOKMARK", rv))
+            self.assertIsNone(w.next_event())
+
+    def test_watch_fault_http_500_spares_lists(self):
+        self.s.ctl("watch-fault", "http-500")
+        status, _, body = self.s.request("GET", f"/api/v1/nodes?watch=1&resourceVersion="
+                                                f"{self.list_rv()}")
+        self.assertEqual((status, body["code"]), (500, 500))
+        self.assertEqual(self.s.request("GET", "/api/v1/nodes")[0], 200)
+        self.s.ctl("reset")
+        self.assertEqual(self.s.ctl("status")["watchFault"], "off")
+
     def test_restart_on_the_same_port_keeps_state(self):
         self.s.request("PATCH", "/api/v1/nodes/node-00001",
                        {"metadata": {"annotations": {"kept": "yes"}}}, content_type=patchlib.MERGE)

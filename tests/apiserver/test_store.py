@@ -1,5 +1,6 @@
 """The stand-in's semantics without HTTP: store, patches, RBAC, synthetic Nodes."""
 
+import ipaddress
 import json
 import os
 import tempfile
@@ -317,6 +318,16 @@ class SyntheticNodes(unittest.TestCase):
         self.assertEqual(len(nodes[0]["status"]["images"]), 50)
         size = len(json.dumps(nodes[0]))
         self.assertTrue(8_000 < size < 16_000, size)
+
+    def test_pod_cidrs_stay_unique_and_valid_past_49152_nodes(self):
+        cidrs = [nodegen.pod_cidr(i) for i in range(1, 114688)]
+        self.assertEqual(len(set(cidrs)), len(cidrs))
+        for cidr in cidrs[49150:49153] + cidrs[-1:]:
+            ipaddress.ip_network(cidr)  # raises for 10.256.0.0/24
+        self.assertEqual(nodegen.pod_cidr(49151), "10.255.255.0/24")
+        self.assertEqual(nodegen.pod_cidr(49152), "11.0.0.0/24")
+        with self.assertRaises(ValueError):
+            nodegen.pod_cidr(114688)
 
     def test_node_file_entries_merge_over_synthetic_nodes(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json") as f:

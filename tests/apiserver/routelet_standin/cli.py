@@ -10,7 +10,7 @@ import sys
 import time
 
 from . import certs, nodegen, rbac
-from .server import CONTROL_PREFIX, StandIn
+from .server import CONTROL_PREFIX, LIST_FAULTS, WATCH_FAULTS, StandIn
 from .store import Store, timestamp
 
 INFO_FILE = "standin.json"
@@ -140,6 +140,8 @@ def ctl(args):
         params = {"ms": args.ms}
     elif args.command == "restart":
         params = {"downMs": args.down_ms}
+    elif args.command in ("list-fault", "watch-fault"):
+        params = {"mode": args.fault}
     method = "GET" if args.command == "status" else "POST"
     status, body = control(args.state_dir, method, args.command, params)
     print(json.dumps(body))
@@ -187,7 +189,13 @@ def main(argv=None):
     f.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds for 429")
     d = cmds.add_parser("delay", help="delay every API response by MS milliseconds (0: off)")
     d.add_argument("ms", type=int)
-    cmds.add_parser("reset", help="clear fail and delay faults")
+    lf = cmds.add_parser("list-fault", help="every LIST page is the first page again, with a "
+                         "continue token that repeats or never ends (off: normal paging)")
+    lf.add_argument("fault", choices=LIST_FAULTS)
+    wf = cmds.add_parser("watch-fault", help="every watch ends after one ERROR event (code 500) "
+                         "or one BOOKMARK, or is answered with HTTP 500 (off: normal watches)")
+    wf.add_argument("fault", choices=WATCH_FAULTS)
+    cmds.add_parser("reset", help="clear fail, delay, list and watch faults")
     r = cmds.add_parser("restart", help="stop listening, wait, listen again on the same port")
     r.add_argument("--down-ms", type=int, default=500)
     cmds.add_parser("down", help="stop listening (state kept) until 'up'")

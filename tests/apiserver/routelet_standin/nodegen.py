@@ -1,7 +1,9 @@
 """Synthetic, realistic Node objects (about 10 KB of JSON each, like a real kubelet's).
 
 Node i (1-based) gets InternalIP 172.16.0.0 + 10 + i (a /12 underlay) and podCIDR
-10.(64 + i // 256).(i % 256).0/24, unique for i < 49152, so 5000+ nodes fit.
+10.(64 + i // 256).(i % 256).0/24 for i < 49152; past that, 11.0.0.0/8 continues the /24s
+(11.(j // 256).(j % 256).0/24, j = i - 49152), so podCIDRs stay unique up to 114688 Nodes
+(the agent benchmark's memory curve goes to 100000).
 """
 
 import functools
@@ -54,10 +56,19 @@ def node_name(prefix, index):
     return f"{prefix}{index:05d}"
 
 
+def pod_cidr(index):
+    if index < 49152:
+        return f"10.{64 + index // 256}.{index % 256}.0/24"
+    j = index - 49152
+    if j >= 65536:
+        raise ValueError(f"synthetic Node {index}: no unique podCIDR past 114687 Nodes")
+    return f"11.{j // 256}.{j % 256}.0/24"
+
+
 def synthetic_node(index, prefix="node-", created="2024-09-01T10:00:00Z"):
     name = node_name(prefix, index)
     ip = str(_UNDERLAY + 10 + index)
-    cidr = f"10.{64 + index // 256}.{index % 256}.0/24"
+    cidr = pod_cidr(index)
     images = []
     for k, image in enumerate(_IMAGES):
         tag = f"v1.{(index + k) % 30}.{k % 7}"

@@ -78,12 +78,42 @@ def api_group_list():
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
+# Hostile-server modes (`ctl list-fault`, `ctl watch-fault`): what a broken or hostile API
+# server may answer, for the client's bounds. A real kube-apiserver never does these.
+LIST_FAULTS = (
+    "off",
+    # every page is the first page again with "continue":"again", forever
+    "repeat-continue",
+    # every page is the first page again with a fresh continue token, forever
+    "endless-continue",
+)
+WATCH_FAULTS = (
+    "off",
+    # 200, one ERROR event carrying a Status with code 500, end of stream
+    "error-event",
+    # 200, one BOOKMARK at the current resourceVersion, end of stream
+    "bookmark-close",
+    # every watch request is answered with HTTP 500 (a LIST still works)
+    "http-500",
+)
+
+
 class Faults:
     """Faults set through the control endpoint, applied to API requests (not to control)."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self.fail_remaining, self.fail_code, self.retry_after, self.delay_ms = 0, 500, 1, 0
+        self.list_fault, self.watch_fault = "off", "off"
+        self.continue_serial = 0
+
+    def next_continue(self):
+        """The continue token of the next page under a LIST fault."""
+        with self._lock:
+            if self.list_fault == "repeat-continue":
+                return "again"
+            self.continue_serial += 1
+            return f"again-{self.continue_serial}"
 
     def set_fail(self, count, code, retry_after):
         with self._lock:
@@ -99,7 +129,8 @@ class Faults:
     def snapshot(self):
         with self._lock:
             return {"failRemaining": self.fail_remaining, "failCode": self.fail_code,
-                    "retryAfterSeconds": self.retry_after, "delayMs": self.delay_ms}
+                    "retryAfterSeconds": self.retry_after, "delayMs": self.delay_ms,
+                    "listFault": self.list_fault, "watchFault": self.watch_fault}
 
 
 # ---------------------------------------------------------------- tables
@@ -467,8 +498,14 @@ class _Handler(BaseHTTPRequestHandler):
         return "as=Table" in (self.headers.get("Accept") or "")
 
     def _list(self, query, predicate):
+        app = self.server.app
         limit = int(query.get("limit") or 0)
-        items, list_rv, cont, remaining = self.server.app.store.list(
+        if app.faults.list_fault != "off":
+            # The first page again, whatever continue token came, and never a last page.
+            items, list_rv, _, _ = app.store.list(limit, "", predicate)
+            return self._send_json_list({"resourceVersion": str(list_rv),
+                                         "continue": app.faults.next_continue()}, items)
+        items, list_rv, cont, remaining = app.store.list(
             limit, query.get("continue", ""), predicate)
         meta = {"resourceVersion": str(list_rv)}
         if cont:
@@ -501,6 +538,9 @@ class _Handler(BaseHTTPRequestHandler):
         timeout = query.get("timeoutSeconds")
         lifetime = float(timeout) if timeout else MIN_REQUEST_TIMEOUT * (1 + random.random())
         bookmarks = _truthy(query.get("allowWatchBookmarks"))
+        fault = app.faults.watch_fault
+        if fault == "http-500":
+            raise ApiError(500, "InternalError", "Internal error occurred: injected watch fault")
         try:
             watch = app.store.watch(query.get("resourceVersion", ""), predicate)
             error = None
@@ -517,6 +557,17 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if error is not None:
                 self._event("ERROR", error.status())
+                return
+            if fault == "error-event":
+                self._event("ERROR", ApiError(500, "InternalError",
+                                              "Internal error occurred: injected watch fault")
+                            .status())
+                return
+            if fault == "bookmark-close":
+                self._event("BOOKMARK", {"kind": "Node", "apiVersion": "v1",
+                                         "metadata": {"resourceVersion":
+                                                      str(app.store.resource_version()),
+                                                      "creationTimestamp": None}})
                 return
             now = time.monotonic()
             deadline, next_bookmark = now + lifetime, now + app.bookmark_interval
@@ -590,9 +641,17 @@ class _Handler(BaseHTTPRequestHandler):
         if command == "delay":
             app.faults.delay_ms = int(query.get("ms", "0"))
             return self._send_json(200, app.faults.snapshot())
+        if command in ("list-fault", "watch-fault"):
+            mode = query.get("mode", "")
+            modes = LIST_FAULTS if command == "list-fault" else WATCH_FAULTS
+            if mode not in modes:
+                raise bad_request(f"{command} mode {mode!r}: use one of {', '.join(modes)}")
+            setattr(app.faults, command.replace("-", "_"), mode)
+            return self._send_json(200, app.faults.snapshot())
         if command == "reset":
             app.faults.set_fail(0, 500, 1)
             app.faults.delay_ms = 0
+            app.faults.list_fault = app.faults.watch_fault = "off"
             return self._send_json(200, app.faults.snapshot())
         if command == "restart":
             down_ms = int(query.get("downMs", "500"))

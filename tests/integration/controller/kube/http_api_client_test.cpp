@@ -16,11 +16,15 @@
 #include "common/fs/files.h"
 #include "controller/kube/kubeconfig.h"
 #include "controller/kube/node_watcher.h"
+#include "tests/support/eventually.h"
+#include "tests/support/rss.h"
 
 namespace routelet::kube {
 namespace {
 
 using namespace std::chrono_literals;
+using routelet::testing::eventually;
+using routelet::testing::rssGrowthDuring;
 
 const std::string kStandin = std::string(ROUTELET_SOURCE_DIR) + "/tests/apiserver/standin";
 
@@ -78,16 +82,6 @@ std::unique_ptr<ApiClient> clientFor(const std::string& kubeconfig) {
   return c ? std::move(*c) : nullptr;
 }
 
-// Polls until pred holds; a generous deadline only turns a hang into a failure.
-template <typename Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 600; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
-
 TEST(HttpApiClient, ListsThousandNodesInPages) {
   Standin s(1000);
   auto api = clientFor(s.file("agent.kubeconfig"));
@@ -125,6 +119,85 @@ TEST(HttpApiClient, AListPageOverTheLimitIsRefusedByName) {
             std::string::npos)
       << st.message;
   EXPECT_TRUE(rv.empty()) << "no resourceVersion from a refused page";
+}
+
+std::unique_ptr<ApiClient> clientWith(const std::string& kubeconfig, HttpApiOptions options) {
+  auto access = loadKubeconfig(kubeconfig);
+  EXPECT_TRUE(access.ok()) << access.error().message;
+  if (!access) return nullptr;
+  auto c = makeHttpApiClient(*access, std::move(options));
+  EXPECT_TRUE(c.ok()) << c.error().message;
+  return c ? std::move(*c) : nullptr;
+}
+
+// A LIST against a server that may never end it: cancelled after a generous deadline, so a
+// client without bounds fails the test instead of hanging it.
+ApiStatus listWithDeadline(ApiClient& api, size_t* delivered) {
+  Cancellation cancel;
+  std::atomic<bool> done{false};
+  std::thread deadline([&] {
+    for (int i = 0; i < 600 && !done; ++i) std::this_thread::sleep_for(100ms);
+    cancel.cancel();
+  });
+  std::string rv;
+  ApiStatus st = api.listNodes([&](model::Node&&) { ++*delivered; }, &rv, &cancel);
+  done = true;
+  deadline.join();
+  EXPECT_FALSE(st.cancelled) << "the LIST did not end within 60 s";
+  return st;
+}
+
+// The LIST of a stand-in with `nodes` Nodes (and `fault`, if any), by a client with
+// `options`: it must end past the named bound, with a message naming bound and value.
+ApiStatus listPastABound(int nodes, const std::string& fault, HttpApiOptions options,
+                         const std::string& bound, const std::string& says,
+                         size_t* delivered = nullptr, uint64_t* pages = nullptr) {
+  Standin s(nodes);
+  if (!fault.empty()) s.ctl("list-fault " + fault);
+  auto api = clientWith(s.file("agent.kubeconfig"), std::move(options));
+  if (!api) return ApiStatus::failure(0, "no client");
+  size_t got = 0;
+  ApiStatus st = listWithDeadline(*api, &got);
+  EXPECT_FALSE(st.ok);
+  EXPECT_EQ(st.bound, bound);
+  EXPECT_NE(st.message.find(says), std::string::npos) << st.message;
+  if (delivered) *delivered = got;
+  if (pages) *pages = api->requestCounts()[200];
+  return st;
+}
+
+// A server answering every page with the same continue token would keep the client
+// listing forever (issue 23: ~22 LISTs/s, 672 MB). The second page gives it away.
+TEST(HttpApiClient, ARepeatedContinueTokenEndsTheList) {
+  uint64_t pages = 0;
+  listPastABound(5, "repeat-continue", {}, "continue",
+                 "/api/v1/nodes: page 2 repeats continue token \"again\"", nullptr, &pages);
+  EXPECT_EQ(pages, 2u);
+}
+
+TEST(HttpApiClient, AListPastItsPageBoundEnds) {
+  HttpApiOptions options;
+  options.maxListPages = 20;
+  uint64_t pages = 0;
+  listPastABound(5, "endless-continue", options, "maxListPages",
+                 "more than 20 pages (maxListPages)", nullptr, &pages);
+  EXPECT_EQ(pages, 20u);
+}
+
+TEST(HttpApiClient, AListPastItsNodeBoundEnds) {
+  HttpApiOptions options;
+  options.maxListNodes = 700;  // the second page of 500 goes past it
+  size_t delivered = 0;
+  listPastABound(1200, "", options, "maxListNodes", "more than 700 Nodes (maxListNodes",
+                 &delivered);
+  EXPECT_EQ(delivered, 700u) << "decoding stops at the bound, mid-page";
+}
+
+TEST(HttpApiClient, AListPastItsByteBoundEnds) {
+  HttpApiOptions options;  // ~11 KB a Node: pages of ~5.5 MB
+  options.maxListBytes = 8 << 20;
+  listPastABound(1200, "", options, "maxListBytes",
+                 "more than 8388608 bytes in 2 pages (maxListBytes)");
 }
 
 TEST(HttpApiClient, WatchSeesAnAdminPatch) {
@@ -265,10 +338,12 @@ TEST(HttpApiClient, WrongTokenThenRotatedTokenFile) {
 
 // openssl s_server on 127.0.0.1 with a self-signed certificate for one IP SAN: the
 // in-cluster server is an IP literal (KUBERNETES_SERVICE_HOST) and must match an IP SAN.
-// The stand-in always names its own address, hence s_server for the mismatch.
+// The stand-in always names its own address, hence s_server for the mismatch. With a
+// program, that program serves instead (given CERT KEY last, it prints s_server's
+// "ACCEPT host:port" line).
 class TlsServer {
  public:
-  explicit TlsServer(const std::string& san) {
+  explicit TlsServer(const std::string& san, const std::string& program = "") {
     char tmpl[] = "/tmp/routelet-tls-XXXXXX";
     if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
     dir_ = tmpl;
@@ -276,10 +351,10 @@ class TlsServer {
            "subjectAltName=IP:" +
            san + " -keyout " + dir_ + "/k.pem -out " + dir_ + "/c.pem") != 0)
       throw std::runtime_error("openssl req failed");
-    pipe_ = popen(("sh -c 'openssl s_server -accept 127.0.0.1:0 -www -cert " + dir_ +
-                   "/c.pem -key " + dir_ + "/k.pem & echo PID $!; wait' 2>&1")
-                      .c_str(),
-                  "r");
+    std::string serve = program.empty() ? "openssl s_server -accept 127.0.0.1:0 -www -cert " +
+                                              dir_ + "/c.pem -key " + dir_ + "/k.pem"
+                                        : program + " " + dir_ + "/c.pem " + dir_ + "/k.pem";
+    pipe_ = popen(("sh -c '" + serve + " & echo PID $!; wait' 2>&1").c_str(), "r");
     char line[512];
     while (pipe_ && fgets(line, sizeof line, pipe_)) {
       std::string l = line;
@@ -339,6 +414,54 @@ TEST(HttpApiClient, IpLiteralNotInSanIsRefused) {
       << st.message;
 }
 
+const std::string kFloodServer =
+    std::string(ROUTELET_SOURCE_DIR) + "/tests/integration/controller/kube/flood_server.py";
+
+// cpprestsdk reads a body from the network as fast as it comes and buffers it ahead of
+// the decoder, without bound: a 512 MiB page sent fast grew the client by 510 MiB though
+// it gave up at maxPageBytes. What it holds ahead counts against the page's bound.
+TEST(HttpApiClient, APageSentFasterThanItIsDecodedIsNotBufferedPastItsBound) {
+  TlsServer server("127.0.0.1", "python3 " + kFloodServer + " list " + std::to_string(512 << 20));
+  ASSERT_TRUE(server.ready());
+  auto api = makeHttpApiClient(server.access());
+  ASSERT_TRUE(api.ok()) << api.error().message;
+  ApiStatus st;
+  long grew = rssGrowthDuring([&] {
+    std::string rv;
+    st = (*api)->listNodes([](model::Node&&) {}, &rv, nullptr);
+  });
+  EXPECT_FALSE(st.ok);
+  EXPECT_EQ(st.bound, "maxPageBytes") << st.message;
+  EXPECT_LT(grew, 48 * 1024 * testing::kRssFactor)
+      << "RSS grew by " << grew << " KiB for a page bound of "
+      << (HttpApiOptions().maxPageBytes >> 10) << " KiB";
+}
+
+TEST(HttpApiClient, AWatchStreamFasterThanItIsReadIsCut) {
+  TlsServer server("127.0.0.1", "python3 " + kFloodServer + " watch");
+  ASSERT_TRUE(server.ready());
+  auto api = makeHttpApiClient(server.access());
+  ASSERT_TRUE(api.ok()) << api.error().message;
+  ApiStatus st;
+  size_t events = 0;
+  Cancellation runaway;
+  long grew = rssGrowthDuring(
+      [&] {
+        st = (*api)->watchNodes(
+            "1", 60,
+            [&](WatchEvent&&) {
+              // As slow as an agent busy with a whole pass: the stream races ahead.
+              if (++events % 1000 == 0) std::this_thread::sleep_for(10ms);
+              return true;
+            },
+            &runaway);
+      },
+      [&] { runaway.cancel(); });
+  EXPECT_FALSE(st.ok);
+  EXPECT_EQ(st.bound, "maxWatchBacklog") << st.message;
+  EXPECT_LT(grew, 48 * 1024 * testing::kRssFactor) << "RSS grew by " << grew << " KiB";
+}
+
 // cpprestsdk 2.10.18 hands "[fd00::1]" with its brackets to the resolver, which fails
 // ("Error resolving address", microsoft/cpprestsdk#1705): refuse at startup, clearly.
 TEST(HttpApiClient, Ipv6LiteralServerIsRefusedUpFront) {
@@ -377,6 +500,80 @@ TEST(NodeWatcherOverHttp, RelistsAfter410AndStopsPromptly) {
   EXPECT_EQ(lastSize.load(), 5u);
   ASSERT_TRUE(eventually([&] { return w.stats().watches >= 2; }));
   // A watch is now open (timeoutSeconds >= 300): stop() must cancel it, not wait.
+  w.stop();
+}
+
+// A relist that goes past a bound must leave the cache as the last complete LIST left it,
+// and be retried after backoff, not at once.
+TEST(NodeWatcherOverHttp, AListPastABoundKeepsTheLastCompleteList) {
+  Standin s(5, "--bookmark-interval 3600");
+  auto api = clientFor(s.file("agent.kubeconfig"));
+  ASSERT_TRUE(api);
+  std::atomic<int> syncs{0};
+  NodeWatcherCallbacks cb;
+  cb.onSynced = [&](std::vector<model::Node>&&) { ++syncs; };
+  NodeWatcher w(*api, cb, {});
+  w.start();
+  ASSERT_TRUE(eventually([&] { return w.synced() && w.stats().watches >= 1; }));
+  s.ctl("list-fault repeat-continue");
+  s.ctl("expire-history");
+  s.ctl("close-watches");  // the next watch gets 410: relist, into the fault
+  ASSERT_TRUE(eventually([&] { return w.stats().listFailures >= 2; }))
+      << w.stats().listFailures << " failed LISTs";
+  auto failed = w.stats().listFailures;
+  std::this_thread::sleep_for(10s);
+  auto more = w.stats().listFailures - failed;
+  EXPECT_LT(more, 10u) << more << " LISTs in 10 s: the backoff must pace them";
+  EXPECT_EQ(syncs.load(), 1) << "a partial list never replaces the cache";
+  EXPECT_GE(w.stats().listsOverBound["continue"], 2u);
+  w.stop();
+}
+
+// Counts the watch requests over 10 s when every watch ends the same hostile way (issue 23:
+// an ERROR event then the end got 37 watches in 10 s, one BOOKMARK then the end 129).
+void expectWatchesPaced(const std::string& fault) {
+  Standin s(3);
+  auto api = clientFor(s.file("agent.kubeconfig"));
+  ASSERT_TRUE(api);
+  s.ctl("watch-fault " + fault);
+  NodeWatcher w(*api, {}, {});
+  w.start();
+  ASSERT_TRUE(eventually([&] { return w.synced(); }));
+  auto before = w.stats().watches;
+  std::this_thread::sleep_for(10s);
+  auto made = w.stats().watches - before;
+  EXPECT_LT(made, 10u) << fault << ": " << made << " watch requests in 10 s";
+  EXPECT_GE(made, 2u) << fault << ": it must keep trying";
+  w.stop();
+}
+
+TEST(NodeWatcherOverHttp, WatchesEndingInAnErrorEventArePaced) {
+  expectWatchesPaced("error-event");
+}
+
+TEST(NodeWatcherOverHttp, WatchesEndingAfterOneBookmarkArePaced) {
+  expectWatchesPaced("bookmark-close");
+}
+
+// Every watch answered with HTTP 500: without a relist the cache would stay frozen for as
+// long as that lasts (issue 23: 1 LIST in 43 s).
+TEST(NodeWatcherOverHttp, RelistsWhenEveryWatchFails) {
+  Standin s(3);
+  auto api = clientFor(s.file("agent.kubeconfig"));
+  ASSERT_TRUE(api);
+  s.ctl("watch-fault http-500");
+  std::atomic<int> syncs{0};
+  NodeWatcherCallbacks cb;
+  cb.onSynced = [&](std::vector<model::Node>&& nodes) {
+    EXPECT_EQ(nodes.size(), 3u);
+    ++syncs;
+  };
+  NodeWatcher w(*api, cb, {});
+  w.start();
+  ASSERT_TRUE(eventually([&] { return syncs.load() >= 2; }))
+      << w.stats().watches << " watches, " << w.stats().lists << " LISTs";
+  EXPECT_GE(w.stats().watchFailures, 4u);
+  EXPECT_GE(w.stats().failureRelists, 1u);
   w.stop();
 }
 

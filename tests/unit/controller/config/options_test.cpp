@@ -96,6 +96,21 @@ TEST(OptionsTest, ClusterCIDRsAndThePodCIDRBound) {
   EXPECT_EQ(defaults->options.minPodCIDRLengthV6, 32);
 }
 
+TEST(OptionsTest, MaxNodes) {
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->options.maxNodes, 0u) << "the API client's own bound";
+  auto inv = parse({}, {{"ROUTELET_MAX_NODES", "120000"}});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  EXPECT_EQ(inv->options.maxNodes, 120000u);
+  for (const char* bad : {"--max-nodes=0", "--max-nodes=many", "--max-nodes=10000001"}) {
+    auto r = parse({bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("want a number of Nodes, 1-10000000"), std::string::npos)
+        << r.error().message;
+  }
+}
+
 TEST(OptionsTest, ModeAndVxlanSettings) {
   auto defaults = parse({});
   ASSERT_TRUE(defaults.ok());

@@ -3,6 +3,7 @@
 // the caller cancels, so a test can wait for the loop to go idle and then inspect it.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -24,6 +25,8 @@ class FakeApiClient : public ApiClient {
   struct WatchStep {
     std::vector<WatchEvent> events;
     ApiStatus end = ApiStatus::success(200);
+    // How long the watch stays up: the fake clock (now()) advances by this much.
+    std::chrono::milliseconds lasts{0};
   };
   struct WatchCall {
     std::string resourceVersion;
@@ -56,6 +59,12 @@ class FakeApiClient : public ApiClient {
     cv_.wait(lock, [this] {
       return parked_ > 0 && (parkedOnWatch_ ? watches_.empty() : lists_.empty());
     });
+  }
+
+  // A clock that moves only while a scripted watch is up (WatchStep::lasts).
+  std::chrono::steady_clock::time_point now() const {
+    std::lock_guard lock(mu_);
+    return std::chrono::steady_clock::time_point() + elapsed_;
   }
 
   int listCalls() const {
@@ -91,6 +100,7 @@ class FakeApiClient : public ApiClient {
     if (!waitFor(lock, watches_, cancel, true)) return countLocked(ApiStatus::wasCancelled());
     WatchStep step = std::move(watches_.front());
     watches_.pop_front();
+    elapsed_ += step.lasts;
     lock.unlock();
     for (auto& ev : step.events)
       if (!onEvent(std::move(ev))) break;
@@ -159,6 +169,7 @@ class FakeApiClient : public ApiClient {
   std::vector<WatchCall> watchCalls_;
   std::vector<Patch> patches_;
   std::map<int, uint64_t> counts_;
+  std::chrono::milliseconds elapsed_{0};
   int listCalls_ = 0;
   int parked_ = 0;
   bool parkedOnWatch_ = false;

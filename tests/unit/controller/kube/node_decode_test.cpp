@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <istream>
 #include <nlohmann/json.hpp>
 #include <streambuf>
@@ -320,6 +321,58 @@ TEST(DecodeNodeList, FromAStreamDecodesLikeFromAString) {
   auto c = decodeNodeList(cutIn, [](model::Node&&) {});
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("decode NodeList"), std::string::npos) << c.error().message;
+}
+
+TEST(DecodeNodeList, ItemsPastTheBudgetStopTheDecoding) {
+  json items = json::array();
+  for (int i = 1; i <= 5; ++i) items.push_back(realisticNode("n" + std::to_string(i), i));
+  std::string text = json{{"metadata", {{"resourceVersion", "9"}}}, {"items", items}}.dump();
+  DecodeLimits limits;
+  limits.maxItems = 3;
+  std::vector<std::string> names;
+  auto meta = decodeNodeList(
+      text, [&](model::Node&& n) { names.push_back(n.name); }, limits);
+  ASSERT_FALSE(meta.ok());
+  EXPECT_EQ(meta.error().code, E2BIG);
+  EXPECT_EQ(meta.error().message, "decode NodeList: items[3]: more than 3 items");
+  EXPECT_EQ(names, (std::vector<std::string>{"n1", "n2", "n3"}));
+  limits.maxItems = 5;
+  EXPECT_TRUE(decodeNodeList(
+                  text, [](model::Node&&) {}, limits)
+                  .ok())
+      << "exactly the budget";
+}
+
+// The parser holds each JSON value whole: in a streamed page one huge string would take as
+// much memory as the page is long.
+TEST(DecodeNodeList, AValueLongerThanTheBoundStopsAStream) {
+  DecodeLimits limits;
+  limits.maxValueBytes = 1000;
+  auto decode = [&](const std::string& text) {
+    TrickleBuf buf(text);
+    std::istream in(&buf);
+    return decodeNodeList(
+        in, [](model::Node&&) {}, limits);
+  };
+  std::string fits = std::string(1000, 'a');
+  auto ok = decode(R"({"items":[{"metadata":{"name":"a","labels":{"x":")" + fits +
+                   R"("}}}],"metadata":{"resourceVersion":"1"}})");
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+  for (const std::string& text :
+       {R"({"items":[{"metadata":{"name":"a","labels":{"x":")" + fits + R"(b"}}}]})",
+        R"({"items":[{"metadata":{"name":"a","labels":{"x":")" + fits + R"(\\"}}}]})",
+        R"({"items":[)" + std::string(1001, '1') + "]}", R"({"items":[{")" + fits + R"(k":1}]})"}) {
+    auto meta = decode(text);
+    ASSERT_FALSE(meta.ok()) << text.substr(0, 40);
+    EXPECT_EQ(meta.error().code, E2BIG);
+    EXPECT_EQ(meta.error().message,
+              "decode NodeList: a JSON value longer than 1000 bytes (maxValueBytes)");
+  }
+  // Escapes and structure inside a string are the string's bytes, not ends of a value.
+  std::string tricky = std::string(600, 'a') + R"(\",:{}[] )" + std::string(300, 'a');
+  auto escaped = decode(R"({"items":[{"metadata":{"name":")" + tricky +
+                        R"("}}],"metadata":{"resourceVersion":"1"}})");
+  EXPECT_TRUE(escaped.ok()) << escaped.error().message;
 }
 
 TEST(DecodeNodeList, AnnotationsKeptOnlyForTheNamedNode) {

@@ -9,6 +9,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::FakeApiClient;
+using namespace std::chrono_literals;
 
 model::Node node(const std::string& name, const std::string& rv) {
   model::Node n;
@@ -28,12 +29,20 @@ WatchEvent bookmark(const std::string& rv) {
   return event(WatchEventType::kBookmark, "", rv);
 }
 
-WatchEvent gone() {
+WatchEvent errorEvent(int code, const std::string& message) {
   WatchEvent ev;
   ev.type = WatchEventType::kError;
-  ev.errorCode = 410;
-  ev.errorMessage = "too old resource version";
+  ev.errorCode = code;
+  ev.errorMessage = message;
   return ev;
+}
+
+WatchEvent gone() {
+  return errorEvent(410, "too old resource version");
+}
+
+WatchEvent serverError() {
+  return errorEvent(500, "Internal error occurred");
 }
 
 // Runs a NodeWatcher against the fake, recording callbacks and requested sleeps.
@@ -42,6 +51,7 @@ class NodeWatcherTest : public ::testing::Test {
   void start() {
     NodeWatcherOptions opts;
     opts.uniform01 = [] { return 0.5; };  // no jitter: delays are exact
+    opts.now = [this] { return api_.now(); };
     opts.sleep = [this](milliseconds d) {
       std::lock_guard lock(mu_);
       sleeps_.push_back(d.count());
@@ -104,7 +114,7 @@ TEST_F(NodeWatcherTest, ListsThenWatchesFromTheListResourceVersion) {
   EXPECT_EQ(watchRVs(), (std::vector<std::string>{"10", "13"}));
   EXPECT_EQ(api_.watchCalls()[0].timeoutSeconds, 450) << "300 + 0.5 * (600 - 300 + 1)";
   EXPECT_EQ(api_.listCalls(), 1);
-  EXPECT_TRUE(sleeps().empty()) << "a watch that delivered events reconnects at once";
+  EXPECT_EQ(sleeps(), (std::vector<int64_t>{200})) << "events are no proof of a healthy watch";
   auto st = watcher_->stats();
   EXPECT_EQ(st.events, 3u);
   EXPECT_EQ(st.resourceVersion, "13");
@@ -173,26 +183,84 @@ TEST_F(NodeWatcherTest, Http410Relists) {
   EXPECT_EQ(sleeps(), (std::vector<int64_t>{200})) << "a 410 without progress is paced";
 }
 
-TEST_F(NodeWatcherTest, BackoffGrowsAndResetsAfterEvents) {
+TEST_F(NodeWatcherTest, BackoffGrowsUntilAWatchStaysUp) {
   api_.pushList({{}, "10"});
-  for (int i = 0; i < 3; ++i) api_.pushWatch({{}, ApiStatus::failure(0, "connection refused")});
+  api_.pushWatch({{}, ApiStatus::failure(0, "connection refused")});
   api_.pushWatch({{event(WatchEventType::kAdded, "a", "11")}, ApiStatus::failure(0, "reset")});
+  api_.pushWatch({{event(WatchEventType::kAdded, "b", "12")}, ApiStatus::success(200), 29s});
+  api_.pushWatch({{}, ApiStatus::failure(0, "connection reset"), 30s});
   api_.pushWatch({{}, ApiStatus::failure(0, "connection refused")});
   start();
   api_.waitIdle();
+  // 30 s up resets the backoff and reconnects at once, however that watch ended.
   EXPECT_EQ(sleeps(), (std::vector<int64_t>{200, 400, 800, 200}));
-  EXPECT_EQ(watchRVs(), (std::vector<std::string>{"10", "10", "10", "10", "11", "11"}));
+  EXPECT_EQ(watchRVs(), (std::vector<std::string>{"10", "10", "11", "12", "12", "12"}));
+  EXPECT_EQ(api_.listCalls(), 1);
 }
 
-TEST_F(NodeWatcherTest, CleanQuietEndRestartsWithShortDelay) {
+TEST_F(NodeWatcherTest, ServerTimeoutReconnectsAtOnce) {
   api_.pushList({{}, "10"});
   api_.pushWatch({{}, ApiStatus::failure(503, "unavailable")});
   api_.pushWatch({{}, ApiStatus::failure(503, "unavailable")});
-  api_.pushWatch({{}, ApiStatus::success(200)});  // server-side timeout, nothing happened
-  api_.pushWatch({{}, ApiStatus::success(200)});
+  // The server ends a quiet watch at its timeoutSeconds (300-600 s): nothing is wrong.
+  api_.pushWatch({{bookmark("20")}, ApiStatus::success(200), 450s});
+  api_.pushWatch({{}, ApiStatus::success(200), 450s});
+  api_.pushWatch({{}, ApiStatus::failure(503, "unavailable")});
   start();
   api_.waitIdle();
-  EXPECT_EQ(sleeps(), (std::vector<int64_t>{200, 400, 200, 200}));
+  EXPECT_EQ(sleeps(), (std::vector<int64_t>{200, 400, 200}));
+  EXPECT_EQ(watcher_->stats().watchFailures, 3u);
+}
+
+// A BOOKMARK or an ERROR event is no proof of health: a server that sends one and hangs up
+// must not be asked again at once (issue 23: 129 and 37 watches in 10 s).
+TEST_F(NodeWatcherTest, ALoneBookmarkThenCloseBacksOff) {
+  api_.pushList({{}, "10"});
+  for (int i = 0; i < 3; ++i) api_.pushWatch({{bookmark(std::to_string(20 + i))}});
+  start();
+  api_.waitIdle();
+  EXPECT_EQ(sleeps(), (std::vector<int64_t>{200, 400, 800}));
+  EXPECT_EQ(watchRVs(), (std::vector<std::string>{"10", "20", "21", "22"}));
+  EXPECT_EQ(watcher_->stats().watchFailures, 3u);
+}
+
+TEST_F(NodeWatcherTest, ErrorEventThenCloseBacksOff) {
+  api_.pushList({{}, "10"});
+  for (int i = 0; i < 3; ++i) api_.pushWatch({{serverError()}});
+  start();
+  api_.waitIdle();
+  EXPECT_EQ(sleeps(), (std::vector<int64_t>{200, 400, 800}));
+  EXPECT_EQ(api_.listCalls(), 1) << "only a 410 relists at once";
+}
+
+// client-go's reflector relists after a failed watch; routelet after a few in a row, so
+// a watch that always fails cannot leave the cache frozen (issue 23: 1 LIST in 43 s).
+TEST_F(NodeWatcherTest, RepeatedWatchFailuresRelist) {
+  api_.pushList({{node("a", "1")}, "10"});
+  for (int i = 0; i < 4; ++i) api_.pushWatch({{}, ApiStatus::failure(500, "internal error")});
+  api_.pushList({{node("a", "1"), node("b", "15")}, "20"});
+  api_.pushWatch({{}, ApiStatus::failure(500, "internal error")});
+  start();
+  api_.waitIdle();
+  EXPECT_EQ(api_.listCalls(), 2);
+  EXPECT_EQ(synced(), (std::vector<std::vector<std::string>>{{"a"}, {"a", "b"}}));
+  EXPECT_EQ(watchRVs(), (std::vector<std::string>{"10", "10", "10", "10", "20", "20"}));
+  // The relist does not reset the backoff: only a watch that stays up does.
+  EXPECT_EQ(sleeps(), (std::vector<int64_t>{200, 400, 800, 1600, 3200}));
+  auto st = watcher_->stats();
+  EXPECT_EQ(st.failureRelists, 1u);
+  EXPECT_EQ(st.watchFailures, 5u);
+}
+
+TEST_F(NodeWatcherTest, AHealthyWatchStartsTheFailureCountOver) {
+  api_.pushList({{}, "10"});
+  for (int i = 0; i < 3; ++i) api_.pushWatch({{}, ApiStatus::failure(500, "internal error")});
+  api_.pushWatch({{}, ApiStatus::failure(0, "connection reset"), 60s});
+  for (int i = 0; i < 3; ++i) api_.pushWatch({{}, ApiStatus::failure(500, "internal error")});
+  start();
+  api_.waitIdle();
+  EXPECT_EQ(api_.listCalls(), 1) << "never 4 failed watches in a row";
+  EXPECT_EQ(watcher_->stats().failureRelists, 0u);
 }
 
 TEST_F(NodeWatcherTest, RetryAfterIsHonoured) {
@@ -229,13 +297,14 @@ TEST(NodeWatcherStop, StopInterruptsABlockedWatch) {
 TEST(NodeWatcherReconnect, EndsTheWatchInFlightAndResumesAtOnceFromItsVersion) {
   FakeApiClient api;
   api.pushList({{}, "10"});
-  api.pushWatch({{event(WatchEventType::kAdded, "a", "11")}, ApiStatus::success(200)});
+  api.pushWatch({{event(WatchEventType::kAdded, "a", "11")}, ApiStatus::success(200), 300s});
   std::vector<std::chrono::milliseconds> slept;
   NodeWatcherOptions opts;
   opts.sleep = [&](std::chrono::milliseconds d) {
     slept.push_back(d);
     return true;
   };
+  opts.now = [&api] { return api.now(); };
   NodeWatcher w(api, {}, opts);
   w.start();
   api.waitIdle();  // the second watch, from 11, parked as on a quiet cluster
@@ -248,7 +317,7 @@ TEST(NodeWatcherReconnect, EndsTheWatchInFlightAndResumesAtOnceFromItsVersion) {
   EXPECT_EQ(api.listCalls(), 1);
   EXPECT_TRUE(w.synced());
   w.stop();
-  // The first watch ended cleanly after its events (reconnect at once); the reconnect
+  // The first watch ended at the server's timeout (reconnect at once); the reconnect
   // waited for nothing either.
   EXPECT_TRUE(slept.empty()) << slept.size() << " waits";
 }
