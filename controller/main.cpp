@@ -149,6 +149,8 @@ int runAgent(const Options& options) {
                   "Node LISTs given up past one of the client's bounds (maxListPages, "
                   "maxListNodes, maxListBytes, maxPageBytes, maxValueBytes, continue: a "
                   "repeated continue token); the cache keeps the last complete list.");
+  metrics.declare("routelet_watch_restarts_total", Metrics::Type::kCounter,
+                  "Node watches restarted (relist or reconnect).");
   metrics.declare("routelet_watch_failures_total", Metrics::Type::kCounter,
                   "Node watches that failed or ended within 30 s (a healthy one lasts until "
                   "the server's timeout).");

@@ -150,12 +150,13 @@ void Agent::pass() {
   pass.resync = pass.now >= nextResync_;
   if (pass.resync) nextResync_ = pass.now + options_.resyncPeriod;
   // status.json is rebuilt at most once per detailInterval; a whole pass inside it leaves
-  // it due, and one more pass follows when it falls due.
-  pass.detail = pass.now - lastDetail_ >= options_.detailInterval;
+  // it due, and one more pass follows when it falls due. Before the first Node list there
+  // is nothing to write: such a pass must not use up the slot of the first one that can.
+  pass.detail = cache_.synced() && pass.now - lastDetail_ >= options_.detailInterval;
   if (pass.detail) {
     lastDetail_ = pass.now;
     detailDue_.reset();
-  } else if (!detailDue_) {
+  } else if (cache_.synced() && !detailDue_) {
     detailDue_ = lastDetail_ + options_.detailInterval;
   }
   ++passes_;

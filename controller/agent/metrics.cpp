@@ -1,5 +1,6 @@
 #include "controller/agent/metrics.h"
 
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 
@@ -71,12 +72,14 @@ void Metrics::declare(const std::string& name, Type type, const std::string& hel
 void Metrics::add(const std::string& name, const Labels& labels, double delta) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = families_.find(name);
+  assert(it != families_.end() && "metric family not declared");
   if (it != families_.end()) it->second.values[labels] += delta;
 }
 
 void Metrics::set(const std::string& name, const Labels& labels, double v) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = families_.find(name);
+  assert(it != families_.end() && "metric family not declared");
   if (it != families_.end()) it->second.values[labels] = v;
 }
 

@@ -331,7 +331,7 @@ class DaemonSetRunsTheAgentTest(unittest.TestCase):
             plugin = json.load(f)["plugins"][0]
         run_dir = self.pod.map_path(agent, config["runDir"])
         self.assertTrue(plugin["dataDir"].startswith(run_dir), plugin)
-        self.assertTrue(os.path.exists(os.path.join(run_dir, "status.json")))
+        self.assertTrue(os.path.exists(os.path.join(run_dir, "status.json")), f"{os.listdir(run_dir)}\n{self.agent_log()}")
         routes = self.sh("ip route show proto 201").stdout
         self.assertIn(f"{PEER_CIDR} via {PEER_IP} dev eth0", routes)
         self.assertNotIn(STRAY_CIDR, routes)
