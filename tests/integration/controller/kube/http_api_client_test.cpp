@@ -18,6 +18,7 @@
 #include "controller/kube/node_watcher.h"
 #include "tests/support/eventually.h"
 #include "tests/support/rss.h"
+#include "tests/support/temp_dir.h"
 
 namespace routelet::kube {
 namespace {
@@ -46,17 +47,11 @@ int sh(const std::string& cmd) {
 class Standin {
  public:
   explicit Standin(int nodes, const std::string& extra = "") {
-    char tmpl[] = "/tmp/routelet-standin-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
-    dir_ = tmpl;
     int rc = sh(kStandin + " serve --listen 127.0.0.1:0 --daemon --state-dir " + dir_ +
                 " --nodes " + std::to_string(nodes) + " " + extra);
     if (rc != 0) throw std::runtime_error("stand-in did not start; see " + dir_ + "/standin.log");
   }
-  ~Standin() {
-    sh(kStandin + " ctl --state-dir " + dir_ + " stop");
-    std::filesystem::remove_all(dir_);
-  }
+  ~Standin() { sh(kStandin + " ctl --state-dir " + dir_ + " stop"); }
   void ctl(const std::string& cmd) {
     ASSERT_EQ(sh(kStandin + " ctl --state-dir " + dir_ + " " + cmd), 0) << cmd;
   }
@@ -70,7 +65,8 @@ class Standin {
   }
 
  private:
-  std::string dir_;
+  routelet::testing::TempDir tmp_{"standin"};
+  std::string dir_ = tmp_.path();
 };
 
 std::unique_ptr<ApiClient> clientFor(const std::string& kubeconfig) {
@@ -344,9 +340,6 @@ TEST(HttpApiClient, WrongTokenThenRotatedTokenFile) {
 class TlsServer {
  public:
   explicit TlsServer(const std::string& san, const std::string& program = "") {
-    char tmpl[] = "/tmp/routelet-tls-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
-    dir_ = tmpl;
     if (sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test -addext "
            "subjectAltName=IP:" +
            san + " -keyout " + dir_ + "/k.pem -out " + dir_ + "/c.pem") != 0)
@@ -369,7 +362,6 @@ class TlsServer {
   ~TlsServer() {
     if (pid_ > 0) kill(pid_, SIGTERM);
     if (pipe_) pclose(pipe_);
-    std::filesystem::remove_all(dir_);
   }
   ClusterAccess access() const {
     ClusterAccess a;
@@ -382,7 +374,8 @@ class TlsServer {
   bool ready() const { return pid_ > 0 && !port_.empty(); }
 
  private:
-  std::string dir_;
+  routelet::testing::TempDir tmp_{"tls"};
+  std::string dir_ = tmp_.path();
   FILE* pipe_ = nullptr;
   int pid_ = 0;
   std::string port_;

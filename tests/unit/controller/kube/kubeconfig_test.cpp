@@ -7,6 +7,8 @@
 #include <fstream>
 #include <map>
 
+#include "tests/support/temp_dir.h"
+
 namespace routelet::kube {
 namespace {
 
@@ -33,13 +35,6 @@ std::string b64(const std::string& in) {
 
 class KubeconfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/routelet-kubeconfig-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string write(const std::string& name, const std::string& content) {
     std::string p = dir_ + "/" + name;
     std::ofstream(p) << content;
@@ -57,7 +52,8 @@ class KubeconfigTest : public ::testing::Test {
            userBody + (current.empty() ? "" : "current-context: " + current + "\n");
   }
 
-  std::string dir_;
+  routelet::testing::TempDir tmp_{"kubeconfig"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(KubeconfigTest, TokenAndInlineCa) {

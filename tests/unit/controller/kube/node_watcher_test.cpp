@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/unit/controller/kube/fake_api_client.h"
+#include "controller/kube/fake_api_client.h"
 
 namespace routelet::kube {
 namespace {

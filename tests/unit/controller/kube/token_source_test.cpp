@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace routelet::kube {
 namespace {
 
@@ -20,16 +22,10 @@ TEST(TokenSource, StaticToken) {
 
 class TokenFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/routelet-token-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    file_ = dir_ + "/token";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   void write(const std::string& s) { std::ofstream(file_) << s; }
 
-  std::string dir_, file_;
+  routelet::testing::TempDir tmp_{"token"};
+  std::string dir_ = tmp_.path(), file_ = dir_ + "/token";
   std::chrono::steady_clock::time_point now_{};
 };
 
