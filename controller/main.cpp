@@ -76,6 +76,102 @@ int fail(const std::string& message) {
   return 1;
 }
 
+// Memory: one malloc arena per thread is glibc's default, and arenas keep what a burst
+// (the initial LIST of thousands of Nodes) freed. The agent is not malloc-bound.
+void tuneMalloc() {
+  mallopt(M_ARENA_MAX, 2);
+  // A whole pass at 5000 Nodes builds vectors and strings of hundreds of KiB. Fixed
+  // thresholds keep them in mmap (returned on free) and let the heap shrink; glibc's
+  // default raises both after the first such free and then keeps every peak.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+}
+
+// The metrics of the edges main wires: the API client, the watcher, the HTTP listeners.
+// (The controllers and the loop declare their own.)
+void declareEdgeMetrics(Metrics& metrics) {
+  metrics.declare("routelet_api_requests_total", Metrics::Type::kCounter,
+                  "Kubernetes API responses by HTTP code (0: no response).");
+  metrics.declare("routelet_api_lists_over_bound_total", Metrics::Type::kCounter,
+                  "Node LISTs given up past one of the client's bounds (maxListPages, "
+                  "maxListNodes, maxListBytes, maxPageBytes, maxValueBytes, continue: a "
+                  "repeated continue token); the cache keeps the last complete list.");
+  metrics.declare("routelet_watch_restarts_total", Metrics::Type::kCounter,
+                  "Node watches restarted (relist or reconnect).");
+  metrics.declare("routelet_watch_failures_total", Metrics::Type::kCounter,
+                  "Node watches that failed or ended within 30 s (a healthy one lasts until "
+                  "the server's timeout).");
+  metrics.declare("routelet_watch_failure_relists_total", Metrics::Type::kCounter,
+                  "Relists after several Node watches in a row failed.");
+  metrics.declare("routelet_http_refused_total", Metrics::Type::kCounter,
+                  "Connections to the agent's HTTP endpoints refused or cut, by listen address "
+                  "and reason (headers_too_large, too_many_connections, request_too_slow).");
+}
+
+// The API client's and the watcher's counters, copied in when /metrics is rendered.
+void refreshApiMetrics(Metrics& metrics, const kube::ApiClient& api,
+                       const kube::NodeWatcher& watcher) {
+  for (const auto& [code, n] : api.requestCounts()) {
+    metrics.set("routelet_api_requests_total", {{"code", std::to_string(code)}},
+                static_cast<double>(n));
+  }
+  // Every watch after the first one is a restart: a timeout, a disconnect or a relist.
+  auto stats = watcher.stats();
+  metrics.set("routelet_watch_restarts_total", {},
+              static_cast<double>(stats.watches > 0 ? stats.watches - 1 : 0));
+  metrics.set("routelet_watch_failures_total", {}, static_cast<double>(stats.watchFailures));
+  metrics.set("routelet_watch_failure_relists_total", {},
+              static_cast<double>(stats.failureRelists));
+  for (const auto& [bound, n] : stats.listsOverBound)
+    metrics.set("routelet_api_lists_over_bound_total", {{"bound", bound}}, static_cast<double>(n));
+}
+
+// What a listener calls for each connection it refuses; every reason starts at 0, so a
+// dashboard sees the series before the first refusal.
+std::function<void(const char*)> refusalCounter(Metrics& metrics, const std::string& listen) {
+  for (const char* reason : agent::kRefusalReasons)
+    metrics.set("routelet_http_refused_total", {{"listen", listen}, {"reason", reason}}, 0);
+  return [&metrics, listen](const char* reason) {
+    metrics.add("routelet_http_refused_total", {{"listen", listen}, {"reason", reason}});
+  };
+}
+
+// /healthz: the loop went round within 30 s.
+std::pair<bool, std::string> liveness(const agent::Agent& loop) {
+  auto age = std::chrono::steady_clock::now() - loop.lastLoop();
+  bool alive = age < std::chrono::seconds(30);
+  return {alive, alive ? "ok" : "reconcile loop stuck"};
+}
+
+// /readyz: the last whole pass left nothing that keeps the node from being ready.
+std::pair<bool, std::string> readiness(const agent::Agent& loop) {
+  auto h = loop.health();
+  if (h.ready) return {true, "ok"};
+  return {false, h.notReadyReason.empty() ? "not ready" : h.notReadyReason};
+}
+
+// The kernel tells the agent at once when one of its routes or the bridge goes away, so a
+// route deleted by hand is back in milliseconds, not after a resync period; and likewise
+// when another process changes the masquerade table. Runs until stop.
+void watchKernel(Result<netlink::Monitor> monitor, const char* what,
+                 const std::function<void()>& unavailable, const std::atomic<bool>& stop,
+                 agent::Agent& loop) {
+  if (!monitor) {
+    log::error(std::string(what) + ": " + monitor.error().message +
+               "; relying on the periodic resync");
+    if (unavailable) unavailable();
+    return;
+  }
+  while (!stop) {
+    auto events = monitor->wait(std::chrono::milliseconds(200));
+    if (!events) {
+      if (events.error().code == ENOBUFS) loop.kernelEventsLost();
+      continue;
+    }
+    if (!events->empty()) loop.kernelEvents(*events);
+  }
+}
+
 int runAgent(const Options& options) {
   if (options.nodeName.empty()) {
     return fail("no node name: set --node-name or NODE_NAME (the DaemonSet passes spec.nodeName)");
@@ -89,14 +185,7 @@ int runAgent(const Options& options) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // Memory: one malloc arena per thread is glibc's default, and arenas keep what a burst
-  // (the initial LIST of thousands of Nodes) freed. The agent is not malloc-bound.
-  mallopt(M_ARENA_MAX, 2);
-  // A whole pass at 5000 Nodes builds vectors and strings of hundreds of KiB. Fixed
-  // thresholds keep them in mmap (returned on free) and let the heap shrink; glibc's
-  // default raises both after the first such free and then keeps every peak.
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+  tuneMalloc();
   kube::configureHttpThreads(4);
   auto access = options.kubeconfig.empty() ? kube::inClusterAccess()
                                            : kube::loadKubeconfig(options.kubeconfig);
@@ -143,69 +232,22 @@ int runAgent(const Options& options) {
                                         loop.nodeUpserted(node);
                                     }});
 
-  metrics.declare("routelet_api_requests_total", Metrics::Type::kCounter,
-                  "Kubernetes API responses by HTTP code (0: no response).");
-  metrics.declare("routelet_api_lists_over_bound_total", Metrics::Type::kCounter,
-                  "Node LISTs given up past one of the client's bounds (maxListPages, "
-                  "maxListNodes, maxListBytes, maxPageBytes, maxValueBytes, continue: a "
-                  "repeated continue token); the cache keeps the last complete list.");
-  metrics.declare("routelet_watch_restarts_total", Metrics::Type::kCounter,
-                  "Node watches restarted (relist or reconnect).");
-  metrics.declare("routelet_watch_failures_total", Metrics::Type::kCounter,
-                  "Node watches that failed or ended within 30 s (a healthy one lasts until "
-                  "the server's timeout).");
-  metrics.declare("routelet_watch_failure_relists_total", Metrics::Type::kCounter,
-                  "Relists after several Node watches in a row failed.");
-  auto refreshApiMetrics = [&] {
-    for (const auto& [code, n] : (*api)->requestCounts()) {
-      metrics.set("routelet_api_requests_total", {{"code", std::to_string(code)}},
-                  static_cast<double>(n));
-    }
-    // Every watch after the first one is a restart: a timeout, a disconnect or a relist.
-    auto stats = watcher.stats();
-    metrics.set("routelet_watch_restarts_total", {},
-                static_cast<double>(stats.watches > 0 ? stats.watches - 1 : 0));
-    metrics.set("routelet_watch_failures_total", {}, static_cast<double>(stats.watchFailures));
-    metrics.set("routelet_watch_failure_relists_total", {},
-                static_cast<double>(stats.failureRelists));
-    for (const auto& [bound, n] : stats.listsOverBound)
-      metrics.set("routelet_api_lists_over_bound_total", {{"bound", bound}},
-                  static_cast<double>(n));
-  };
-
+  declareEdgeMetrics(metrics);
   auto renderMetrics = [&] {
-    refreshApiMetrics();
+    refreshApiMetrics(metrics, **api, watcher);
     return metrics.render();
   };
-  metrics.declare("routelet_http_refused_total", Metrics::Type::kCounter,
-                  "Connections to the agent's HTTP endpoints refused or cut, by listen address "
-                  "and reason (headers_too_large, too_many_connections, request_too_slow).");
-  auto countRefusals = [&](const std::string& listen) {
-    for (const char* reason : agent::kRefusalReasons)
-      metrics.set("routelet_http_refused_total", {{"listen", listen}, {"reason", reason}}, 0);
-    return [&metrics, listen](const char* reason) {
-      metrics.add("routelet_http_refused_total", {{"listen", listen}, {"reason", reason}});
-    };
-  };
   auto endpoints = agent::HttpEndpoints::start(
-      options.listen, {[&]() -> std::pair<bool, std::string> {
-                         auto age = std::chrono::steady_clock::now() - loop.lastLoop();
-                         bool alive = age < std::chrono::seconds(30);
-                         return {alive, alive ? "ok" : "reconcile loop stuck"};
-                       },
-                       [&]() -> std::pair<bool, std::string> {
-                         auto h = loop.health();
-                         if (h.ready) return {true, "ok"};
-                         return {false, h.notReadyReason.empty() ? "not ready" : h.notReadyReason};
-                       },
-                       renderMetrics, countRefusals(options.listen)});
+      options.listen, {[&] { return liveness(loop); }, [&] { return readiness(loop); },
+                       renderMetrics, refusalCounter(metrics, options.listen)});
   if (!endpoints) return fail(endpoints.error().message);
   // Metrics for a Prometheus off the node, without the probes: the one address beside
   // loopback that an operator chose to open.
   std::unique_ptr<agent::HttpEndpoints> metricsEndpoint;
   if (!options.metricsListen.empty()) {
     auto started = agent::HttpEndpoints::start(
-        options.metricsListen, {{}, {}, renderMetrics, countRefusals(options.metricsListen)});
+        options.metricsListen,
+        {{}, {}, renderMetrics, refusalCounter(metrics, options.metricsListen)});
     if (!started) return fail(started.error().message);
     metricsEndpoint = std::move(*started);
   }
@@ -220,26 +262,6 @@ int runAgent(const Options& options) {
     loop.wake();
   });
 
-  // The kernel tells the agent at once when one of its routes or the bridge goes away,
-  // so a route deleted by hand is back in milliseconds, not after a resync period; and
-  // likewise when another process changes the masquerade table.
-  auto watchKernel = [&](Result<netlink::Monitor> monitor, const char* what,
-                         const std::function<void()>& unavailable) {
-    if (!monitor) {
-      log::error(std::string(what) + ": " + monitor.error().message +
-                 "; relying on the periodic resync");
-      if (unavailable) unavailable();
-      return;
-    }
-    while (!stop) {
-      auto events = monitor->wait(std::chrono::milliseconds(200));
-      if (!events) {
-        if (events.error().code == ENOBUFS) loop.kernelEventsLost();
-        continue;
-      }
-      if (!events->empty()) loop.kernelEvents(*events);
-    }
-  };
   nodeSetup.onNodeAddressGone([&] {
     log::info("a node IP was removed from this node: reconnecting the Node watch");
     watcher.reconnect();
@@ -249,12 +271,13 @@ int runAgent(const Options& options) {
       // bulk of the rtnetlink traffic.
       [&] {
         watchKernel(netlink::Monitor::open(options.mode != routes::Mode::kHostGw),
-                    "netlink monitor", nullptr);
+                    "netlink monitor", nullptr, stop, loop);
       });
   std::thread nftMonitorThread([&] {
     if (options.masquerade)
-      watchKernel(netlink::Monitor::openNftables(), "nf_tables monitor",
-                  [&] { egress.monitorUnavailable(); });
+      watchKernel(
+          netlink::Monitor::openNftables(), "nf_tables monitor",
+          [&] { egress.monitorUnavailable(); }, stop, loop);
   });
 
   log::info("routelet " ROUTELET_VERSION_STRING " starting on node " + options.nodeName + " (API " +
