@@ -149,7 +149,4 @@ struct NftNotice {
 // nullopt for a message of another subsystem or type (nothing to act on).
 Result<std::optional<NftNotice>> parseNftNotice(ByteView message);
 
-// Entry point for libFuzzer: splits and parses whatever it is given; never crashes.
-int parseAnyForFuzz(const uint8_t* data, size_t size);
-
 }  // namespace routelet::netlink
