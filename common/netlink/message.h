@@ -12,7 +12,11 @@
 
 #include "common/base/result.h"
 #include "common/ip/address.h"
-#include "common/netlink/netlink.h"
+#include "common/netlink/address.h"
+#include "common/netlink/link.h"
+#include "common/netlink/mac.h"
+#include "common/netlink/neighbour.h"
+#include "common/netlink/route.h"
 
 namespace routelet::netlink {
 
