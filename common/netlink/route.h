@@ -10,9 +10,11 @@
 
 namespace routelet::netlink {
 
-// A route's identity follows the kernel's key for the main FIB: family, table, dst,
-// priority (and tos for IPv4). Two routes with the same key are the same route; a
-// "replace" overwrites the other attributes.
+// A route's identity follows the kernel's key for the main FIB: family, table, dst and
+// priority. The kernel keys IPv4 routes by tos as well; routelet sends tos 0 and reads
+// no tos back (parseRoute drops rtm_tos), so Key leaves it out and a route someone else
+// added with a tos reads as one without. Two routes with the same key are the same route;
+// a "replace" overwrites the other attributes.
 struct Route {
   ip::Prefix dst;
   std::optional<ip::Address> gateway;
