@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "common/base/hash.h"
+
 namespace routelet::netlink {
 
 std::string macString(const Mac& mac) {
@@ -38,6 +40,14 @@ Result<Mac> parseMac(const std::string& text) {
     }
     mac[i] = static_cast<uint8_t>(value);
   }
+  return mac;
+}
+
+Mac derivedMac(std::string_view seed) {
+  uint64_t h = stableHash(seed);
+  Mac mac{};
+  for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(h >> (8 * (7 - i)));
+  mac[0] = static_cast<uint8_t>((mac[0] & 0xfc) | 0x02);
   return mac;
 }
 
