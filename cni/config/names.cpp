@@ -65,23 +65,6 @@ std::optional<int64_t> integerIn(const nlohmann::json& value, int64_t min, int64
   return v;
 }
 
-uint64_t stableHash(std::string_view data) {
-  uint64_t h = 14695981039346656037ull;
-  for (char c : data) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-std::array<uint8_t, 6> derivedMac(std::string_view seed) {
-  uint64_t h = stableHash(seed);
-  std::array<uint8_t, 6> mac{};
-  for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(h >> (8 * (7 - i)));
-  mac[0] = static_cast<uint8_t>((mac[0] & 0xfc) | 0x02);
-  return mac;
-}
-
 std::string shownJson(const nlohmann::json& value) {
   if (value.is_string()) return quoteValue(value.get_ref<const std::string&>());
   if (value.is_array()) return "an array of " + std::to_string(value.size()) + " items";

@@ -2,7 +2,6 @@
 // CNI_IFNAME: code 4) and the config parser (network name, bridge: code 7).
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -39,13 +38,5 @@ std::string shownJson(const nlohmann::json& value);
 // above INT64_MAX unsigned, and get<int64_t>() of it wraps (2^64-1 reads as -1), so a range
 // check on that would pass or report a value nobody wrote.
 std::optional<int64_t> integerIn(const nlohmann::json& value, int64_t min, int64_t max);
-
-// 64-bit FNV-1a: stable across builds and hosts, so names and MACs derived from it are the
-// same for every plugin invocation (DEL and GC recompute what ADD chose).
-uint64_t stableHash(std::string_view data);
-
-// A unicast, locally administered MAC (IEEE 802: bit 0 of the first octet clear, bit 1 set)
-// derived from seed, so it never collides with a vendor-assigned address.
-std::array<uint8_t, 6> derivedMac(std::string_view seed);
 
 }  // namespace routelet::cni::config

@@ -3,7 +3,8 @@
 #include "cni/config/codes.h"
 #include "cni/config/names.h"
 #include "cni/config/version.h"
-#include "common/netlink/netlink.h"
+#include "common/bridge/bridge.h"
+#include "common/netlink/mac.h"
 
 namespace routelet::cni::config {
 namespace {
@@ -155,12 +156,8 @@ const Range* NetConf::range(ip::Family f) const {
   return nullptr;
 }
 
-MacBytes bridgeMacFor(std::string_view bridge) {
-  return derivedMac(std::string("routelet-bridge/") + std::string(bridge));
-}
-
 MacBytes effectiveBridgeMac(const NetConf& conf) {
-  return conf.bridgeMac ? *conf.bridgeMac : bridgeMacFor(conf.bridge);
+  return conf.bridgeMac ? *conf.bridgeMac : bridge::bridgeMacFor(conf.bridge);
 }
 
 Result<json> parseDocument(std::string_view text) {

@@ -40,7 +40,7 @@ struct NetConf {
   uint32_t mtu = kDefaultMtu;
   std::string dataDir = std::string(kDefaultDataDir);
   std::vector<Range> ranges;          // one IPv4 and/or one IPv6
-  std::optional<MacBytes> bridgeMac;  // default: bridgeMacFor(bridge)
+  std::optional<MacBytes> bridgeMac;  // default: bridge::bridgeMacFor(bridge)
   std::string logFile;                // empty: stderr
   std::string logLevel;               // empty: info
   // Each host veth reflects frames back out of the port they came in on (the bridge port's
@@ -51,10 +51,8 @@ struct NetConf {
   const Range* range(ip::Family f) const;
 };
 
-// The bridge's fixed MAC when the config gives none, derived from the bridge name so the
-// agent and every plugin invocation agree. A bridge without a fixed MAC takes the lowest
-// port MAC, which changes as pods come and go (neighbours then see the gateway move).
-MacBytes bridgeMacFor(std::string_view bridge);
+// The bridge MAC the config gives, else the one routelet derives from the bridge's name
+// (bridge::bridgeMacFor, common/bridge/bridge.h).
 MacBytes effectiveBridgeMac(const NetConf& conf);
 
 // Decodes JSON text. Error code 6 (kCodeDecode) when it is not a JSON object.

@@ -1,7 +1,8 @@
 #include "cni/plugin/naming.h"
 
-#include "cni/config/names.h"
+#include "common/base/hash.h"
 #include "common/bridge/bridge.h"
+#include "common/netlink/mac.h"
 
 namespace routelet::cni::plugin {
 namespace {
@@ -17,7 +18,7 @@ std::string key(std::string_view containerId, std::string_view ifname) {
 std::string hashName(std::string_view prefix, std::string_view seed) {
   static const char* kHex = "0123456789abcdef";
   // The high bits of FNV-1a mix every input byte; the low bits only the low ones.
-  uint64_t h = config::stableHash(seed);
+  uint64_t h = stableHash(seed);
   std::string out(prefix);
   for (int i = 0; i < kHexDigits; ++i) out += kHex[(h >> (60 - 4 * i)) & 0xf];
   return out;
@@ -34,11 +35,11 @@ bool isHostVethName(std::string_view name) {
 }
 
 config::MacBytes hostVethMac(std::string_view containerId, std::string_view ifname) {
-  return config::derivedMac("routelet-host/" + key(containerId, ifname));
+  return netlink::derivedMac("routelet-host/" + key(containerId, ifname));
 }
 
 config::MacBytes podMac(std::string_view containerId, std::string_view ifname) {
-  return config::derivedMac("routelet-pod/" + key(containerId, ifname));
+  return netlink::derivedMac("routelet-pod/" + key(containerId, ifname));
 }
 
 }  // namespace routelet::cni::plugin

@@ -10,6 +10,10 @@
 
 namespace routelet::bridge {
 
+netlink::Mac bridgeMacFor(std::string_view bridge) {
+  return netlink::derivedMac(std::string("routelet-bridge/") + std::string(bridge));
+}
+
 Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec) {
   auto link = nl.linkByName(spec.name);
   if (!link && link.error().code == ENODEV) {

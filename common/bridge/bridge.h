@@ -12,6 +12,11 @@
 
 namespace routelet::bridge {
 
+// The bridge's fixed MAC when the config gives none, derived from the bridge name so the
+// agent and every plugin invocation agree. A bridge without a fixed MAC takes the lowest
+// port MAC, which changes as pods come and go (neighbours then see the gateway move).
+netlink::Mac bridgeMacFor(std::string_view bridge);
+
 struct Spec {
   std::string name;
   netlink::Mac mac{};  // fixed: a bridge otherwise takes its lowest port's MAC, which flaps

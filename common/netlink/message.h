@@ -12,7 +12,11 @@
 
 #include "common/base/result.h"
 #include "common/ip/address.h"
-#include "common/netlink/netlink.h"
+#include "common/netlink/address.h"
+#include "common/netlink/link.h"
+#include "common/netlink/mac.h"
+#include "common/netlink/neighbour.h"
+#include "common/netlink/route.h"
 
 namespace routelet::netlink {
 
@@ -148,8 +152,5 @@ struct NftNotice {
 };
 // nullopt for a message of another subsystem or type (nothing to act on).
 Result<std::optional<NftNotice>> parseNftNotice(ByteView message);
-
-// Entry point for libFuzzer: splits and parses whatever it is given; never crashes.
-int parseAnyForFuzz(const uint8_t* data, size_t size);
 
 }  // namespace routelet::netlink

@@ -21,7 +21,7 @@ struct CleanupFacts {
   std::vector<netlink::Route> routes;  // the main table, every protocol
   std::vector<netlink::Link> links;
   std::string bridgeName;
-  netlink::Mac bridgeMac{};  // the MAC routelet gives that bridge (cni::config::bridgeMacFor)
+  netlink::Mac bridgeMac{};  // the MAC routelet gives that bridge (bridge::bridgeMacFor)
   std::string cniConfigPath;
   bool cniConfigPresent = false;
   std::string ipamDataDir;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "cni/config/net_conf.h"
+#include "common/bridge/bridge.h"
 #include "common/sysctl/sysctl.h"
 #include "controller/admin/cleanup_plan.h"
 #include "controller/admin/kernel_system.h"
@@ -222,7 +222,7 @@ int runCleanupOn(System& system, const config::Options& options,
   }
   facts.links = std::move(*links);
   facts.bridgeName = options.bridge;
-  facts.bridgeMac = cni::config::bridgeMacFor(options.bridge);
+  facts.bridgeMac = bridge::bridgeMacFor(options.bridge);
   facts.cniConfigPath = options.cniConfDir + "/" + options.cniConfName;
   facts.cniConfigPresent = system.exists(facts.cniConfigPath);
   facts.ipamDataDir = options.ipamDataDir;

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "cni/config/net_conf.h"
 #include "common/base/log.h"
 #include "common/bridge/bridge.h"
 #include "common/fs/files.h"
@@ -21,7 +20,7 @@ Result<HostFacts> KernelNodeEdge::inspect(const std::vector<ip::Address>& nodeIP
 
 Status KernelNodeEdge::ensureBridge(const std::string& bridge, uint32_t mtu,
                                     const std::vector<ip::Prefix>& gateways) {
-  bridge::Spec spec{bridge, cni::config::bridgeMacFor(bridge), mtu, gateways};
+  bridge::Spec spec{bridge, bridge::bridgeMacFor(bridge), mtu, gateways};
   auto link = bridge::ensure(nl_, spec);
   if (!link) return link.error();
   auto removed = bridge::pruneGateways(nl_, *link, gateways);

@@ -13,6 +13,7 @@
 
 #include "cni/config/net_conf.h"
 #include "cni/ipam/disk_store.h"
+#include "common/bridge/bridge.h"
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
 #include "tests/kernel/cni/plugin_runner.h"
@@ -158,7 +159,7 @@ TEST_F(CniKernelTest, AddConnectsDualStackPodsToTheGatewayAndEachOther) {
   auto br = link(*node_, "cni0");
   ASSERT_TRUE(br);
   EXPECT_EQ(br->kind, "bridge");
-  EXPECT_EQ(br->mac, config::bridgeMacFor("cni0"));
+  EXPECT_EQ(br->mac, bridge::bridgeMacFor("cni0"));
   EXPECT_EQ(netlink::macString(br->mac), r1["interfaces"][0]["mac"]);
   EXPECT_EQ(node_->run("ip addr show dev cni0 | grep -q 'inet 10.244.1.1/24'"), 0);
   EXPECT_EQ(node_->run("ip addr show dev cni0 | grep -q 'inet6 fd00:10:244:1::1/64'"), 0);

@@ -14,7 +14,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "cni/config/net_conf.h"
+#include "common/bridge/bridge.h"
 #include "common/netlink/netlink.h"
 #include "tests/support/netns_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -54,7 +54,7 @@ class AdminKernelTest : public ::testing::Test {
     node_ = std::make_unique<TestNetns>("admin");
     pod_ = std::make_unique<TestNetns>("apod");
     ASSERT_TRUE(node_->ok() && pod_->ok());
-    std::string mac = netlink::macString(cni::config::bridgeMacFor("cni0"));
+    std::string mac = netlink::macString(bridge::bridgeMacFor("cni0"));
     // The underlay: a veth pair with both ends in the node namespace (no dummy links here).
     ASSERT_EQ(node_->run("set -e\n"
                          "ip link add eth0 type veth peer name eth0p\n"

@@ -4,6 +4,7 @@
 
 #include "cni/config/codes.h"
 #include "cni/config/version.h"
+#include "common/bridge/bridge.h"
 
 namespace routelet::cni::config {
 namespace {
@@ -78,9 +79,9 @@ TEST(NetConfTest, SerialisesAndParsesBackToAnEqualConfig) {
 }
 
 TEST(NetConfTest, BridgeMacIsFixedLocallyAdministeredAndDerivedFromTheName) {
-  auto a = bridgeMacFor("cni0");
-  EXPECT_EQ(a, bridgeMacFor("cni0"));
-  EXPECT_NE(a, bridgeMacFor("cni1"));
+  auto a = bridge::bridgeMacFor("cni0");
+  EXPECT_EQ(a, bridge::bridgeMacFor("cni0"));
+  EXPECT_NE(a, bridge::bridgeMacFor("cni1"));
   EXPECT_EQ(a[0] & 0x03, 0x02);  // unicast, locally administered
   NetConf c;
   c.bridge = "cni0";

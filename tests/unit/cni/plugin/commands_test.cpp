@@ -12,6 +12,7 @@
 #include "cni/ipam/disk_store.h"
 #include "cni/ipam/records.h"
 #include "cni/plugin/naming.h"
+#include "common/bridge/bridge.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/cni/plugin/fake_dataplane.h"
 
@@ -112,7 +113,7 @@ TEST_F(CommandsTest, AddAllocatesOnePerFamilyAndPrintsTheResult) {
   EXPECT_EQ(s.hostMac, hostVethMac("c1", "eth0"));
   EXPECT_EQ(s.podMac, podMac("c1", "eth0"));
   EXPECT_EQ(s.ifname, "eth0");
-  EXPECT_EQ(s.bridgeMac, config::bridgeMacFor("cni0"));
+  EXPECT_EQ(s.bridgeMac, bridge::bridgeMacFor("cni0"));
   EXPECT_EQ(s.mtu, 1400u);
   ASSERT_EQ(s.bridgeAddresses.size(), 2u);
   EXPECT_EQ(s.bridgeAddresses[0].str(), "10.244.1.1/24");

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <random>
 
+#include "tests/fuzz/netlink/parse_any.h"
+
 namespace routelet::netlink {
 namespace {
 
@@ -761,7 +763,7 @@ TEST(MessageParseTest, TruncatedMessagesNeverParse) {
       (void)parseRoute(agreed);
       (void)parseAddress(agreed);
       (void)parseNeighbor(agreed);
-      parseAnyForFuzz(agreed.data(), agreed.size());
+      fuzz::parseAny(agreed.data(), agreed.size());
     }
   }
   // Cut inside RTA_GATEWAY (starts at byte 48 of the IPv6 route): a truncated attribute.
@@ -787,7 +789,7 @@ TEST(MessageParseTest, GarbageNeverCrashes) {
     (void)parseRoute(b);
     (void)parseAddress(b);
     (void)parseAck(b);
-    parseAnyForFuzz(b.data(), b.size());
+    fuzz::parseAny(b.data(), b.size());
   }
   SUCCEED() << "20000 mutated inputs parsed without a crash";
 }

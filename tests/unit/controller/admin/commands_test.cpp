@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cni/config/net_conf.h"
+#include "common/bridge/bridge.h"
 #include "controller/admin/fake_system.h"
 
 namespace routelet::admin {
@@ -42,7 +42,7 @@ FakeSystem node() {
   br.kind = "bridge";
   br.up = true;
   br.mtu = 1500;
-  br.mac = cni::config::bridgeMacFor("cni0");
+  br.mac = bridge::bridgeMacFor("cni0");
   netlink::Link pod;
   pod.index = 4;
   pod.name = "rl0123456789";
