@@ -86,8 +86,13 @@ class Api(unittest.TestCase):
     def test_openapi_is_a_graceful_404(self):
         self.assertStatus(self.s.request("GET", "/openapi/v2"), 404, "NotFound")
 
-    def test_no_or_bad_token_is_401(self):
-        self.assertStatus(self.s.request("GET", "/api/v1/nodes", token=None), 401, "Unauthorized")
+    def test_bad_token_is_401_and_no_token_is_anonymous_403(self):
+        # As kube-apiserver with its default --anonymous-auth=true (test_real_api): a request
+        # without credentials is system:anonymous, whom RBAC denies all but /version & co.
+        body = self.assertStatus(self.s.request("GET", "/api/v1/nodes", token=None), 403,
+                                 "Forbidden")
+        self.assertIn('User "system:anonymous" cannot list resource "nodes"', body["message"])
+        self.assertStatus(self.s.request("GET", "/api", token=None), 403, "Forbidden")
         self.assertStatus(self.s.request("GET", "/api/v1/nodes", token="wrong"), 401,
                           "Unauthorized")
 
@@ -186,8 +191,9 @@ class Api(unittest.TestCase):
                                         "reason": "RouteletReady"}]}},
             content_type=patchlib.STRATEGIC)
         self.assertEqual(status, 200, out)
+        # Merged by type; the new condition goes first, as kube-apiserver puts it.
         self.assertEqual([c["type"] for c in out["status"]["conditions"]],
-                         ["Ready", "NetworkUnavailable"])
+                         ["NetworkUnavailable", "Ready"])
         self.assertEqual(out["metadata"]["annotations"], {"routelet.io/state": "ready"})
         self.assertEqual(out["spec"]["podCIDR"], "10.244.1.0/24")  # /status ignores spec
         status, _, out = self.s.request(
@@ -197,7 +203,11 @@ class Api(unittest.TestCase):
         self.assertStatus(self.s.request("PATCH", path, {}, content_type="text/plain"), 415,
                           "UnsupportedMediaType")
         self.assertStatus(self.s.request("PATCH", path, b"{not json",
-                                         content_type=patchlib.MERGE), 400, "BadRequest")
+                                         content_type=patchlib.STRATEGIC), 400, "BadRequest")
+        # v1.20 answers a merge patch that is not JSON with a bare 500 (test_real_api).
+        status, _, body = self.s.request("PATCH", path, b"{not json", content_type=patchlib.MERGE)
+        self.assertEqual((status, body["code"], body["message"], "reason" in body),
+                         (500, 500, "Invalid JSON Patch", False))
 
     def test_delete_then_404(self):
         self.s.request("POST", "/api/v1/nodes", lab_node("delete-me"))

@@ -94,6 +94,7 @@ def _smp_list(current, patch, merge_key, path):
                 result.append(copy.deepcopy(value))
         return result
     result = copy.deepcopy(current)
+    patched = []  # merge keys of the elements the patch sets, in the patch's order
     for element in patch:
         if not isinstance(element, dict) or merge_key not in element:
             raise PatchError(f"{'.'.join(path)}: every element needs the merge key "
@@ -111,7 +112,41 @@ def _smp_list(current, patch, merge_key, path):
             result.append({k: copy.deepcopy(v) for k, v in element.items() if v is not None})
         else:
             result[index] = _smp_map(result[index], element, path)
-    return result
+        if element[merge_key] not in patched:
+            patched.append(element[merge_key])
+    return _element_order(result, patched, current, merge_key)
+
+
+def _element_order(merged, patched, current, merge_key):
+    """The order kube-apiserver's strategic merge gives a merged list: the patch's elements
+    in the patch's order, the others in their stored order, the two interleaved so that
+    an element of each keeps its stored place relative to the other where both were stored;
+    an element new to the list goes before the stored ones it meets (a new condition comes
+    first: [Ready] patched with NetworkUnavailable is [NetworkUnavailable, Ready])."""
+    def key(e):
+        return e.get(merge_key) if isinstance(e, dict) else None
+
+    stored = [key(e) for e in current]
+    by_key = {key(e): e for e in merged}
+    right = [by_key[k] for k in patched if k in by_key]
+    left = [e for e in merged if key(e) not in patched]
+    out, i, j = [], 0, 0
+    while i < len(left) or j < len(right):
+        if j == len(right):
+            out.append(left[i])
+            i += 1
+        elif i == len(left):
+            out.append(right[j])
+            j += 1
+        else:
+            li, ri = key(left[i]), key(right[j])
+            if li in stored and ri in stored and stored.index(li) < stored.index(ri):
+                out.append(left[i])
+                i += 1
+            else:
+                out.append(right[j])
+                j += 1
+    return out
 
 
 def json_patch(target, operations):

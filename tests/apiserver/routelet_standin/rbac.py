@@ -19,6 +19,13 @@ class Subject:
     admin: bool = False
 
 
+# A request without credentials: kube-apiserver (--anonymous-auth defaults to true) takes
+# it as this user, whom RBAC grants only the public-info paths (/version, /healthz, ...), so
+# it gets 403 where a bad token gets 401.
+ANONYMOUS = Subject("system:anonymous")
+PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez")
+
+
 def load_agent_subject(manifest_path):
     """The ServiceAccount user and rules bound by the manifest's ClusterRoleBinding."""
     with open(manifest_path, encoding="utf-8") as f:
@@ -69,4 +76,12 @@ def forbidden(subject, verb, resource, name=None):
     error = ApiError(403, "Forbidden", message, name or "", base)
     if not name:
         error.details = {"kind": base}
+    return error
+
+
+def forbidden_path(subject, method, path):
+    """403 for a non-resource path (discovery, /api, ...), in the real authorizer's words."""
+    error = ApiError(403, "Forbidden", f'forbidden: User "{subject.user}" cannot '
+                                       f'{method.lower()} path "{path}"')
+    error.details = {}
     return error

@@ -34,6 +34,22 @@ NODE_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 MIN_REQUEST_TIMEOUT = 1800
 
 
+_NODE_INFO = ("machineID", "systemUUID", "bootID", "kernelVersion", "osImage",
+              "containerRuntimeVersion", "kubeletVersion", "kubeProxyVersion", "operatingSystem",
+              "architecture")
+
+
+def bookmark(resource_version):
+    """A BOOKMARK's object as kube-apiserver's watch cache sends it: an empty Node holding
+    only the resourceVersion, with the fields Go always encodes (spec, status.daemonEndpoints,
+    status.nodeInfo)."""
+    return {"kind": "Node", "apiVersion": "v1",
+            "metadata": {"resourceVersion": str(resource_version), "creationTimestamp": None},
+            "spec": {},
+            "status": {"daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+                       "nodeInfo": {k: "" for k in _NODE_INFO}}}
+
+
 def api_resource_list():
     return {
         "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1",
@@ -247,12 +263,16 @@ class StandIn:
         self._server, self._lock = None, threading.Lock()
         self._encoded = {}
 
-    def encode(self, node):
+    def encode(self, node, in_list=False):
         """A stored Node's JSON, cached: stored objects never change, and N agents listing
-        5000 Nodes would otherwise re-encode 55 MB each time."""
-        key = (node["metadata"]["name"], node["metadata"]["resourceVersion"])
+        5000 Nodes would otherwise re-encode 55 MB each time. A LIST's items carry no kind
+        and apiVersion (the list has them), as kube-apiserver's do; a watch event's object
+        and a GET's do."""
+        key = (node["metadata"]["name"], node["metadata"]["resourceVersion"], in_list)
         data = self._encoded.get(key)
         if data is None:
+            if in_list:
+                node = {k: v for k, v in node.items() if k not in ("kind", "apiVersion")}
             data = json.dumps(node, separators=(",", ":")).encode()
             if len(self._encoded) > 4 * max(1000, self.store.node_count()):
                 self._encoded.clear()  # drop versions nobody lists any more
@@ -358,10 +378,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise bad_request(f"the request body is not valid JSON: {e}")
 
     def _subject(self):
-        """The caller, or None when anonymous; 401 for a bad token."""
+        """The caller, rbac.ANONYMOUS without credentials; 401 for a bad token."""
         header = self.headers.get("Authorization")
         if header is None:
-            return None
+            return rbac.ANONYMOUS
         scheme, _, token = header.partition(" ")
         subject = self.server.app.subjects.get(token.strip()) if scheme.lower() == "bearer" \
             else None
@@ -389,12 +409,10 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._send_error(error, {"Retry-After": str(retry_after)})
                 return self._send_error(ApiError(code, "InternalError",
                                                  "Internal error occurred: injected fault"))
-            if path in ("/version", "/healthz", "/readyz", "/livez"):
+            if path in rbac.PUBLIC_PATHS:
                 if path == "/version":
                     return self._send_json(200, VERSION)
                 return self._send_text(200, "ok")
-            if subject is None:
-                raise ApiError(401, "Unauthorized", "Unauthorized")
             self._route(method, path, query, subject, raw)
         except ApiError as e:
             self._send_error(e)
@@ -420,6 +438,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method, path, query, subject, raw):
         app = self.server.app
+        parts = path.strip("/").split("/")
+        if subject is rbac.ANONYMOUS and parts[:3] != ["api", "v1", "nodes"] and \
+                parts[:4] != ["api", "v1", "watch", "nodes"]:
+            # Discovery is for authenticated users only (system:discovery).
+            raise rbac.forbidden_path(subject, method, urlsplit(self.path).path)
         if method == "GET" and path == "/api":
             return self._send_json(200, {
                 "kind": "APIVersions", "versions": ["v1"],
@@ -433,7 +456,6 @@ class _Handler(BaseHTTPRequestHandler):
                                          "groupVersion": gv, "resources": discovery_resources(gv)})
         if method == "GET" and path == "/api/v1":
             return self._send_json(200, api_resource_list())
-        parts = path.strip("/").split("/")
         if parts[:3] == ["api", "v1", "watch"] and parts[3:4] == ["nodes"] and len(parts) <= 5:
             # The legacy /api/v1/watch/nodes[/NAME] form.
             if len(parts) == 5:
@@ -476,10 +498,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._authorize(subject, "patch", resource, name)
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if content_type not in patchlib.SUPPORTED:
-                raise ApiError(415, "UnsupportedMediaType",
-                               f"the body of the request was in an unknown format - accepted "
-                               f"media types include: {', '.join(patchlib.SUPPORTED)}")
-            return self._send_json(200, store.patch(name, content_type, self._json_body(raw), sub))
+                # kube-apiserver's words for a PATCH in another media type
+                # (application/json included); the patch types it takes are in the README.
+                error = ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type")
+                error.details = {}
+                raise error
+            if content_type == patchlib.MERGE:
+                try:
+                    body = json.loads(raw or b"null")
+                except ValueError:
+                    # v1.20 answers a merge patch that is not JSON with a bare 500.
+                    raise ApiError(500, None, "Invalid JSON Patch")
+            else:
+                body = self._json_body(raw)
+            return self._send_json(200, store.patch(name, content_type, body, sub))
         if method == "DELETE" and sub is None:
             self._authorize(subject, "delete", resource, name)
             options = self._json_body(raw) or {}
@@ -519,7 +551,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json_list(self, meta, items):
         head = json.dumps({"kind": "NodeList", "apiVersion": "v1", "metadata": meta},
                           separators=(",", ":"))[:-1].encode() + b',"items":['
-        encoded = [self.server.app.encode(i) for i in items]
+        encoded = [self.server.app.encode(i, in_list=True) for i in items]
         body = head + b",".join(encoded) + b"]}"
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -564,10 +596,7 @@ class _Handler(BaseHTTPRequestHandler):
                             .status())
                 return
             if fault == "bookmark-close":
-                self._event("BOOKMARK", {"kind": "Node", "apiVersion": "v1",
-                                         "metadata": {"resourceVersion":
-                                                      str(app.store.resource_version()),
-                                                      "creationTimestamp": None}})
+                self._event("BOOKMARK", bookmark(app.store.resource_version()))
                 return
             now = time.monotonic()
             deadline, next_bookmark = now + lifetime, now + app.bookmark_interval
@@ -591,9 +620,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if bookmarks and time.monotonic() >= next_bookmark:
                     rv = watch.bookmark_version()
                     if rv is not None:
-                        self._event("BOOKMARK", {"kind": "Node", "apiVersion": "v1",
-                                                 "metadata": {"resourceVersion": str(rv),
-                                                              "creationTimestamp": None}})
+                        self._event("BOOKMARK", bookmark(rv))
                     next_bookmark = time.monotonic() + app.bookmark_interval
         finally:
             if watch is not None:
@@ -617,10 +644,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, method, path, query, subject):
         app = self.server.app
-        if subject is None or not subject.admin:
-            user = subject.user if subject else "system:anonymous"
-            raise ApiError(403, "Forbidden", f'User "{user}" cannot use the stand-in control '
-                                             "endpoint; use the admin token")
+        if not subject.admin:
+            raise ApiError(403, "Forbidden", f'User "{subject.user}" cannot use the stand-in '
+                                             "control endpoint; use the admin token")
         command = path[len(CONTROL_PREFIX):]
         if method == "GET" and command == "status":
             return self._send_json(200, {"resourceVersion": app.store.resource_version(),

@@ -22,18 +22,23 @@ from . import patch as patchlib
 
 
 class ApiError(Exception):
-    """An error the API answers with a Status object."""
+    """An error the API answers with a Status object. A reason of None leaves the field out,
+    as kube-apiserver does for errors that are not its own API errors (a bare 500)."""
 
     def __init__(self, code, reason, message, name=None, kind="nodes"):
         super().__init__(message)
         self.code, self.reason, self.message = code, reason, message
         self.details = {"name": name, "kind": kind} if name is not None else None
+        self.list_meta = {}  # the Status's own metadata (a continue token, at times)
 
     def status(self):
-        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
+        body = {"kind": "Status", "apiVersion": "v1", "metadata": dict(self.list_meta),
+                "status": "Failure", "message": self.message}
+        if self.reason is not None:
+            body["reason"] = self.reason
         if self.details is not None:
             body["details"] = self.details
+        body["code"] = self.code
         return body
 
 
@@ -65,13 +70,25 @@ def timestamp(seconds):
 
 
 def parse_resource_version(text, what="resourceVersion"):
-    try:
-        value = int(text)
-        if value < 0:
-            raise ValueError
-        return value
-    except ValueError:
-        raise bad_request(f"{what}: Invalid value: {text!r}: must be a non-negative integer")
+    """A watch's resourceVersion; kube-apiserver v1.20 answers a malformed one with a bare
+    500 (no reason), not a 400."""
+    if not text.isdigit():
+        raise ApiError(500, None, f'{what}: Invalid value: "{text}": strconv.ParseUint: '
+                                  f'parsing "{text}": invalid syntax')
+    return int(text)
+
+
+def normalize_spec(obj):
+    """spec.podCIDR and spec.podCIDRs as kube-apiserver stores them: its internal Node has
+    podCIDRs only, filled from podCIDR when absent, and podCIDR is podCIDRs[0] on the way
+    out. So a Node written with either one is read back with both."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if not spec.get("podCIDRs") and spec.get("podCIDR"):
+        spec["podCIDRs"] = [spec["podCIDR"]]
+    if spec.get("podCIDRs"):
+        spec["podCIDR"] = spec["podCIDRs"][0]
 
 
 # ---------------------------------------------------------------- selectors
@@ -224,11 +241,21 @@ class Store:
             list_rv, start = int(token["rv"]), str(token["start"])
         except (ValueError, KeyError, TypeError):
             raise bad_request(f"continue key is not valid: {text!r}")
-        if list_rv < self._compacted:
-            raise ApiError(410, "Expired",
-                           "The provided continue parameter is too old to display a "
-                           "consistent list result. You can start a new list without the "
-                           "continue parameter.")
+        if list_rv == -1:
+            # The token a 410 below hands out: the rest of the list, at the current version.
+            list_rv = self._rv
+        elif list_rv < self._compacted:
+            # kube-apiserver's answer: 410, and a token for the rest at the current version.
+            error = ApiError(410, "Expired",
+                             "The provided continue parameter is too old to display a "
+                             "consistent list result. You can start a new list without the "
+                             "continue parameter, or use the continue token in this response "
+                             "to retrieve the remainder of the results. Continuing with the "
+                             "provided token results in an inconsistent list - objects that "
+                             "were created, modified, or deleted between the time the first "
+                             "chunk was returned and now may show up in the list.")
+            error.list_meta = {"continue": self._encode_continue(-1, start.rstrip("\x00"))}
+            raise error
         # The stand-in keeps no snapshots: later pages show the current objects after
         # `start`, under the first page's resourceVersion. A watch from that version
         # replays every change since, so a client ends up consistent all the same.
@@ -306,12 +333,24 @@ class Store:
                 new[kept_part] = copy.deepcopy(current[kept_part])
             else:
                 new.pop(kept_part, None)
+            normalize_spec(new)
             meta["resourceVersion"] = current["metadata"]["resourceVersion"]
             if new == current:
                 return current  # no-op writes do not move the revision, as in etcd3 storage
             return self._write(name, new, "MODIFIED")
 
     def patch(self, name, content_type, body, subresource=None):
+        # What kube-apiserver v1.20 answers to a patch that is JSON but not an object.
+        if content_type == patchlib.MERGE and not isinstance(body, dict):
+            if isinstance(body, list):
+                raise ApiError(422, "Invalid", ' "" is invalid: patch: Invalid value: '
+                                               f'"{json.dumps(body)}": couldn\'t get version/kind; '
+                                               "json parse error: json: cannot unmarshal array "
+                                               "into Go value")
+            raise ApiError(500, None, "Invalid JSON Patch")
+        if content_type == patchlib.STRATEGIC and not isinstance(body, dict):
+            raise bad_request(f"json: cannot unmarshal {type(body).__name__} into Go value of "
+                              "type map[string]interface {}")
         with self._lock:
             current = self.get(name)
             try:
@@ -370,6 +409,7 @@ class Store:
             raise ApiError(409, "AlreadyExists", f'nodes "{name}" already exists', name)
         new = copy.deepcopy(obj) if record else obj
         new["kind"], new["apiVersion"] = "Node", "v1"
+        normalize_spec(new)
         new["metadata"]["name"] = name
         new["metadata"]["uid"] = str(uuid.uuid4())
         new["metadata"].setdefault("creationTimestamp", timestamp(self._clock()))
