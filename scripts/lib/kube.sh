@@ -35,12 +35,12 @@ kube_node_dir() { echo "$STATE/$(node_ns "$1")"; }
 kube_holder() { cat "$(rt_dir "$1")/holder.pid" 2>/dev/null; }
 
 # kube_bin: the dir of the cached Kubernetes binaries. scripts/kubernetes returns at once when
-# they are there, and builds them (8 to 12 minutes on 2 cores, once per machine) when not.
+# they are there, and builds them (4 to 12 minutes on 2 cores, once per machine) when not.
 kube_bin() {
   local dir
   dir=$("$ROOT/scripts/kubernetes" --print-dir)
   if [[ ! -f $dir/.complete ]]; then
-    echo "lab: the Kubernetes v1.20.2 binaries are not cached in $dir; building them once (8 to 12 minutes on 2 cores; scripts/setup does it too)" >&2
+    echo "lab: the Kubernetes v1.20.2 binaries are not cached in $dir; building them once (4 to 12 minutes on 2 cores; scripts/setup does it too)" >&2
     dir=$("$ROOT/scripts/kubernetes")
   fi
   KUBE_BIN=$dir
