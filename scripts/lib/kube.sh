@@ -143,11 +143,13 @@ kube_run_underlay() {
   shift 2
   kube_run "$pidfile" "$log" ip netns exec $UNDERLAY "$@"
 }
-# In node i's network and mount namespaces: the node's daemons.
+# In node i's network and mount namespaces: the node's daemons. -r -w: entering a mount
+# namespace puts a process at that namespace's root, out of a chroot the lab may run in
+# (scripts/check-fresh); the holder's root and directory keep it where the lab is.
 kube_run_node() {
   local i=$1 pidfile=$2 log=$3
   shift 3
-  kube_run "$pidfile" "$log" nsenter -t "$(kube_holder "$i")" -m -n "$@"
+  kube_run "$pidfile" "$log" nsenter -t "$(kube_holder "$i")" -m -n -r -w "$@"
 }
 
 # kube_kill <pidfile> <grace seconds>: SIGTERM, SIGKILL after the grace (an apiserver's
@@ -305,7 +307,7 @@ kube_images() {
 kube_ctr() {
   local i=$1
   shift
-  nsenter -t "$(kube_holder "$i")" -m -n ctr --address "$(rt_dir "$i")/containerd.sock" -n k8s.io "$@"
+  nsenter -t "$(kube_holder "$i")" -m -n -r -w ctr --address "$(rt_dir "$i")/containerd.sock" -n k8s.io "$@"
 }
 kube_holder_ready() { [[ -s $(rt_dir "$1")/holder.ready ]] && pid_alive "$(rt_dir "$1")/holder.pid"; }
 kube_containerd_answers() { kube_ctr "$1" version >/dev/null; }

@@ -21,7 +21,7 @@ rt_cni_id() { echo "$(rt_ns)-$(pod_ns "$1" "$2")"; }
 # ctr against node i's containerd, inside its mount and network namespaces: rt_ctr runs it,
 # rt_ctr_argv leaves the command line in RT_ARGV for a caller that wraps it (setsid, &).
 rt_ctr_argv() {
-  RT_ARGV=(nsenter -t "$(rt_pid "$1")" -m -n ctr --address "$(rt_dir "$1")/containerd.sock" -n "$(rt_ns)")
+  RT_ARGV=(nsenter -t "$(rt_pid "$1")" -m -n -r -w ctr --address "$(rt_dir "$1")/containerd.sock" -n "$(rt_ns)")
 }
 rt_ctr() {
   local i=$1
