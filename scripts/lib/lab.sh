@@ -574,11 +574,19 @@ lab_status() {
 # with curl: kubectl patch reaches subresources only from 1.24 on, and takes half a second to
 # start, which a move's traffic would wait for.
 node_status_patch() {
-  local api=$STATE/apiserver
-  ip netns exec $UNDERLAY curl -sSf -o /dev/null --cacert "$api/ca.crt" -X PATCH \
-    -H "Authorization: Bearer $(cat "$api/admin.token")" \
-    -H 'Content-Type: application/merge-patch+json' --data "$2" \
-    "https://$API_IP:$API_PORT/api/v1/nodes/$1/status"
+  local code
+  code=$(api_merge_patch "$(cat "$STATE/apiserver/admin.token")" "/api/v1/nodes/$1/status" "$2")
+  [[ $code == 2?? ]] || { echo "lab: PATCH of $1's status: HTTP $code" >&2; return 1; }
+}
+
+# api_merge_patch <token> <path> <json>: a merge PATCH to the lab's API server (either
+# cluster: the real one's CA is the lab's PKI's) with that bearer token; prints the HTTP code.
+api_merge_patch() {
+  local ca=$STATE/apiserver/ca.crt
+  [[ $CLUSTER == kubernetes ]] && ca=$(kube_pki)/ca.crt
+  ip netns exec $UNDERLAY curl -sS -o /dev/null -w '%{http_code}' --cacert "$ca" -X PATCH \
+    -H "Authorization: Bearer $1" -H 'Content-Type: application/merge-patch+json' \
+    --data "$3" "https://$API_IP:$API_PORT$2"
 }
 
 # lab_move <i> <segment>: node i to another underlay segment while it runs, as a machine

@@ -171,16 +171,12 @@ class ClusterTest(unittest.TestCase):
         out = run(["ip", "-n", self.lab.node(i), "-j", "link", "show"]).stdout
         return {link["ifname"] for link in json.loads(out)}
 
-    def api_as_agent(self, method, path, body):
-        """HTTP status of one request to the real API server with the agent's own token."""
+    def api_as_agent(self, path, body):
+        """HTTP status of one merge PATCH to the real API server with the agent's own token."""
         with open(os.path.join(self.lab.api_dir, "agent.kubeconfig")) as f:
             token = re.search(r"token: *(\S+)", f.read()).group(1)
-        p = self.lab.sh(
-            f"ip netns exec $UNDERLAY curl -sS -o /dev/null -w '%{{http_code}}' "
-            f"--cacert \"$(kube_pki)/ca.crt\" -X {method} "
-            f"-H {shlex.quote('Authorization: Bearer ' + token)} "
-            f"-H 'Content-Type: application/merge-patch+json' --data {shlex.quote(json.dumps(body))} "
-            f"https://$API_IP:$API_PORT{path}")
+        p = self.lab.sh(f"api_merge_patch {shlex.quote(token)} {shlex.quote(path)} "
+                        f"{shlex.quote(json.dumps(body))}")
         return int(p.stdout.strip())
 
     def test_07_every_node_is_ready_on_the_agents_conflist(self):
@@ -280,8 +276,8 @@ class ClusterTest(unittest.TestCase):
         # kubelets only.)
         probe = {"metadata": {"annotations": {"routelet.io/rbac-probe": "node1"}}}
         other = self.lab.node(2)
-        status = self.api_as_agent("PATCH", f"/api/v1/nodes/{other}/status", probe)
-        spec = self.api_as_agent("PATCH", f"/api/v1/nodes/{other}", probe)
+        status = self.api_as_agent(f"/api/v1/nodes/{other}/status", probe)
+        spec = self.api_as_agent(f"/api/v1/nodes/{other}", probe)
         self.lab.kubectl("annotate", "node", other, "routelet.io/rbac-probe-")
         print(f"\n[kubernetes] one agent's token: PATCH of another Node's status -> {status}, "
               f"of another Node -> {spec}")
