@@ -204,7 +204,7 @@ int runAgent(const Options& options) {
   std::atomic<bool> stop{false};
   Metrics metrics;
   kube::Cancellation patchCancel;
-  node::KernelNodeEdge nodeEdge(*nl);
+  node::KernelNodeEdge nodeEdge(*nl, options.procSys);
   routes::KernelRouteTable table(*nl);
   routes::KernelTunnelEdge tunnels(*nl);
   masquerade::KernelMasqueradeEdge nftables;

@@ -56,7 +56,7 @@ Result<netlink::Link> ensure(netlink::Handle& nl, const Spec& spec) {
   }
   if (v6) {
     // The bridge is a router for its pods; it must not configure itself from RAs.
-    if (auto st = sysctl::set("net.ipv6.conf." + spec.name + ".accept_ra", "0"); !st)
+    if (auto st = sysctl::set("net.ipv6.conf." + spec.name + ".accept_ra", "0", spec.procSys); !st)
       return st.error();
   }
   if (!link->up) {

@@ -9,6 +9,7 @@
 #include "common/base/result.h"
 #include "common/ip/address.h"
 #include "common/netlink/netlink.h"
+#include "common/sysctl/sysctl.h"
 
 namespace routelet::bridge {
 
@@ -21,7 +22,8 @@ struct Spec {
   std::string name;
   netlink::Mac mac{};  // fixed: a bridge otherwise takes its lowest port's MAC, which flaps
   uint32_t mtu = 1500;
-  std::vector<ip::Prefix> gateways;  // gateway address with the podCIDR's length
+  std::vector<ip::Prefix> gateways;        // gateway address with the podCIDR's length
+  std::string procSys = sysctl::kProcSys;  // where the bridge's accept_ra is written
 };
 
 // Makes the bridge match spec: created if missing, MAC, MTU, every gateway address, up,

@@ -7,11 +7,11 @@
 
 namespace routelet::sysctl {
 
-std::string pathOf(const std::string& key) {
+std::string pathOf(const std::string& key, const std::string& root) {
   // Interface names may contain '.', which /proc/sys keeps as '.'; only the separators
   // before the interface name are dots to convert. routelet's keys are all of the form
   // net.<proto>.conf.<ifname>.<knob> or net.<proto>.<knob>.
-  std::string path = "/proc/sys/";
+  std::string path = root + "/";
   const std::string confMarker = ".conf.";
   auto conf = key.find(confMarker);
   if (conf != std::string::npos) {
@@ -34,16 +34,16 @@ std::string valueOf(std::string content) {
   return content;
 }
 
-Result<std::string> get(const std::string& key) {
-  auto content = fs::readFile(pathOf(key), 4096);
+Result<std::string> get(const std::string& key, const std::string& root) {
+  auto content = fs::readFile(pathOf(key, root), 4096);
   if (!content) return content.error().wrap("sysctl " + key);
   return valueOf(std::move(*content));
 }
 
-Status set(const std::string& key, const std::string& value) {
-  auto current = get(key);
+Status set(const std::string& key, const std::string& value, const std::string& root) {
+  auto current = get(key, root);
   if (current && *current == value) return okStatus();
-  std::string path = pathOf(key);
+  std::string path = pathOf(key, root);
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errnoError("sysctl " + key + "=" + value + ": open " + path);
   ssize_t n = ::write(fd, value.data(), value.size());

@@ -125,6 +125,8 @@ const std::vector<Setting>& settings() {
        [](Options& o, const std::string& v) { return setPath(o.ipamDataDir, v); }},
       {"run-dir", "ROUTELET_RUN_DIR", "runDir",
        [](Options& o, const std::string& v) { return setPath(o.runDir, v); }},
+      {"proc-sys", "ROUTELET_PROC_SYS", "procSys",
+       [](Options& o, const std::string& v) { return setPath(o.procSys, v); }},
       {"bridge", "ROUTELET_BRIDGE", "bridge",
        [](Options& o, const std::string& v) -> Status {
          // IFNAMSIZ is 16 including the NUL (include/uapi/linux/if.h).

@@ -30,6 +30,10 @@ struct Options {
   std::string cniBinDir = "/opt/cni/bin";
   std::string ipamDataDir = "/run/routelet/ipam";  // tmpfs: a reboot frees every lease
   std::string runDir = "/run/routelet";
+  // Where the node's sysctls are written (net.ipv4.ip_forward, the bridge's, ...): its
+  // /proc/sys, or where a container without privileges has the node's /proc/sys/net mounted
+  // writable as <procSys>/net (manifests/routelet.yaml: /host/proc/sys).
+  std::string procSys = "/proc/sys";
   std::string bridge = "cni0";
   uint32_t mtu = 0;             // 0: the MTU of the interface holding the node IP
   uint8_t routeProtocol = 201;  // see dist/rt_protos.d/routelet.conf

@@ -20,7 +20,7 @@ Result<HostFacts> KernelNodeEdge::inspect(const std::vector<ip::Address>& nodeIP
 
 Status KernelNodeEdge::ensureBridge(const std::string& bridge, uint32_t mtu,
                                     const std::vector<ip::Prefix>& gateways) {
-  bridge::Spec spec{bridge, bridge::bridgeMacFor(bridge), mtu, gateways};
+  bridge::Spec spec{bridge, bridge::bridgeMacFor(bridge), mtu, gateways, procSys_};
   auto link = bridge::ensure(nl_, spec);
   if (!link) return link.error();
   auto removed = bridge::pruneGateways(nl_, *link, gateways);
@@ -40,7 +40,7 @@ Status KernelNodeEdge::ensureBridge(const std::string& bridge, uint32_t mtu,
 }
 
 Status KernelNodeEdge::setSysctl(const std::string& key, const std::string& value) {
-  return sysctl::set(key, value);
+  return sysctl::set(key, value, procSys_);
 }
 
 Result<std::vector<ip::Address>> KernelNodeEdge::gateways() {

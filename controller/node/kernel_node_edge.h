@@ -12,7 +12,9 @@ namespace routelet::node {
 
 class KernelNodeEdge : public NodeEdge {
  public:
-  explicit KernelNodeEdge(netlink::Handle& nl) : nl_(nl) {}
+  // procSys: where this node's /proc/sys is (Options::procSys).
+  KernelNodeEdge(netlink::Handle& nl, std::string procSys)
+      : nl_(nl), procSys_(std::move(procSys)) {}
   Result<HostFacts> inspect(const std::vector<ip::Address>& nodeIPs,
                             const std::string& bridge) override;
   Status ensureBridge(const std::string& bridge, uint32_t mtu,
@@ -31,6 +33,7 @@ class KernelNodeEdge : public NodeEdge {
     Result<std::vector<std::string>> versions = std::vector<std::string>{};
   };
   netlink::Handle& nl_;
+  std::string procSys_;
   std::map<std::string, Probed> probed_;
   int bridgeIndex_ = 0;  // the bridge's ifindex when last ensured: a change means a new bridge
 };

@@ -59,6 +59,18 @@ TEST(OptionsTest, FlagsBeatEnvironmentBeatsFile) {
   EXPECT_EQ(inv->options.runDir, "/run/x");
 }
 
+TEST(OptionsTest, ProcSysIsWhereTheNodesSysctlsAre) {
+  auto inv = parse({}, {{"NODE_NAME", "n1"}});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  EXPECT_EQ(inv->options.procSys, "/proc/sys");
+  inv = parse({"--config", "/c.yaml"}, {}, {{"/c.yaml", "procSys: /host/proc/sys\n"}});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  EXPECT_EQ(inv->options.procSys, "/host/proc/sys");
+  inv = parse({"--proc-sys", "host/proc/sys"});
+  ASSERT_FALSE(inv.ok());
+  EXPECT_EQ(inv.error().message, "flag --proc-sys \"host/proc/sys\": want an absolute path");
+}
+
 TEST(OptionsTest, SubcommandsAndTheirOwnFlags) {
   auto inv = parse({"status", "-o", "json"});
   ASSERT_TRUE(inv.ok());
