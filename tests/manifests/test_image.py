@@ -1,6 +1,10 @@
-"""The Dockerfile, proven as far as a machine without a container engine can:
-- the build stage runs scripts/setup and the same cmake configure and build as
+"""The Dockerfile, read. The daemonset tier (tests/kubernetes/test_daemonset.py) builds it
+with buildah and runs it under kubelets, but on CI's own binaries (BINARIES=prebuilt): the
+compile stage it skips is held here to what CI runs:
+- the compile stage runs `scripts/setup --build` and the same cmake configure and build as
   scripts/test's normal build, so the image is built the way CI builds and tests;
+- the prebuilt stage puts a build's binaries where the compile stage leaves its own, so
+  the final stage copies the same paths whichever it gets;
 - the final stage installs a Debian package for every shared library that ldd lists for
   the two built binaries (found with dpkg -S), apart from the base set below;
 - it copies exactly the binaries the DaemonSet runs;
@@ -112,18 +116,22 @@ def packages_of_libraries(binary):
 class ImageTest(unittest.TestCase):
     def setUp(self):
         self.stages = stages()
-        self.assertEqual(len(self.stages), 2, "want a build stage and a final stage")
+        self.assertEqual([s[0][1:] for s in self.stages],
+                         [["debian:12", "AS", "compiled"], ["scratch", "AS", "prebuilt"],
+                          ["${BINARIES}", "AS", "binaries"], ["debian:12-slim"]])
         self.build_from, self.build = self.stages[0]
-        self.final_from, self.final = self.stages[1]
+        self.prebuilt = self.stages[1][1]
+        self.final_from, self.final = self.stages[3]
 
-    def test_both_stages_are_debian_12(self):
-        self.assertEqual(self.build_from[1], "debian:12")
-        self.assertEqual(self.build_from[2:], ["AS", "build"])
-        self.assertEqual(self.final_from[1:], ["debian:12-slim"])
+    def test_the_binaries_are_compiled_unless_asked_otherwise(self):
+        with open(DOCKERFILE) as f:
+            first = [line.strip() for line in f if line.strip() and not line.startswith("#")][0]
+        self.assertEqual(first, "ARG BINARIES=compiled")
 
     def test_build_stage_runs_what_the_readme_and_ci_run(self):
         cmds = run_commands(self.build)
-        self.assertIn(["scripts/setup"], cmds)
+        setup = ["scripts/setup", "--build"]
+        self.assertIn(setup, cmds)
         configure, build = script_test_build()
         self.assertIsNotNone(configure)
         self.assertIn(configure, cmds, f"scripts/test configures with {configure}")
@@ -132,7 +140,29 @@ class ImageTest(unittest.TestCase):
         # Same tree and parallel build; the image builds only the two shipped targets.
         self.assertEqual(builds[0][:4], build[:4])
         self.assertEqual(builds[0][builds[0].index("--target") + 1:], ["routelet", "routelet-cni"])
-        self.assertLess(cmds.index(["scripts/setup"]), cmds.index(configure))
+        self.assertLess(cmds.index(setup), cmds.index(configure))
+
+    def test_setup_build_installs_what_the_build_finds(self):
+        # The packages above scripts/packages' `--build` line: every -dev package the
+        # configure finds (find_package, pkg-config) and the tools of the build.
+        with open(os.path.join(ROOT, "scripts", "packages")) as f:
+            text = f.read()
+        marker = text.index("# ==== scripts/setup --build")
+        build_set = {line.split("#")[0].split()[0] for line in text[:marker].splitlines()
+                     if line.split("#")[0].strip()}
+        for pkg in ("cmake", "ninja-build", "g++", "binutils", "pkgconf", "libcpprest-dev",
+                    "libssl-dev", "nlohmann-json3-dev", "libyaml-cpp-dev", "libnftables-dev",
+                    "libmicrohttpd-dev", "libgtest-dev", "libgmock-dev", "libbenchmark-dev"):
+            self.assertIn(pkg, build_set)
+        # Nothing of the lab or the tests: the build stage stays small.
+        for pkg in ("kubernetes-client", "containerd", "etcd-server", "nodejs", "buildah"):
+            self.assertNotIn(pkg, build_set)
+
+    def test_prebuilt_binaries_land_where_the_compile_stage_leaves_them(self):
+        copies = [shlex.split(i)[1:] for i in self.prebuilt if i.startswith("COPY ")]
+        rel = [os.path.relpath(b, BUILD_DIR) for b in (AGENT_BIN, CNI_BIN)]
+        self.assertEqual(copies, [["build/" + r, "/src/build/" + r] for r in rel])
+        self.assertIn(["strip"] + ["build/" + r for r in rel], run_commands(self.build))
 
     def test_setup_installs_the_generator_scripts_test_uses(self):
         # `-G Ninja` on a fresh Debian 12 (CI, the image's build stage) needs ninja-build.
@@ -182,12 +212,11 @@ class ImageTest(unittest.TestCase):
             self.assertIn("installed", p.stdout, f"{pkg}: not a package of this Debian 12 system")
 
     def test_final_stage_copies_the_two_built_binaries(self):
-        copies = [shlex.split(i) for i in self.final if i.startswith("COPY --from=build")]
-        sources = [s for c in copies for s in c[2:-1]]
+        copies = [shlex.split(i) for i in self.final if i.startswith("COPY --from=binaries")]
         rel = [os.path.relpath(b, BUILD_DIR) for b in (AGENT_BIN, CNI_BIN)]
-        self.assertIn(["/src/build/" + r for r in rel],
-                      [c[2:-1] for c in copies if c[-1] == "/usr/local/bin/"])
-        self.assertIn("/src/dist/rt_protos.d/routelet.conf", sources)
+        self.assertEqual([c[2:] for c in copies], [["/src/build/" + r for r in rel] + ["/usr/local/bin/"]])
+        context = [shlex.split(i)[1:] for i in self.final if i.startswith("COPY ") and "--from" not in i]
+        self.assertIn(["dist/rt_protos.d/routelet.conf", "/etc/iproute2/rt_protos.d/routelet.conf"], context)
         self.assertTrue(os.path.exists(os.path.join(ROOT, "dist", "rt_protos.d", "routelet.conf")))
         workdir = [i for i in self.build if i.startswith("WORKDIR ")]
         self.assertEqual(workdir, ["WORKDIR /src"])
