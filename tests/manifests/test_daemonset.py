@@ -9,7 +9,10 @@ What a kubelet would provide and a test cannot:
   with the stand-in's agent kubeconfig (same user, same RBAC as the ServiceAccount);
 - the container's mount namespace: paths inside the container (mountPath) are rewritten
   to the mapped host location, in args, env and the ConfigMap's config file alike;
-- the image: /usr/local/bin/<binary> (the Dockerfile's COPY) is the build's binary.
+- the image: /usr/local/bin/<binary> (the Dockerfile's COPY) is the build's binary;
+- the node's /proc/sys/net (a hostPath): the kernel's own, which resolves it against the
+  network namespace of whoever opens it, here the test's.
+tests/kubernetes/test_daemonset.py runs the same manifest for real, under kubelets.
 """
 
 import http.client
@@ -47,7 +50,7 @@ def image_binaries():
     with open(DOCKERFILE) as f:
         for line in f:
             words = line.split()
-            if words[:2] == ["COPY", "--from=build"] and words[-1].endswith("/"):
+            if words[:2] == ["COPY", "--from=binaries"] and words[-1].endswith("/"):
                 for src in words[2:-1]:
                     name = os.path.basename(src)
                     out[words[-1] + name] = {"routelet": AGENT_BIN, "routelet-cni": CNI_BIN}[name]
@@ -74,6 +77,8 @@ class Pod:
 
     def host_location(self, volume):
         v = self.volumes[volume]
+        if "hostPath" in v and v["hostPath"]["path"].startswith("/proc/"):
+            return v["hostPath"]["path"]
         if "hostPath" in v:
             return self.root + "/host" + v["hostPath"]["path"]
         if "configMap" in v:
@@ -97,7 +102,15 @@ class Pod:
         if path in self.images:
             return self.images[path]
         m = self.mount_of(container, path)
-        return m[1] + path[len(m[0]):] if m else None
+        if m:
+            return m[1] + path[len(m[0]):]
+        # A directory above a mount that keeps its name (procSys /host/proc/sys above the
+        # mount /host/proc/sys/net of the node's /proc/sys/net) is that location's parent.
+        for mount_path, location, _ in self.mounts(container):
+            rest = mount_path[len(path):]
+            if mount_path.startswith(path + "/") and location.endswith(rest):
+                return location[:-len(rest)]
+        return None
 
     def map_text(self, container, text):
         """Every absolute path in text (args, env values, shell scripts) mapped."""
@@ -187,7 +200,11 @@ class DaemonSetShapeTest(unittest.TestCase):
             self.assertFalse(mount[2], f"{key} {self.config[key]} is mounted read-only")
         for m in self.agent["volumeMounts"]:
             v = self.pod.volumes[m["name"]]
-            if "hostPath" in v:
+            if "hostPath" in v and v["hostPath"]["path"] == "/proc/sys/net":
+                # Beside the container's own read-only /proc/sys, where procSys says.
+                self.assertEqual(m["mountPath"], self.config["procSys"] + "/net")
+                self.assertFalse(m.get("readOnly", False))
+            elif "hostPath" in v:
                 self.assertEqual(m["mountPath"], v["hostPath"]["path"], m["name"])
         # Where container runtimes look (containerd's and CRI-O's defaults).
         self.assertEqual(self.config["cniConfDir"], "/etc/cni/net.d")
@@ -208,10 +225,18 @@ class DaemonSetShapeTest(unittest.TestCase):
         self.assertIn("memory", res["limits"])
         init = self.pod.container("install-cni", init=True)
         self.assertEqual(init["securityContext"]["capabilities"]["drop"], ["ALL"])
+        # The agent: not privileged, every capability dropped but NET_ADMIN, no escalation,
+        # the runtime's seccomp profile.
+        sc = self.agent["securityContext"]
+        self.assertNotIn("privileged", sc)
+        self.assertEqual(sc["capabilities"], {"drop": ["ALL"], "add": ["NET_ADMIN"]})
+        self.assertIs(sc["allowPrivilegeEscalation"], False)
+        self.assertEqual(sc["seccompProfile"], {"type": "RuntimeDefault"})
         with open(MANIFEST) as f:
             text = f.read()
+        self.assertNotIn("privileged: true", text)
         # Every privilege carries its reason in a comment right above it.
-        for setting in ("privileged: true", "hostNetwork: true"):
+        for setting in ("- NET_ADMIN", "hostNetwork: true"):
             line_start = text.rindex("\n", 0, text.index(setting))
             before = text[:line_start].splitlines()[-1].strip()
             self.assertTrue(before.startswith("#"), f"{setting} has no comment above it")

@@ -47,6 +47,11 @@ class SchemaTest(unittest.TestCase):
         self.assertEqual(kinds, ["ServiceAccount", "ClusterRole", "ClusterRoleBinding",
                                  "ConfigMap", "DaemonSet"])
 
+    def test_the_cleanup_daemonset_is_valid(self):
+        p = validate(os.path.join(ROOT, "manifests", "routelet-cleanup.yaml"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("DaemonSet", p.stdout)
+
     def test_the_validator_rejects_what_the_api_server_would(self):
         # Without this, a validator that accepts everything would pass the test above.
         with open(MANIFEST) as f:
