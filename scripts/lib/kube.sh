@@ -8,9 +8,12 @@
 #   rl-nodeI        per node, in the node's network namespace and a private mount namespace
 #                   (scripts/lib/runtime-node.sh --node, kept by a holder process): containerd
 #                   with its CRI plugin, the kubelet, kube-proxy (iptables mode, Debian's
-#                   nft-backed iptables); the routelet agent beside them with the
-#                   ServiceAccount and RBAC of manifests/routelet.yaml. cgroups under
-#                   /sys/fs/cgroup/*/rl-nodeI (the kubelet's --cgroup-root).
+#                   nft-backed iptables); routelet's agent: with --deploy daemonset (the
+#                   default) a pod of manifests/routelet.yaml's DaemonSet, run by the
+#                   kubelet from the image scripts/image builds (imported into the node's
+#                   containerd, no registry); with --deploy process the lab's own process
+#                   beside the daemons, on the ServiceAccount and RBAC of that manifest.
+#                   cgroups under /sys/fs/cgroup/*/rl-nodeI (the kubelet's --cgroup-root).
 #   pods            default/nodeI-podJ, busybox, placed by the scheduler on rl-nodeI through a
 #                   nodeSelector; each one's network namespace attached as rl-nodeI-podJ, as
 #                   the other paths name pods, so `ip netns exec rl-node1-pod1 ...` works
@@ -33,6 +36,14 @@ kube_dir() { echo "$STATE/$1"; } # a control-plane component's dir: pid, log
 kube_pki() { echo "$STATE/pki"; }
 kube_node_dir() { echo "$STATE/$(node_ns "$1")"; }
 kube_holder() { cat "$(rt_dir "$1")/holder.pid" 2>/dev/null; }
+# The CNI bin dir node i's containerd execs plugins from (its /opt/cni/bin). The lab's own
+# agents share the lab's bin dir, where `up` installs routelet-cni; with the DaemonSet each
+# node has its own, which only the node's plugins (loopback) and routelet's init container
+# write to.
+kube_cni_bin() {
+  if [[ $DEPLOY == daemonset ]]; then echo "$(kube_node_dir "$1")/cni-bin"; else echo "$STATE/bin"; fi
+}
+KUBE_IMAGE_OCI=routelet-oci.tar # in $STATE: routelet's image, for each node's containerd
 
 # kube_bin: the dir of the cached Kubernetes binaries. scripts/kubernetes returns at once when
 # they are there, and builds them (4 to 12 minutes on 2 cores, once per machine) when not.
@@ -288,7 +299,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   disable_apparmor = true
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$STATE/bin"
+    bin_dir = "$(kube_cni_bin "$i")"
     conf_dir = "$(kube_node_dir "$i")/net.d"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
@@ -296,8 +307,14 @@ EOF
 }
 
 # The pod images, built once per lab: busybox (busybox_oci.py, as the containerd runtime
-# path) and the sandbox image of the cached pause binary.
+# path) and the sandbox image of the cached pause binary; with the DaemonSet, routelet's
+# image from the Dockerfile on the lab's binaries (scripts/image: a few seconds when they
+# did not change).
 kube_images() {
+  if [[ $DEPLOY == daemonset ]]; then
+    "$ROOT/scripts/image" --prebuilt "$BUILD" --oci "$STATE/.$KUBE_IMAGE_OCI" --quiet >"$STATE/image.txt"
+    mv -f "$STATE/.$KUBE_IMAGE_OCI" "$STATE/$KUBE_IMAGE_OCI"
+  fi
   rt_image
   [[ -f $STATE/pause-oci.tar ]] && return 0
   python3 "$ROOT/scripts/lib/busybox_oci.py" "$STATE/.pause-oci.tar" --pause "$KUBE_BIN/pause" --name "$KUBE_PAUSE_IMAGE"
@@ -329,12 +346,18 @@ kube_node_start() {
     if ((DUAL)); then ip -n "$ns" -6 route replace $KUBE_SERVICE_CIDR6 dev eth0; fi
   fi
   kube_cgroups_make "$i"
-  mkdir -p "$d/cni-cache" "$nd/kubelet"
+  mkdir -p "$d/cni-cache" "$nd/kubelet" "$(kube_cni_bin "$i")"
+  if [[ $DEPLOY == daemonset ]]; then
+    # What the node's OS provides (containernetworking-plugins); routelet-cni is the init
+    # container's to install.
+    cp /usr/lib/cni/loopback "$(kube_cni_bin "$i")/.loopback.tmp"
+    mv -f "$(kube_cni_bin "$i")/.loopback.tmp" "$(kube_cni_bin "$i")/loopback"
+  fi
   if ! kube_holder_ready "$i"; then
     rm -f "$d/holder.ready"
     # nsenter, setsid, unshare and the script exec one another: $! is the holder.
     nsenter --net="/var/run/netns/$ns" setsid unshare --mount --propagation private \
-      "$ROOT/scripts/lib/runtime-node.sh" "$d" "$nd/net.d" "$STATE/bin" "$STATE" --node \
+      "$ROOT/scripts/lib/runtime-node.sh" "$d" "$nd/net.d" "$(kube_cni_bin "$i")" "$STATE" --node \
       </dev/null >>"$d/holder.log" 2>&1 &
     echo $! >"$d/holder.pid"
     wait_for "the mount namespace of $ns (log: $d/holder.log)" 30 kube_holder_ready "$i"
@@ -345,6 +368,7 @@ kube_node_start() {
   wait_for "containerd on $ns (log: $d/containerd.log)" 60 kube_containerd_answers "$i"
   kube_ctr "$i" image import "$STATE/pause-oci.tar" >/dev/null
   kube_ctr "$i" image import "$STATE/busybox-oci.tar" >/dev/null
+  if [[ $DEPLOY == daemonset ]]; then kube_ctr "$i" image import "$STATE/$KUBE_IMAGE_OCI" >/dev/null; fi
   node_ips=$(node_ip "$i")
   ((DUAL)) && node_ips+=,$(node_ip6 "$i")
   # shellcheck disable=SC2046 # the gates are words
@@ -387,6 +411,50 @@ kube_nodes_ready() {
   local ready
   ready=$(KUBECTL_ADMIN get nodes -o 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)
   ((ready >= NODES))
+}
+
+# ---------------------------------------------------------------------------- the DaemonSet
+
+# manifests/routelet.yaml as a cluster admin applies it to this cluster: unchanged but for the
+# ConfigMap, which says the cluster's pod ranges (the controller-manager's --cluster-cidr) and
+# the lab's settings.
+kube_daemonset_yaml() {
+  python3 -c '
+import sys, yaml
+path, cidrs, masquerade, hairpin, bridge_nf = sys.argv[1:]
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+for d in docs:
+    if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "routelet":
+        config = yaml.safe_load(d["data"]["config.yaml"])
+        config.update(clusterCIDRs=cidrs.split(","), masquerade=masquerade, hairpin=hairpin,
+                      bridgeNetfilter=bridge_nf)
+        d["data"]["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
+print(yaml.safe_dump_all(docs, sort_keys=False))' "$ROOT/manifests/routelet.yaml" \
+    "$(kube_cluster_cidrs)" "$MASQUERADE" "$HAIRPIN" "$BRIDGE_NF"
+}
+
+# kube_daemonset_up: applies it; the settings are the ConfigMap's, so a running lab keeps the
+# ones it was made with.
+kube_daemonset_up() {
+  local f=$STATE/daemonset.settings
+  if [[ -f $f && $(cat "$f") != "$(agent_settings)" ]]; then
+    echo "lab: the DaemonSet runs with $(cat "$f"); other settings need a new lab (scripts/lab down --state $STATE first)" >&2
+    return 1
+  fi
+  kube_daemonset_yaml | KUBECTL_ADMIN apply -f - >/dev/null
+  agent_settings >"$f"
+}
+# kube_image_import <OCI archive>: an image into every node's containerd, as a registry
+# pull would put it there.
+kube_image_import() {
+  local i
+  for ((i = 1; i <= NODES; i++)); do kube_ctr "$i" image import "$1" >/dev/null; done
+}
+kube_daemonset_ready() {
+  local ready
+  ready=$(KUBECTL_ADMIN -n kube-system get daemonset routelet -o 'jsonpath={.status.numberReady} {.status.updatedNumberScheduled}')
+  read -r -a ready <<<"$ready"
+  ((${ready[0]:-0} >= NODES && ${ready[1]:-0} >= NODES))
 }
 
 # ---------------------------------------------------------------------------- pods
@@ -521,11 +589,16 @@ kube_up() {
   kube_control_plane_wait
   t_cp=$((SECONDS - t0))
   wait "$nodes_starting"
-  local remake=()
-  for ((i = 1; i <= NODES; i++)); do
-    agent_settings_apply "$i"
-    start_agent "$i"
-  done
+  local remake=() t_apply
+  t_apply=$((SECONDS - t0))
+  if [[ $DEPLOY == daemonset ]]; then
+    kube_daemonset_up
+  else
+    for ((i = 1; i <= NODES; i++)); do
+      agent_settings_apply "$i"
+      start_agent "$i"
+    done
+  fi
   # A changed --hairpin: the node's pods are deleted (all in one call: each takes its
   # kubelet seconds), and made again below by the kubelet from the conflist the new agent
   # writes.
@@ -545,12 +618,17 @@ kube_up() {
   wait_for "$NODES Nodes to register (kubelet logs: $STATE/$PREFIX-node*/kubelet.log)" "$KUBE_UP_TIMEOUT" kube_nodes_registered
   wait_for "every Node to be Ready (kubelet logs: $STATE/$PREFIX-node*/kubelet.log; agents': agent.log)" "$KUBE_UP_TIMEOUT" kube_nodes_ready
   t_nodes=$((SECONDS - t0))
+  local how="the lab's agent processes started"
+  if [[ $DEPLOY == daemonset ]]; then
+    how="kubectl apply -f manifests/routelet.yaml"
+    wait_for "routelet's DaemonSet pods to be Ready on every node (kubectl -n kube-system get pods -o wide; kubelet logs: $STATE/$PREFIX-node*/kubelet.log)" "$KUBE_UP_TIMEOUT" kube_daemonset_ready
+  fi
   wait_for "every lab pod to be Running and Ready (kubectl get pods -o wide; kubelet logs: $STATE/$PREFIX-node*/kubelet.log)" "$KUBE_UP_TIMEOUT" kube_pods_ready
   t_pods=$((SECONDS - t0))
   for ((i = 1; i <= NODES; i++)); do
     for ((j = 1; j <= PODS_PER_NODE; j++)); do kube_pod_attach "$i" "$j"; done
   done
-  echo "lab: Kubernetes $(basename "$(dirname "$KUBE_BIN")" | sed 's/.*really//; s/-.*//') up: control plane in ${t_cp}s, every Node Ready at ${t_nodes}s, every pod Running at ${t_pods}s"
+  echo "lab: Kubernetes $(basename "$(dirname "$KUBE_BIN")" | sed 's/.*really//; s/-.*//') up: control plane in ${t_cp}s, every Node Ready at ${t_nodes}s ($((t_nodes - t_apply))s after $how), every pod Running at ${t_pods}s"
 }
 
 kube_down() {

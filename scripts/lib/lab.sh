@@ -22,6 +22,8 @@ RUNTIME=${RUNTIME:-direct}  # how pods are made: direct (exec routelet-cni) or c
 MASQUERADE=${MASQUERADE:-on}
 HAIRPIN=${HAIRPIN:-on}
 BRIDGE_NF=${BRIDGE_NF:-on}
+# How the real cluster runs routelet's agent (--deploy): daemonset or process.
+DEPLOY=${DEPLOY:-process}
 UNDERLAY=$PREFIX-underlay
 API_IP=192.168.1.1
 API_PORT=6443
@@ -57,7 +59,13 @@ ns_exists() { [[ -e /var/run/netns/$1 ]]; }
 # and a later up find that same lab whatever --prefix they are given. A lab.conf of an older
 # lab lacks the later fields: their defaults (an older lab is a stand-in one).
 lab_conf_save() {
-  echo "$NODES $DUAL $PREFIX $RUNTIME $MASQUERADE $HAIRPIN $BRIDGE_NF $SUBNETS $CLUSTER" >"$STATE/lab.conf"
+  echo "$NODES $DUAL $PREFIX $RUNTIME $MASQUERADE $HAIRPIN $BRIDGE_NF $SUBNETS $CLUSTER $DEPLOY" >"$STATE/lab.conf"
+}
+lab_conf_deploy() {
+  local deploy=""
+  [[ -f $STATE/lab.conf ]] || return 0
+  read -r _ _ _ _ _ _ _ _ _ deploy _ <"$STATE/lab.conf"
+  echo "${deploy:-process}"
 }
 lab_conf_cluster() {
   local cluster=""
@@ -78,9 +86,10 @@ lab_conf_prefix() {
 }
 lab_conf_load() {
   [[ -f $STATE/lab.conf ]] || return 0
-  read -r NODES DUAL PREFIX RUNTIME MASQUERADE HAIRPIN BRIDGE_NF SUBNETS CLUSTER _ <"$STATE/lab.conf"
+  read -r NODES DUAL PREFIX RUNTIME MASQUERADE HAIRPIN BRIDGE_NF SUBNETS CLUSTER DEPLOY _ <"$STATE/lab.conf"
   SUBNETS=${SUBNETS:-1}
   CLUSTER=${CLUSTER:-standin}
+  DEPLOY=${DEPLOY:-process}
   PREFIX=${PREFIX:-rl}
   RUNTIME=${RUNTIME:-direct}
   MASQUERADE=${MASQUERADE:-on}

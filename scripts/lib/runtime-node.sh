@@ -16,7 +16,9 @@
 # over the overlays so the node's files stay the real ones.
 #
 # --node, for a node of the real cluster (kubelet and kube-proxy join this namespace too):
-# /var/log gets an overlay as well (the kubelet's /var/log/pods and /var/log/containers are
+# the node's run dir (DIR/../run) is bind-mounted on /run/routelet, so an agent run by the
+# DaemonSet (a hostPath volume) keeps its status.json and address store where the lab's own
+# agent does; /var/log gets an overlay as well (the kubelet's /var/log/pods and /var/log/containers are
 # fixed paths); /sys becomes a sysfs of the node's network namespace with the machine's
 # cgroup hierarchies bound back (the kubelet reads the node's links there, runc needs the
 # cgroups); the machine-wide sysctls the kubelet sets (vm.overcommit_memory, kernel.panic, ...)
@@ -52,6 +54,9 @@ mount --bind "$conf_dir" /etc/cni/net.d
 mount --bind "$bin_dir" /opt/cni/bin
 mount --bind "$dir/cni-cache" /var/lib/cni
 [[ $mode == --node ]] || exec containerd --config "$dir/config.toml"
+
+mkdir -p /run/routelet "$dir/../run"
+mount --bind "$dir/../run" /run/routelet
 
 mkdir -p "$dir/scratch/cgroup" "$dir/scratch/sysctl"
 mount --rbind /sys/fs/cgroup "$dir/scratch/cgroup"

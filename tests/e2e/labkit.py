@@ -143,10 +143,14 @@ def services_matrix(output):
 class Lab:
     """One lab: `up` in setUpClass, `down` in the class cleanup (always, also on failure)."""
 
-    def __init__(self, tag, nodes, dual=False, runtime="direct", cluster="standin"):
+    def __init__(self, tag, nodes, dual=False, runtime="direct", cluster="standin",
+                 deploy="process"):
         require_environment()
         self.runtime = runtime
         self.cluster = cluster
+        # How the real cluster runs the agent: the lab's own process, or the DaemonSet of
+        # manifests/routelet.yaml from the image (scripts/lab --deploy).
+        self.deploy = deploy
         self.prefix = unique_prefix(tag)
         self.state = tempfile.mkdtemp(prefix=f"routelet-e2e-{self.prefix}-")
         self.nodes = nodes
@@ -200,7 +204,7 @@ class Lab:
         args = ["--cluster", self.cluster, "--nodes", str(self.nodes), *settings]
         # The real cluster's pods are its kubelets' (through containerd); --runtime is the
         # stand-in's.
-        args += ["--runtime", self.runtime] if self.cluster == "standin" else []
+        args += ["--runtime", self.runtime] if self.cluster == "standin" else ["--deploy", self.deploy]
         args += ["--dual-stack"] if self.dual else []
         started = time.monotonic()
         p = self.lab("up", *args, check=check, timeout=240 if self.cluster == "standin" else 600)
@@ -226,6 +230,10 @@ class Lab:
                    env=self._env())
 
     def log_tails(self, lines=25):
+        if self.deploy == "daemonset":
+            p = self.kubectl("-n", "kube-system", "logs", "-l", "app.kubernetes.io/name=routelet",
+                             "--prefix", f"--tail={lines}", check=False)
+            return f"--- kubectl logs of the routelet DaemonSet's pods\n{p.stdout}{p.stderr}"
         out = []
         for name in sorted(os.listdir(self.state)) if os.path.isdir(self.state) else []:
             path = os.path.join(self.state, name, "agent.log")
@@ -387,6 +395,39 @@ class Lab:
         with open(os.path.join(self.node_dir(i), "agent.pid")) as f:
             return int(f.read().strip())
 
+    def ipam_dir(self, i):
+        """Node i's address store: the lab's agent's flag, or the DaemonSet's /run/routelet/ipam
+        (the node's run dir, which the lab binds there)."""
+        return os.path.join(self.node_dir(i), "run" if self.deploy == "daemonset" else "", "ipam")
+
+    def agent_pod(self, i):
+        """(name, uid) of the DaemonSet's pod on node i; None when there is none."""
+        pods = json.loads(self.kubectl("-n", "kube-system", "get", "pods", "-l",
+                                       "app.kubernetes.io/name=routelet", "-o", "json").stdout)
+        for pod in pods["items"]:
+            if pod["spec"].get("nodeName") == self.node(i) and not pod["metadata"].get("deletionTimestamp"):
+                return pod["metadata"]["name"], pod["metadata"]["uid"]
+        return None
+
+    def restart_agent(self, i):
+        """Stops node i's agent and starts a new one, as an upgrade or a crash would: the
+        lab's process again, or the DaemonSet's pod deleted and made again by its
+        controller. Returns once the new one is ready."""
+        if self.deploy == "daemonset":
+            old = self.agent_pod(i)
+            self.kubectl("-n", "kube-system", "delete", "pod", old[0], "--wait=false")
+            wait_until(f"a new routelet pod on {self.node(i)}",
+                       lambda: (self.agent_pod(i) or old)[1] != old[1], 60)
+            # Ready by the kubelet's probe of the new container (the old one may still answer
+            # /readyz for a moment after its SIGTERM).
+            self.kubectl("-n", "kube-system", "wait", "--for=condition=Ready",
+                         f"pod/{self.agent_pod(i)[0]}", "--timeout=90s")
+        else:
+            old = self.agent_pid(i)
+            self.sh(f"stop_agent {i}; start_agent {i}")
+            assert self.agent_pid(i) != old
+        self.wait_ready(i)
+
     def agent_log(self, i):
         path = os.path.join(self.node_dir(i), "agent.log")
         if not os.path.exists(path):
@@ -513,6 +554,7 @@ class Ping:
             self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=10)
         replies = self.replies()
+        self.out.close()
         last = max(replies) if replies else 0
         lost = sorted(set(range(self.since, last + 1)) - replies)
         return len(replies), lost

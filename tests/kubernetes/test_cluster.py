@@ -58,12 +58,13 @@ def kube_binaries():
 
 class ClusterTest(unittest.TestCase):
     NODES = 3
+    DEPLOY = "process"  # the lab's own agent processes; test_daemonset.py runs the DaemonSet
 
     @classmethod
     def setUpClass(cls):
         kube_binaries()
         cls.before = machine()
-        cls.lab = Lab("k", cls.NODES, dual=True, cluster="kubernetes")
+        cls.lab = Lab("k", cls.NODES, dual=True, cluster="kubernetes", deploy=cls.DEPLOY)
         cls.addClassCleanup(cls.lab.down)
         cls.first_up = cls.lab.up(check=False)
 
@@ -165,7 +166,7 @@ class ClusterTest(unittest.TestCase):
         return out
 
     def leases(self, i):
-        return set(os.listdir(os.path.join(self.lab.node_dir(i), "ipam", "routelet", "leases")))
+        return set(os.listdir(os.path.join(self.lab.ipam_dir(i), "routelet", "leases")))
 
     def host_links(self, i):
         out = run(["ip", "-n", self.lab.node(i), "-j", "link", "show"]).stdout
@@ -292,10 +293,7 @@ class ClusterTest(unittest.TestCase):
                 p.wait_replies()
                 p.mark()
             for i in (2, 1):
-                old = self.lab.agent_pid(i)
-                self.lab.sh(f"stop_agent {i}; start_agent {i}")
-                self.assertNotEqual(self.lab.agent_pid(i), old)
-                self.lab.wait_ready(i)
+                self.lab.restart_agent(i)
             time.sleep(2)
         finally:
             results = [(p.desc, p.stop()) for p in pings]
