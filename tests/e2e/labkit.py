@@ -554,7 +554,6 @@ class Ping:
             self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=10)
         replies = self.replies()
-        self.out.close()
         last = max(replies) if replies else 0
         lost = sorted(set(range(self.since, last + 1)) - replies)
         return len(replies), lost
