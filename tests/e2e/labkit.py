@@ -336,9 +336,9 @@ class Lab:
         return failures
 
     # --- the API (admin kubeconfig, inside the underlay namespace)
-    def kubectl(self, *args, check=True, input=None):
+    def kubectl(self, *args, check=True, input=None, timeout=60):
         return run(["ip", "netns", "exec", self.underlay, KUBECTL, "--kubeconfig",
-                    self.admin_kubeconfig, *args], check=check, input=input)
+                    self.admin_kubeconfig, *args], check=check, input=input, timeout=timeout)
 
     def get_node(self, name):
         p = self.kubectl("get", "node", name, "-o", "json", check=False)
@@ -421,7 +421,7 @@ class Lab:
             # Ready by the kubelet's probe of the new container (the old one may still answer
             # /readyz for a moment after its SIGTERM).
             self.kubectl("-n", "kube-system", "wait", "--for=condition=Ready",
-                         f"pod/{self.agent_pod(i)[0]}", "--timeout=90s")
+                         f"pod/{self.agent_pod(i)[0]}", "--timeout=90s", timeout=120)
         else:
             old = self.agent_pid(i)
             self.sh(f"stop_agent {i}; start_agent {i}")

@@ -243,7 +243,7 @@ class ClusterTest(unittest.TestCase):
             started = time.monotonic()
             self.lab.kubectl("apply", "-f", "-", input=json.dumps(pod))
             self.lab.kubectl("wait", "-n", "default", "--for=condition=Ready", f"pod/{name}",
-                             "--timeout=120s")
+                             "--timeout=120s", timeout=150)
             starts.append(time.monotonic() - started)
             status = self.kubectl_json("get", "pod", "-n", "default", name)["status"]
             self.assertIn(ipaddress.ip_address(status["podIP"]), cidr, name)
@@ -253,7 +253,8 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(len(veths), 1, f"{name}: one host veth, got {veths}")
 
             deleted = time.monotonic()
-            self.lab.kubectl("delete", "pod", "-n", "default", name, "--wait=true", "--timeout=120s")
+            self.lab.kubectl("delete", "pod", "-n", "default", name, "--wait=true", "--timeout=120s",
+                             timeout=150)
             wait_until(f"{name}'s leases and veth freed by the kubelet's DEL",
                        lambda: self.leases(3) == base_leases and self.host_links(3) == base_links, 60)
             deletes.append(time.monotonic() - deleted)

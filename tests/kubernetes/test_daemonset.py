@@ -114,7 +114,7 @@ class DaemonSetTest(test_cluster.ClusterTest):
             self.lab.kubectl("-n", "kube-system", "set", "image", "daemonset/routelet",
                              f"routelet={rebuilt}", f"install-cni={rebuilt}")
             self.lab.kubectl("-n", "kube-system", "rollout", "status", "daemonset/routelet",
-                             "--timeout=300s")
+                             "--timeout=300s", timeout=330)
             rolled = time.monotonic() - started
             time.sleep(2)
         finally:
@@ -162,11 +162,11 @@ class DaemonSetTest(test_cluster.ClusterTest):
             for j in (1, 2):
                 run(["ip", "netns", "del", self.lab.pod(i, j)], check=False)
         self.lab.kubectl("delete", "pods", "-n", "default", "-l", "app.kubernetes.io/name=routelet-lab",
-                         "--wait=true", "--timeout=180s")
+                         "--wait=true", "--timeout=180s", timeout=210)
         self.lab.kubectl("delete", "-f", MANIFEST, "--wait=true")
         self.lab.kubectl("apply", "-f", CLEANUP)
         self.lab.kubectl("-n", "kube-system", "rollout", "status", "daemonset/routelet-cleanup",
-                         "--timeout=180s")
+                         "--timeout=180s", timeout=210)
         self.lab.kubectl("delete", "-f", CLEANUP, "--wait=true")
         for i in nodes:
             self.assertEqual(self.leftovers(i), [], f"node{i} after the uninstall")
@@ -186,7 +186,8 @@ class DaemonSetTest(test_cluster.ClusterTest):
         took = time.monotonic() - started
         print(f"\n[daemonset] kubectl apply -f manifests/routelet.yaml to every Node Ready "
               f"({len(nodes)} nodes): {took:.1f} s")
-        self.lab.kubectl("-n", "kube-system", "rollout", "status", "daemonset/routelet", "--timeout=120s")
+        self.lab.kubectl("-n", "kube-system", "rollout", "status", "daemonset/routelet",
+                         "--timeout=120s", timeout=150)
         # The new agents route to each other again.
         cidrs = {self.lab.node(i): n["spec"]["podCIDRs"] for n in self.kubectl_json("get", "nodes")["items"]
                  for i in nodes if n["metadata"]["name"] == self.lab.node(i)}
