@@ -242,11 +242,7 @@ kube_controllers_start() {
 kube_control_plane_wait() {
   wait_for "kube-apiserver to be ready (log: $STATE/apiserver/log, etcd's: $STATE/etcd/log)" 90 kube_api_ready
   kube_controllers_start
-  python3 -c '
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1]))
-        if d and d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")]
-print(yaml.safe_dump_all(docs))' "$ROOT/manifests/routelet.yaml" | KUBECTL_ADMIN apply -f - >/dev/null
+  python3 "$ROOT/scripts/lib/manifest.py" rbac "$ROOT/manifests/routelet.yaml" | KUBECTL_ADMIN apply -f - >/dev/null
   wait_for "the token Secret of ServiceAccount kube-system/routelet (controller-manager log: $STATE/controller-manager/log)" 60 kube_sa_token_made
   kube_kubeconfig "$STATE/apiserver/agent.kubeconfig" "    token: $(kube_sa_token)"
 }
@@ -350,8 +346,7 @@ kube_node_start() {
   if [[ $DEPLOY == daemonset ]]; then
     # What the node's OS provides (containernetworking-plugins); routelet-cni is the init
     # container's to install.
-    cp /usr/lib/cni/loopback "$(kube_cni_bin "$i")/.loopback.tmp"
-    mv -f "$(kube_cni_bin "$i")/.loopback.tmp" "$(kube_cni_bin "$i")/loopback"
+    install_atomically /usr/lib/cni/loopback "$(kube_cni_bin "$i")"
   fi
   if ! kube_holder_ready "$i"; then
     rm -f "$d/holder.ready"
@@ -419,17 +414,7 @@ kube_nodes_ready() {
 # ConfigMap, which says the cluster's pod ranges (the controller-manager's --cluster-cidr) and
 # the lab's settings.
 kube_daemonset_yaml() {
-  python3 -c '
-import sys, yaml
-path, cidrs, masquerade, hairpin, bridge_nf = sys.argv[1:]
-docs = [d for d in yaml.safe_load_all(open(path)) if d]
-for d in docs:
-    if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "routelet":
-        config = yaml.safe_load(d["data"]["config.yaml"])
-        config.update(clusterCIDRs=cidrs.split(","), masquerade=masquerade, hairpin=hairpin,
-                      bridgeNetfilter=bridge_nf)
-        d["data"]["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
-print(yaml.safe_dump_all(docs, sort_keys=False))' "$ROOT/manifests/routelet.yaml" \
+  python3 "$ROOT/scripts/lib/manifest.py" lab "$ROOT/manifests/routelet.yaml" \
     "$(kube_cluster_cidrs)" "$MASQUERADE" "$HAIRPIN" "$BRIDGE_NF"
 }
 
@@ -575,8 +560,7 @@ kube_up() {
   local t0=$SECONDS t_cp t_nodes t_pods i j
   kube_bin
   kube_images
-  cp /usr/lib/cni/loopback "$STATE/bin/.loopback.tmp"
-  mv -f "$STATE/bin/.loopback.tmp" "$STATE/bin/loopback"
+  install_atomically /usr/lib/cni/loopback "$STATE/bin"
   kube_pki_make
   make_underlay
   kube_etcd_start

@@ -432,14 +432,17 @@ agent_http() {
 }
 agent_ready() { [[ $(agent_http "$1" /readyz) == 200 ]]; }
 
+# install_atomically <file> <dir>: temp file + rename, so a running node never execs half a
+# binary.
+install_atomically() {
+  cp "$1" "$2/.$(basename "$1").tmp"
+  mv -f "$2/.$(basename "$1").tmp" "$2/$(basename "$1")"
+}
+
 install_binaries() {
   mkdir -p "$STATE/bin"
   local b
-  for b in "$BUILD/cni/routelet-cni" "$BUILD/controller/routelet"; do
-    # temp file + rename: a running node never execs half a binary.
-    cp "$b" "$STATE/bin/.$(basename "$b").tmp"
-    mv -f "$STATE/bin/.$(basename "$b").tmp" "$STATE/bin/$(basename "$b")"
-  done
+  for b in "$BUILD/cni/routelet-cni" "$BUILD/controller/routelet"; do install_atomically "$b" "$STATE/bin"; done
 }
 
 # Bridged pod traffic meets kube-proxy's (or the lab's Service) rules only through

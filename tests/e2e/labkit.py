@@ -548,6 +548,16 @@ class Ping:
         text = self.out.read()
         return {int(m) for m in re.findall(r"bytes from .* icmp_seq=(\d+)", text)}
 
+    @classmethod
+    def flowing(cls, lab, flows):
+        """Pings of [(src_ns, dst_ip, family)], each answered and marked: losses count from
+        here on."""
+        pings = [cls(lab, src, dst, family=family) for src, dst, family in flows]
+        for ping in pings:
+            ping.wait_replies()
+            ping.mark()
+        return pings
+
     def stop(self):
         """-> (replies, lost sequence numbers)."""
         if self.proc.poll() is None:

@@ -287,12 +287,9 @@ class ClusterTest(unittest.TestCase):
 
     def test_12_an_agent_restart_loses_no_packet(self):
         ips = self.pod_ips()
-        pings = [Ping(self.lab, self.lab.pod(1, 1), ips[(2, 1)][0]),
-                 Ping(self.lab, self.lab.pod(2, 2), ips[(1, 2)][1], family=6)]
+        pings = Ping.flowing(self.lab, [(self.lab.pod(1, 1), ips[(2, 1)][0], 4),
+                                        (self.lab.pod(2, 2), ips[(1, 2)][1], 6)])
         try:
-            for p in pings:
-                p.wait_replies()
-                p.mark()
             for i in (2, 1):
                 self.lab.restart_agent(i)
             time.sleep(2)

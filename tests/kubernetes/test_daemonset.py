@@ -104,12 +104,9 @@ class DaemonSetTest(test_cluster.ClusterTest):
         self.lab.sh(f"kube_image_import {archive}")
         before = {(i, f): self.lab.gateways(i, f) for i in (1, 2, 3) for f in (4, 6)}
         ips = self.pod_ips()
-        pings = [Ping(self.lab, self.lab.pod(1, 1), ips[(2, 1)][0]),
-                 Ping(self.lab, self.lab.pod(3, 2), ips[(1, 2)][1], family=6)]
+        pings = Ping.flowing(self.lab, [(self.lab.pod(1, 1), ips[(2, 1)][0], 4),
+                                        (self.lab.pod(3, 2), ips[(1, 2)][1], 6)])
         try:
-            for ping in pings:
-                ping.wait_replies()
-                ping.mark()
             started = time.monotonic()
             self.lab.kubectl("-n", "kube-system", "set", "image", "daemonset/routelet",
                              f"routelet={rebuilt}", f"install-cni={rebuilt}")
