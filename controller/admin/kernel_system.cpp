@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "common/fs/files.h"
+#include "common/nft/nftables.h"
 #include "controller/admin/http_probe.h"
-#include "controller/masquerade/nftables.h"
 
 namespace routelet::admin {
 
@@ -35,13 +35,13 @@ Status KernelSystem::deleteLink(const netlink::Link& link) {
 // A libnftables context per call: a command makes one or two calls, and a status that
 // cannot use nftables (no CAP_NET_ADMIN) still reads everything else.
 Result<std::vector<std::string>> KernelSystem::nftablesTables() {
-  auto nft = masquerade::Nftables::open();
+  auto nft = nft::Nftables::open();
   if (!nft) return nft.error();
   return nft->tables();
 }
 
 Status KernelSystem::deleteMasqueradeTable() {
-  auto nft = masquerade::Nftables::open();
+  auto nft = nft::Nftables::open();
   if (!nft) return nft.error();
   return nft->run(masquerade::masqueradeRemovalScript());
 }

@@ -1,22 +1,14 @@
-// The real MasqueradeEdge: scripts through libnftables, set elements over a netfilter
-// netlink socket of its own.
+// The real MasqueradeEdge: table `inet routelet` through common/nft.
 #pragma once
 
-#include <optional>
-
-#include "common/netlink/netlink.h"
-#include "controller/masquerade/masquerade_edge.h"
+#include "common/nft/kernel_table_edge.h"
+#include "controller/masquerade/rules.h"
 
 namespace routelet::masquerade {
 
-class KernelMasqueradeEdge : public MasqueradeEdge {
+class KernelMasqueradeEdge : public nft::KernelTableEdge {
  public:
-  Status nft(const std::string& script) override;
-  Status elements(const std::vector<SetChange>& changes) override;
-  Result<uint32_t> portId() override;
-
- private:
-  std::optional<netlink::Handle> netfilter_;  // opened at the first element change
+  KernelMasqueradeEdge() : KernelTableEdge(kMasqueradeTable) {}
 };
 
 }  // namespace routelet::masquerade

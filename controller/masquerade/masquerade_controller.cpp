@@ -11,7 +11,10 @@ namespace routelet::masquerade {
 
 MasqueradeController::MasqueradeController(config::Options options, MasqueradeEdge& edge,
                                            agent::Metrics& metrics)
-    : options_(std::move(options)), edge_(edge), metrics_(metrics) {
+    : options_(std::move(options)),
+      edge_(edge),
+      metrics_(metrics),
+      guard_(NFPROTO_INET, kMasqueradeTable) {
   using T = agent::Metrics::Type;
   metrics_.declare("routelet_masquerade_writes_total", T::kCounter,
                    "Writes of the masquerade table (inet routelet) by kind (table: the whole "
@@ -39,38 +42,14 @@ agent::Wake MasqueradeController::nodeChanged(const model::NodeCache&, const mod
 agent::Wake MasqueradeController::kernelEvent(const netlink::Event& e, const model::NodeCache&) {
   // Someone else's transaction touched routelet's table (a flush, `nft delete table`, a
   // deleted element): rewrite it. Our own writes come back here too.
-  if (e.kind != netlink::Event::Kind::kNftCommit || !options_.masquerade) return agent::Wake::kNo;
-  if (!ownPid_ && e.nft.portid != 0 && e.nft.portid == ownPortId_.load()) {
-    ownPid_ = e.nft.pid;
-    for (uint32_t pid : unjudged_) {
-      if (pid == ownPid_) continue;
-      heal_ = true;
-      healBy_ = pid;
-    }
-    unjudged_.clear();
-    return heal_ ? agent::Wake::kSoon : agent::Wake::kNo;
-  }
-  std::pair<uint8_t, std::string> ours{NFPROTO_INET, kMasqueradeTable};
-  if (std::find(e.nft.tables.begin(), e.nft.tables.end(), ours) == e.nft.tables.end())
-    return agent::Wake::kNo;
-  if (!ownPid_) {
-    // A bound: past it, a rewrite is the safe answer.
-    if (unjudged_.size() < 16) {
-      unjudged_.push_back(e.nft.pid);
-      return agent::Wake::kNo;
-    }
-    unjudged_.clear();
-  } else if (e.nft.pid == ownPid_) {
-    return agent::Wake::kNo;
-  }
+  if (!options_.masquerade || !guard_.foreign(e)) return agent::Wake::kNo;
   heal_ = true;
-  healBy_ = e.nft.pid;
   return agent::Wake::kSoon;
 }
 
 void MasqueradeController::kernelEventsLost() {
   heal_ = options_.masquerade;  // the lost ones may have touched its table
-  healBy_ = 0;
+  guard_.lost();
 }
 
 std::optional<MasqueradeRules> MasqueradeController::wanted(const agent::Pass& pass) const {
@@ -104,14 +83,15 @@ void MasqueradeController::apply(const std::optional<MasqueradeRules>& want, boo
   state_.enabled = want.has_value();
   state_.table = want ? masqueradeTableName() : "";
   if (!force && known_ && applied_ == want) return;
-  if (want && !ownPortId_.load()) {
+  if (want && !guard_.knowsOwnPort()) {
     // Known before the first commit of that socket, so that its notification is recognised.
-    if (auto port = edge_.portId()) ownPortId_ = *port;
+    if (auto port = edge_.portId()) guard_.setOwnPort(*port);
   }
   if (force && want)
     log::info("table " + masqueradeTableName() +
-              (healBy_ ? " was changed by another process (pid " + std::to_string(healBy_) + ")"
-                       : " may have changed unseen") +
+              (guard_.lastForeignPid() ? " was changed by another process (pid " +
+                                             std::to_string(guard_.lastForeignPid()) + ")"
+                                       : " may have changed unseen") +
               ": writing it again");
   std::string kind = want ? "table" : "remove";
   Status st = okStatus();

@@ -4,13 +4,13 @@
 // undone at once, because nftables tells the agent (kernelEvent).
 #pragma once
 
-#include <atomic>
 #include <optional>
 #include <vector>
 
 #include "common/base/log_once.h"
 #include "controller/agent/controller.h"
 #include "controller/agent/metrics.h"
+#include "controller/agent/table_guard.h"
 #include "controller/config/options.h"
 #include "controller/masquerade/masquerade_edge.h"
 
@@ -41,14 +41,7 @@ class MasqueradeController : public agent::Controller {
   log::LogOnce logged_;
   bool podCIDRsChanged_ = false;  // a peer's podCIDRs changed since the last pass
   bool heal_ = false;             // another process changed routelet's table
-  // Which nf_tables commits are the agent's own: the kernel names the committing process by
-  // its pid in the initial pid namespace, which getpid() in a container is not. The agent
-  // learns it from a commit of its own element socket (known by port id); commits on its
-  // table seen before that wait to be judged by it.
-  std::atomic<uint32_t> ownPortId_{0};
-  uint32_t ownPid_ = 0;
-  std::vector<uint32_t> unjudged_;  // pids of commits on the table before ownPid_ was known
-  uint32_t healBy_ = 0;             // the pid of the last foreign commit (0: events lost)
+  agent::TableGuard guard_;       // tells other processes' commits on the table from its own
   bool monitorDown_ = false;
   // The table as last written; unknown until a write succeeds, and after a failure (the next
   // sync rewrites it whole).

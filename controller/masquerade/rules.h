@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/ip/address.h"
+#include "common/nft/elements.h"
 #include "controller/model/node_cache.h"
 #include "controller/routes/desired.h"
 
@@ -48,14 +49,7 @@ std::vector<ip::Prefix> outermost(std::vector<ip::Prefix> prefixes);
 MasqueradeRules masqueradeRules(const model::NodeCache& cache, const routes::SelfInfo& self,
                                 const std::vector<ip::Prefix>& nonMasquerade);
 
-// Keys to add to or delete from one set of the table.
-struct SetChange {
-  std::string set;
-  ip::Family family = ip::Family::kV4;
-  bool add = true;
-  std::vector<ip::Address> keys;
-  bool operator==(const SetChange&) const = default;
-};
+using SetChange = nft::SetChange;
 
 // The table's shape for these rules, with every set empty, replacing whatever holds the
 // table's name, in one transaction. Until masqueradeElements() fills the sets, the local

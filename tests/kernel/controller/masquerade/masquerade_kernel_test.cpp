@@ -9,8 +9,8 @@
 
 #include "common/netlink/netlink.h"
 #include "common/netlink/netns.h"
+#include "common/nft/nftables.h"
 #include "controller/masquerade/kernel_masquerade_edge.h"
-#include "controller/masquerade/nftables.h"
 #include "controller/masquerade/rules.h"
 #include "tests/support/netns_fixture.h"
 
@@ -59,7 +59,7 @@ void program(KernelMasqueradeEdge& host, const masquerade::MasqueradeRules& r) {
 }
 
 std::vector<std::string> tablesIn() {
-  auto nft = masquerade::Nftables::open();
+  auto nft = nft::Nftables::open();
   EXPECT_TRUE(nft.ok());
   if (!nft.ok()) return {};
   auto tables = nft->tables();

@@ -8,10 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "controller/masquerade/fake_masquerade_edge.h"
+#include "common/nft/fake_table_edge.h"
 #include "controller/masquerade/masquerade_controller.h"
 #include "controller/node/fake_node_edge.h"
 #include "controller/node/node_controller.h"
+#include "controller/policy/policy_controller.h"
 #include "controller/publish/fake_publish_edge.h"
 #include "controller/publish/publisher.h"
 #include "controller/routes/fake_route_table.h"
@@ -22,7 +23,7 @@
 namespace routelet::agent {
 namespace {
 
-using masquerade::FakeMasqueradeEdge;
+using FakeMasqueradeEdge = nft::FakeTableEdge;
 using publish::PatchResult;
 
 constexpr const char* kIptablesSysctl = "net.bridge.bridge-nf-call-iptables";
@@ -50,11 +51,20 @@ class AgentTest : public ::testing::Test {
       routes_ = std::make_unique<routes::RoutesController>(config::routesConfig(options_), table_,
                                                            tunnels_, metrics_);
       egress_ = std::make_unique<masquerade::MasqueradeController>(options_, nft_, metrics_);
+      policies_ = std::make_unique<policy::PolicyController>(options_, policyNft_, metrics_);
       publisher_ = std::make_unique<publish::Publisher>(options_.nodeName, options_.runDir, api_);
-      agent_ = std::make_unique<Agent>(LoopOptions{options_.nodeName, options_.resyncPeriod},
-                                       std::vector<Controller*>{nodeSetup_.get(), routes_.get(),
-                                                                egress_.get(), publisher_.get()},
-                                       metrics_);
+      agent_ = std::make_unique<Agent>(
+          LoopOptions{options_.nodeName, options_.resyncPeriod},
+          std::vector<Controller*>{nodeSetup_.get(), routes_.get(), egress_.get(), policies_.get(),
+                                   publisher_.get()},
+          metrics_);
+      // The policy watches' lists, all empty: as an agent in a cluster without pods.
+      agent_->post([&] {
+        policies_->podsListStart();
+        policies_->namespacesListed({});
+        policies_->policiesListed({});
+        return policies_->podsListed();
+      });
     }
     return *agent_;
   }
@@ -85,11 +95,13 @@ class AgentTest : public ::testing::Test {
   routes::FakeRouteTable table_;
   routes::FakeTunnelEdge tunnels_;
   FakeMasqueradeEdge nft_;
+  nft::FakeTableEdge policyNft_;
   publish::FakePublishEdge api_;
   Metrics metrics_;
   std::unique_ptr<node::NodeController> nodeSetup_;
   std::unique_ptr<routes::RoutesController> routes_;
   std::unique_ptr<masquerade::MasqueradeController> egress_;
+  std::unique_ptr<policy::PolicyController> policies_;
   std::unique_ptr<publish::Publisher> publisher_;
   std::unique_ptr<Agent> agent_;
 };

@@ -1,16 +1,16 @@
-// A MasqueradeEdge for unit tests: the scripts and element transactions it was given, in
-// order, and failures on demand.
+// A TableEdge for unit tests: the scripts and element transactions it was given, in order,
+// and failures on demand.
 #pragma once
 
 #include <cerrno>
 #include <string>
 #include <vector>
 
-#include "controller/masquerade/masquerade_edge.h"
+#include "common/nft/table_edge.h"
 
-namespace routelet::masquerade {
+namespace routelet::nft {
 
-class FakeMasqueradeEdge : public MasqueradeEdge {
+class FakeTableEdge : public TableEdge {
  public:
   static constexpr uint32_t kPortId = 77;
   Status nft(const std::string& script) override {
@@ -26,8 +26,7 @@ class FakeMasqueradeEdge : public MasqueradeEdge {
     elementWrites.push_back(changes);
     if (elementFailures > 0) {
       --elementFailures;
-      return makeError(
-          "add 1 elements to set inet routelet exempt_v4_24: No such file or directory", ENOENT);
+      return makeError("add 1 elements to set: No such file or directory", ENOENT);
     }
     return okStatus();
   }
@@ -39,4 +38,4 @@ class FakeMasqueradeEdge : public MasqueradeEdge {
   int elementFailures = 0;                            // the next this many transactions fail
 };
 
-}  // namespace routelet::masquerade
+}  // namespace routelet::nft

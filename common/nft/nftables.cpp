@@ -1,10 +1,10 @@
-#include "controller/masquerade/nftables.h"
+#include "common/nft/nftables.h"
 
 #include <nftables/libnftables.h>
 
 #include <cerrno>
 
-namespace routelet::masquerade {
+namespace routelet::nft {
 
 void Nftables::Free::operator()(nft_ctx* ctx) const {
   nft_ctx_free(ctx);
@@ -55,4 +55,4 @@ Result<std::vector<std::string>> Nftables::tables() {
   return tables;
 }
 
-}  // namespace routelet::masquerade
+}  // namespace routelet::nft

@@ -11,7 +11,7 @@
 
 struct nft_ctx;
 
-namespace routelet::masquerade {
+namespace routelet::nft {
 
 class Nftables {
  public:
@@ -30,4 +30,4 @@ class Nftables {
   std::unique_ptr<nft_ctx, Free> ctx_;
 };
 
-}  // namespace routelet::masquerade
+}  // namespace routelet::nft
