@@ -9,8 +9,10 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "controller/kube/node_decode.h"
 #include "controller/model/node.h"
@@ -74,6 +76,35 @@ using NodeCallback = std::function<void(model::Node&&)>;
 // Returns false to end the watch early (the call then returns ok).
 using WatchCallback = std::function<bool(WatchEvent&&)>;
 
+// A watch event of a kind other than Node, decoded into T (the reflector's input).
+template <class T>
+struct TypedEvent {
+  WatchEventType type = WatchEventType::kAdded;
+  T object;  // BOOKMARK: only object.resourceVersion is meaningful
+  int errorCode = 0;
+  std::string errorMessage;
+};
+
+// Which fields of an object of another kind are kept while it is parsed: `path` is the
+// keys from the object's root ({"metadata", "labels"}; array elements add none). Everything
+// else is skipped as it streams by, so no whole Pod is ever held.
+using KeepField = std::function<bool(const std::vector<std::string>& path)>;
+// A collection the agent lists and watches besides Nodes (Pods, Namespaces,
+// NetworkPolicies): its path and what of each object it keeps.
+struct ObjectQuery {
+  std::string kind;  // "pods": in messages
+  std::string path;  // "/api/v1/pods"
+  KeepField keep;
+  // Objects in one LIST past which the agent gives up (bound "maxListItems").
+  size_t maxItems = 0;
+};
+// Each object of a LIST, reduced to what keep() chose.
+using ObjectCallback = std::function<void(nlohmann::json&&)>;
+// One watch event: its type, the object (ERROR: the Status), and for ERROR the code and
+// message. Returns false to end the watch early.
+using ObjectEventCallback = std::function<bool(WatchEventType type, nlohmann::json&& object,
+                                               int errorCode, const std::string& errorMessage)>;
+
 // Thread-safe count of API responses by HTTP status (0 = no response), for /metrics.
 class RequestCounters {
  public:
@@ -109,6 +140,14 @@ class ApiClient {
   // nodes/status patch to write annotations and conditions.
   virtual ApiStatus patchNodeStatus(const std::string& name, const std::string& patchJson,
                                     PatchType type, Cancellation* cancel) = 0;
+
+  // LIST and WATCH of another collection, as listNodes and watchNodes do for Nodes, with the
+  // same bounds (maxItems for the objects).
+  virtual ApiStatus listObjects(const ObjectQuery& query, const ObjectCallback& onObject,
+                                std::string* resourceVersion, Cancellation* cancel) = 0;
+  virtual ApiStatus watchObjects(const ObjectQuery& query, const std::string& resourceVersion,
+                                 int timeoutSeconds, const ObjectEventCallback& onEvent,
+                                 Cancellation* cancel) = 0;
 
   virtual std::map<int, uint64_t> requestCounts() const = 0;
 };

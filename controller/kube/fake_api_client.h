@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,27 @@ class FakeApiClient : public ApiClient {
     watches_.push_back(std::move(step));
     cv_.notify_all();
   }
+  // Objects of another collection, by its path ("/api/v1/pods").
+  struct ObjectListStep {
+    std::vector<nlohmann::json> objects;
+    std::string resourceVersion;
+    ApiStatus status = ApiStatus::success(200);
+  };
+  struct ObjectWatchStep {
+    std::vector<std::pair<WatchEventType, nlohmann::json>> events;
+    ApiStatus end = ApiStatus::success(200);
+  };
+  void pushObjectList(const std::string& path, ObjectListStep step) {
+    std::lock_guard lock(mu_);
+    objectLists_[path].push_back(std::move(step));
+    cv_.notify_all();
+  }
+  void pushObjectWatch(const std::string& path, ObjectWatchStep step) {
+    std::lock_guard lock(mu_);
+    objectWatches_[path].push_back(std::move(step));
+    cv_.notify_all();
+  }
+
   void setNode(model::Node n) {
     std::lock_guard lock(mu_);
     nodes_[n.name] = std::move(n);
@@ -104,6 +126,32 @@ class FakeApiClient : public ApiClient {
     lock.unlock();
     for (auto& ev : step.events)
       if (!onEvent(std::move(ev))) break;
+    return count(step.end);
+  }
+
+  ApiStatus listObjects(const ObjectQuery& query, const ObjectCallback& onObject,
+                        std::string* resourceVersion, Cancellation* cancel) override {
+    std::unique_lock lock(mu_);
+    auto& queue = objectLists_[query.path];
+    if (!waitFor(lock, queue, cancel, false)) return countLocked(ApiStatus::wasCancelled());
+    ObjectListStep step = std::move(queue.front());
+    queue.pop_front();
+    lock.unlock();
+    for (auto& o : step.objects) onObject(std::move(o));
+    if (step.status.ok) *resourceVersion = step.resourceVersion;
+    return count(step.status);
+  }
+
+  ApiStatus watchObjects(const ObjectQuery& query, const std::string&, int,
+                         const ObjectEventCallback& onEvent, Cancellation* cancel) override {
+    std::unique_lock lock(mu_);
+    auto& queue = objectWatches_[query.path];
+    if (!waitFor(lock, queue, cancel, true)) return countLocked(ApiStatus::wasCancelled());
+    ObjectWatchStep step = std::move(queue.front());
+    queue.pop_front();
+    lock.unlock();
+    for (auto& [type, object] : step.events)
+      if (!onEvent(type, std::move(object), 0, "")) break;
     return count(step.end);
   }
 
@@ -165,6 +213,8 @@ class FakeApiClient : public ApiClient {
   std::condition_variable cv_;
   std::deque<ListStep> lists_;
   std::deque<WatchStep> watches_;
+  std::map<std::string, std::deque<ObjectListStep>> objectLists_;
+  std::map<std::string, std::deque<ObjectWatchStep>> objectWatches_;
   std::map<std::string, model::Node> nodes_;
   std::vector<WatchCall> watchCalls_;
   std::vector<Patch> patches_;

@@ -23,6 +23,7 @@
 #include "common/base/log.h"
 #include "common/base/text.h"
 #include "controller/kube/line_splitter.h"
+#include "controller/kube/object_decode.h"
 #include "controller/kube/token_source.h"
 
 namespace routelet::kube {
@@ -248,93 +249,63 @@ class HttpApiClient : public ApiClient {
 
   ApiStatus listNodes(const NodeCallback& onNode, std::string* resourceVersion,
                       Cancellation* cancel) override {
-    CancelLink link(cancel);
-    std::string what = "LIST " + server_ + "/api/v1/nodes";
-    std::string cont;
-    // Hashes of the continue tokens seen: each page's token names the key after it, so
-    // one coming twice means the server sends the same pages again, forever.
-    std::set<size_t> tokens;
-    int pages = 0;
-    size_t nodes = 0;
-    uint64_t bytes = 0;
-    do {
-      if (pages == options_.maxListPages)
-        return ApiStatus::overBound(
-            "maxListPages", what + ": more than " + std::to_string(options_.maxListPages) +
-                                " pages (maxListPages) and the server still sends a continue "
-                                "token; giving up on this list");
-      std::string path = "/api/v1/nodes?limit=" + std::to_string(options_.listLimit);
-      if (!cont.empty()) path += "&continue=" + web::uri::encode_data_string(cont);
-      http::http_response resp;
-      ApiStatus st = send(*client_, http::methods::GET, path, nullptr, "", link, &resp);
-      if (!st.ok) return st;
-      // Decoded as it arrives: a 500-Node page (~5 MB) is never held whole. What the
-      // earlier pages used of the list's budgets is not there for this one.
-      DecodeLimits limits = options_.decode;
-      limits.maxItems = options_.maxListNodes - nodes;
-      uint64_t listLeft = options_.maxListBytes - bytes;
-      bool pageBound = options_.maxPageBytes <= listLeft;
-      size_t received = 0;
-      Result<ListMeta> meta = makeError("no body");
-      st = consumeBody(
-          resp, "GET " + server_ + path, link,
-          pageBound ? options_.maxPageBytes : static_cast<size_t>(listLeft),
-          [&](std::streambuf& body) {
-            std::istream in(&body);
-            meta = decodeNodeList(
-                in,
-                [&](model::Node&& n) {
-                  ++nodes;
-                  onNode(std::move(n));
-                },
-                limits);
-          },
-          &received);
-      bytes += received;
-      if (!st.ok && !st.bound.empty() && !pageBound)
-        return ApiStatus::overBound("maxListBytes",
-                                    what + ": more than " + std::to_string(options_.maxListBytes) +
-                                        " bytes in " + std::to_string(pages + 1) +
-                                        " pages (maxListBytes); giving up on this list");
-      if (!st.ok) return st;
-      if (!meta) link.abort();  // the rest of the page is not wanted
-      if (!meta && meta.error().code == E2BIG && nodes == options_.maxListNodes)
-        return ApiStatus::overBound(
-            "maxListNodes", what + ": more than " + std::to_string(options_.maxListNodes) +
-                                " Nodes (maxListNodes, what the agent can hold in its memory "
-                                "limit); giving up on this list");
-      if (!meta) {
-        ApiStatus failed = ApiStatus::failure(
-            st.httpStatus, "GET " + server_ + path + ": " + meta.error().message);
-        if (meta.error().code == E2BIG) failed.bound = "maxValueBytes";
-        return failed;
-      }
-      *resourceVersion = meta->resourceVersion;
-      cont = meta->continueToken;
-      ++pages;
-      if (!cont.empty() && !tokens.insert(std::hash<std::string>()(cont)).second)
-        return ApiStatus::overBound("continue", what + ": page " + std::to_string(pages) +
-                                                    " repeats continue token " + quote(cont) +
-                                                    " of an earlier page; giving up on this list");
-    } while (!cont.empty());
-    log::debug("LIST nodes: " + std::to_string(pages) + " pages, " + std::to_string(bytes) +
-               " bytes");
-    return ApiStatus::success(200);
+    return listPages(
+        "/api/v1/nodes", "Nodes", options_.maxListNodes, options_.maxListBytes,
+        [&](std::istream& in, size_t left, size_t* items) {
+          DecodeLimits limits = options_.decode;
+          limits.maxItems = left;
+          return decodeNodeList(
+              in,
+              [&](model::Node&& n) {
+                ++*items;
+                onNode(std::move(n));
+              },
+              limits);
+        },
+        resourceVersion, cancel);
+  }
+
+  ApiStatus listObjects(const ObjectQuery& query, const ObjectCallback& onObject,
+                        std::string* resourceVersion, Cancellation* cancel) override {
+    return listPages(
+        query.path, query.kind, query.maxItems, query.maxItems * kMaxAverageObjectBytes,
+        [&](std::istream& in, size_t left, size_t* items) {
+          return decodeObjectList(
+              in, query.keep,
+              [&](nlohmann::json&& object) {
+                ++*items;
+                onObject(std::move(object));
+              },
+              left, options_.decode.maxValueBytes);
+        },
+        resourceVersion, cancel);
+  }
+
+  ApiStatus watchObjects(const ObjectQuery& query, const std::string& resourceVersion,
+                         int timeoutSeconds, const ObjectEventCallback& onEvent,
+                         Cancellation* cancel) override {
+    return watch(
+        query.path, resourceVersion, timeoutSeconds,
+        [&](std::string_view line, bool* more) -> Status {
+          auto ev = decodeObjectEvent(line, query.keep);
+          if (!ev) return ev.error();
+          *more = onEvent(ev->type, std::move(ev->object), ev->errorCode, ev->errorMessage);
+          return okStatus();
+        },
+        cancel);
   }
 
   ApiStatus watchNodes(const std::string& resourceVersion, int timeoutSeconds,
                        const WatchCallback& onEvent, Cancellation* cancel) override {
-    CancelLink link(cancel);
-    std::string path = "/api/v1/nodes?watch=1&allowWatchBookmarks=true&timeoutSeconds=" +
-                       std::to_string(timeoutSeconds) +
-                       "&resourceVersion=" + web::uri::encode_data_string(resourceVersion);
-    // A client per watch: its idle timeout must exceed this watch's timeoutSeconds.
-    client::http_client watchClient(
-        server_, config(std::chrono::seconds(timeoutSeconds) + options_.watchIdleSlack));
-    http::http_response resp;
-    ApiStatus st = send(watchClient, http::methods::GET, path, nullptr, "", link, &resp);
-    if (!st.ok) return st;
-    return readWatch(resp, path, onEvent, link);
+    return watch(
+        "/api/v1/nodes", resourceVersion, timeoutSeconds,
+        [&](std::string_view line, bool* more) -> Status {
+          auto ev = decodeWatchEvent(line, options_.decode);
+          if (!ev) return ev.error();
+          *more = onEvent(std::move(*ev));
+          return okStatus();
+        },
+        cancel);
   }
 
   ApiStatus getNode(const std::string& name, model::Node* out, Cancellation* cancel) override {
@@ -374,6 +345,102 @@ class HttpApiClient : public ApiClient {
     c.set_ssl_context_callback(
         [tls](boost::asio::ssl::context& ctx) { configureContext(ctx, tls.get()); });
     return c;
+  }
+
+  // Decodes one page from the stream: at most `left` items, counted into *items.
+  using PageDecoder = std::function<Result<ListMeta>(std::istream& in, size_t left, size_t* items)>;
+
+  // LIST of a collection page by page (limit=listLimit, following metadata.continue), each
+  // page decoded as it arrives: a 500-Node page (~5 MB) is never held whole. Bounded in
+  // pages, items (maxItems), bytes (maxBytes, and maxPageBytes per page) and by a
+  // continue token that comes twice.
+  ApiStatus listPages(const std::string& base, const std::string& kind, size_t maxItems,
+                      uint64_t maxBytes, const PageDecoder& decode, std::string* resourceVersion,
+                      Cancellation* cancel) {
+    CancelLink link(cancel);
+    std::string what = "LIST " + server_ + base;
+    std::string cont;
+    // Hashes of the continue tokens seen: each page's token names the key after it, so
+    // one coming twice means the server sends the same pages again, forever.
+    std::set<size_t> tokens;
+    int pages = 0;
+    size_t items = 0;
+    uint64_t bytes = 0;
+    bool nodes = kind == "Nodes";
+    do {
+      if (pages == options_.maxListPages)
+        return ApiStatus::overBound(
+            "maxListPages", what + ": more than " + std::to_string(options_.maxListPages) +
+                                " pages (maxListPages) and the server still sends a continue "
+                                "token; giving up on this list");
+      std::string path = base + "?limit=" + std::to_string(options_.listLimit);
+      if (!cont.empty()) path += "&continue=" + web::uri::encode_data_string(cont);
+      http::http_response resp;
+      ApiStatus st = send(*client_, http::methods::GET, path, nullptr, "", link, &resp);
+      if (!st.ok) return st;
+      // What the earlier pages used of the list's budgets is not there for this one.
+      uint64_t listLeft = maxBytes - bytes;
+      bool pageBound = options_.maxPageBytes <= listLeft;
+      size_t received = 0;
+      Result<ListMeta> meta = makeError("no body");
+      st = consumeBody(
+          resp, "GET " + server_ + path, link,
+          pageBound ? options_.maxPageBytes : static_cast<size_t>(listLeft),
+          [&](std::streambuf& body) {
+            std::istream in(&body);
+            meta = decode(in, maxItems - items, &items);
+          },
+          &received);
+      bytes += received;
+      if (!st.ok && !st.bound.empty() && !pageBound)
+        return ApiStatus::overBound(
+            "maxListBytes", what + ": more than " + std::to_string(maxBytes) + " bytes in " +
+                                std::to_string(pages + 1) +
+                                " pages (maxListBytes); giving up on this list");
+      if (!st.ok) return st;
+      if (!meta) link.abort();  // the rest of the page is not wanted
+      if (!meta && meta.error().code == E2BIG && items == maxItems)
+        return ApiStatus::overBound(
+            nodes ? "maxListNodes" : "maxListItems",
+            what + ": more than " + std::to_string(maxItems) + " " + kind + " (" +
+                (nodes ? "maxListNodes" : "maxListItems") +
+                ", what the agent can hold in its memory limit); giving up on this list");
+      if (!meta) {
+        ApiStatus failed = ApiStatus::failure(
+            st.httpStatus, "GET " + server_ + path + ": " + meta.error().message);
+        if (meta.error().code == E2BIG) failed.bound = "maxValueBytes";
+        return failed;
+      }
+      *resourceVersion = meta->resourceVersion;
+      cont = meta->continueToken;
+      ++pages;
+      if (!cont.empty() && !tokens.insert(std::hash<std::string>()(cont)).second)
+        return ApiStatus::overBound("continue", what + ": page " + std::to_string(pages) +
+                                                    " repeats continue token " + quote(cont) +
+                                                    " of an earlier page; giving up on this list");
+    } while (!cont.empty());
+    log::debug("LIST " + base + ": " + std::to_string(pages) + " pages, " + std::to_string(bytes) +
+               " bytes");
+    return ApiStatus::success(200);
+  }
+
+  // Decodes one watch line and hands it on; *more = false ends the watch.
+  using LineHandler = std::function<Status(std::string_view line, bool* more)>;
+
+  // WATCH of a collection from resourceVersion, with bookmarks, for at most timeoutSeconds.
+  ApiStatus watch(const std::string& base, const std::string& resourceVersion, int timeoutSeconds,
+                  const LineHandler& onLine, Cancellation* cancel) {
+    CancelLink link(cancel);
+    std::string path = base + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=" +
+                       std::to_string(timeoutSeconds) +
+                       "&resourceVersion=" + web::uri::encode_data_string(resourceVersion);
+    // A client per watch: its idle timeout must exceed this watch's timeoutSeconds.
+    client::http_client watchClient(
+        server_, config(std::chrono::seconds(timeoutSeconds) + options_.watchIdleSlack));
+    http::http_response resp;
+    ApiStatus st = send(watchClient, http::methods::GET, path, nullptr, "", link, &resp);
+    if (!st.ok) return st;
+    return readWatch(resp, path, onLine, link);
   }
 
   // A whole request: send, then read the (bounded) body into *out.
@@ -483,15 +550,16 @@ class HttpApiClient : public ApiClient {
   // Delivers each event as soon as its line is complete. read(buf, 4096) would wait for
   // 4096 bytes (cpprest 2.10.18), holding events back on a quiet cluster; instead wait for
   // one byte, then take what has already arrived.
-  ApiStatus readWatch(http::http_response& resp, const std::string& path,
-                      const WatchCallback& onEvent, CancelLink& link) {
+  ApiStatus readWatch(http::http_response& resp, const std::string& path, const LineHandler& handle,
+                      CancelLink& link) {
     std::string what = "watch " + server_ + path;
     LineSplitter splitter(options_.maxLineBytes);
     bool stopped = false;
     auto onLine = [&](std::string_view line) -> Status {
-      auto ev = decodeWatchEvent(line, options_.decode);
-      if (!ev) return ev.error();
-      if (!onEvent(std::move(*ev))) {
+      bool more = true;
+      Status st = handle(line, &more);
+      if (!st) return st;
+      if (!more) {
         stopped = true;
         return makeError("stopped");
       }

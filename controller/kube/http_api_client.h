@@ -23,6 +23,11 @@ inline constexpr size_t kDefaultMaxNodes = 30000;
 // 10-15 KB), with room to spare: a LIST's bytes are bounded at this many per Node.
 inline constexpr uint64_t kMaxAverageNodeBytes = 32 << 10;
 
+// What objects of the other kinds (Pods, Namespaces, NetworkPolicies) may weigh on average
+// in a LIST: a LIST's bytes are bounded at this many per object it may hold. Pods carry
+// managedFields and statuses: 5-20 KB.
+inline constexpr uint64_t kMaxAverageObjectBytes = 32 << 10;
+
 struct HttpApiOptions {
   // Idle timeout of LIST/GET/PATCH (cpprest's timeout applies per read, not per request).
   std::chrono::seconds requestTimeout{30};

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/base/text.h"
+#include "controller/kube/value_bound.h"
 
 namespace routelet::kube {
 namespace {
@@ -488,76 +489,6 @@ class Handler {
   int errorCode_ = EINVAL;
 };
 
-// A stream as the parser reads it, failing any one JSON value (string, number, literal)
-// longer than maxValue: nlohmann's lexer holds the value being read whole. A small lexer
-// of its own: inside a string every byte counts, outside one any structural character or
-// whitespace ends a value.
-class ValueBoundBuf : public std::streambuf {
- public:
-  ValueBoundBuf(std::streambuf* source, size_t maxValue) : source_(source), maxValue_(maxValue) {}
-  bool exceeded() const { return exceeded_; }
-
- protected:
-  int_type underflow() override {
-    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
-    if (exceeded_) return traits_type::eof();
-    std::streamsize n = source_->sgetn(block_, sizeof block_);
-    if (n <= 0) return traits_type::eof();
-    for (std::streamsize i = 0; i < n; ++i) {
-      if (!scan(block_[i])) {
-        exceeded_ = true;
-        return traits_type::eof();
-      }
-    }
-    setg(block_, block_, block_ + n);
-    return traits_type::to_int_type(*gptr());
-  }
-
- private:
-  bool scan(char c) {
-    if (inString_) {
-      if (escaped_) {
-        escaped_ = false;
-      } else if (c == '\\') {
-        escaped_ = true;
-      } else if (c == '"') {
-        inString_ = false;
-        run_ = 0;
-        return true;
-      }
-      return ++run_ <= maxValue_;
-    }
-    switch (c) {
-      case '"':
-        inString_ = true;
-        run_ = 0;
-        return true;
-      case '{':
-      case '}':
-      case '[':
-      case ']':
-      case ':':
-      case ',':
-      case ' ':
-      case '\t':
-      case '\n':
-      case '\r':
-        run_ = 0;
-        return true;
-      default:
-        return ++run_ <= maxValue_;
-    }
-  }
-
-  std::streambuf* source_;
-  size_t maxValue_;
-  size_t run_ = 0;
-  bool inString_ = false;
-  bool escaped_ = false;
-  bool exceeded_ = false;
-  char block_[16 * 1024];
-};
-
 // input: a string_view, or a std::istream read as it arrives.
 template <class Input>
 Status run(Input&& input, Handler* h) {
@@ -615,6 +546,13 @@ const char* watchEventTypeName(WatchEventType type) {
   return "?";
 }
 
+std::optional<WatchEventType> watchEventTypeOf(std::string_view name) {
+  for (auto type : {WatchEventType::kAdded, WatchEventType::kModified, WatchEventType::kDeleted,
+                    WatchEventType::kBookmark, WatchEventType::kError})
+    if (name == watchEventTypeName(type)) return type;
+  return std::nullopt;
+}
+
 Result<model::Node> decodeNode(std::string_view json, const DecodeLimits& limits) {
   Handler h(Ctx::kNode, limits, nullptr);
   Status st = run(json, &h);
@@ -639,16 +577,10 @@ Result<WatchEvent> decodeWatchEvent(std::string_view json, const DecodeLimits& l
   Status st = run(json, &h);
   if (!st) return st.error().wrap("decode watch event");
   WatchEvent ev;
-  const std::string& t = h.eventType();
-  bool known = false;
-  for (auto type : {WatchEventType::kAdded, WatchEventType::kModified, WatchEventType::kDeleted,
-                    WatchEventType::kBookmark, WatchEventType::kError}) {
-    if (t == watchEventTypeName(type)) {
-      ev.type = type;
-      known = true;
-    }
-  }
-  if (!known) return makeError("decode watch event: type " + quote(t) + " unknown", EINVAL);
+  auto type = watchEventTypeOf(h.eventType());
+  if (!type)
+    return makeError("decode watch event: type " + quote(h.eventType()) + " unknown", EINVAL);
+  ev.type = *type;
   ev.node = std::move(h.node());
   if (ev.type == WatchEventType::kError) {
     ev.errorCode = h.statusCode();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -58,6 +59,8 @@ Result<ListMeta> decodeNodeList(std::istream& json,
 
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };
 const char* watchEventTypeName(WatchEventType type);
+// The type a watch event line names ("ADDED"...); nullopt for any other text.
+std::optional<WatchEventType> watchEventTypeOf(std::string_view name);
 
 struct WatchEvent {
   WatchEventType type = WatchEventType::kAdded;

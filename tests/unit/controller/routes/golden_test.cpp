@@ -10,6 +10,8 @@
 //   route DST [via GW] [proto N] [dev N] [metric N] [table N] [scope N] [type N] [onlink]
 //   neigh ADDRESS MAC dev N [proto N] [state N]          (a neighbour entry in the kernel)
 //   fdb MAC [dst ADDRESS] dev N [state N]                 (a forwarding entry)
+#include "tests/support/golden.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -251,11 +253,7 @@ std::string render(const Scenario& s) {
 }
 
 std::vector<std::string> scenarioNames() {
-  std::vector<std::string> names;
-  for (const auto& e : stdfs::directory_iterator(ROUTELET_GOLDEN_DIR))
-    if (e.path().extension() == ".scenario") names.push_back(e.path().stem().string());
-  std::sort(names.begin(), names.end());
-  return names;
+  return routelet::testing::goldenScenarios(ROUTELET_GOLDEN_DIR, ".scenario");
 }
 
 class Golden : public ::testing::TestWithParam<std::string> {};
@@ -266,20 +264,7 @@ TEST_P(Golden, MatchesExactly) {
   ASSERT_TRUE(text.ok()) << text.error().message;
   auto scenario = parseScenario(*text);
   ASSERT_TRUE(scenario.ok()) << GetParam() << ".scenario: " << scenario.error().message;
-  std::string got = render(*scenario);
-
-  stdfs::path goldenPath = dir / (GetParam() + ".golden");
-  const char* update = std::getenv("ROUTELET_UPDATE_GOLDEN");
-  if (update != nullptr && std::string(update) == "1") {
-    auto written = fs::writeAtomic(goldenPath.string(), got);
-    ASSERT_TRUE(written.ok()) << written.error().message;
-    GTEST_SKIP() << "rewrote " << goldenPath << "; review it and run again without the variable";
-  }
-  auto want = fs::readFile(goldenPath.string());
-  ASSERT_TRUE(want.ok()) << want.error().message
-                         << " (create it with ROUTELET_UPDATE_GOLDEN=1, then review it)";
-  EXPECT_EQ(got, *want) << "scenario " << GetParam()
-                        << " changed; if intended, rerun with ROUTELET_UPDATE_GOLDEN=1";
+  routelet::testing::expectGolden(ROUTELET_GOLDEN_DIR, GetParam(), render(*scenario));
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, Golden, ::testing::ValuesIn(scenarioNames()),
