@@ -9,11 +9,13 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "common/base/log.h"
 #include "common/fs/files.h"
 #include "common/netlink/netlink.h"
+#include "common/nft/kernel_table_edge.h"
 #include "controller/admin/commands.h"
 #include "controller/agent/agent.h"
 #include "controller/agent/http_endpoints.h"
@@ -21,10 +23,13 @@
 #include "controller/kube/http_api_client.h"
 #include "controller/kube/kubeconfig.h"
 #include "controller/kube/node_watcher.h"
+#include "controller/kube/object_watcher.h"
+#include "controller/kube/policy_decode.h"
 #include "controller/masquerade/kernel_masquerade_edge.h"
 #include "controller/masquerade/masquerade_controller.h"
 #include "controller/node/kernel_node_edge.h"
 #include "controller/node/node_controller.h"
+#include "controller/policy/policy_controller.h"
 #include "controller/publish/publisher.h"
 #include "controller/routes/kernel_route_table.h"
 #include "controller/routes/kernel_tunnel_edge.h"
@@ -172,6 +177,80 @@ void watchKernel(Result<netlink::Monitor> monitor, const char* what,
   }
 }
 
+// NetworkPolicy's three watches (Pods, Namespaces, NetworkPolicies), each feeding the
+// policy controller through the loop; none when network policy is off.
+class PolicyWatches {
+ public:
+  PolicyWatches(kube::ApiClient& api, const Options& options, policy::PolicyController& policies,
+                agent::Agent& loop) {
+    if (!options.networkPolicy) return;
+    using WT = kube::WatchEventType;
+    size_t maxPods = options.maxPods ? options.maxPods : 200000;
+    pods_ = std::make_unique<kube::ObjectWatcher<model::PodObject>>(
+        api, kube::podsQuery(maxPods), kube::decodePod,
+        kube::Reflector<model::PodObject>::Callbacks{
+            [&](std::vector<model::PodObject>&&) {
+              loop.post([&] { return policies.podsListed(); });
+              malloc_trim(0);
+            },
+            [&](WT type, const model::PodObject& pod) {
+              loop.post([&] { return policies.podChanged(type, pod); });
+            },
+            [&] {
+              loop.post([&] {
+                policies.podsListStart();
+                return agent::Wake::kNo;
+              });
+            },
+            [&](model::PodObject&& pod) {
+              loop.post([&] {
+                policies.podListed(pod);
+                return agent::Wake::kNo;
+              });
+            }});
+    namespaces_ = std::make_unique<kube::ObjectWatcher<model::NamespaceObject>>(
+        api, kube::namespacesQuery(100000), kube::decodeNamespace,
+        kube::Reflector<model::NamespaceObject>::Callbacks{
+            [&](std::vector<model::NamespaceObject>&& all) {
+              loop.post([&] { return policies.namespacesListed(std::move(all)); });
+            },
+            [&](WT type, const model::NamespaceObject& ns) {
+              loop.post([&] { return policies.namespaceChanged(type, ns); });
+            },
+            {},
+            {}});
+    policies_ = std::make_unique<kube::ObjectWatcher<model::NetworkPolicyObject>>(
+        api, kube::networkPoliciesQuery(100000), kube::decodeNetworkPolicy,
+        kube::Reflector<model::NetworkPolicyObject>::Callbacks{
+            [&](std::vector<model::NetworkPolicyObject>&& all) {
+              loop.post([&] { return policies.policiesListed(std::move(all)); });
+            },
+            [&](WT type, const model::NetworkPolicyObject& p) {
+              if (!p.problems.empty())
+                log::warn("NetworkPolicy " + p.ns + "/" + p.name + ": " + p.problems.front() +
+                          (p.problems.size() > 1 ? " (and more)" : ""));
+              loop.post([&] { return policies.policyChanged(type, p); });
+            },
+            {},
+            {}});
+  }
+  void start() {
+    if (pods_) pods_->start();
+    if (namespaces_) namespaces_->start();
+    if (policies_) policies_->start();
+  }
+  void stop() {
+    if (pods_) pods_->stop();
+    if (namespaces_) namespaces_->stop();
+    if (policies_) policies_->stop();
+  }
+
+ private:
+  std::unique_ptr<kube::ObjectWatcher<model::PodObject>> pods_;
+  std::unique_ptr<kube::ObjectWatcher<model::NamespaceObject>> namespaces_;
+  std::unique_ptr<kube::ObjectWatcher<model::NetworkPolicyObject>> policies_;
+};
+
 int runAgent(const Options& options) {
   if (options.nodeName.empty()) {
     return fail("no node name: set --node-name or NODE_NAME (the DaemonSet passes spec.nodeName)");
@@ -215,9 +294,12 @@ int runAgent(const Options& options) {
   node::NodeController nodeSetup(options, nodeEdge);
   routes::RoutesController peerRoutes(config::routesConfig(options), table, tunnels, metrics);
   masquerade::MasqueradeController egress(options, nftables, metrics);
+  nft::KernelTableEdge policyTable(policy::kPolicyTable);
+  policy::PolicyController policies(options, policyTable, metrics);
   publish::Publisher publisher(options.nodeName, options.runDir, publishEdge);
   agent::Agent loop({options.nodeName, options.resyncPeriod},
-                    {&nodeSetup, &peerRoutes, &egress, &publisher}, metrics);
+                    {&nodeSetup, &peerRoutes, &egress, &policies, &publisher}, metrics);
+  PolicyWatches policyWatches(**api, options, policies, loop);
 
   kube::NodeWatcher watcher(**api, {[&](std::vector<model::Node>&& nodes) {
                                       loop.nodesListed(std::move(nodes));
@@ -230,7 +312,9 @@ int runAgent(const Options& options) {
                                         loop.nodeDeleted(node.name);
                                       else
                                         loop.nodeUpserted(node);
-                                    }});
+                                    },
+                                    {},
+                                    {}});
 
   declareEdgeMetrics(metrics);
   auto renderMetrics = [&] {
@@ -274,17 +358,23 @@ int runAgent(const Options& options) {
                     "netlink monitor", nullptr, stop, loop);
       });
   std::thread nftMonitorThread([&] {
-    if (options.masquerade)
+    if (options.masquerade || options.networkPolicy)
       watchKernel(
           netlink::Monitor::openNftables(), "nf_tables monitor",
-          [&] { egress.monitorUnavailable(); }, stop, loop);
+          [&] {
+            egress.monitorUnavailable();
+            policies.monitorUnavailable();
+          },
+          stop, loop);
   });
 
   log::info("routelet " ROUTELET_VERSION_STRING " starting on node " + options.nodeName + " (API " +
             access->server + ", " + access->origin + ")");
   watcher.start();
+  policyWatches.start();
   loop.run(stop);
   watcher.stop();
+  policyWatches.stop();
   patchCancel.cancel();
   monitorThread.join();
   nftMonitorThread.join();

@@ -84,6 +84,11 @@ void Agent::requestPass() {
   notify(Wake::kWhole);
 }
 
+void Agent::post(const std::function<Wake()>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  notify(fn());
+}
+
 void Agent::wake() {
   {
     std::lock_guard<std::mutex> lock(mu_);

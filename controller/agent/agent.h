@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -46,6 +47,10 @@ class Agent {
   void kernelEvents(const std::vector<netlink::Event>& events);
   void kernelEventsLost();
   void requestPass();  // a whole pass soon
+  // An input of a controller's own, besides Nodes and the kernel (the NetworkPolicy
+  // watches): fn runs under the loop's lock, and the Wake it returns wakes the loop as a
+  // controller's answer to an event does (any thread).
+  void post(const std::function<Wake()>& fn);
 
   // Runs passes until stop is set; returns within `tick` of it.
   void run(const std::atomic<bool>& stop,

@@ -204,6 +204,8 @@ const std::vector<Setting>& settings() {
        }},
       {"masquerade", "ROUTELET_MASQUERADE", "masquerade",
        [](Options& o, const std::string& v) { return setSwitch(o.masquerade, v); }},
+      {"network-policy", "ROUTELET_NETWORK_POLICY", "networkPolicy",
+       [](Options& o, const std::string& v) { return setSwitch(o.networkPolicy, v); }},
       {"non-masquerade-cidrs", "ROUTELET_NON_MASQUERADE_CIDRS", "nonMasqueradeCIDRs",
        [](Options& o, const std::string& v) -> Status {
          // Comma-separated (a YAML list is joined with commas); "" for none.
@@ -251,6 +253,13 @@ const std::vector<Setting>& settings() {
          auto n = parseUnsigned(v, 10000000);
          if (!n || *n == 0) return makeError("want a number of Nodes, 1-10000000");
          o.maxNodes = *n;
+         return okStatus();
+       }},
+      {"max-pods", "ROUTELET_MAX_PODS", "maxPods",
+       [](Options& o, const std::string& v) -> Status {
+         auto n = parseUnsigned(v, 100000000);
+         if (!n || *n == 0) return makeError("want a number of Pods, 1-100000000");
+         o.maxPods = *n;
          return okStatus();
        }},
       {"log-level", "ROUTELET_LOG_LEVEL", "logLevel",

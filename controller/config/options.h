@@ -55,6 +55,10 @@ struct Options {
   // node's address, through nftables table `inet routelet`.
   bool masquerade = true;
   std::vector<ip::Prefix> nonMasqueradeCIDRs;  // more destinations reached unmasqueraded
+  // NetworkPolicy (networking.k8s.io/v1) enforced for this node's pods, through nftables
+  // table `inet routelet_policy`. On by default: a policy written and silently ignored is
+  // worse than none. Off: the agent neither watches Pods nor keeps the table.
+  bool networkPolicy = true;
   // net.bridge.bridge-nf-call-iptables/ip6tables = 1 in the node's namespace, so bridged
   // pod-to-pod packets pass kube-proxy's DNAT and come back un-DNATed.
   bool bridgeNetfilter = true;
@@ -71,6 +75,9 @@ struct Options {
   // what the agent holds within the manifest's 64Mi memory limit). For a larger cluster,
   // raise it together with the limit (tests/bench/README.md has the memory curve).
   uint64_t maxNodes = 0;
+  // The most Pods a LIST may bring (NetworkPolicy reads every Pod of the cluster); 0: the
+  // default bound, 200 000.
+  uint64_t maxPods = 0;
 };
 
 // What a parse returns besides Options: the subcommand ("run", "status", "cleanup",

@@ -162,6 +162,21 @@ Result<AgentStatus> decode(const json& doc) {
   auto vxlan = vxlanOf(doc);
   if (!vxlan) return vxlan.error();
   s.vxlan = std::move(*vxlan);
+  auto networkPolicy = featureOf(doc, "networkPolicy");
+  if (!networkPolicy) return networkPolicy.error();
+  s.networkPolicy = std::move(*networkPolicy);
+  for (const auto& p : doc.value("policyPods", json::array())) {
+    if (!p.is_object()) return makeError("policyPods[]: want an object");
+    PolicyPodRecord r{text(p, "namespace"), text(p, "name"), {}, {}};
+    if (r.name.empty()) return makeError("policyPods[].name: missing");
+    for (auto* dir : {"ingress", "egress"})
+      for (const auto& n : p.value(dir, json::array()))
+        (std::string(dir) == "ingress" ? r.ingress : r.egress)
+            .push_back(n.is_string() ? n.get<std::string>() : n.dump());
+    s.policyPods.push_back(std::move(r));
+  }
+  for (const auto& p : doc.value("policyProblems", json::array()))
+    s.policyProblems.push_back(p.is_string() ? p.get<std::string>() : p.dump());
   for (const auto& p : doc.value("peers", json::array())) {
     auto peer = peerOf(p);
     if (!peer) return peer.error();
@@ -217,6 +232,18 @@ std::string writeAgentStatus(const AgentStatus& s) {
     }
     doc["vxlan"] = std::move(v);
   }
+  if (s.networkPolicy) doc["networkPolicy"] = featureJson(*s.networkPolicy);
+  if (!s.policyPods.empty()) {
+    json pods = json::array();
+    for (const auto& p : s.policyPods) {
+      json j = {{"namespace", p.ns}, {"name", p.name}};
+      if (!p.ingress.empty()) j["ingress"] = p.ingress;
+      if (!p.egress.empty()) j["egress"] = p.egress;
+      pods.push_back(std::move(j));
+    }
+    doc["policyPods"] = std::move(pods);
+  }
+  if (!s.policyProblems.empty()) doc["policyProblems"] = s.policyProblems;
   // The peers are written one at a time: as one JSON tree, 5000 of them were most of the
   // agent's memory peak (~8 MiB of small map nodes, copied once more into the document).
   std::string out = dump(doc);

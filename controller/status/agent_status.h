@@ -49,6 +49,15 @@ struct FeatureStatus {
   std::string table;   // masquerade: the nftables table it programs ("inet routelet")
 };
 
+// A pod of this node and the NetworkPolicies ("namespace/name") that isolate it.
+struct PolicyPodRecord {
+  std::string ns;
+  std::string name;
+  std::vector<std::string> ingress;
+  std::vector<std::string> egress;
+  bool operator==(const PolicyPodRecord&) const = default;
+};
+
 struct AgentStatus {
   std::string node;
   bool ready = false;
@@ -64,7 +73,10 @@ struct AgentStatus {
   std::optional<FeatureStatus> masquerade;
   std::optional<FeatureStatus> bridgeNetfilter;
   std::optional<bool> hairpin;
-  std::optional<VxlanStatus> vxlan;  // empty: an agent older than --mode
+  std::optional<VxlanStatus> vxlan;            // empty: an agent older than --mode
+  std::optional<FeatureStatus> networkPolicy;  // empty: an agent older than NetworkPolicy
+  std::vector<PolicyPodRecord> policyPods;     // every pod of this node
+  std::vector<std::string> policyProblems;     // what policies selecting them could not say
   std::vector<PeerRecord> peers;
 };
 
