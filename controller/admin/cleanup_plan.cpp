@@ -130,11 +130,9 @@ CleanupPlan planCleanup(const CleanupFacts& facts) {
     if (std::find(vxlanDevices.begin(), vxlanDevices.end(), r.oif) != vxlanDevices.end()) continue;
     plan.actions.push_back({Kind::kDeleteRoute, "delete route " + netlink::describe(r), "", {}, r});
   }
-  // Only routelet's own table, by name: other tables (kube-proxy's, a firewall's) stay.
-  if (facts.masqueradeTablePresent) {
-    std::string what = "delete nftables table " + masqueradeTableName();
-    plan.actions.push_back({Kind::kDeleteMasqueradeTable, what, "", {}, {}});
-  }
+  // Only routelet's own tables, by name: other tables (kube-proxy's, a firewall's) stay.
+  for (const auto& table : facts.tables)
+    plan.actions.push_back({Kind::kDeleteTable, "delete nftables table " + table, table, {}, {}});
   if (facts.ipamDataDirPresent) {
     bool all = true;
     for (const auto& network : facts.ipamData) {

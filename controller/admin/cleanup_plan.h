@@ -29,22 +29,16 @@ struct CleanupFacts {
   std::vector<DirTree> ipamData;  // children of ipamDataDir
   std::string statusPath;
   bool statusPresent = false;
-  bool masqueradeTablePresent = false;  // masqueradeTableName() in the kernel
+  std::vector<std::string> tables;  // routeletTables() in the kernel
   // kBridgeNfCallIptables and kBridgeNfCallIp6tables as read ("1", "0"); "" when absent.
   std::string bridgeNfCallIptables;
   std::string bridgeNfCallIp6tables;
 };
 
 struct CleanupAction {
-  enum class Kind {
-    kRemoveFile,
-    kRemoveDir,
-    kDeleteLink,
-    kDeleteRoute,
-    kDeleteMasqueradeTable
-  } kind;
+  enum class Kind { kRemoveFile, kRemoveDir, kDeleteLink, kDeleteRoute, kDeleteTable } kind;
   std::string description;  // "delete route 10.244.2.0/24 via 192.168.1.12 dev 2 proto 201"
-  std::string path;         // files and directories
+  std::string path;         // files and directories; the table ("inet routelet")
   netlink::Link link;       // links
   netlink::Route route;     // routes
 };
@@ -59,9 +53,9 @@ bool isVxlanDeviceName(const std::string& name);
 
 // Order: the CNI config first (the runtime stops choosing routelet for new pods), then pod
 // veths, the bridge, the VXLAN devices (the routes through them, their neighbour and
-// forwarding entries and their VTEP address go with them), the other routes, the masquerade table,
-// the IPAM store (files before their directories) and last the status file, so an interrupted
-// cleanup can simply be run again.
+// forwarding entries and their VTEP address go with them), the other routes, routelet's nftables
+// tables, the IPAM store (files before their directories) and last the status file, so an
+// interrupted cleanup can simply be run again.
 CleanupPlan planCleanup(const CleanupFacts& facts);
 std::string renderCleanupLine(const CleanupAction& action, bool dryRun);
 

@@ -76,11 +76,14 @@ std::string sysctlValue(System& system, const char* key) {
   return text ? sysctl::valueOf(std::move(*text)) : "";
 }
 
-// Whether routelet's masquerade table exists, or why the tables could not be read.
-Result<bool> masqueradeTablePresent(System& system) {
+// Which of routelet's tables exist, or why the tables could not be read.
+Result<std::vector<std::string>> routeletTablesPresent(System& system) {
   auto tables = system.nftablesTables();
   if (!tables) return tables.error();
-  return std::find(tables->begin(), tables->end(), masqueradeTableName()) != tables->end();
+  std::vector<std::string> present;
+  for (const auto& t : routeletTables())
+    if (std::find(tables->begin(), tables->end(), t) != tables->end()) present.push_back(t);
+  return present;
 }
 
 // dataDir/<network>/{lock,leases/<ip>,attachments/<id>}: three levels are the whole store.
@@ -106,7 +109,7 @@ bool alreadyGone(const CleanupAction& a, const Error& e) {
     case CleanupAction::Kind::kDeleteRoute:
       // The kernel drops a route by itself when its device goes (a pod veth, the bridge).
       return e.code == ESRCH || e.code == ENOENT;
-    case CleanupAction::Kind::kDeleteMasqueradeTable:
+    case CleanupAction::Kind::kDeleteTable:
       return false;  // deleting a table that is gone succeeds
   }
   return false;
@@ -122,8 +125,8 @@ Status apply(System& system, const CleanupAction& a) {
       return system.deleteLink(a.link);
     case CleanupAction::Kind::kDeleteRoute:
       return system.deleteRoute(a.route);
-    case CleanupAction::Kind::kDeleteMasqueradeTable:
-      return system.deleteMasqueradeTable();
+    case CleanupAction::Kind::kDeleteTable:
+      return system.deleteTable(a.path);
   }
   return okStatus();
 }
@@ -171,8 +174,12 @@ int runStatusOn(System& system, const config::Options& options,
       if (isVxlanDeviceName(l.name)) facts.vxlanLinks.push_back(l);
     }
   }
-  if (auto present = masqueradeTablePresent(system)) {
-    facts.masqueradeTablePresent = *present;
+  if (auto present = routeletTablesPresent(system)) {
+    auto has = [&](const std::string& t) {
+      return std::find(present->begin(), present->end(), t) != present->end();
+    };
+    facts.masqueradeTablePresent = has(masqueradeTableName());
+    facts.policyTablePresent = has(policy::policyTableName());
   } else {
     facts.nftablesError = present.error().message;
   }
@@ -233,11 +240,12 @@ int runCleanupOn(System& system, const config::Options& options,
   // Unreadable tables (no CAP_NET_ADMIN, a kernel without nf_tables) leave the table out of
   // the plan; everything else is still cleaned up, and the exit code says it is not done.
   bool tablesRead = true;
-  if (auto present = masqueradeTablePresent(system)) {
-    facts.masqueradeTablePresent = *present;
+  if (auto present = routeletTablesPresent(system)) {
+    facts.tables = std::move(*present);
   } else {
-    err << "routelet cleanup: cannot read nftables tables, so table " << masqueradeTableName()
-        << " stays if it exists: " << present.error().message << "\n";
+    err << "routelet cleanup: cannot read nftables tables, so routelet's tables stay if they "
+           "exist: "
+        << present.error().message << "\n";
     tablesRead = false;
   }
   facts.bridgeNfCallIptables = sysctlValue(system, kBridgeNfCallIptables);

@@ -72,9 +72,12 @@ class FakeSystem : public System {
     if (!nftError.empty()) return makeError(nftError, EPERM);
     return std::vector<std::string>(nftTables.begin(), nftTables.end());
   }
-  Status deleteMasqueradeTable() override {
+  Status deleteTable(const std::string& table) override {
     if (!nftError.empty()) return makeError(nftError, EPERM);
-    if (nftTables.erase(masqueradeTableName())) ++mutations;
+    auto ours = routeletTables();
+    if (std::find(ours.begin(), ours.end(), table) == ours.end())
+      return makeError("not a routelet table: " + table, EINVAL);
+    if (nftTables.erase(table)) ++mutations;
     return okStatus();
   }
   Result<std::string> readFile(const std::string& path) override {

@@ -40,10 +40,14 @@ Result<std::vector<std::string>> KernelSystem::nftablesTables() {
   return nft->tables();
 }
 
-Status KernelSystem::deleteMasqueradeTable() {
+Status KernelSystem::deleteTable(const std::string& table) {
+  auto ours = routeletTables();
+  if (std::find(ours.begin(), ours.end(), table) == ours.end())
+    return makeError("not a routelet table: " + table, EINVAL);
   auto nft = nft::Nftables::open();
   if (!nft) return nft.error();
-  return nft->run(masquerade::masqueradeRemovalScript());
+  // Made first, so that deleting one that is gone succeeds.
+  return nft->run("add table " + table + "\ndelete table " + table + "\n");
 }
 
 Result<std::string> KernelSystem::readFile(const std::string& path) {

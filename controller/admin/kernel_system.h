@@ -17,7 +17,7 @@ class KernelSystem : public System {
   Status deleteRoute(const netlink::Route& route) override;
   Status deleteLink(const netlink::Link& link) override;
   Result<std::vector<std::string>> nftablesTables() override;
-  Status deleteMasqueradeTable() override;
+  Status deleteTable(const std::string& table) override;
   Result<std::string> readFile(const std::string& path) override;
   Result<std::vector<DirEntry>> listDir(const std::string& path) override;
   bool exists(const std::string& path) override;

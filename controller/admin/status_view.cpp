@@ -146,31 +146,44 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 }
 
 // Masquerade, bridge netfilter and hairpin: the agent's account and what the kernel holds.
+// One table feature: the agent's account (when it gave one) against the kernel's tables.
+void assessTable(const std::optional<status::FeatureStatus>& reported, const std::string& what,
+                 TableFeatureView& t, std::vector<std::string>& problems) {
+  if (!reported) return;
+  t.reported = true;
+  t.enabled = reported->enabled;
+  t.detail = reported->detail;
+  t.error = reported->error;
+  if (!t.error.empty()) problems.push_back("the agent cannot program " + what + ": " + t.error);
+  if (t.enabled && !t.nftablesError.empty()) {
+    problems.push_back("cannot read the kernel's nftables tables: " + t.nftablesError);
+  } else if (t.enabled && !t.tablePresent) {
+    problems.push_back(what + " is on but nftables table " + t.table + " does not exist");
+  }
+}
+
 void assessFeatures(const StatusFacts& facts, StatusView& v) {
   auto& m = v.masquerade;
   m.table = masqueradeTableName();
   m.tablePresent = facts.masqueradeTablePresent;
   m.nftablesError = facts.nftablesError;
+  auto& n = v.networkPolicy;
+  n.table = policy::policyTableName();
+  n.tablePresent = facts.policyTablePresent;
+  n.nftablesError = facts.nftablesError;
   auto& b = v.bridgeNetfilter;
   b.iptables = facts.bridgeNfCallIptables;
   b.ip6tables = facts.bridgeNfCallIp6tables;
   if (!facts.agent) return;
   auto& problems = v.problems;
   v.hairpin = facts.agent->hairpin;
-  if (const auto& reported = facts.agent->masquerade) {
-    m.reported = true;
-    m.enabled = reported->enabled;
-    m.detail = reported->detail;
-    m.error = reported->error;
-    if (!m.error.empty()) problems.push_back("the agent cannot program masquerade: " + m.error);
-    if (m.enabled && !m.nftablesError.empty()) {
-      problems.push_back("cannot read the kernel's nftables tables: " + m.nftablesError);
-    } else if (m.enabled && !m.tablePresent) {
-      // Without it, pods' traffic to outside the cluster leaves with pod addresses, which
-      // nothing out there routes back.
-      problems.push_back("masquerade is on but nftables table " + m.table + " does not exist");
-    }
-  }
+  // Without masquerade, pods' traffic to outside the cluster leaves with pod addresses,
+  // which nothing out there routes back; without the policy table, nothing is isolated.
+  assessTable(facts.agent->masquerade, "masquerade", m, problems);
+  assessTable(facts.agent->networkPolicy, "network policy", n, problems);
+  v.policyPods = facts.agent->policyPods;
+  v.policyProblems = facts.agent->policyProblems;
+  for (const auto& p : v.policyProblems) problems.push_back("NetworkPolicy " + p);
   if (const auto& reported = facts.agent->bridgeNetfilter) {
     b.reported = true;
     b.enabled = reported->enabled;
@@ -190,7 +203,26 @@ std::string onOff(bool on) {
   return on ? "on" : "off";
 }
 
-std::string masqueradeLine(const MasqueradeView& m) {
+// Rows as aligned columns; the last one runs to the end of the line.
+std::string columns(const std::vector<std::vector<std::string>>& rows) {
+  const size_t padded = rows[0].size() - 1;
+  std::vector<size_t> width(padded, 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < padded; ++i) width[i] = std::max(width[i], r[i].size());
+  std::string out;
+  for (const auto& r : rows) {
+    std::string l;
+    for (size_t i = 0; i < padded; ++i) {
+      std::string cell = r[i];
+      cell.resize(width[i] + 2, ' ');
+      l += cell;
+    }
+    out += l + r[padded] + "\n";
+  }
+  return out;
+}
+
+std::string tableLine(const TableFeatureView& m) {
   std::vector<std::string> parts = {m.reported ? onOff(m.enabled) : "unknown"};
   if (!m.nftablesError.empty()) {
     if (m.enabled) parts.push_back("table " + m.table + " (cannot read nftables)");
@@ -373,7 +405,8 @@ std::string renderStatusText(const StatusView& v) {
   line("pod CIDRs", v.podCIDRs.empty() ? "-" : join(v.podCIDRs, ", "));
   line("node IPs", v.nodeIPs.empty() ? "-" : join(v.nodeIPs, ", "));
   line("routes", "proto " + std::to_string(v.routeProtocol));
-  line("masquerade", masqueradeLine(v.masquerade));
+  line("masquerade", tableLine(v.masquerade));
+  line("net policy", tableLine(v.networkPolicy));
   line("bridge nf", bridgeNetfilterLine(v.bridgeNetfilter));
   line("hairpin", v.hairpin ? onOff(*v.hairpin) : "unknown");
   line("mode", modeLine(v.vxlan, !v.node.empty()));
@@ -387,22 +420,17 @@ std::string renderStatusText(const StatusView& v) {
       rows.push_back({p.node, p.family, p.nodeIP.empty() ? "-" : p.nodeIP,
                       p.podCIDR.empty() ? "-" : p.podCIDR, p.path.empty() ? "-" : p.path, route});
     }
-    const size_t padded = rows[0].size() - 1;  // the last column runs to the end of the line
-    std::vector<size_t> width(padded, 0);
-    for (const auto& r : rows)
-      for (size_t i = 0; i < padded; ++i) width[i] = std::max(width[i], r[i].size());
-    out += "\n";
-    for (const auto& r : rows) {
-      std::string l;
-      for (size_t i = 0; i < padded; ++i) {
-        std::string cell = r[i];
-        cell.resize(width[i] + 2, ' ');
-        l += cell;
-      }
-      out += l + r[padded] + "\n";
-    }
+    out += "\n" + columns(rows);
   } else if (!v.node.empty()) {
     out += "\nno peers\n";
+  }
+  if (!v.policyPods.empty()) {
+    std::vector<std::vector<std::string>> rows = {
+        {"POD", "INGRESS ISOLATED BY", "EGRESS ISOLATED BY"}};
+    for (const auto& p : v.policyPods)
+      rows.push_back({p.ns + "/" + p.name, p.ingress.empty() ? "-" : join(p.ingress, ","),
+                      p.egress.empty() ? "-" : join(p.egress, ",")});
+    out += "\n" + columns(rows);
   }
   if (!v.extraRoutes.empty()) {
     out += "\nroutes with proto " + std::to_string(v.routeProtocol) +
@@ -431,14 +459,23 @@ std::string renderStatusJson(const StatusView& v) {
     if (!p.path.empty()) j["path"] = p.path;
     peers.push_back(std::move(j));
   }
-  const auto& m = v.masquerade;
-  json masquerade = {{"reported", m.reported},
-                     {"enabled", m.enabled},
-                     {"table", m.table},
-                     {"tablePresent", m.tablePresent}};
-  if (!m.detail.empty()) masquerade["detail"] = m.detail;
-  if (!m.error.empty()) masquerade["error"] = m.error;
-  if (!m.nftablesError.empty()) masquerade["nftablesError"] = m.nftablesError;
+  auto tableJson = [](const TableFeatureView& m) {
+    json j = {{"reported", m.reported},
+              {"enabled", m.enabled},
+              {"table", m.table},
+              {"tablePresent", m.tablePresent}};
+    if (!m.detail.empty()) j["detail"] = m.detail;
+    if (!m.error.empty()) j["error"] = m.error;
+    if (!m.nftablesError.empty()) j["nftablesError"] = m.nftablesError;
+    return j;
+  };
+  json masquerade = tableJson(v.masquerade);
+  json networkPolicy = tableJson(v.networkPolicy);
+  json policyPods = json::array();
+  for (const auto& p : v.policyPods)
+    policyPods.push_back(
+        {{"namespace", p.ns}, {"name", p.name}, {"ingress", p.ingress}, {"egress", p.egress}});
+  networkPolicy["pods"] = std::move(policyPods);
   const auto& b = v.bridgeNetfilter;
   // The sysctls as read, null when the kernel has no such file (br_netfilter not loaded).
   auto sysctlValue = [](const std::string& value) { return value.empty() ? json() : json(value); };
@@ -487,6 +524,7 @@ std::string renderStatusJson(const StatusView& v) {
       {"nodeIPs", v.nodeIPs},
       {"routeProtocol", v.routeProtocol},
       {"masquerade", masquerade},
+      {"networkPolicy", networkPolicy},
       {"bridgeNetfilter", bridgeNetfilter},
       {"hairpin", v.hairpin ? json(*v.hairpin) : json()},
       {"vxlan", vxlan},

@@ -28,6 +28,7 @@ struct StatusFacts {
   bool cniConfigPresent = false;
   std::vector<std::string> cniConfDirFiles;  // names in the conf dir (any order)
   bool masqueradeTablePresent = false;       // masqueradeTableName() in the kernel
+  bool policyTablePresent = false;           // policy::policyTableName() in the kernel
   std::string nftablesError;                 // the tables could not be read: why
   // kBridgeNfCallIptables and kBridgeNfCallIp6tables as read ("1", "0"); "" when absent.
   std::string bridgeNfCallIptables;
@@ -70,13 +71,14 @@ struct VxlanView {
   std::vector<VxlanDeviceView> devices;  // the expected ones first
 };
 
-// Masquerade as the agent reports it, checked against the kernel's nftables tables.
-struct MasqueradeView {
+// A feature with an nftables table of its own (masquerade, NetworkPolicy) as the agent
+// reports it, checked against the kernel's nftables tables.
+struct TableFeatureView {
   bool reported = false;  // false: no status file, or an agent older than the setting
   bool enabled = false;
   std::string detail;  // the agent's: "3 destination ranges exempt"
   std::string error;   // the agent's: why it could not program the table
-  std::string table;   // masqueradeTableName()
+  std::string table;   // masqueradeTableName(), policy::policyTableName()
   bool tablePresent = false;
   std::string nftablesError;
 };
@@ -108,7 +110,11 @@ struct StatusView {
   std::string cniConfigPath;
   bool cniConfigPresent = false;
   std::string cniConfigFirst;  // the file a runtime loads from the conf dir ("" if none)
-  MasqueradeView masquerade;
+  TableFeatureView masquerade;
+  TableFeatureView networkPolicy;
+  // This node's pods and the policies isolating each, as the agent last described them.
+  std::vector<status::PolicyPodRecord> policyPods;
+  std::vector<std::string> policyProblems;
   BridgeNetfilterView bridgeNetfilter;
   std::optional<bool> hairpin;  // empty: not reported
   VxlanView vxlan;

@@ -10,6 +10,7 @@
 #include "common/base/result.h"
 #include "common/netlink/netlink.h"
 #include "controller/masquerade/rules.h"
+#include "controller/policy/ruleset.h"
 
 namespace routelet::admin {
 
@@ -20,6 +21,10 @@ struct HttpAnswer {
 };
 
 using masquerade::masqueradeTableName;  // as `nft list tables` names it
+// routelet's nftables tables as `nft list tables` names them: masquerade's, NetworkPolicy's.
+inline std::vector<std::string> routeletTables() {
+  return {masqueradeTableName(), policy::policyTableName()};
+}
 
 // The sysctls the agent's bridgeNetfilter sets, per network namespace; their files exist
 // only where br_netfilter is loaded. Read with sysctl::pathOf and System::readFile.
@@ -43,9 +48,9 @@ class System {
 
   // The nftables tables of this namespace as "family name" ("inet routelet", "ip filter").
   virtual Result<std::vector<std::string>> nftablesTables() = 0;
-  // Deletes routelet's masquerade table (masqueradeTableName()) and nothing else; succeeds
-  // when it is already gone.
-  virtual Status deleteMasqueradeTable() = 0;
+  // Deletes one of routelet's tables (routeletTables(): any other name is refused) and
+  // nothing else; succeeds when it is already gone.
+  virtual Status deleteTable(const std::string& table) = 0;
 
   // Files: readFile and listDir report a missing path with Error::code ENOENT.
   virtual Result<std::string> readFile(const std::string& path) = 0;

@@ -63,7 +63,7 @@ CleanupFacts everything() {
                                  dir("attachments", {file("abc:eth0")})})};
   f.statusPath = "/run/routelet/status.json";
   f.statusPresent = true;
-  f.masqueradeTablePresent = true;
+  f.tables = {"inet routelet", "inet routelet_policy"};
   return f;
 }
 
@@ -77,6 +77,7 @@ TEST(CleanupPlanTest, RemovesExactlyRouteletsThingsInOrder) {
                 "delete route 10.244.2.0/24 via 192.168.1.12 proto 201",
                 "delete route fd00:2::/64 via fd00::12 proto 201",
                 "delete nftables table inet routelet",
+                "delete nftables table inet routelet_policy",
                 "remove IPAM file /run/routelet/ipam/routelet/lock",
                 "remove IPAM file /run/routelet/ipam/routelet/last-reserved.10.244.1.0_24",
                 "remove IPAM file /run/routelet/ipam/routelet/leases/10.244.1.2",
@@ -103,17 +104,17 @@ TEST(CleanupPlanTest, NothingLeftMeansNoActions) {
   EXPECT_TRUE(plan.kept.empty());
 }
 
-TEST(CleanupPlanTest, TheMasqueradeTableGoesOnlyWhenTheKernelHasIt) {
+TEST(CleanupPlanTest, RouteletsTablesGoOnlyWhenTheKernelHasThem) {
   auto f = everything();
-  f.masqueradeTablePresent = false;
+  f.tables.clear();
   for (const auto& l : lines(planCleanup(f))) EXPECT_EQ(l.find("nftables"), std::string::npos) << l;
-  f.masqueradeTablePresent = true;
-  auto plan = planCleanup(f);
-  auto table = std::find_if(plan.actions.begin(), plan.actions.end(), [](const auto& a) {
-    return a.kind == CleanupAction::Kind::kDeleteMasqueradeTable;
-  });
-  ASSERT_NE(table, plan.actions.end());
-  EXPECT_EQ(renderCleanupLine(*table, true), "would delete nftables table inet routelet");
+  f.tables = {"inet routelet", "inet routelet_policy"};
+  std::vector<std::string> deleted;
+  for (const auto& a : planCleanup(f).actions)
+    if (a.kind == CleanupAction::Kind::kDeleteTable) deleted.push_back(renderCleanupLine(a, true));
+  EXPECT_EQ(deleted,
+            (std::vector<std::string>{"would delete nftables table inet routelet",
+                                      "would delete nftables table inet routelet_policy"}));
 }
 
 // kube-proxy and other software rely on bridge netfilter too: cleanup names the sysctls

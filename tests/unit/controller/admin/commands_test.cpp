@@ -103,6 +103,7 @@ TEST(StatusCommandTest, ChecksTheMasqueradeTableAndBridgeSysctlsInTheKernel) {
   auto r = status(s, {});
   EXPECT_EQ(r.code, kExitOk) << r.out;
   EXPECT_NE(r.out.find("masquerade  on, table inet routelet, 3 destination ranges exempt\n"
+                       "net policy  unknown\n"
                        "bridge nf   on (iptables 1, ip6tables 1)\n"
                        "hairpin     on\n"),
             std::string::npos)
@@ -279,7 +280,7 @@ TEST(CleanupCommandTest, UnreadableNftablesLeavesTheTableAndFails) {
   s.nftError = "nftables: Operation not permitted";
   auto r = cleanup(s, {});
   EXPECT_EQ(r.code, kExitProblem);
-  EXPECT_NE(r.err.find("cannot read nftables tables, so table inet routelet stays if it exists: "
+  EXPECT_NE(r.err.find("cannot read nftables tables, so routelet's tables stay if they exist: "
                        "nftables: Operation not permitted"),
             std::string::npos)
       << r.err;

@@ -209,6 +209,7 @@ TEST(StatusViewTest, TextIsATableReadableInATerminal) {
             "node IPs    192.168.1.11\n"
             "routes      proto 201\n"
             "masquerade  on, table inet routelet, 3 destination ranges exempt\n"
+            "net policy  unknown\n"
             "bridge nf   on (iptables 1, ip6tables 1)\n"
             "hairpin     on\n"
             "mode        unknown (the agent is older than --mode)\n"
@@ -362,6 +363,39 @@ TEST(StatusViewTest, MasqueradeOnWithoutItsTableDegrades) {
       std::string::npos);
 }
 
+// Which policies isolate each pod of the node, and the policy table checked like
+// masquerade's.
+TEST(StatusViewTest, NetworkPolicyShowsEachPodAndWhatIsolatesIt) {
+  auto f = healthy();
+  f.agent->networkPolicy =
+      FeatureStatus{true, "2 policies, 1 of 2 local pods isolated", "", "inet routelet_policy"};
+  f.agent->policyPods = {{"shop", "web-1", {"shop/deny-all", "shop/from-lb"}, {"shop/egress"}},
+                         {"shop", "db-0", {}, {}}};
+  f.policyTablePresent = true;
+  auto v = assessStatus(f);
+  EXPECT_TRUE(v.problems.empty()) << v.problems[0];
+  std::string text = renderStatusText(v);
+  EXPECT_NE(text.find("net policy  on, table inet routelet_policy, 2 policies, 1 of 2 local pods "
+                      "isolated\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("POD         INGRESS ISOLATED BY         EGRESS ISOLATED BY\n"
+                      "shop/web-1  shop/deny-all,shop/from-lb  shop/egress\n"
+                      "shop/db-0   -                           -\n"),
+            std::string::npos)
+      << text;
+  auto doc = nlohmann::json::parse(renderStatusJson(v));
+  EXPECT_EQ(doc["networkPolicy"]["pods"][0]["ingress"][1], "shop/from-lb");
+
+  f.policyTablePresent = false;
+  f.agent->policyProblems = {"shop/bad: spec.podSelector: \"x\": expected an object"};
+  v = assessStatus(f);
+  EXPECT_EQ(v.problems,
+            (std::vector<std::string>{
+                "network policy is on but nftables table inet routelet_policy does not exist",
+                "NetworkPolicy shop/bad: spec.podSelector: \"x\": expected an object"}));
+}
+
 TEST(StatusViewTest, UnreadableNftablesDegradesOnlyWhenMasqueradeIsOn) {
   auto f = healthy();
   f.masqueradeTablePresent = false;
@@ -433,6 +467,7 @@ TEST(StatusViewTest, AnOlderAgentThatDoesNotReportTheFeaturesIsNotDegraded) {
   EXPECT_TRUE(v.problems.empty()) << v.problems[0];
   std::string text = renderStatusText(v);
   EXPECT_NE(text.find("masquerade  unknown\n"
+                      "net policy  unknown\n"
                       "bridge nf   unknown (iptables 0, ip6tables 1)\n"
                       "hairpin     unknown\n"),
             std::string::npos)

@@ -98,6 +98,23 @@ TEST(AgentStatusTest, ReadsMasqueradeBridgeNetfilterAndHairpinAsTheAgentWritesTh
   EXPECT_TRUE(*s->hairpin);
 }
 
+TEST(AgentStatusTest, ReadsNetworkPolicyAndThePodsItIsolatesAsTheAgentWritesThem) {
+  AgentStatus in;
+  in.node = "a";
+  in.networkPolicy =
+      FeatureStatus{true, "1 policies, 1 of 2 local pods isolated", "", "inet routelet_policy"};
+  in.policyPods = {{"x", "a", {"x/deny"}, {}}, {"x", "b", {}, {"x/out", "x/dns"}}};
+  in.policyProblems = {"x/bad: spec.podSelector: expected an object"};
+  auto s = parseAgentStatus(writeAgentStatus(in));
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(s->networkPolicy);
+  EXPECT_EQ(s->networkPolicy->table, "inet routelet_policy");
+  EXPECT_EQ(s->policyPods, in.policyPods);
+  EXPECT_EQ(s->policyProblems, in.policyProblems);
+  EXPECT_FALSE(parseAgentStatus(R"({"node":"a","policyPods":[{"namespace":"x"}]})").ok())
+      << "a pod without a name";
+}
+
 // Mode auto: one peer on-link, one over VXLAN; the device of IPv4 made, with its VTEP MAC.
 TEST(AgentStatusTest, ReadsModeDevicesAndPathsAsTheAgentWritesThem) {
   AgentStatus in = statusOfA();
