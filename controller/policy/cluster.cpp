@@ -23,17 +23,21 @@ bool Cluster::upsertPod(const model::PodObject& pod) {
   if (!compact(pod, &fresh)) return removePod(pod.ns, pod.name);
   auto& byName = pods_[pod.ns];
   auto [it, added] = byName.try_emplace(pod.name);
+  bool same = false;
   if (!added) {
     Pod& old = it->second;
-    bool same = *old.labels == *fresh.labels && old.ports == fresh.ports && old.ips == fresh.ips &&
-                old.local == fresh.local && old.deleting == fresh.deleting;
+    same = *old.labels == *fresh.labels && old.ports == fresh.ports && old.ips == fresh.ips &&
+           old.local == fresh.local && old.deleting == fresh.deleting;
     drop(old);
-    old = std::move(fresh);
-    return !same;
+  } else {
+    ++podCount_;
   }
   it->second = std::move(fresh);
-  ++podCount_;
-  return true;
+  if (it->second.local)
+    local_[{pod.ns, pod.name}] = &it->second;
+  else
+    local_.erase({pod.ns, pod.name});
+  return !same;
 }
 
 bool Cluster::removePod(const std::string& ns, const std::string& name) {
@@ -42,6 +46,7 @@ bool Cluster::removePod(const std::string& ns, const std::string& name) {
   auto it = byName->second.find(name);
   if (it == byName->second.end()) return false;
   drop(it->second);
+  local_.erase({ns, name});
   byName->second.erase(it);
   if (byName->second.empty()) pods_.erase(byName);
   --podCount_;
@@ -81,8 +86,19 @@ void Cluster::commitPods() {
   dropAll(pods_);
   pods_ = std::move(staged_);
   staged_.clear();
+  local_.clear();
+  for (auto& [ns, byName] : pods_)
+    for (auto& [name, pod] : byName)
+      if (pod.local) local_[{ns, name}] = &pod;
   podCount_ = std::exchange(stagedCount_, 0);
   podsSynced_ = true;
+}
+
+const Pod* Cluster::pod(const std::string& ns, const std::string& name) const {
+  auto byName = pods_.find(ns);
+  if (byName == pods_.end()) return nullptr;
+  auto it = byName->second.find(name);
+  return it == byName->second.end() ? nullptr : &it->second;
 }
 
 const model::Labels* Cluster::namespaceLabels(const std::string& ns) const {

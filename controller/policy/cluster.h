@@ -83,6 +83,9 @@ class Cluster {
   bool synced() const { return podsSynced_ && namespacesSynced_ && policiesSynced_; }
 
   const PodMap& pods() const { return pods_; }
+  const Pod* pod(const std::string& ns, const std::string& name) const;
+  // This node's pods, by namespace and name: a few dozen among 150 000.
+  const std::map<PolicyKey, const Pod*>& localPods() const { return local_; }
   size_t podCount() const { return podCount_; }
   // Labels of a namespace; nullptr for one not (yet) seen.
   const model::Labels* namespaceLabels(const std::string& ns) const;
@@ -105,6 +108,7 @@ class Cluster {
   size_t podCount_ = 0;
   PodMap staged_;
   size_t stagedCount_ = 0;
+  std::map<PolicyKey, const Pod*> local_;
   std::map<std::string, std::shared_ptr<const model::Labels>> namespaces_;
   std::map<PolicyKey, model::NetworkPolicyObject> policies_;
   Interner<model::Labels> labelSets_;

@@ -81,40 +81,35 @@ class Builder {
   void localPods() {
     // An address two local pods claim (one terminating, its successor starting) belongs to
     // the one not being deleted; between equals, the first by namespace and name.
-    std::map<ip::Address, std::pair<bool, std::pair<std::string, std::string>>> owner;
-    for (const auto& [ns, byName] : c_.pods())
-      for (const auto& [name, pod] : byName) {
-        if (!pod.local) continue;
-        for (const auto& a : pod.ips) {
-          auto [it, added] = owner.try_emplace(a, pod.deleting, std::make_pair(ns, name));
-          if (!added && it->second.first && !pod.deleting) it->second = {false, {ns, name}};
+    std::map<ip::Address, std::pair<bool, Cluster::PolicyKey>> owner;
+    for (const auto& [key, pod] : c_.localPods())
+      for (const auto& a : pod->ips) {
+        auto [it, added] = owner.try_emplace(a, pod->deleting, key);
+        if (!added && it->second.first && !pod->deleting) it->second = {false, key};
+      }
+    for (const auto& [key, pod] : c_.localPods()) {
+      const auto& [ns, name] = key;
+      LocalPod report{ns, name, {}, {}, {}};
+      Isolation iso;
+      for (const auto& a : pod->ips)
+        if (owner[a].second == key) iso.ips.push_back(a);
+      report.ips = iso.ips;
+      for (auto it = c_.policies().lower_bound({ns, ""});
+           it != c_.policies().end() && it->first.first == ns; ++it) {
+        const auto& policy = it->second;
+        if (!policy.podSelector || !policy.podSelector->matches(*pod->labels)) continue;
+        if (policy.ingress) {
+          iso.ingress.insert(policyChain(policy, true));
+          report.ingress.push_back(policyName(policy));
+        }
+        if (policy.egress) {
+          iso.egress.insert(policyChain(policy, false));
+          report.egress.push_back(policyName(policy));
         }
       }
-    for (const auto& [ns, byName] : c_.pods()) {
-      auto first = c_.policies().lower_bound({ns, ""});
-      for (const auto& [name, pod] : byName) {
-        if (!pod.local) continue;
-        LocalPod report{ns, name, {}, {}, {}};
-        Isolation iso;
-        for (const auto& a : pod.ips)
-          if (owner[a].second == std::make_pair(ns, name)) iso.ips.push_back(a);
-        report.ips = iso.ips;
-        for (auto it = first; it != c_.policies().end() && it->first.first == ns; ++it) {
-          const auto& policy = it->second;
-          if (!policy.podSelector || !policy.podSelector->matches(*pod.labels)) continue;
-          if (policy.ingress) {
-            iso.ingress.insert(policyChain(policy, true));
-            report.ingress.push_back(policyName(policy));
-          }
-          if (policy.egress) {
-            iso.egress.insert(policyChain(policy, false));
-            report.egress.push_back(policyName(policy));
-          }
-        }
-        out_.pods.push_back(std::move(report));
-        if (!iso.ips.empty() && (!iso.ingress.empty() || !iso.egress.empty()))
-          isolated_[{ns, name}] = std::move(iso);
-      }
+      out_.pods.push_back(std::move(report));
+      if (!iso.ips.empty() && (!iso.ingress.empty() || !iso.egress.empty()))
+        isolated_[key] = std::move(iso);
     }
   }
 
@@ -209,6 +204,7 @@ class Builder {
                       (peer.pods ? peer.pods->text() : "-");
     lastSelections_.insert(key);
     if (selected_.contains(key)) return key;
+    out_.selections.push_back({peer.namespaces ? "" : policyNs, peer.namespaces, peer.pods});
     auto& pods = selected_[key];
     auto take = [&](const std::map<std::string, Pod>& byName) {
       for (const auto& [name, pod] : byName)
@@ -238,10 +234,13 @@ class Builder {
   // Named ports: local pods' (ingress) and the egress peers' entries, per name.
   void portSets() {
     for (const auto& [name, need] : named_) {
+      out_.portNames.push_back(name);
+      out_.everyPodsPorts = out_.everyPodsPorts || need.all;
       std::set<const Pod*> pods;
-      for (const auto& [ns, byName] : c_.pods())
-        for (const auto& [podName, pod] : byName)
-          if (pod.local || need.all) pods.insert(&pod);
+      for (const auto& [key, pod] : c_.localPods()) pods.insert(pod);
+      if (need.all)
+        for (const auto& [ns, byName] : c_.pods())
+          for (const auto& [podName, pod] : byName) pods.insert(&pod);
       for (const auto& key : need.selections)
         for (const Pod* pod : selected_[key]) pods.insert(pod);
       for (ip::Family f : kFamilies) {
@@ -294,6 +293,21 @@ ip::Family familyOfSet(const std::string& name) {
 
 Desired desired(const Cluster& cluster) {
   return Builder(cluster).build();
+}
+
+bool affects(const Desired& d, const Cluster& cluster, const std::string& ns,
+             const model::Labels& labels, const Ports* ports) {
+  // A port set holds another node's pod when a selection takes it (below), or when it
+  // holds every pod's entries of its name.
+  if (ports && d.everyPodsPorts)
+    for (const auto& port : *ports)
+      if (std::binary_search(d.portNames.begin(), d.portNames.end(), port.name)) return true;
+  const model::Labels* nsLabels = cluster.namespaceLabels(ns);
+  for (const auto& s : d.selections) {
+    if (s.namespaces ? !nsLabels || !s.namespaces->matches(*nsLabels) : s.ns != ns) continue;
+    if (!s.pods || s.pods->matches(labels)) return true;
+  }
+  return false;
 }
 
 }  // namespace routelet::policy

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,10 +59,28 @@ struct Desired {
   std::vector<LocalPod> pods;  // every local pod, by namespace and name
   // What policies that select local pods could not be read (bounded).
   std::vector<std::string> problems;
+  // The peer selections and named ports the sets hold pods for: a change to a pod of
+  // another node that none of them takes cannot change the table (affects()).
+  struct Selection {
+    std::string ns;  // the policy's namespace; "" when `namespaces` chooses them
+    std::optional<model::LabelSelector> namespaces;
+    std::optional<model::LabelSelector> pods;
+    bool operator==(const Selection&) const = default;
+  };
+  std::vector<Selection> selections;
+  std::vector<std::string> portNames;  // named ports with a set
+  bool everyPodsPorts = false;         // a port set holds every pod's entries
   bool operator==(const Desired&) const = default;
 };
 
 Desired desired(const Cluster& cluster);
+
+// Whether a pod of another node, as it was or as it is now (labels in namespace ns, its
+// named ports), can change what `d` holds: when a peer selection of d takes it, or a port
+// set holding every pod's entries has its named port. Local pods always can; they are not
+// asked about.
+bool affects(const Desired& d, const Cluster& cluster, const std::string& ns,
+             const model::Labels& labels, const Ports* ports);
 
 // "tcp", "udp", "sctp": the protocol as nft names it.
 const char* nftProtocol(model::Protocol p);

@@ -115,6 +115,44 @@ TEST_F(PolicyControllerTest, WritesWholeFirstThenOnlyTheDifference) {
   EXPECT_EQ(edge_.scripts.size(), 3u);
 }
 
+// At 150 000 pods most events are of pods no policy of this node looks at: they cost no
+// computation of the table.
+TEST_F(PolicyControllerTest, AnotherNodesPodThatNoSelectionTakesChangesNothing) {
+  auto allowB = denyAll();
+  allowB.name = "from-b";
+  model::PolicyRule rule;
+  rule.peers.push_back({model::LabelSelector{{{"app", model::LabelRequirement::Op::kIn, {"b"}}}},
+                        std::nullopt,
+                        std::nullopt,
+                        {}});
+  rule.anyPort = true;
+  allowB.ingressRules = {rule};
+  list({pod("a", "10.244.1.2", {{"app", "a"}})}, {allowB});
+  pass(true);
+  auto remote = [](const std::string& name, const std::string& ip, const std::string& app) {
+    auto p = pod(name, ip, {{"app", app}});
+    p.nodeName = "n2";
+    return p;
+  };
+  EXPECT_EQ(controller().podChanged(WatchEventType::kAdded, remote("c", "10.244.2.2", "c")),
+            agent::Wake::kNo);
+  EXPECT_NE(metrics_.render().find("routelet_policy_pod_events_skipped_total 1"),
+            std::string::npos);
+  EXPECT_EQ(controller().podChanged(WatchEventType::kAdded, remote("b", "10.244.2.3", "b")),
+            agent::Wake::kSoon)
+      << "a peer of the policy";
+  pass(false);
+  EXPECT_EQ(controller().podChanged(WatchEventType::kModified, remote("b", "10.244.2.3", "c")),
+            agent::Wake::kSoon)
+      << "it leaves the peer set";
+  pass(false);
+  EXPECT_EQ(controller().podChanged(WatchEventType::kDeleted, remote("b", "10.244.2.3", "c")),
+            agent::Wake::kNo);
+  EXPECT_EQ(controller().podChanged(WatchEventType::kAdded, pod("d", "10.244.1.9", {})),
+            agent::Wake::kSoon)
+      << "a pod of this node always counts";
+}
+
 TEST_F(PolicyControllerTest, AnotherProcessesCommitOnTheTableRewritesItWhole) {
   list({pod("a", "10.244.1.2", {})}, {denyAll()});
   pass(true);
