@@ -143,23 +143,28 @@ class Kinds(unittest.TestCase):
                     self.s.request("PATCH", where, {"metadata": {"labels": {"w": "1"}}},
                                    content_type=patchlib.MERGE)
                     self.s.request("DELETE", where)
+                    # A Pod is first marked for deletion, as for its kubelet to stop it.
+                    expected = ["ADDED", "MODIFIED"] + (["MODIFIED"] if c.kind == "Pod" else
+                                                        []) + ["DELETED"]
                     seen = []
-                    while len(seen) < 3:
+                    while len(seen) < len(expected):
                         event = w.next_event()
                         if event["type"] != "BOOKMARK":
                             seen.append(event)
                     self.assertEqual([(e["type"], e["object"]["metadata"]["name"]) for e in seen],
-                                     [("ADDED", name), ("MODIFIED", name), ("DELETED", name)])
+                                     [(t, name) for t in expected])
                     self.assertEqual(seen[1]["object"]["metadata"]["labels"]["w"], "1")
+                    if c.kind == "Pod":
+                        self.assertIn("deletionTimestamp", seen[2]["object"]["metadata"])
                     self.assertEqual(seen[0]["object"]["kind"], c.kind)
                     versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in seen]
-                    self.assertEqual(versions, [start + 1, start + 2, start + 3])
+                    last = start + len(expected)
+                    self.assertEqual(versions, list(range(start + 1, last + 1)))
                     event = w.next_event()
                     while event["type"] != "BOOKMARK":
                         event = w.next_event()
                     self.assertEqual(event["object"]["kind"], c.kind)
-                    self.assertEqual(event["object"]["metadata"]["resourceVersion"],
-                                     str(start + 3))
+                    self.assertEqual(event["object"]["metadata"]["resourceVersion"], str(last))
 
     def test_a_watch_sees_its_kind_only(self):
         start = self.current_rv()
@@ -233,7 +238,8 @@ class Kinds(unittest.TestCase):
                                                 pods.new("p", "nowhere")), 404, "NotFound")
         self.assertEqual(body["message"], 'namespaces "nowhere" not found')
         status, _, created = self.s.request("POST", pods.path("default"), pods.new("ip", ""))
-        self.assertEqual((status, created["status"]), (201, {"phase": "Pending"}))
+        self.assertEqual((status, created["status"]),
+                         (201, {"phase": "Pending", "qosClass": "BestEffort"}))
         where = pods.path("default", "ip")
         status, _, out = self.s.request("PATCH", where + "/status", {"status": {
             "phase": "Running", "podIP": "10.244.1.7", "podIPs": [{"ip": "10.244.1.7"}]}},

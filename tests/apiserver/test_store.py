@@ -290,7 +290,18 @@ class Kinds(unittest.TestCase):
         created = self.store.create({"metadata": {"name": "p"}, "spec": {},
                                      "status": {"phase": "Running", "podIP": "10.0.0.1"}},
                                     POD, "default")
-        self.assertEqual(created["status"], {"phase": "Pending"})
+        self.assertEqual(created["status"], {"phase": "Pending", "qosClass": "BestEffort"})
+        qos = {}
+        for name, resources in (("burstable", {"requests": {"cpu": "1"}}),
+                                ("guaranteed", {"limits": {"cpu": "1", "memory": "1Gi"}})):
+            body = pod(name)
+            body["spec"]["containers"][0].update(resources=resources, ports=[
+                {"name": "http", "containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}])
+            made = self.store.create(body, POD, "default")
+            qos[name] = made["status"]["qosClass"]
+            self.assertEqual([p["protocol"] for p in made["spec"]["containers"][0]["ports"]],
+                             ["TCP", "UDP"])
+        self.assertEqual(qos, {"burstable": "Burstable", "guaranteed": "Guaranteed"})
         ns = self.store.create({"metadata": {"name": "team-a", "labels": {"team": "a"}}},
                                NAMESPACE)
         self.assertEqual(ns["metadata"]["labels"],
@@ -323,10 +334,24 @@ class Kinds(unittest.TestCase):
         self.store.create(pod("q"), POD, "default")
         self.store.create(node("n"))
         self.store.delete("q", None, POD, "default")
+        # A Pod is marked for deletion (MODIFIED), then deleted (DELETED), as by a kubelet.
         self.assertEqual(drain(every_pod), [("ADDED", "p", 6), ("ADDED", "q", 7),
-                                            ("DELETED", "q", 9)])
-        self.assertEqual(drain(default_pods), [("ADDED", "q", 7), ("DELETED", "q", 9)])
+                                            ("MODIFIED", "q", 9), ("DELETED", "q", 10)])
+        self.assertEqual(drain(default_pods), [("ADDED", "q", 7), ("MODIFIED", "q", 9),
+                                               ("DELETED", "q", 10)])
         self.assertEqual(drain(namespaces), [("ADDED", "a-team", 5)])
+
+    def test_a_pod_is_marked_for_deletion_unless_its_grace_period_is_zero(self):
+        self.store.create(pod("p"), POD, "default")
+        self.store.create(pod("q"), POD, "default")
+        w = self.store.watch("6", None, POD)
+        marked = self.store.delete("p", None, POD, "default")
+        self.assertEqual(marked["metadata"]["deletionGracePeriodSeconds"], 30)
+        self.assertIn("deletionTimestamp", marked["metadata"])
+        gone = self.store.delete("q", None, POD, "default", grace_period=0)
+        self.assertNotIn("deletionTimestamp", gone["metadata"])
+        self.assertEqual(drain(w), [("MODIFIED", "p", 7), ("DELETED", "p", 8),
+                                    ("DELETED", "q", 9)])
 
     def test_history_is_kept_per_kind(self):
         self.store.create(pod("p"), POD, "default")  # rv 5
@@ -426,9 +451,9 @@ class SyntheticObjects(unittest.TestCase):
         victim = self.store.list(1, "", None, POD)[0][0]["metadata"]["name"]
         self.store.delete(victim, None, POD, "ns-00001")
         events = drain(w)
-        self.assertEqual([t for t, _, _ in events], ["ADDED"] * 30 + ["DELETED"])
+        self.assertEqual([t for t, _, _ in events], ["ADDED"] * 30 + ["MODIFIED", "DELETED"])
         self.assertEqual(events[0][1], victim)
-        self.assertEqual(events[-1], ("DELETED", victim, 58))
+        self.assertEqual(events[-1], ("DELETED", victim, 59))
 
     def test_selectors_and_namespace_fields(self):
         running = make_selector("tier=web", "status.phase=Running", POD)

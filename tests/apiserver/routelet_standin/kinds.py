@@ -23,11 +23,32 @@ def _node_defaults(obj, creating):
         spec["podCIDR"] = spec["podCIDRs"][0]
 
 
+def _qos_class(pod):
+    """BestEffort without CPU or memory requests and limits, Guaranteed with limits on both
+    in every container (requests, when given, equal to them), else Burstable."""
+    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+    containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
+    resources = [c.get("resources") or {} for c in containers if isinstance(c, dict)]
+    compute = [{kind: {r: v for r, v in (res.get(kind) or {}).items() if r in ("cpu", "memory")}
+                for kind in ("requests", "limits")} for res in resources]
+    if not any(c["requests"] or c["limits"] for c in compute):
+        return "BestEffort"
+    if all(set(c["limits"]) == {"cpu", "memory"} and
+           all(c["limits"][r] == v for r, v in c["requests"].items()) for c in compute):
+        return "Guaranteed"
+    return "Burstable"
+
+
 def _pod_defaults(obj, creating):
+    spec = obj.get("spec")
+    for container in (spec.get("containers") or []) if isinstance(spec, dict) else []:
+        for port in (container.get("ports") or []) if isinstance(container, dict) else []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
     # A new Pod's status is the server's, not the client's: Pending until a kubelet writes
     # pods/status.
     if creating:
-        obj["status"] = {"phase": "Pending"}
+        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
 
 
 def _namespace_defaults(obj, creating):
@@ -68,6 +89,9 @@ class Kind:
     defaults: object          # defaults(obj, creating): what the real server fills in
     fields: dict = field(default_factory=dict)  # field selectors besides metadata.name
     delete_returns_object: bool = False  # DELETE answers the object, not a Success Status
+    # DELETE marks the object (deletionTimestamp) and its owner (a kubelet) deletes it later;
+    # the stand-in does both at once: a MODIFIED event, then the DELETED one.
+    graceful: bool = False
     version: str = "v1"
 
     @property
@@ -124,7 +148,7 @@ POD = Kind("Pod", "pods", "", True, ("po",), True,
            {"spec.nodeName": _field_at("spec", "nodeName"),
             "status.phase": _field_at("status", "phase"),
             "status.podIP": _field_at("status", "podIP")},
-           delete_returns_object=True)
+           delete_returns_object=True, graceful=True)
 NAMESPACE = Kind("Namespace", "namespaces", "", False, ("ns",), True,
                  {"spec": {}, "status": {}}, _namespace_defaults,
                  {"status.phase": _field_at("status", "phase")},

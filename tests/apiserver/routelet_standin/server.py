@@ -430,9 +430,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(200, store.patch(name, *self._patch_body(raw), sub, kind,
                                                     namespace))
         if request.verb == "delete" and not sub:
-            options = self._json_body(raw) or {}
-            gone = store.delete(name, options.get("preconditions") if isinstance(options, dict)
-                                else None, kind, namespace)
+            options = self._json_body(raw)
+            options = options if isinstance(options, dict) else {}
+            gone = store.delete(name, options.get("preconditions"), kind, namespace,
+                                options.get("gracePeriodSeconds"))
             if kind.delete_returns_object:
                 return self._send_json(200, gone)
             # Deleted at once (no finalizers here); the real server then answers with a

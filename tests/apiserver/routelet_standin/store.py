@@ -529,7 +529,9 @@ class Store:
                 raise invalid(kind, name, "the patched object has no metadata")
             return self.update(name, patched, subresource, kind, namespace)
 
-    def delete(self, name, preconditions=None, kind=NODE, namespace=""):
+    def delete(self, name, preconditions=None, kind=NODE, namespace="", grace_period=None):
+        """The deleted object, or for a graceful kind (a Pod) the object marked for deletion,
+        which is what the DELETE answers; `grace_period` 0 deletes at once."""
         with self._lock:
             current = self.get(name, kind, namespace)
             pre = preconditions or {}
@@ -538,6 +540,17 @@ class Store:
                 raise conflict(kind, name)
             if pre.get("uid") and pre["uid"] != current["metadata"].get("uid"):
                 raise conflict(kind, name)
+            marked = None
+            if kind.graceful and grace_period != 0 and \
+                    "deletionTimestamp" not in current["metadata"]:
+                # What the real server writes; its kubelet then stops the containers within
+                # the grace period and deletes the Pod for good, which here happens at once.
+                marked = copy.deepcopy(current)
+                marked["metadata"]["deletionTimestamp"] = timestamp(self._clock())
+                marked["metadata"]["deletionGracePeriodSeconds"] = \
+                    grace_period if grace_period is not None else \
+                    (current.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                current = self._write(kind, marked, "MODIFIED")
             objects = self._kinds[kind]
             objects.remove(key_of(kind, current))
             # The DELETED event carries the revision of the deletion, as a watch on etcd does.
@@ -546,7 +559,7 @@ class Store:
             self._rv += 1
             gone["metadata"]["resourceVersion"] = str(self._rv)
             objects.record(self._rv, "DELETED", gone, self._history_limit)
-            return gone
+            return marked or gone
 
     # -- faults
 
