@@ -14,8 +14,9 @@ node_decode.cpp, policy_decode.cpp): HTTP codes, the List's metadata (resourceVe
 continue), a Node's name, uid, resourceVersion, deletionTimestamp, spec.podCIDR(s),
 status.addresses, routelet.io/ annotations and conditions, a Pod's labels, ports and
 addresses, a Namespace's labels, a NetworkPolicy's spec, the watch's framing and event types,
-and Status objects (code, reason, message, details). Resource versions differ between the two (the real server counts
-every write of its etcd), so they are compared by how they relate: equal, newer, unchanged.
+and Status objects (code, reason, message, details). Resource versions differ between the two
+(the real server counts every write of its etcd), so they are compared by how they relate:
+equal, newer, unchanged.
 
 Every check runs its requests on the stand-in and then on the real server and compares the
 two digests: both servers see the same writes, in the same order. Needs root (network
@@ -945,7 +946,8 @@ class RealApiTest(unittest.TestCase):
     def test_rbac_of_the_new_kinds(self):
         def digest(t):
             requests = {
-                "listPods": ("GET", "/api/v1/pods"), "listNamespaces": ("GET", "/api/v1/namespaces"),
+                "listPods": ("GET", "/api/v1/pods"),
+                "listNamespaces": ("GET", "/api/v1/namespaces"),
                 "listPolicies": ("GET", "/apis/networking.k8s.io/v1/networkpolicies"),
                 "listPodsInANamespace": ("GET", PODS_PATH),
                 "getPod": ("GET", f"{PODS_PATH}/rt-p1"),

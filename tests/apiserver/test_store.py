@@ -277,7 +277,8 @@ class Kinds(unittest.TestCase):
         for ns, name in (("kube-system", "a"), ("default", "z"), ("a-team", "m"), ("default", "b")):
             self.store.create(pod(name, ns), POD, ns)
         self.assertEqual(names(self.store.list(0, "", None, POD)[0]),
-                         [("a-team", "m"), ("default", "b"), ("default", "z"), ("kube-system", "a")])
+                         [("a-team", "m"), ("default", "b"), ("default", "z"),
+                          ("kube-system", "a")])
         items, _, token, remaining = self.store.list(1, "", None, POD, "default")
         self.assertEqual((names(items), remaining), ([("default", "b")], 1))
         self.assertEqual(names(self.store.list(1, token, None, POD, "default")[0]),
@@ -519,7 +520,8 @@ class SyntheticPods(unittest.TestCase):
         self.assertEqual(keys, sorted(keys))
         self.assertEqual([policies.index(k) for k in keys], list(range(64)))
         specs = [policies.make(i)["spec"] for i in range(64)]
-        peers = [peer for s in specs for rule in s.get("ingress", []) for peer in rule.get("from", [])]
+        peers = [peer for s in specs for rule in s.get("ingress", [])
+                 for peer in rule.get("from", [])]
         self.assertTrue(any(set(p) == {"podSelector"} for p in peers))
         self.assertTrue(any(set(p) == {"namespaceSelector"} for p in peers))
         self.assertTrue(any(set(p) == {"namespaceSelector", "podSelector"} for p in peers))

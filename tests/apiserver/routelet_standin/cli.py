@@ -187,7 +187,8 @@ def main(argv=None):
                    help="synthetic NetworkPolicies, spread over the namespaces")
     s.add_argument("--rbac", default=default_rbac,
                    help="manifest with the agent's ClusterRole and binding")
-    s.add_argument("--history", type=int, default=1000, help="watch events kept for replay")
+    s.add_argument("--history", type=int, default=1000,
+                   help="watch events kept for replay, per kind")
     s.add_argument("--bookmark-interval", type=float, default=1.0,
                    help="seconds between BOOKMARK events on watches that allow them")
     s.add_argument("--san", action="append", default=[],

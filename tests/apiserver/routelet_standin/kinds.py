@@ -100,7 +100,8 @@ class Kind:
 
     @property
     def qualified(self):
-        """The resource as the real server's messages name it: pods, networkpolicies.networking.k8s.io."""
+        """The resource as the real server's messages name it: pods,
+        networkpolicies.networking.k8s.io."""
         return f"{self.resource}.{self.group}" if self.group else self.resource
 
     @property

@@ -371,7 +371,8 @@ def _policy_shapes(i, k):
         ("from-team", {"podSelector": app, "policyTypes": ["Ingress"], "ingress": [
             {"from": [{"namespaceSelector": _labels(team=team)}], "ports": [_port(8080)]}]}),
         ("from-team-web", {"podSelector": app, "policyTypes": ["Ingress"], "ingress": [
-            {"from": [{"namespaceSelector": _labels(team=team), "podSelector": _labels(tier="web")}],
+            {"from": [{"namespaceSelector": _labels(team=team),
+                       "podSelector": _labels(tier="web")}],
              "ports": [_port("metrics"), _port(9090)]}]}),
         ("from-cidr", {"podSelector": app, "policyTypes": ["Ingress"], "ingress": [
             {"from": [{"ipBlock": {"cidr": "10.0.0.0/8",
