@@ -77,7 +77,9 @@ class Api(unittest.TestCase):
         self.assertEqual(self.s.request("GET", "/api")[2]["versions"], ["v1"])
         self.assertEqual(self.s.request("GET", "/apis")[2]["kind"], "APIGroupList")
         resources = {r["name"]: r for r in self.s.request("GET", "/api/v1")[2]["resources"]}
-        self.assertEqual(set(resources), {"nodes", "nodes/status", "serviceaccounts", "configmaps"})
+        self.assertEqual(set(resources), {"nodes", "nodes/status", "namespaces",
+                                          "namespaces/status", "pods", "pods/status",
+                                          "serviceaccounts", "configmaps"})
         self.assertFalse(resources["nodes"]["namespaced"])
         self.assertTrue({"get", "list", "watch", "patch", "update", "create", "delete"}
                         <= set(resources["nodes"]["verbs"]))
@@ -125,7 +127,7 @@ class Api(unittest.TestCase):
     def test_unknown_node_and_path_are_404(self):
         body = self.assertStatus(self.s.request("GET", "/api/v1/nodes/nope"), 404, "NotFound")
         self.assertEqual(body["message"], 'nodes "nope" not found')
-        self.assertStatus(self.s.request("GET", "/api/v1/pods"), 404, "NotFound")
+        self.assertStatus(self.s.request("GET", "/api/v1/secrets"), 404, "NotFound")
 
     # -- LIST
 

@@ -25,7 +25,7 @@ class Kubectl(unittest.TestCase):
         if not os.access(KUBECTL, os.X_OK):
             raise AssertionError(f"{KUBECTL} is missing: scripts/setup installs Debian's kubectl "
                                  "there; the stand-in is verified against the real client")
-        cls.s = StandIn(nodes=3)
+        cls.s = StandIn(nodes=3, extra=["--pods", "6", "--policies", "3", "--namespaces", "2"])
 
     @classmethod
     def tearDownClass(cls):
@@ -139,6 +139,95 @@ class Kubectl(unittest.TestCase):
                               '{"metadata":{"labels":{"x":"y"}}}', kubeconfig=agent, check=False)
         self.assertIn('cannot patch resource "nodes"', result.stderr)
         self.assertEqual(self.kubectl("get", "node", "node-00001").returncode, 0)
+
+
+    def get_json(self, *args):
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def test_create_label_delete_a_namespace_pod_and_policy(self):
+        objects = [
+            {"apiVersion": "v1", "kind": "Namespace",
+             "metadata": {"name": "team-a", "labels": {"team": "a"}}},
+            {"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": "web", "namespace": "team-a", "labels": {"app": "web"}},
+             "spec": {"containers": [{"name": "web", "image": "nginx",
+                                      "ports": [{"name": "http", "containerPort": 80}]}]}},
+            {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "allow-web", "namespace": "team-a"},
+             "spec": {"podSelector": {"matchLabels": {"app": "web"}},
+                      "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "a"}}}],
+                                   "ports": [{"port": "http"}]}]}},
+        ]
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump({"apiVersion": "v1", "kind": "List", "items": objects}, f)
+            f.flush()
+            # --validate=false: kubectl validates against /openapi/v2, which the stand-in
+            # does not serve.
+            out = self.kubectl("create", "--validate=false", "-f", f.name).stdout
+            self.assertEqual(out.splitlines(), ["namespace/team-a created", "pod/web created",
+                                                "networkpolicy.networking.k8s.io/allow-web "
+                                                "created"])
+            self.assertIn("pod/web labeled", self.kubectl("label", "pod", "web", "-n", "team-a",
+                                                          "tier=front").stdout)
+            self.kubectl("label", "namespace", "team-a", "team=b", "--overwrite")
+            self.kubectl("annotate", "networkpolicy", "allow-web", "-n", "team-a", "note=x")
+            self.assertEqual(self.get_json("pod", "web", "-n", "team-a")["metadata"]["labels"],
+                             {"app": "web", "tier": "front"})
+            self.assertEqual(self.get_json("ns", "team-a")["metadata"]["labels"]["team"], "b")
+            policy = self.get_json("netpol", "allow-web", "-n", "team-a")
+            self.assertEqual(policy["metadata"]["annotations"], {"note": "x"})
+            self.assertEqual(policy["spec"]["policyTypes"], ["Ingress"])
+            rows = [line.split() for line in
+                    self.kubectl("get", "pods,netpol", "-n", "team-a").stdout.splitlines()]
+            self.assertIn(["pod/web", "0/1", "Pending", "0"], [r[:4] for r in rows])
+            self.assertIn(["networkpolicy.networking.k8s.io/allow-web", "app=web"],
+                          [r[:2] for r in rows])
+            out = self.kubectl("delete", "-f", f.name).stdout
+            self.assertEqual(sorted(out.splitlines()), [
+                'namespace "team-a" deleted', 'networkpolicy.networking.k8s.io "allow-web" deleted',
+                'pod "web" deleted'])
+        # (kubectl itself reports a missing namespace first, so ask the API.)
+        for path, message in (("/api/v1/namespaces/team-a/pods/web", 'pods "web" not found'),
+                              ("/api/v1/namespaces/team-a", 'namespaces "team-a" not found'),
+                              ("/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies/"
+                               "allow-web",
+                               'networkpolicies.networking.k8s.io "allow-web" not found')):
+            status, _, body = self.s.request("GET", path)
+            self.assertEqual((status, body["message"]), (404, message))
+
+    def test_get_synthetic_pods_policies_and_namespaces(self):
+        lines = self.kubectl("get", "pods", "-A", "-o", "wide").stdout.splitlines()
+        self.assertEqual(lines[0].split()[:8], ["NAMESPACE", "NAME", "READY", "STATUS",
+                                                "RESTARTS", "AGE", "IP", "NODE"])
+        self.assertEqual(len(lines), 1 + 6)
+        self.assertTrue(all(line.split()[3] == "Running" for line in lines[1:]))
+        pods = self.get_json("pods", "-n", "ns-00002")["items"]
+        self.assertEqual(len(pods), 3)
+        self.assertTrue(all(p["status"]["podIP"].startswith("10.64.") for p in pods))
+        lines = self.kubectl("get", "networkpolicies", "-A").stdout.splitlines()
+        self.assertEqual(lines[0].split(), ["NAMESPACE", "NAME", "POD-SELECTOR", "AGE"])
+        self.assertEqual(len(lines), 1 + 3)
+        names = [line.split()[0] for line in self.kubectl("get", "ns").stdout.splitlines()[1:]]
+        self.assertTrue({"default", "kube-system", "ns-00001", "ns-00002"} <= set(names), names)
+
+    def test_agent_kubeconfig_lists_pods_but_cannot_delete_them_or_read_secrets(self):
+        agent = self.s.agent_kubeconfig
+        listed = self.kubectl("get", "pods", "-A", "-o", "name", kubeconfig=agent).stdout
+        self.assertEqual(len(listed.split()), 6)
+        self.assertEqual(len(self.kubectl("get", "netpol", "-A", "-o", "name",
+                                          kubeconfig=agent).stdout.split()), 3)
+        pod = listed.split()[0].split("/")[1]
+        result = self.kubectl("delete", "pod", pod, "-n", "ns-00001", kubeconfig=agent,
+                              check=False)
+        self.assertIn(f'Error from server (Forbidden): pods "{pod}" is forbidden: User '
+                      '"system:serviceaccount:kube-system:routelet" cannot delete resource '
+                      '"pods" in API group "" in the namespace "ns-00001"', result.stderr)
+        # --raw: the stand-in lists no Secrets in discovery, so kubectl would not ask.
+        result = self.kubectl("get", "--raw", "/api/v1/namespaces/kube-system/secrets",
+                              kubeconfig=agent, check=False)
+        self.assertIn('Error from server (Forbidden): secrets is forbidden: User '
+                      '"system:serviceaccount:kube-system:routelet" cannot list resource '
+                      '"secrets" in API group "" in the namespace "kube-system"', result.stderr)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,13 @@ loopback. The agent's ServiceAccount and RBAC are the ones manifests/routelet.ya
 both. Everything is removed at the end, also when a check or the start fails.
 
 What is compared is what controller/kube/ reads (http_api_client.cpp, node_watcher.cpp,
-node_decode.cpp): HTTP codes, the List's metadata (resourceVersion, continue), a Node's name,
-uid, resourceVersion, deletionTimestamp, spec.podCIDR(s), status.addresses, routelet.io/
-annotations and conditions, the watch's framing and event types, and Status objects (code,
-reason, message, details). Resource versions differ between the two (the real server counts
-every write of its etcd), so they are compared by how they relate: equal, newer, unchanged.
+node_decode.cpp, policy_decode.cpp): HTTP codes, the List's metadata (resourceVersion,
+continue), a Node's name, uid, resourceVersion, deletionTimestamp, spec.podCIDR(s),
+status.addresses, routelet.io/ annotations and conditions, a Pod's labels, ports and
+addresses, a Namespace's labels, a NetworkPolicy's spec, the watch's framing and event types,
+and Status objects (code, reason, message, details). Resource versions differ between the two
+(the real server counts every write of its etcd), so they are compared by how they relate:
+equal, newer, unchanged.
 
 Every check runs its requests on the stand-in and then on the real server and compares the
 two digests: both servers see the same writes, in the same order. Needs root (network
@@ -433,8 +435,9 @@ def agent_patch(state="ready", network_ready=True, node_ips="192.168.1.11"):
 class Watch:
     """A watch as the agent opens it; `lines` is what arrived, split at newlines."""
 
-    def __init__(self, target, resource_version, timeout_seconds=WATCH_SECONDS, who="agent"):
-        self.path = (f"/api/v1/nodes?watch=1&resourceVersion={resource_version}"
+    def __init__(self, target, resource_version, timeout_seconds=WATCH_SECONDS, who="agent",
+                 collection="/api/v1/nodes"):
+        self.path = (f"{collection}?watch=1&resourceVersion={resource_version}"
                      f"&allowWatchBookmarks=true&timeoutSeconds={timeout_seconds}")
         self.started = time.monotonic()
         self.conn, self.response = target.open("GET", self.path, who=who,
@@ -473,6 +476,72 @@ class Watch:
                                         for o in objects)}
 
 
+def pod_view(pod):
+    """What decodePod (policy_decode.cpp) takes from a Pod."""
+    meta, spec, status = (pod.get(k) or {} for k in ("metadata", "spec", "status"))
+    return {"kind": pod.get("kind"), "apiVersion": pod.get("apiVersion"),
+            "name": meta.get("name"), "namespace": meta.get("namespace"),
+            "resourceVersion": is_rv(meta.get("resourceVersion")),
+            "deleting": "deletionTimestamp" in meta, "labels": meta.get("labels"),
+            "nodeName": spec.get("nodeName"), "hostNetwork": spec.get("hostNetwork"),
+            "ports": [p for c in spec.get("containers") or [] for p in c.get("ports") or []],
+            "phase": status.get("phase"), "podIP": status.get("podIP"),
+            "podIPs": status.get("podIPs")}
+
+
+def namespace_view(ns):
+    """A Namespace's name and labels, as the agent reads them. Not its
+    kubernetes.io/metadata.name label: v1.20 does not set it, v1.21 and later do (the
+    stand-in answers as v1.31)."""
+    meta = ns.get("metadata") or {}
+    return {"kind": ns.get("kind"), "apiVersion": ns.get("apiVersion"), "name": meta.get("name"),
+            "resourceVersion": is_rv(meta.get("resourceVersion")),
+            "labels": {k: v for k, v in (meta.get("labels") or {}).items()
+                       if k != "kubernetes.io/metadata.name"},
+            "spec": ns.get("spec"), "status": ns.get("status")}
+
+
+def policy_view(policy):
+    meta = policy.get("metadata") or {}
+    return {"kind": policy.get("kind"), "apiVersion": policy.get("apiVersion"),
+            "name": meta.get("name"), "namespace": meta.get("namespace"),
+            "resourceVersion": is_rv(meta.get("resourceVersion")), "spec": policy.get("spec")}
+
+
+NS = "rt-policy"  # where the NetworkPolicy checks put their objects
+PODS_PATH = f"/api/v1/namespaces/{NS}/pods"
+POLICIES_PATH = f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies"
+# The three collections the agent's NetworkPolicy watchers list and watch, cluster-wide, and
+# what it reads of their objects.
+COLLECTIONS = (("/api/v1/pods", pod_view), ("/api/v1/namespaces", namespace_view),
+               ("/apis/networking.k8s.io/v1/networkpolicies", policy_view))
+
+
+def pod_object(name, ip=None):
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "labels": {"app": "web", "routelet.io/test": "real-api"}},
+           # No token to mount: the real server has no controller to make one.
+           "spec": {"automountServiceAccountToken": False,
+                    "containers": [{"name": "web", "image": "nginx", "ports": [
+               {"name": "http", "containerPort": 8080},
+               {"containerPort": 9090, "protocol": "UDP"}]}]}}
+    if ip:
+        pod["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}
+    return pod
+
+
+def policy_object(name):
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name},
+            "spec": {"podSelector": {"matchLabels": {"app": "web"}},
+                     "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "a"}},
+                                            "podSelector": {"matchLabels": {"tier": "api"}}},
+                                           {"ipBlock": {"cidr": "10.0.0.0/8",
+                                                        "except": ["10.1.0.0/16"]}}],
+                                  "ports": [{"port": "http"}, {"port": 53, "protocol": "UDP"}]}],
+                     "egress": [{"to": [{"podSelector": {}}]}]}}
+
+
 # ---------------------------------------------------------------- the checks
 
 class RealApiTest(unittest.TestCase):
@@ -499,6 +568,14 @@ class RealApiTest(unittest.TestCase):
         for target in cls.targets:
             for node in BASE_NODES:
                 target.ok("POST", "/api/v1/nodes", node)
+            target.ok("POST", "/api/v1/namespaces", {"metadata": {"name": NS,
+                                                                  "labels": {"team": "a"}}})
+            if target is cls.real:  # its admission wants the ServiceAccount a Pod runs as
+                target.ok("POST", f"/api/v1/namespaces/{NS}/serviceaccounts",
+                          {"metadata": {"name": "default"}})
+            for name in ("rt-p1", "rt-p2"):
+                target.ok("POST", PODS_PATH, pod_object(name))
+            target.ok("POST", POLICIES_PATH, policy_object("rt-allow"))
 
     @classmethod
     def _terminated(cls, signum, _frame):
@@ -769,6 +846,142 @@ class RealApiTest(unittest.TestCase):
             }
         real = self.compare(digest, "bad and missing tokens")
         self.assertEqual(real["badTokenList"]["http"], 401)
+
+
+    # -- Pods, Namespaces, NetworkPolicies (the agent's NetworkPolicy watchers)
+
+    def test_created_objects_get_the_real_servers_defaults(self):
+        def digest(t):
+            pod = t.request("POST", PODS_PATH, pod_object("rt-made", ip="10.244.1.9"),
+                            who="admin", content_type="application/json")
+            ns = t.request("POST", "/api/v1/namespaces", {"metadata": {"name": "rt-made"}},
+                           who="admin", content_type="application/json")
+            policy = t.request("POST", POLICIES_PATH, policy_object("rt-made"), who="admin",
+                               content_type="application/json")
+            return {"http": [pod.status, ns.status, policy.status], "pod": pod_view(pod.body),
+                    "namespace": namespace_view(ns.body), "policy": policy_view(policy.body),
+                    "noNamespace": status_view(t.request(
+                        "POST", "/api/v1/namespaces/rt-nowhere/pods", pod_object("x"),
+                        who="admin", content_type="application/json"))}
+        real = self.compare(digest, "POST of a Pod, a Namespace, a NetworkPolicy")
+        self.assertEqual(real["pod"]["phase"], "Pending")  # a new Pod's status is the server's
+
+    def test_list_pages_of_each_kind(self):
+        def digest(t):
+            out = {}
+            for path in (PODS_PATH, "/api/v1/namespaces", POLICIES_PATH) + \
+                    tuple(p for p, _ in COLLECTIONS):
+                view = dict(COLLECTIONS)[path] if path in dict(COLLECTIONS) else \
+                    (pod_view if path == PODS_PATH else policy_view)
+                first = t.ok("GET", f"{path}?limit=1")
+                meta = first["metadata"]
+                rest = t.ok("GET", f"{path}?limit=500&continue={meta['continue']}") \
+                    if meta.get("continue") else {"items": [], "metadata": {}}
+                # This test's objects, not those marked for deletion (the real server keeps
+                # them for the controllers not run here).
+                items = [view(i) for i in first["items"] + rest["items"]
+                         if ((i["metadata"].get("labels") or {}).get("routelet.io/test") or
+                             i["metadata"].get("namespace") == NS or
+                             i["metadata"]["name"] == NS) and
+                         "deletionTimestamp" not in i["metadata"]]
+                out[path] = {"kind": first["kind"], "apiVersion": first["apiVersion"],
+                             "metadataKeys": sorted(meta), "items": items,
+                             "continues": bool(meta.get("continue")),
+                             "remainingItemCount": meta.get("remainingItemCount")
+                             if path != "/api/v1/namespaces" else None,
+                             "sameVersion": rest["metadata"].get("resourceVersion",
+                                                                 meta["resourceVersion"]) ==
+                             meta["resourceVersion"]}
+            return out
+        real = self.compare(digest, "LIST pods, namespaces and networkpolicies in pages")
+        self.assertTrue({"rt-p1", "rt-p2"} <= {p["name"] for p in real[PODS_PATH]["items"]})
+
+    def test_watch_of_each_kind_sees_create_label_delete(self):
+        def digest(t):
+            out = {}
+            for path, view in COLLECTIONS:
+                list_rv = t.ok("GET", f"{path}?limit=500", who="agent")["metadata"][
+                    "resourceVersion"]
+                watch = Watch(t, list_rv, collection=path)
+                if view is pod_view:
+                    where = f"{PODS_PATH}/rt-w"
+                    created = t.ok("POST", PODS_PATH, pod_object("rt-w"))
+                elif view is namespace_view:
+                    where = "/api/v1/namespaces/rt-w"
+                    created = t.ok("POST", "/api/v1/namespaces", {"metadata": {"name": "rt-w"}})
+                else:
+                    where = f"{POLICIES_PATH}/rt-w"
+                    created = t.ok("POST", POLICIES_PATH, policy_object("rt-w"))
+                t.ok("PATCH", where, {"metadata": {"labels": {"watched": "yes"}}})
+                deleted = t.ok("DELETE", where)
+                details = dict(deleted.get("details") or {})
+                uid = details.pop("uid", None)
+                watch.read_to_end()
+                events = watch.events()
+                changes = [e for e in events if e["type"] != "BOOKMARK"]
+                bookmarks = [e["object"] for e in events if e["type"] == "BOOKMARK"]
+                out[path] = {
+                    **watch.framing(),
+                    # What follows waits for controllers not run here: the namespace
+                    # controller deletes a Namespace, a kubelet a Pod marked for deletion (the
+                    # stand-in does either at once).
+                    "changes": [(e["type"], view(e["object"])) for e in changes][
+                        :2 if view is namespace_view else 3],
+                    "deleteAnswer": {"kind": deleted.get("kind"), "status": deleted.get("status"),
+                                     "details": details,
+                                     "uidIsTheObjects": uid in (None, created["metadata"]["uid"])}
+                    if view is not namespace_view else None,
+                    "bookmarks": sorted({json.dumps(
+                        {"keys": sorted(b), "kind": b.get("kind"),
+                         "apiVersion": b.get("apiVersion"),
+                         "metadataKeys": sorted(b.get("metadata") or {}),
+                         "spec": b.get("spec"), "status": b.get("status")}) for b in bookmarks}),
+                }
+            return out
+        real = self.compare(digest, "WATCH pods, namespaces and networkpolicies")
+        # A DELETE marks a Pod for its kubelet to stop and delete.
+        self.assertEqual([(t, pod["deleting"]) for t, pod in real["/api/v1/pods"]["changes"]],
+                         [("ADDED", False), ("MODIFIED", False), ("MODIFIED", True)])
+
+    def test_rbac_of_the_new_kinds(self):
+        def digest(t):
+            requests = {
+                "listPods": ("GET", "/api/v1/pods"),
+                "listNamespaces": ("GET", "/api/v1/namespaces"),
+                "listPolicies": ("GET", "/apis/networking.k8s.io/v1/networkpolicies"),
+                "listPodsInANamespace": ("GET", PODS_PATH),
+                "getPod": ("GET", f"{PODS_PATH}/rt-p1"),
+                "getNamespace": ("GET", f"/api/v1/namespaces/{NS}"),
+                "createPod": ("POST", PODS_PATH), "deletePod": ("DELETE", f"{PODS_PATH}/rt-p1"),
+                "patchPodStatus": ("PATCH", f"{PODS_PATH}/rt-p1/status"),
+                "deletePolicy": ("DELETE", f"{POLICIES_PATH}/rt-allow"),
+                "deleteNamespace": ("DELETE", f"/api/v1/namespaces/{NS}"),
+                "getSecret": ("GET", "/api/v1/namespaces/kube-system/secrets/x"),
+                "listSecrets": ("GET", "/api/v1/secrets"),
+            }
+            out = {}
+            for what, (method, path) in requests.items():
+                body = pod_object("rt-agent") if method == "POST" else \
+                    ({} if method == "PATCH" else None)
+                a = t.request(method, path, body)
+                out[what] = a.status if a.status == 200 else status_view(a)
+            return out
+        real = self.compare(digest, "the agent's token on pods, namespaces, networkpolicies")
+        self.assertEqual(real["listPods"], 200)
+
+    def test_not_found_and_delete_of_the_new_kinds(self):
+        def digest(t):
+            out = {what: status_view(t.request("GET", path, who="admin")) for what, path in (
+                ("pod", f"{PODS_PATH}/rt-none"), ("namespace", "/api/v1/namespaces/rt-none"),
+                ("policy", f"{POLICIES_PATH}/rt-none"))}
+            t.ok("POST", PODS_PATH, pod_object("rt-gone"))
+            before = t.ok("GET", f"{PODS_PATH}/rt-gone")
+            gone = t.request("DELETE", f"{PODS_PATH}/rt-gone", who="admin")
+            out["deletedPod"] = {"http": gone.status, "pod": pod_view(gone.body),
+                                 "versionUnchanged": gone.body["metadata"]["resourceVersion"] ==
+                                 before["metadata"]["resourceVersion"]}
+            return out
+        self.compare(digest, "GET of missing objects, DELETE of a Pod")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The stand-in's semantics without HTTP: store, patches, RBAC, synthetic Nodes."""
+"""The stand-in's semantics without HTTP: store, patches, RBAC, synthetic objects."""
 
 import ipaddress
 import json
@@ -6,10 +6,12 @@ import os
 import tempfile
 import unittest
 
-from routelet_standin import nodegen, rbac
+from routelet_standin import nodegen, podgen, rbac
 from routelet_standin import patch as patchlib
+from routelet_standin.kinds import NAMESPACE, NETWORK_POLICY, NODE, POD
 from routelet_standin.store import CLOSED, ApiError, Store, make_selector
 
+CREATED = "2024-09-01T10:00:00Z"
 MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "manifests",
                         "routelet.yaml")
 
@@ -23,6 +25,23 @@ def node(name, **extra):
 
 def rv(obj):
     return int(obj["metadata"]["resourceVersion"])
+
+
+def pod(name, namespace="default", **labels):
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+
+
+def drain(watch):
+    """(type, name, resourceVersion) of every event a watch has now."""
+    events = []
+    while (event := watch.next(0)) is not None:
+        events.append((event[0], event[1]["metadata"]["name"], rv(event[1])))
+    return events
+
+
+def names(items):
+    return [(i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items]
 
 
 class StoreWrites(unittest.TestCase):
@@ -179,22 +198,16 @@ class StoreWatch(unittest.TestCase):
         self.store = Store(history_limit=5)
         self.store.load([node("a"), node("b")])
 
-    def drain(self, watch):
-        events = []
-        while (event := watch.next(0)) is not None:
-            events.append((event[0], event[1]["metadata"]["name"], rv(event[1])))
-        return events
-
     def test_watch_without_version_starts_with_current_state(self):
         w = self.store.watch("")
-        self.assertEqual(self.drain(w), [("ADDED", "a", 1), ("ADDED", "b", 2)])
+        self.assertEqual(drain(w), [("ADDED", "a", 1), ("ADDED", "b", 2)])
 
     def test_watch_replays_history_after_the_version_then_streams(self):
         self.store.create(node("c"))
         self.store.patch("a", patchlib.MERGE, {"metadata": {"labels": {"x": "1"}}})
         w = self.store.watch("2")
         self.store.delete("b")
-        self.assertEqual(self.drain(w), [("ADDED", "c", 3), ("MODIFIED", "a", 4),
+        self.assertEqual(drain(w), [("ADDED", "c", 3), ("MODIFIED", "a", 4),
                                          ("DELETED", "b", 5)])
 
     def test_version_older_than_bounded_history_is_410(self):
@@ -203,7 +216,7 @@ class StoreWatch(unittest.TestCase):
         with self.assertRaises(ApiError) as e:
             self.store.watch("2")
         self.assertEqual((e.exception.code, e.exception.reason), (410, "Expired"))
-        self.assertEqual(self.drain(self.store.watch("3"))[0], ("ADDED", "n1", 4))
+        self.assertEqual(drain(self.store.watch("3"))[0], ("ADDED", "n1", 4))
 
     def test_expire_history_makes_every_known_version_410_but_relist_works(self):
         self.store.create(node("c"))
@@ -212,20 +225,20 @@ class StoreWatch(unittest.TestCase):
         with self.assertRaises(ApiError):
             self.store.watch(str(current))
         _, list_rv, _, _ = self.store.list()
-        self.assertEqual(self.drain(self.store.watch(str(list_rv))), [])
+        self.assertEqual(drain(self.store.watch(str(list_rv))), [])
 
     def test_field_selector_filters_events(self):
         w = self.store.watch("2", make_selector("", "metadata.name=a"))
         self.store.patch("b", patchlib.MERGE, {"metadata": {"labels": {"x": "1"}}})
         self.store.patch("a", patchlib.MERGE, {"metadata": {"labels": {"x": "1"}}})
-        self.assertEqual(self.drain(w), [("MODIFIED", "a", 4)])
+        self.assertEqual(drain(w), [("MODIFIED", "a", 4)])
 
     def test_bookmark_version_waits_for_queued_events(self):
         w = self.store.watch("2")
         self.assertEqual(w.bookmark_version(), 2)
         self.store.create(node("c"))
         self.assertIsNone(w.bookmark_version())
-        self.drain(w)
+        drain(w)
         self.assertEqual(w.bookmark_version(), 3)
 
     def test_close_watches_ends_them(self):
@@ -233,6 +246,305 @@ class StoreWatch(unittest.TestCase):
         self.assertEqual(self.store.close_watches(), 1)
         self.assertIs(w.next(1), CLOSED)
         self.assertEqual(self.store.watch_count(), 0)
+
+
+class Kinds(unittest.TestCase):
+    """Pods, Namespaces and NetworkPolicies beside Nodes, in one store."""
+
+    def setUp(self):
+        self.store = Store(history_limit=3)
+        self.store.load(podgen.system_namespaces(CREATED), NAMESPACE)  # rv 1..4
+
+    def test_one_resource_version_counter_across_kinds(self):
+        written = [self.store.create(node("a")),
+                   self.store.create(pod("p"), POD, "default"),
+                   self.store.create({"metadata": {"name": "team-a"}}, NAMESPACE),
+                   self.store.create({"metadata": {"name": "deny"}, "spec": {"podSelector": {}}},
+                                     NETWORK_POLICY, "team-a")]
+        self.assertEqual([rv(o) for o in written], [5, 6, 7, 8])
+        for kind in (NODE, POD, NAMESPACE, NETWORK_POLICY):
+            self.assertEqual(self.store.list(0, "", None, kind)[1], 8)
+
+    def test_namespaced_objects_need_their_namespace_and_list_in_key_order(self):
+        with self.assertRaises(ApiError) as e:
+            self.store.create(pod("p", "nowhere"), POD, "nowhere")
+        self.assertEqual((e.exception.code, e.exception.message),
+                         (404, 'namespaces "nowhere" not found'))
+        with self.assertRaises(ApiError) as e:
+            self.store.create(pod("p", "kube-system"), POD, "default")
+        self.assertEqual(e.exception.code, 400)  # the body's namespace is not the URL's
+        self.store.create({"metadata": {"name": "a-team"}}, NAMESPACE)
+        for ns, name in (("kube-system", "a"), ("default", "z"), ("a-team", "m"), ("default", "b")):
+            self.store.create(pod(name, ns), POD, ns)
+        self.assertEqual(names(self.store.list(0, "", None, POD)[0]),
+                         [("a-team", "m"), ("default", "b"), ("default", "z"),
+                          ("kube-system", "a")])
+        items, _, token, remaining = self.store.list(1, "", None, POD, "default")
+        self.assertEqual((names(items), remaining), ([("default", "b")], 1))
+        self.assertEqual(names(self.store.list(1, token, None, POD, "default")[0]),
+                         [("default", "z")])
+        with self.assertRaises(ApiError) as e:
+            self.store.get("m", POD, "default")  # a-team's
+        self.assertEqual(e.exception.message, 'pods "m" not found')
+
+    def test_what_the_real_server_fills_in_on_create(self):
+        created = self.store.create({"metadata": {"name": "p"}, "spec": {},
+                                     "status": {"phase": "Running", "podIP": "10.0.0.1"}},
+                                    POD, "default")
+        self.assertEqual(created["status"], {"phase": "Pending", "qosClass": "BestEffort"})
+        qos = {}
+        for name, resources in (("burstable", {"requests": {"cpu": "1"}}),
+                                ("guaranteed", {"limits": {"cpu": "1", "memory": "1Gi"}})):
+            body = pod(name)
+            body["spec"]["containers"][0].update(resources=resources, ports=[
+                {"name": "http", "containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}])
+            made = self.store.create(body, POD, "default")
+            qos[name] = made["status"]["qosClass"]
+            self.assertEqual([p["protocol"] for p in made["spec"]["containers"][0]["ports"]],
+                             ["TCP", "UDP"])
+        self.assertEqual(qos, {"burstable": "Burstable", "guaranteed": "Guaranteed"})
+        ns = self.store.create({"metadata": {"name": "team-a", "labels": {"team": "a"}}},
+                               NAMESPACE)
+        self.assertEqual(ns["metadata"]["labels"],
+                         {"team": "a", "kubernetes.io/metadata.name": "team-a"})
+        self.assertEqual((ns["spec"], ns["status"]),
+                         ({"finalizers": ["kubernetes"]}, {"phase": "Active"}))
+        policy = self.store.create({"metadata": {"name": "x"}, "spec": {
+            "podSelector": {}, "egress": [{"ports": [{"port": 53}]}]}}, NETWORK_POLICY, "default")
+        self.assertEqual(policy["spec"]["policyTypes"], ["Ingress", "Egress"])
+        self.assertEqual(policy["spec"]["egress"][0]["ports"], [{"port": 53, "protocol": "TCP"}])
+        self.assertEqual(policy["apiVersion"], "networking.k8s.io/v1")
+
+    def test_pod_status_changes_through_the_status_subresource_only(self):
+        self.store.create(pod("p"), POD, "default")
+        out = self.store.patch("p", patchlib.MERGE, {"status": {"podIP": "10.0.0.9"}}, None,
+                               POD, "default")
+        self.assertNotIn("podIP", out["status"])
+        out = self.store.patch("p", patchlib.STRATEGIC, {"status": {"podIP": "10.0.0.9"},
+                                                         "spec": {"nodeName": "x"}},
+                               "status", POD, "default")
+        self.assertEqual(out["status"]["podIP"], "10.0.0.9")
+        self.assertNotIn("nodeName", out["spec"])
+
+    def test_watches_see_their_kind_and_namespace_only(self):
+        every_pod = self.store.watch("4", None, POD)
+        default_pods = self.store.watch("4", None, POD, "default")
+        namespaces = self.store.watch("4", None, NAMESPACE)
+        self.store.create({"metadata": {"name": "a-team"}}, NAMESPACE)
+        self.store.create(pod("p", "a-team"), POD, "a-team")
+        self.store.create(pod("q"), POD, "default")
+        self.store.create(node("n"))
+        self.store.delete("q", None, POD, "default")
+        # A Pod is marked for deletion (MODIFIED), then deleted (DELETED), as by a kubelet.
+        self.assertEqual(drain(every_pod), [("ADDED", "p", 6), ("ADDED", "q", 7),
+                                            ("MODIFIED", "q", 9), ("DELETED", "q", 10)])
+        self.assertEqual(drain(default_pods), [("ADDED", "q", 7), ("MODIFIED", "q", 9),
+                                               ("DELETED", "q", 10)])
+        self.assertEqual(drain(namespaces), [("ADDED", "a-team", 5)])
+
+    def test_a_pod_is_marked_for_deletion_unless_its_grace_period_is_zero(self):
+        self.store.create(pod("p"), POD, "default")
+        self.store.create(pod("q"), POD, "default")
+        w = self.store.watch("6", None, POD)
+        marked = self.store.delete("p", None, POD, "default")
+        self.assertEqual(marked["metadata"]["deletionGracePeriodSeconds"], 30)
+        self.assertIn("deletionTimestamp", marked["metadata"])
+        gone = self.store.delete("q", None, POD, "default", grace_period=0)
+        self.assertNotIn("deletionTimestamp", gone["metadata"])
+        self.assertEqual(drain(w), [("MODIFIED", "p", 7), ("DELETED", "p", 8),
+                                    ("DELETED", "q", 9)])
+
+    def test_history_is_kept_per_kind(self):
+        self.store.create(pod("p"), POD, "default")  # rv 5
+        for name in ("a", "b", "c", "d"):
+            self.store.create(node(name))  # rv 6..9; the Nodes' history keeps 7..9
+        self.assertEqual(drain(self.store.watch("4", None, POD)), [("ADDED", "p", 5)])
+        with self.assertRaises(ApiError) as e:
+            self.store.watch("5")
+        self.assertEqual(e.exception.code, 410)
+
+    def test_not_found_and_conflict_name_the_group(self):
+        self.store.create({"metadata": {"name": "x"}, "spec": {"podSelector": {}}},
+                          NETWORK_POLICY, "default")
+        with self.assertRaises(ApiError) as e:
+            self.store.get("y", NETWORK_POLICY, "default")
+        self.assertEqual(e.exception.status()["message"],
+                         'networkpolicies.networking.k8s.io "y" not found')
+        self.assertEqual(e.exception.details, {"name": "y", "group": "networking.k8s.io",
+                                               "kind": "networkpolicies"})
+        with self.assertRaises(ApiError) as e:
+            self.store.update("x", {"metadata": {"name": "x", "resourceVersion": "1"}}, None,
+                              NETWORK_POLICY, "default")
+        self.assertEqual(e.exception.code, 409)
+
+
+class SyntheticObjects(unittest.TestCase):
+    """Objects made on demand from their index, overlaid by what is written."""
+
+    def setUp(self):
+        self.store = Store()
+        nodes = nodegen.synthetic_nodes(4)
+        self.store.load(nodes)
+        self.store.load(podgen.system_namespaces(CREATED), NAMESPACE)
+        self.store.load_source(podgen.Namespaces(3, CREATED), NAMESPACE)
+        self.store.load_source(podgen.Pods(30, 3, podgen.pod_nodes(nodes), CREATED), POD)
+        self.store.load_source(podgen.NetworkPolicies(16, 3, CREATED), NETWORK_POLICY)
+
+    def pages(self, kind, limit, namespace=""):
+        """Every page of a paged LIST: [(names, remaining count)], and the list's versions."""
+        pages, token, versions = [], "", set()
+        while True:
+            items, list_rv, token, remaining = self.store.list(limit, token, None, kind,
+                                                               namespace)
+            pages.append((names(items), remaining))
+            versions.add(list_rv)
+            if not token:
+                return pages, versions
+
+    def test_every_made_object_has_a_resource_version_of_its_own(self):
+        self.assertEqual(self.store.resource_version(), 4 + 4 + 3 + 30 + 16)
+        pods = self.store.list(0, "", None, POD)[0]
+        self.assertEqual([rv(p) for p in pods], list(range(12, 42)))
+        self.assertEqual(self.store.get(pods[3]["metadata"]["name"], POD, "ns-00001"), pods[3])
+
+    def test_pages_are_exact_and_count_what_remains(self):
+        pages, versions = self.pages(POD, 7)
+        self.assertEqual([(len(n), r) for n, r in pages],
+                         [(7, 23), (7, 16), (7, 9), (7, 2), (2, None)])
+        every = [n for page, _ in pages for n in page]
+        self.assertEqual(every, sorted(set(every)))
+        self.assertEqual(every, names(self.store.list(0, "", None, POD)[0]))
+        self.assertEqual(versions, {57})
+        pages, _ = self.pages(NAMESPACE, 5)
+        self.assertEqual([n for page, _ in pages for n in page],
+                         [("", "default"), ("", "kube-node-lease"), ("", "kube-public"),
+                          ("", "kube-system"), ("", "ns-00001"), ("", "ns-00002"),
+                          ("", "ns-00003")])
+        pages, _ = self.pages(NETWORK_POLICY, 4, "ns-00002")
+        self.assertEqual([(len(n), r) for n, r in pages], [(4, 1), (1, None)])
+
+    def test_writes_overlay_the_made_objects(self):
+        first, second, third = [n for _, n in names(self.store.list(3, "", None, POD,
+                                                                    "ns-00001")[0])]
+        labelled = self.store.patch(first, patchlib.MERGE, {"metadata": {"labels": {"x": "1"}}},
+                                    None, POD, "ns-00001")
+        self.assertEqual(rv(labelled), 58)
+        self.store.delete(second, None, POD, "ns-00001")
+        self.store.create(pod("zz-new", "ns-00001"), POD, "ns-00001")
+        listed = self.store.list(0, "", None, POD, "ns-00001")[0]
+        self.assertEqual(names(listed)[:2], [("ns-00001", first), ("ns-00001", third)])
+        self.assertEqual(listed[0], labelled)
+        self.assertEqual(names(listed)[-1], ("ns-00001", "zz-new"))
+        self.assertEqual(len(listed), 10)
+        pages, _ = self.pages(POD, 29)
+        self.assertEqual([(len(n), r) for n, r in pages], [(29, 1), (1, None)])
+        with self.assertRaises(ApiError):
+            self.store.get(second, POD, "ns-00001")
+        again = self.store.create(pod(second, "ns-00001"), POD, "ns-00001")
+        self.assertEqual(self.store.get(second, POD, "ns-00001"), again)
+        self.assertEqual(len(self.store.list(0, "", None, POD)[0]), 31)
+        with self.assertRaises(ApiError) as e:
+            self.store.create(pod(third, "ns-00001"), POD, "ns-00001")
+        self.assertEqual(e.exception.reason, "AlreadyExists")
+
+    def test_a_watch_from_now_sends_the_state_it_started_with_then_events(self):
+        w = self.store.watch("", None, POD)
+        victim = self.store.list(1, "", None, POD)[0][0]["metadata"]["name"]
+        self.store.delete(victim, None, POD, "ns-00001")
+        events = drain(w)
+        self.assertEqual([t for t, _, _ in events], ["ADDED"] * 30 + ["MODIFIED", "DELETED"])
+        self.assertEqual(events[0][1], victim)
+        self.assertEqual(events[-1], ("DELETED", victim, 59))
+
+    def test_selectors_and_namespace_fields(self):
+        running = make_selector("tier=web", "status.phase=Running", POD)
+        web = self.store.list(0, "", running, POD)[0]
+        self.assertTrue(web)
+        self.assertTrue(all(p["metadata"]["labels"]["tier"] == "web" for p in web))
+        items, _, token, remaining = self.store.list(1, "", running, POD)
+        self.assertIsNone(remaining)  # as kube-apiserver: no count when a selector filters
+        here = make_selector("", "metadata.namespace=ns-00003", NETWORK_POLICY)
+        self.assertEqual(len(self.store.list(0, "", here, NETWORK_POLICY)[0]), 6)
+        with self.assertRaises(ApiError):
+            make_selector("", "spec.nodeName=x", NAMESPACE)
+
+
+class SyntheticPods(unittest.TestCase):
+    def test_keys_sort_in_index_order_and_lead_back_to_it(self):
+        nodes = podgen.pod_nodes(nodegen.synthetic_nodes(20))
+        for count, namespaces in ((1500, 7), (5, 9), (3000, 1)):
+            pods = podgen.Pods(count, namespaces, nodes, CREATED)
+            keys = [pods[i] for i in range(count)]
+            self.assertEqual(keys, sorted(set(keys)))
+            self.assertEqual([pods.index(k) for k in keys], list(range(count)))
+        for key in ("default/x", "ns-00001/x", "ns-00002/app-000-bbbbbbbbbb-22bbb",
+                    "ns-00099/" + keys[0].split("/")[1], "ns-1/" + keys[0].split("/")[1]):
+            self.assertIsNone(pods.index(key), key)
+
+    def test_pods_are_realistic_and_their_addresses_unique_inside_their_node(self):
+        nodes = nodegen.synthetic_nodes(5)
+        nodes[4]["spec"]["podCIDRs"] = ["10.70.4.0/24", "fd00:10:70:4::/64"]  # dual-stack
+        pods = podgen.Pods(1000, 10, podgen.pod_nodes(nodes), CREATED)
+        made = [pods.make(i) for i in range(len(pods))]
+        ips = [ip["ip"] for p in made for ip in p["status"]["podIPs"]]
+        self.assertEqual(len(ips), len(set(ips)))
+        self.assertEqual(len(ips), 1000 + 200)
+        by_node = {n["metadata"]["name"]: n for n in nodes}
+        for p in made:
+            node = by_node[p["spec"]["nodeName"]]
+            self.assertEqual(p["status"]["hostIP"], node["status"]["addresses"][0]["address"])
+            self.assertEqual(p["status"]["podIP"], p["status"]["podIPs"][0]["ip"])
+            for ip, cidr in zip(p["status"]["podIPs"], node["spec"]["podCIDRs"]):
+                self.assertIn(ipaddress.ip_address(ip["ip"]), ipaddress.ip_network(cidr))
+        pod = made[0]
+        self.assertEqual(set(pod["metadata"]["labels"]), {"app", "tier", "pod-template-hash"})
+        self.assertEqual(pod["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet")
+        ports = {(p.get("name"), p["containerPort"]) for c in pod["spec"]["containers"]
+                 for p in c["ports"]}
+        self.assertTrue({("http", 8080), ("metrics", 9090)} <= ports)
+        sizes = [len(json.dumps(p)) for p in made]
+        self.assertTrue(3_000 < min(sizes) and max(sizes) < 7_000, (min(sizes), max(sizes)))
+
+    def test_pods_that_do_not_fit_are_refused(self):
+        nodes = podgen.pod_nodes(nodegen.synthetic_nodes(2))
+        with self.assertRaises(ValueError):
+            podgen.Pods(600, 3, nodes, CREATED)  # 300 a node in a /24
+        with self.assertRaises(ValueError):
+            podgen.Pods(10, 3, [], CREATED)
+        with self.assertRaises(ValueError):
+            podgen.Pods(10, 0, nodes, CREATED)
+
+    def test_policies_mix_selectors_peers_and_ports(self):
+        policies = podgen.NetworkPolicies(64, 8, CREATED)
+        keys = [policies[i] for i in range(64)]
+        self.assertEqual(keys, sorted(keys))
+        self.assertEqual([policies.index(k) for k in keys], list(range(64)))
+        specs = [policies.make(i)["spec"] for i in range(64)]
+        peers = [peer for s in specs for rule in s.get("ingress", [])
+                 for peer in rule.get("from", [])]
+        self.assertTrue(any(set(p) == {"podSelector"} for p in peers))
+        self.assertTrue(any(set(p) == {"namespaceSelector"} for p in peers))
+        self.assertTrue(any(set(p) == {"namespaceSelector", "podSelector"} for p in peers))
+        blocks = [p["ipBlock"] for p in peers if "ipBlock" in p]
+        self.assertTrue(any(b.get("except") for b in blocks))
+        for block in blocks:
+            for inner in block.get("except", []):
+                self.assertTrue(ipaddress.ip_network(inner).subnet_of(
+                    ipaddress.ip_network(block["cidr"])))
+        ports = [p["port"] for s in specs for rule in s.get("ingress", []) + s.get("egress", [])
+                 for p in rule.get("ports", [])]
+        self.assertTrue({"http", "metrics", 8080, 5432} <= set(ports))
+        self.assertTrue(any(s["policyTypes"] == ["Ingress", "Egress"] for s in specs))
+        self.assertTrue(any(s["podSelector"] == {} for s in specs))
+
+    def test_namespaces_are_labelled_by_team(self):
+        namespaces = podgen.Namespaces(12, CREATED)
+        labels = [namespaces.make(i)["metadata"]["labels"] for i in range(12)]
+        self.assertEqual([l["team"] for l in labels[:11]],
+                         [f"t{k % 10}" for k in range(1, 12)])
+        self.assertEqual(labels[0]["kubernetes.io/metadata.name"], "ns-00001")
+        self.assertEqual(namespaces.index("ns-00012"), 11)
+        self.assertIsNone(namespaces.index("ns-00013"))
 
 
 class Patches(unittest.TestCase):
@@ -297,6 +609,30 @@ class Rbac(unittest.TestCase):
                    if rbac.allowed(agent, verb, res, "x")}
         self.assertEqual(granted, {("get", "nodes"), ("list", "nodes"), ("watch", "nodes"),
                                    ("patch", "nodes/status")})
+
+    def test_manifest_grants_list_and_watch_of_pods_namespaces_and_policies_only(self):
+        agent = rbac.load_agent_subject(MANIFEST)
+        resources = [("", "pods"), ("", "namespaces"), ("networking.k8s.io", "networkpolicies"),
+                     ("", "pods/status"), ("", "secrets"), ("", "networkpolicies"),
+                     ("networking.k8s.io", "pods")]
+        granted = {(verb, group, res) for verb in ("get", "list", "watch", "create", "update",
+                                                    "patch", "delete")
+                   for group, res in resources if rbac.allowed(agent, verb, res, None, group)}
+        self.assertEqual(granted, {("list", "", "pods"), ("watch", "", "pods"),
+                                   ("list", "", "namespaces"), ("watch", "", "namespaces"),
+                                   ("list", "networking.k8s.io", "networkpolicies"),
+                                   ("watch", "networking.k8s.io", "networkpolicies")})
+
+    def test_forbidden_message_in_a_namespace_and_api_group(self):
+        agent = rbac.load_agent_subject(MANIFEST)
+        error = rbac.forbidden(agent, "delete", "networkpolicies", "x", "networking.k8s.io",
+                               "default")
+        self.assertEqual(error.message, 'networkpolicies.networking.k8s.io "x" is forbidden: User '
+                         '"system:serviceaccount:kube-system:routelet" cannot delete resource '
+                         '"networkpolicies" in API group "networking.k8s.io" in the namespace '
+                         '"default"')
+        self.assertEqual(error.details, {"name": "x", "group": "networking.k8s.io",
+                                         "kind": "networkpolicies"})
 
     def test_forbidden_message_matches_the_real_authorizer(self):
         agent = rbac.load_agent_subject(MANIFEST)

@@ -1,4 +1,4 @@
-"""The three PATCH flavours kube-apiserver accepts for built-in types, for Node objects.
+"""The three PATCH flavours kube-apiserver accepts for built-in types, for the stand-in's kinds.
 
 Pure functions on JSON values (dicts, lists, scalars). They raise PatchError for a
 patch that cannot apply; the HTTP layer turns that into a Status (400 or 422).
@@ -31,7 +31,8 @@ def merge_patch(target, patch):
 
 # Node's patch strategies, from the Go struct tags of k8s.io/api/core/v1 and
 # apimachinery's ObjectMeta: lists named here merge (by the key, or as a set of
-# primitives when the key is None); every other list is replaced whole.
+# primitives when the key is None); every other list is replaced whole. status.conditions
+# merges by type in a Pod and a Namespace too; a Pod's other lists are replaced.
 _MERGE_KEYS = {
     ("metadata", "finalizers"): None,
     ("metadata", "ownerReferences"): "uid",

@@ -49,12 +49,13 @@ def _matches(values, wanted):
     return "*" in values or wanted in values
 
 
-def allowed(subject, verb, resource, name=None):
-    """RBAC rule evaluation for a core-group ("") resource such as nodes or nodes/status."""
+def allowed(subject, verb, resource, name=None, group=""):
+    """RBAC rule evaluation for a resource such as nodes, nodes/status or networkpolicies
+    (group networking.k8s.io)."""
     if subject.admin:
         return True
     for rule in subject.rules:
-        if not _matches(rule.get("apiGroups") or [], ""):
+        if not _matches(rule.get("apiGroups") or [], group):
             continue
         if not _matches(rule.get("resources") or [], resource):
             continue
@@ -67,21 +68,20 @@ def allowed(subject, verb, resource, name=None):
     return False
 
 
-def forbidden(subject, verb, resource, name=None):
+def forbidden(subject, verb, resource, name=None, group="", namespace=""):
     """403 with the real authorizer's message, e.g. 'nodes "x" is forbidden: User ...'."""
     base = resource.split("/")[0]
-    target = f'{base} "{name}"' if name else base
+    qualified = f"{base}.{group}" if group else base
+    target = f'{qualified} "{name}"' if name else qualified
+    scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
     message = (f'{target} is forbidden: User "{subject.user}" cannot {verb} resource '
-               f'"{resource}" in API group "" at the cluster scope')
-    error = ApiError(403, "Forbidden", message, name or "", base)
-    if not name:
-        error.details = {"kind": base}
-    return error
+               f'"{resource}" in API group "{group}" {scope}')
+    details = {**({"name": name} if name else {}), **({"group": group} if group else {}),
+               "kind": base}
+    return ApiError(403, "Forbidden", message, details)
 
 
 def forbidden_path(subject, method, path):
     """403 for a non-resource path (discovery, /api, ...), in the real authorizer's words."""
-    error = ApiError(403, "Forbidden", f'forbidden: User "{subject.user}" cannot '
-                                       f'{method.lower()} path "{path}"')
-    error.details = {}
-    return error
+    return ApiError(403, "Forbidden", f'forbidden: User "{subject.user}" cannot '
+                                      f'{method.lower()} path "{path}"', {})
