@@ -357,15 +357,24 @@ int runAgent(const Options& options) {
         watchKernel(netlink::Monitor::open(options.mode != routes::Mode::kHostGw),
                     "netlink monitor", nullptr, stop, loop);
       });
+  // The agent's own element sockets, open before the nf_tables monitor so that it leaves out
+  // their element notifications (a whole policy table is 150 000 of them).
+  std::vector<uint32_t> ownPorts;
+  for (nft::TableEdge* edge : std::initializer_list<nft::TableEdge*>{&nftables, &policyTable})
+    if (auto port = edge->portId()) ownPorts.push_back(*port);
   std::thread nftMonitorThread([&] {
-    if (options.masquerade || options.networkPolicy)
-      watchKernel(
-          netlink::Monitor::openNftables(), "nf_tables monitor",
-          [&] {
-            egress.monitorUnavailable();
-            policies.monitorUnavailable();
-          },
-          stop, loop);
+    if (!options.masquerade && !options.networkPolicy) return;
+    auto monitor = netlink::Monitor::openNftables();
+    if (monitor)
+      if (Status st = monitor->ignoreElementsFrom(ownPorts); !st)
+        log::warn(st.error().message + ": the agent's own element writes count as changes");
+    watchKernel(
+        std::move(monitor), "nf_tables monitor",
+        [&] {
+          egress.monitorUnavailable();
+          policies.monitorUnavailable();
+        },
+        stop, loop);
   });
 
   log::info("routelet " ROUTELET_VERSION_STRING " starting on node " + options.nodeName + " (API " +

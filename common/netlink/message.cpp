@@ -552,7 +552,7 @@ Bytes buildNeighborDump(uint32_t seq, uint8_t family, int index) {
 }
 
 Bytes buildNftSetElements(uint32_t seq, bool add, uint8_t family, const std::string& table,
-                          const std::string& set, std::span<const ip::Address> keys) {
+                          const std::string& set, std::span<const std::string> keys) {
   if (keys.size() > kNftElementsPerMessage) {
     std::fprintf(stderr, "buildNftSetElements: %zu keys, at most %zu\n", keys.size(),
                  kNftElementsPerMessage);
@@ -561,8 +561,8 @@ Bytes buildNftSetElements(uint32_t seq, bool add, uint8_t family, const std::str
   uint16_t type = static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) |
                                         (add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM));
   uint16_t flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE : 0);
-  // Per key: the list element, the key, the value and 16 bytes of address, 32 at most.
-  Builder b(type, flags, seq, table.size() + set.size() + keys.size() * 32);
+  // Per key: the list element, the key, the value and its bytes (64 at most).
+  Builder b(type, flags, seq, table.size() + set.size() + keys.size() * 80);
   auto* gen = b.extra<nfgenmsg>();
   gen->nfgen_family = family;
   gen->version = NFNETLINK_V0;
@@ -572,12 +572,21 @@ Bytes buildNftSetElements(uint32_t seq, bool add, uint8_t family, const std::str
   for (const auto& key : keys) {
     size_t element = b.begin(NFTA_LIST_ELEM);
     size_t k = b.begin(NFTA_SET_ELEM_KEY);
-    b.put(NFTA_DATA_VALUE, key.bytes(), key.isV4() ? 4 : 16);  // network order
+    b.put(NFTA_DATA_VALUE, key.data(), std::min<size_t>(key.size(), 64));
     b.end(k);
     b.end(element);
   }
   b.end(list);
   return b.finish();
+}
+
+Bytes buildNftSetElements(uint32_t seq, bool add, uint8_t family, const std::string& table,
+                          const std::string& set, std::span<const ip::Address> keys) {
+  std::vector<std::string> raw;
+  raw.reserve(keys.size());
+  for (const auto& key : keys)  // network order
+    raw.emplace_back(reinterpret_cast<const char*>(key.bytes()), key.isV4() ? 4 : 16);
+  return buildNftSetElements(seq, add, family, table, set, raw);
 }
 
 Bytes buildNftBatch(uint32_t seq, bool begin) {

@@ -95,6 +95,11 @@ Bytes buildNeighborDump(uint32_t seq, uint8_t family, int index);
 inline constexpr size_t kNftElementsPerMessage = 1024;
 Bytes buildNftSetElements(uint32_t seq, bool add, uint8_t family, const std::string& table,
                           const std::string& set, std::span<const ip::Address> keys);
+// The same with each key as the bytes nf_tables compares: a concatenation (`ipv4_addr .
+// inet_proto . inet_service`) is its fields in network order, each padded to 4 bytes. At
+// most 64 bytes a key.
+Bytes buildNftSetElements(uint32_t seq, bool add, uint8_t family, const std::string& table,
+                          const std::string& set, std::span<const std::string> keys);
 // NFNL_MSG_BATCH_BEGIN / NFNL_MSG_BATCH_END for the nf_tables subsystem.
 Bytes buildNftBatch(uint32_t seq, bool begin);
 

@@ -1,5 +1,8 @@
 #include "common/netlink/monitor.h"
 
+#include <arpa/inet.h>
+#include <linux/filter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -8,6 +11,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +36,33 @@ Result<Monitor> Monitor::openNftables() {
   auto sock = openSocket(1u << (NFNLGRP_NFTABLES - 1), SOCK_NONBLOCK, NETLINK_NETFILTER);
   if (!sock.ok()) return sock.error().wrap("open nf_tables monitor");
   return Monitor(*sock, true);
+}
+
+Status Monitor::ignoreElementsFrom(const std::vector<uint32_t>& ports) {
+  if (!nftables_) return makeError("ignoreElementsFrom: not an nf_tables monitor", EINVAL);
+  // Classic BPF over the first message of each notification skb (the kernel coalesces a
+  // transaction's notifications of one port into skbs of their own). Loads read network
+  // order; netlink headers are in host order, hence ntohs/ntohl on the constants.
+  auto type = [](int msg) {
+    return ntohs(static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg));
+  };
+  std::vector<sock_filter> prog;
+  uint8_t n = static_cast<uint8_t>(std::min<size_t>(ports.size(), 32));
+  prog.push_back(BPF_STMT(BPF_LD | BPF_H | BPF_ABS, offsetof(nlmsghdr, nlmsg_type)));
+  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, type(NFT_MSG_NEWSETELEM), 1, 0));
+  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, type(NFT_MSG_DELSETELEM), 0,
+                          static_cast<uint8_t>(n + 1)));
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(nlmsghdr, nlmsg_pid)));
+  for (uint8_t i = 0; i < n; ++i)
+    prog.push_back(
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(ports[i]), static_cast<uint8_t>(n - i), 0));
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0xffffffff));  // keep
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0));           // drop
+  sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
+  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) != 0)
+    return makeError(std::string("nf_tables monitor: attach filter: ") + std::strerror(errno),
+                     errno);
+  return okStatus();
 }
 
 namespace {

@@ -46,6 +46,13 @@ class Monitor {
   // nf_tables.
   static Result<Monitor> open(bool neighbors = false);
   static Result<Monitor> openNftables();
+  // nf_tables only: the set element notifications of transactions sent through these
+  // netlink ports (the agent's own element sockets) are dropped by a socket filter before
+  // they are queued. A whole write of 150 000 elements notifies each one, which no receive
+  // queue holds: the overrun would pass for a foreign change and start another whole write.
+  // Their commit notices still arrive (the agent learns its own pid from them), and so does
+  // every element another process adds or deletes.
+  Status ignoreElementsFrom(const std::vector<uint32_t>& ports);
 
   int fd() const { return fd_.get(); }  // pollable
   // Reads whatever is queued without blocking. An ENOBUFS overrun is reported as an

@@ -13,14 +13,19 @@ Status writeElements(netlink::Handle& socket, const std::string& table,
                      const std::vector<SetChange>& changes) {
   std::vector<netlink::Request> requests;
   for (const auto& c : changes) {
-    for (std::size_t at = 0; at < c.keys.size(); at += netlink::kNftElementsPerMessage) {
-      std::size_t n = std::min(netlink::kNftElementsPerMessage, c.keys.size() - at);
-      std::span<const ip::Address> keys(c.keys.data() + at, n);
+    size_t count = c.rawKeys.empty() ? c.keys.size() : c.rawKeys.size();
+    for (std::size_t at = 0; at < count; at += netlink::kNftElementsPerMessage) {
+      std::size_t n = std::min(netlink::kNftElementsPerMessage, count - at);
       requests.push_back({(c.add ? "add " : "delete ") + std::to_string(n) + " elements " +
                               (c.add ? "to" : "from") + " set inet " + table + " " + c.set,
-                          [&c, &table, keys](uint32_t seq) {
-                            return netlink::buildNftSetElements(seq, c.add, NFPROTO_INET, table,
-                                                                c.set, keys);
+                          [&c, &table, at, n](uint32_t seq) {
+                            if (!c.rawKeys.empty())
+                              return netlink::buildNftSetElements(
+                                  seq, c.add, NFPROTO_INET, table, c.set,
+                                  std::span<const std::string>(c.rawKeys.data() + at, n));
+                            return netlink::buildNftSetElements(
+                                seq, c.add, NFPROTO_INET, table, c.set,
+                                std::span<const ip::Address>(c.keys.data() + at, n));
                           }});
     }
   }

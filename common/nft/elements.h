@@ -20,6 +20,9 @@ struct SetChange {
   ip::Family family = ip::Family::kV4;
   bool add = true;
   std::vector<ip::Address> keys;
+  // Keys of a concatenated type instead (`ipv4_addr . inet_proto . inet_service`), as the
+  // bytes nf_tables compares (netlink::buildNftSetElements).
+  std::vector<std::string> rawKeys;
   bool operator==(const SetChange&) const = default;
 };
 

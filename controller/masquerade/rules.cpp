@@ -124,8 +124,8 @@ std::vector<SetChange> masqueradeElements(const MasqueradeRules& rules) {
     const ip::Prefix* source = sourceOf(rules, f.family);
     if (!source) continue;
     for (auto& [length, keys] : keysByLength(rules, f.family))
-      changes.push_back({exemptSet(f, length), f.family, true, std::move(keys)});
-    locals.push_back({localSet(f), f.family, true, {source->network().address()}});
+      changes.push_back({exemptSet(f, length), f.family, true, std::move(keys), {}});
+    locals.push_back({localSet(f), f.family, true, {source->network().address()}, {}});
   }
   changes.insert(changes.end(), locals.begin(), locals.end());
   return changes;
@@ -141,8 +141,8 @@ std::optional<std::vector<SetChange>> masqueradeUpdate(const MasqueradeRules& fr
     auto after = keysByLength(to, f.family);
     for (auto& [length, keys] : after) {
       auto& old = before[length];
-      SetChange removed{exemptSet(f, length), f.family, false, {}};
-      SetChange added{exemptSet(f, length), f.family, true, {}};
+      SetChange removed{exemptSet(f, length), f.family, false, {}, {}};
+      SetChange added{exemptSet(f, length), f.family, true, {}, {}};
       std::set_difference(old.begin(), old.end(), keys.begin(), keys.end(),
                           std::back_inserter(removed.keys));
       std::set_difference(keys.begin(), keys.end(), old.begin(), old.end(),

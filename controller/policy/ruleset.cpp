@@ -10,25 +10,6 @@ namespace {
 // netlink socket, and the nf_tables monitor learns from that commit which are its own.
 constexpr const char* kOwnerSet = "owner";
 
-std::string element(const PortKey& k) {
-  return k.address.str() + " . " + nftProtocol(k.protocol) + " . " + std::to_string(k.port);
-}
-
-// Lines of `what` for elements, at most 500 to a line: nft parses a long line no worse,
-// but an error message quotes the line.
-template <class T, class F>
-std::string elementLines(const std::string& verb, const std::string& set,
-                         const std::vector<T>& keys, F text) {
-  std::string out;
-  for (size_t at = 0; at < keys.size(); at += 500) {
-    out += verb + " element " + policyTableName() + " " + set + " {";
-    for (size_t i = at; i < keys.size() && i < at + 500; ++i)
-      out += (i == at ? " " : ", ") + text(keys[i]);
-    out += " }\n";
-  }
-  return out;
-}
-
 template <class T>
 std::vector<T> minus(const std::vector<T>& a, const std::vector<T>& b) {
   std::vector<T> out;
@@ -109,6 +90,13 @@ void verdicts(bool ingress, const std::map<ip::Address, std::string>* from,
 
 }  // namespace
 
+std::string portKeyBytes(const PortKey& k) {
+  std::string out(reinterpret_cast<const char*>(k.address.bytes()), k.address.isV4() ? 4 : 16);
+  out += std::string{static_cast<char>(k.protocol), 0, 0, 0};
+  out += std::string{static_cast<char>(k.port >> 8), static_cast<char>(k.port & 0xff), 0, 0};
+  return out;
+}
+
 std::string policyTableName() {
   return std::string("inet ") + kPolicyTable;
 }
@@ -120,7 +108,7 @@ Plan plan(const Desired* from, const Desired& to) {
   const Desired& old = from ? *from : kEmpty;
   if (!from) {
     p.sets = baseScript();
-    p.elements.push_back({kOwnerSet, ip::Family::kV4, true, {ip::Address()}});
+    p.elements.push_back({kOwnerSet, ip::Family::kV4, true, {ip::Address()}, {}});
   }
 
   // Address sets: new ones made, elements by difference.
@@ -132,11 +120,22 @@ Plan plan(const Desired* from, const Desired& to) {
     auto removed = minus(before, keys);
     auto added = minus(keys, before);
     ip::Family f = familyOfSet(name);
-    if (!removed.empty()) p.elements.push_back({name, f, false, std::move(removed)});
-    if (!added.empty()) p.elements.push_back({name, f, true, std::move(added)});
+    if (!removed.empty()) p.elements.push_back({name, f, false, std::move(removed), {}});
+    if (!added.empty()) p.elements.push_back({name, f, true, std::move(added), {}});
   }
-  for (const auto& [name, keys] : to.portSets)
-    if (!old.portSets.contains(name)) p.sets += addSet(name, true);
+  for (const auto& [name, keys] : to.portSets) {
+    auto it = old.portSets.find(name);
+    static const std::vector<PortKey> kNoKeys;
+    const auto& before = it == old.portSets.end() ? kNoKeys : it->second;
+    if (it == old.portSets.end()) p.sets += addSet(name, true);
+    ip::Family f = familyOfSet(name);
+    for (bool add : {false, true}) {
+      nft::SetChange c{name, f, add, {}, {}};
+      for (const auto& k : add ? minus(keys, before) : minus(before, keys))
+        c.rawKeys.push_back(portKeyBytes(k));
+      if (!c.rawKeys.empty()) p.elements.push_back(std::move(c));
+    }
+  }
 
   // Chains: policy chains first, then the isolation chains that jump to them.
   for (bool iso : {false, true}) {
@@ -149,13 +148,6 @@ Plan plan(const Desired* from, const Desired& to) {
         p.rest += "flush chain " + t + " " + name + "\n" + chainRules(name, rules);
       }
     }
-  }
-  for (const auto& [name, keys] : to.portSets) {
-    auto it = old.portSets.find(name);
-    static const std::vector<PortKey> kNoKeys;
-    const auto& before = it == old.portSets.end() ? kNoKeys : it->second;
-    p.rest += elementLines("delete", name, minus(before, keys), element);
-    p.rest += elementLines("add", name, minus(keys, before), element);
   }
   verdicts(true, from ? &old.ingress : nullptr, to.ingress, &p.rest);
   verdicts(false, from ? &old.egress : nullptr, to.egress, &p.rest);

@@ -15,8 +15,9 @@
 //
 // A change is applied in three steps, so that no rule ever points at a set not yet filled:
 // `sets` (a script: the table's shape when written whole, and new sets), `elements` (the
-// address sets' elements, over netlink, in one transaction), then `rest` (a script: chains,
-// named-port and verdict-map elements, and the removal of what is no longer used).
+// address and port sets' elements, over netlink, in one transaction: 150 000 of them as
+// nft text would cost libnftables tens of MiB), then `rest` (a script: chains, verdict-map
+// elements, and the removal of what is no longer used).
 #pragma once
 
 #include <string>
@@ -30,6 +31,10 @@ namespace routelet::policy {
 
 // "inet routelet_policy"
 std::string policyTableName();
+
+// A port set's key as nf_tables compares it: the address, the protocol and the port in
+// network order, each padded to 4 bytes (`ipv4_addr . inet_proto . inet_service`).
+std::string portKeyBytes(const PortKey& key);
 
 struct Plan {
   std::string sets;

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "common/netlink/monitor.h"
 #include "common/nft/kernel_table_edge.h"
 #include "controller/policy/cluster.h"
 #include "controller/policy/desired.h"
@@ -237,6 +238,53 @@ TEST_F(PolicyKernelTest, TheTableIsWrittenWholeOverAnythingAndOtherTablesStay) {
   });
   EXPECT_NE(node_.run("nft list table inet routelet_policy >/dev/null 2>&1"), 0);
   EXPECT_TRUE(reaches(b_, "10.244.1.2", 80));
+}
+
+// A whole table of 250 000 pods' addresses: the monitor, told the agent's element socket,
+// sees the commit and is not overrun by its 250 000 element notifications, which the
+// receive queue cannot hold (without the filter, this test fails so).
+TEST(PolicyMonitorTest, TheAgentsOwnElementsDoNotOverrunTheMonitor) {
+  if (!requireRootAndIp() || !requireTools()) return;
+  TestNetns ns("pol-mon");
+  ASSERT_TRUE(ns.ok());
+  inside(ns, [&](netlink::Handle&) {
+    Cluster c("n1");
+    std::vector<model::PodObject> pods;
+    for (int i = 0; i < 250000; ++i) {
+      uint8_t b[4] = {10, static_cast<uint8_t>(100 + i / 65536), static_cast<uint8_t>(i / 256),
+                      static_cast<uint8_t>(i % 256)};
+      model::PodObject p = pod("p" + std::to_string(i), i < 10 ? "n1" : "n2", {}, {{"app", "a"}});
+      p.ips.push_back(ip::Address::fromBytes(ip::Family::kV4, b));
+      pods.push_back(std::move(p));
+    }
+    c.replacePods(std::move(pods));
+    c.replaceNamespaces({{"default", "", {}}});
+    model::NetworkPolicyObject p;
+    p.ns = "default";
+    p.name = "from-all";
+    p.podSelector = model::LabelSelector{};
+    p.ingress = true;
+    model::PolicyRule rule;
+    rule.peers.push_back({model::LabelSelector{}, std::nullopt, std::nullopt, {}});
+    rule.anyPort = true;
+    p.ingressRules = {rule};
+    c.replacePolicies({p});
+    nft::KernelTableEdge edge(kPolicyTable);
+    auto port = edge.portId();
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    auto monitor = netlink::Monitor::openNftables();
+    ASSERT_TRUE(monitor.ok()) << monitor.error().message;
+    ASSERT_TRUE(monitor->ignoreElementsFrom({*port}).ok());
+    Status st = applyPlan(edge, plan(nullptr, desired(c)));
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    bool own = false;
+    for (int round = 0; round < 20 && !own; ++round) {
+      auto events = monitor->wait(std::chrono::milliseconds(100));
+      ASSERT_TRUE(events.ok()) << "the monitor overran: " << events.error().message;
+      for (const auto& e : *events) own = own || e.nft.portid == *port;
+    }
+    EXPECT_TRUE(own) << "the commit of the agent's element socket";
+  });
 }
 
 }  // namespace

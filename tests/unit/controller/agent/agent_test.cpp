@@ -687,7 +687,7 @@ masquerade::MasqueradeRules threeNodeRules() {
            *ip::Prefix::parse("10.244.3.0/24")}};
 }
 masquerade::SetChange exempt(bool add, const std::string& key) {
-  return {"exempt_v4_24", ip::Family::kV4, add, {*ip::Address::parse(key)}};
+  return {"exempt_v4_24", ip::Family::kV4, add, {*ip::Address::parse(key)}, {}};
 }
 
 TEST_F(AgentTest, MasqueradeTableIsWrittenWholeAtTheFirstPassAndNotAgainWhenNothingChanged) {
@@ -824,7 +824,7 @@ TEST_F(AgentTest, NonMasqueradeCIDRsAreExempt) {
   ASSERT_EQ(nft_.elementWrites.size(), 1u);
   EXPECT_EQ(nft_.elementWrites[0][0],
             (masquerade::SetChange{
-                "exempt_v4_12", ip::Family::kV4, true, {*ip::Address::parse("172.16.0.0")}}));
+                "exempt_v4_12", ip::Family::kV4, true, {*ip::Address::parse("172.16.0.0")}, {}}));
 }
 
 TEST_F(AgentTest, AFailedMasqueradeWriteDegradesTheNodeAndIsRetriedWhole) {

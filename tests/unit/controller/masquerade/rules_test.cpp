@@ -121,11 +121,11 @@ TEST(MasqueradeTest, ElementsFillTheExemptSetsFirstAndTheLocalSetsLast) {
       prefixes({"10.96.0.0/12", "10.244.1.0/24", "10.244.2.0/24", "fd00:10:244:1::/64"})};
   EXPECT_EQ(masqueradeElements(rules),
             (std::vector<SetChange>{
-                {"exempt_v4_12", ip::Family::kV4, true, keys({"10.96.0.0"})},
-                {"exempt_v4_24", ip::Family::kV4, true, keys({"10.244.1.0", "10.244.2.0"})},
-                {"exempt_v6_64", ip::Family::kV6, true, keys({"fd00:10:244:1::"})},
-                {"local_v4", ip::Family::kV4, true, keys({"10.244.1.0"})},
-                {"local_v6", ip::Family::kV6, true, keys({"fd00:10:244:1::"})},
+                {"exempt_v4_12", ip::Family::kV4, true, keys({"10.96.0.0"}), {}},
+                {"exempt_v4_24", ip::Family::kV4, true, keys({"10.244.1.0", "10.244.2.0"}), {}},
+                {"exempt_v6_64", ip::Family::kV6, true, keys({"fd00:10:244:1::"}), {}},
+                {"local_v4", ip::Family::kV4, true, keys({"10.244.1.0"}), {}},
+                {"local_v6", ip::Family::kV6, true, keys({"fd00:10:244:1::"}), {}},
             }));
 }
 
@@ -135,8 +135,8 @@ TEST(MasqueradeTest, UpdateChangesOnlyTheElementsThatDiffer) {
                      prefixes({"10.244.1.0/24", "10.244.3.0/24", "10.244.4.0/24"})};
   EXPECT_EQ(masqueradeUpdate(from, to),
             (std::vector<SetChange>{
-                {"exempt_v4_24", ip::Family::kV4, false, keys({"10.244.2.0"})},
-                {"exempt_v4_24", ip::Family::kV4, true, keys({"10.244.3.0", "10.244.4.0"})}}));
+                {"exempt_v4_24", ip::Family::kV4, false, keys({"10.244.2.0"}), {}},
+                {"exempt_v4_24", ip::Family::kV4, true, keys({"10.244.3.0", "10.244.4.0"}), {}}}));
   EXPECT_EQ(masqueradeUpdate(from, from), std::vector<SetChange>{});
 }
 

@@ -60,11 +60,23 @@ void apply(Cluster& c, const json& object, bool remove) {
   }
 }
 
+// A port set's key (ruleset.h portKeyBytes) as nft writes it: "10.244.1.2 . tcp . 8080".
+std::string portKeyText(const std::string& raw) {
+  size_t n = raw.size() == 12 ? 4 : 16;
+  auto bytes = reinterpret_cast<const uint8_t*>(raw.data());
+  auto address = ip::Address::fromBytes(n == 4 ? ip::Family::kV4 : ip::Family::kV6, bytes);
+  unsigned port = bytes[n + 4] << 8 | bytes[n + 5];
+  return address.str() + " . " + nftProtocol(static_cast<model::Protocol>(bytes[n])) + " . " +
+         std::to_string(port);
+}
+
 std::string format(const Plan& p) {
   std::string out = p.sets;
   for (const auto& c : p.elements) {
     out += std::string(c.add ? "+" : "-") + " " + c.set + " {";
     for (size_t i = 0; i < c.keys.size(); ++i) out += (i ? ", " : " ") + c.keys[i].str();
+    for (size_t i = 0; i < c.rawKeys.size(); ++i)
+      out += (i ? ", " : " ") + portKeyText(c.rawKeys[i]);
     out += " }\n";
   }
   return out + p.rest;
