@@ -160,6 +160,14 @@ Plan plan(const Desired* from, const Desired& to) {
     if (!to.addressSets.contains(name)) p.rest += "delete set " + t + " " + name + "\n";
   for (const auto& [name, keys] : old.portSets)
     if (!to.portSets.contains(name)) p.rest += "delete set " + t + " " + name + "\n";
+  if (!from) {
+    // Written whole, the table is replaced in one transaction with its chains and verdict
+    // maps, so a pod isolated before stays isolated throughout; until the elements follow,
+    // its peers' sets are empty, so what it allows is refused for that moment rather than
+    // everything let in.
+    p.sets += p.rest;
+    p.rest.clear();
+  }
   return p;
 }
 

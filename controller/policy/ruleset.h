@@ -13,7 +13,8 @@
 // A set `owner` holds one element the agent writes over netlink after a whole write: its
 // commit tells the agent which nf_tables commits are its own (agent/table_guard.h).
 //
-// A change is applied in three steps, so that no rule ever points at a set not yet filled:
+// A change is applied in three steps, so that no rule ever points at a set not yet filled
+// (written whole, the chains and maps come with the shape in the first, see plan()):
 // `sets` (a script: the table's shape when written whole, and new sets), `elements` (the
 // address and port sets' elements, over netlink, in one transaction: 150 000 of them as
 // nft text would cost libnftables tens of MiB), then `rest` (a script: chains, verdict-map
