@@ -79,10 +79,10 @@ struct Settings {
   std::set<std::string> parts{"traffic", "change", "scale", "growth"};
   Shape shape;  // parts 1 and 2
   int policies = 200;
-  int rounds = 6;
-  int connections = 300;
+  int rounds = 20;
+  int connections = 200;
   int warmup = 20;
-  double burstSeconds = 1.0;
+  double burstSeconds = 0.5;
   int inFlight = 8;
   int changes = 50;
   int probeIntervalUs = 1000;
@@ -306,6 +306,20 @@ void fill(Cluster& c, const Shape& s, int policyCount,
   c.replacePolicies(policies(s, policyCount));
 }
 
+// A Pod of the cluster as a watch event would carry it again.
+model::PodObject podObject(const std::string& ns, const std::string& name,
+                           const routelet::policy::Pod& p) {
+  model::PodObject o;
+  o.ns = ns;
+  o.name = name;
+  o.nodeName = p.local ? kThisNode : "node-0001";
+  o.labels = *p.labels;
+  if (p.ports) o.ports = *p.ports;
+  o.ips = p.ips;
+  o.deleting = p.deleting;
+  return o;
+}
+
 // The whole table as one nft script, elements inline: what a script-only writer runs.
 std::string wholeScript(const Plan& p) {
   std::string s = p.sets;
@@ -451,7 +465,7 @@ Status Bench::build() {
   if (!server) return server.error().wrap("server");
   server_ = std::move(*server);
   for (const auto& ns : {n_.client, n_.remote})
-    if (auto warm = sequential(ns, kServerIp, kServedPort, 1, 3); !warm)
+    if (auto warm = sequential(ns, kServerIp, kServedPort, 3, 0); !warm)
       return warm.error().wrap("no policy yet, and still no connection");
   return okStatus();
 }
@@ -473,7 +487,8 @@ Result<size_t> Bench::kernelElements(const std::string& nsPath) {
 
 // --- 1. traffic
 
-enum class Side { kPolicy, kNone, kConntrack };
+enum class Side { kPolicy, kNone, kConntrack, kEmpty };
+constexpr int kSides = 4;
 const char* sideLabel(Side s) {
   switch (s) {
     case Side::kPolicy:
@@ -482,11 +497,23 @@ const char* sideLabel(Side s) {
       return "no policy (table removed)";
     case Side::kConntrack:
       return "no policy, conntrack on";
+    case Side::kEmpty:
+      return "table, no pod isolated";
   }
   return "";
 }
 const char* sideKey(Side s) {
-  return s == Side::kPolicy ? "policy" : s == Side::kNone ? "none" : "conntrack";
+  switch (s) {
+    case Side::kPolicy:
+      return "policy";
+    case Side::kNone:
+      return "none";
+    case Side::kConntrack:
+      return "conntrack";
+    case Side::kEmpty:
+      return "empty_table";
+  }
+  return "";
 }
 
 // A nat hook with no rule: conntrack on in the node, as routelet's masquerade table (nat
@@ -511,16 +538,24 @@ Status Bench::traffic(json& out) {
   for (const auto& p : want.pods)
     if (p.ns == "shop" && p.name.rfind("server", 0) == 0) serverPolicies = p.ingress.size();
   Plan whole = routelet::policy::plan(nullptr, want);
+  // The table of the same cluster without its policies: base chains, empty maps, nobody
+  // isolated (what a node with enforcement on pays for a pod no policy selects).
+  std::vector<model::NetworkPolicyObject> kept;
+  for (const auto& [key, p] : cluster_.policies()) kept.push_back(p);
+  cluster_.replacePolicies({});
+  Plan empty = routelet::policy::plan(nullptr, routelet::policy::desired(cluster_));
+  cluster_.replacePolicies(std::move(kept));
   routelet::nft::KernelTableEdge edge(routelet::policy::kPolicyTable);
   auto setSide = [&](Side side) -> Status {
     if (auto st = edge.nft(routelet::policy::removalScript()); !st) return st;
     if (auto st = edge.nft(kConntrackRemoval); !st) return st;
     if (side == Side::kPolicy) return routelet::policy::applyPlan(edge, whole);
     if (side == Side::kConntrack) return edge.nft(kConntrackTable);
+    if (side == Side::kEmpty) return routelet::policy::applyPlan(edge, empty);
     return okStatus();
   };
   // Each side is what it says: the probe port is refused only with the table.
-  for (Side side : {Side::kPolicy, Side::kNone, Side::kConntrack}) {
+  for (Side side : {Side::kPolicy, Side::kNone, Side::kConntrack, Side::kEmpty}) {
     if (auto st = setSide(side); !st) return st.error().wrap(sideLabel(side));
     auto probeAnswered = answered(n_.client, kProbePort, std::chrono::milliseconds(200));
     if (!probeAnswered) return probeAnswered.error();
@@ -540,31 +575,45 @@ Status Bench::traffic(json& out) {
   };
   const Path paths[] = {{"same_node", "same node (bridged)", &n_.client},
                         {"cross_node", "other node (routed)", &n_.remote}};
-  const Side sides[] = {Side::kPolicy, Side::kNone, Side::kConntrack};
+  const Side sides[kSides] = {Side::kPolicy, Side::kNone, Side::kConntrack, Side::kEmpty};
+  // Per side and path: every connection's wall time, and per round the figures whose ratios
+  // are taken round by round (the sides of one round ran within seconds of each other).
   struct Cell {
-    std::vector<double> us, burstUs, rates;
+    std::vector<double> us, burstUs;
+    std::vector<double> p50, cpuUs, rate, burstCpuUs;  // one per round
     uint64_t failed = 0;
-    std::vector<double> p50PerRound;
   };
-  Cell cells[2][3];
+  Cell cells[2][kSides];
   out["loadavg_start"] = loadavg();
   for (int round = 0; round < s_.rounds && !cni::interrupted(); ++round) {
-    std::cerr << "policy bench: traffic round " << round + 1 << "/" << s_.rounds << " ("
-              << loadavg() << ")\n";
-    for (int k = 0; k < 3; ++k) {
-      Side side = sides[(k + round) % 3];
+    if (round % 5 == 0)
+      std::cerr << "policy bench: traffic round " << round + 1 << "/" << s_.rounds << " ("
+                << loadavg() << ")\n";
+    for (int k = 0; k < kSides; ++k) {
+      Side side = sides[(k + round) % kSides];
       if (auto st = setSide(side); !st) return st.error().wrap(sideLabel(side));
       for (int q = 0; q < 2; ++q) {
         int pi = (q + round) % 2;
         const Path& path = paths[pi];
         Cell& cell = cells[pi][static_cast<int>(side)];
-        auto one = sequential(*path.ns, kServerIp, kServedPort, s_.connections, s_.warmup);
-        if (!one) return one.error().wrap(std::string(sideLabel(side)) + ", " + path.label);
-        cell.p50PerRound.push_back(summarize(*one).p50);
-        cell.us.insert(cell.us.end(), one->begin(), one->end());
+        std::string what = std::string(sideLabel(side)) + ", " + path.label;
+        if (auto warm = sequential(*path.ns, kServerIp, kServedPort, s_.warmup, 0); !warm)
+          return warm.error().wrap(what);
+        double serverBefore = server_->cpuMs();
+        auto one = sequential(*path.ns, kServerIp, kServedPort, s_.connections, 0);
+        if (!one) return one.error().wrap(what);
+        double serverCpu = server_->cpuMs() - serverBefore;
+        cell.p50.push_back(summarize(one->us).p50);
+        cell.cpuUs.push_back((one->cpuMs + serverCpu) * 1e3 / s_.connections);
+        cell.us.insert(cell.us.end(), one->us.begin(), one->us.end());
+        serverBefore = server_->cpuMs();
         auto many = burst(*path.ns, kServerIp, kServedPort, s_.inFlight, s_.burstSeconds);
-        if (!many) return many.error().wrap(std::string(sideLabel(side)) + ", " + path.label);
-        cell.rates.push_back(static_cast<double>(many->done) / many->seconds);
+        if (!many) return many.error().wrap(what);
+        serverCpu = server_->cpuMs() - serverBefore;
+        if (many->done == 0) return makeError(what + ": no connection completed in flight");
+        cell.rate.push_back(static_cast<double>(many->done) / many->seconds);
+        cell.burstCpuUs.push_back((many->cpuMs + serverCpu) * 1e3 /
+                                  static_cast<double>(many->done));
         cell.burstUs.insert(cell.burstUs.end(), many->us.begin(), many->us.end());
         cell.failed += many->failed;
       }
@@ -581,53 +630,61 @@ Status Bench::traffic(json& out) {
             << " (one allows the clients, by a named port), the same-node client by one egress"
                " policy;\n   table "
             << counts.elements() << " elements, " << counts.chains << " chains, " << counts.rules
-            << " rules. " << s_.rounds << " rounds, sides rotating; per side and path and round "
+            << " rules. " << s_.rounds << " rounds, sides rotating; per side, path and round "
             << s_.connections << " connections one at a time (after " << s_.warmup
             << " untimed), then " << s_.burstSeconds << " s with " << s_.inFlight
-            << " in flight.\n   loadavg " << out["loadavg_start"].get<std::string>() << " / "
+            << " in flight.\n   CPU: the client's and the server's threads, packet processing "
+               "in their context included, per connection (median of rounds).\n   loadavg "
+            << out["loadavg_start"].get<std::string>() << " / "
             << out["loadavg_end"].get<std::string>() << "\n"
             << pad("   path", 24) << pad("side", 28)
-            << "one at a time p50 / p99 us   conn/s (median)   in flight p50 / p99 us  failed\n";
+            << "one at a time: p50 / p99 us  CPU us | in flight: conn/s  CPU us  p50 / p99 us"
+               "  failed\n";
   for (int pi = 0; pi < 2; ++pi) {
     json pj;
-    for (int si = 0; si < 3; ++si) {
+    for (int si = 0; si < kSides; ++si) {
       Cell& c = cells[pi][si];
       Summary one = summarize(c.us), many = summarize(c.burstUs);
-      double rate = median(c.rates);
       std::cout << pad(si == 0 ? std::string("   ") + paths[pi].label : "", 24)
-                << pad(sideLabel(sides[si]), 28) << fmt("%10.0f", one.p50)
-                << fmt(" / %6.0f", one.p99) << fmt("  %14.0f", rate) << fmt("    %12.0f", many.p50)
-                << fmt(" / %6.0f", many.p99) << fmt("  %6.0f", static_cast<double>(c.failed))
-                << "\n";
+                << pad(sideLabel(sides[si]), 28) << fmt("%12.0f", one.p50)
+                << fmt(" / %6.0f", one.p99) << fmt("  %6.1f", median(c.cpuUs))
+                << fmt(" | %17.0f", median(c.rate)) << fmt("  %6.1f", median(c.burstCpuUs))
+                << fmt("  %5.0f", many.p50) << fmt(" / %6.0f", many.p99)
+                << fmt("  %6.0f", static_cast<double>(c.failed)) << "\n";
       pj[sideKey(sides[si])] = {{"one_at_a_time_us", summaryJson(one)},
                                 {"in_flight_us", summaryJson(many)},
-                                {"conn_per_s", c.rates},
-                                {"conn_per_s_median", rate},
-                                {"p50_per_round_us", c.p50PerRound},
+                                {"p50_us_per_round", c.p50},
+                                {"cpu_us_per_conn_per_round", c.cpuUs},
+                                {"conn_per_s_per_round", c.rate},
+                                {"in_flight_cpu_us_per_conn_per_round", c.burstCpuUs},
                                 {"failed", c.failed}};
     }
     out["paths"][paths[pi].key] = pj;
   }
-  std::cout << "   ratios policy / reference            p50    p99  conn/s  (median of per-round"
-               " p50 ratios)   [goal: within 5%]\n";
+  // Ratios of the same round's figures, then their median over the rounds.
+  auto perRound = [](const std::vector<double>& a, const std::vector<double>& b) {
+    std::vector<double> r;
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) r.push_back(a[i] / b[i]);
+    return median(r);
+  };
+  std::cout << "   ratios policy / reference, median of per-round ratios:\n"
+            << pad("", 46) << "  p50  p99(all)  CPU/conn | conn/s  CPU/conn   [goal: within 5%]\n";
   for (int pi = 0; pi < 2; ++pi)
-    for (int ref : {1, 2}) {
+    for (int ref : {1, 2, 3}) {
       Cell& a = cells[pi][0];
       Cell& b = cells[pi][ref];
-      Summary sa = summarize(a.us), sb = summarize(b.us);
-      std::vector<double> perRound;
-      for (size_t r = 0; r < a.p50PerRound.size() && r < b.p50PerRound.size(); ++r)
-        perRound.push_back(a.p50PerRound[r] / b.p50PerRound[r]);
-      double rate = median(a.rates) / median(b.rates);
+      json r = {{"p50", perRound(a.p50, b.p50)},
+                {"p99_pooled", summarize(a.us).p99 / summarize(b.us).p99},
+                {"cpu_per_conn", perRound(a.cpuUs, b.cpuUs)},
+                {"conn_per_s", perRound(a.rate, b.rate)},
+                {"in_flight_cpu_per_conn", perRound(a.burstCpuUs, b.burstCpuUs)}};
       std::cout << "   " << pad(paths[pi].label, 20)
-                << pad(ref == 1 ? "/ no policy" : "/ conntrack on", 17)
-                << fmt("%5.3f", sa.p50 / sb.p50) << fmt("  %5.3f", sa.p99 / sb.p99)
-                << fmt("  %5.3f", rate) << fmt("  (%5.3f)", median(perRound)) << "\n";
-      out["ratios"][std::string(paths[pi].key) + "/" + sideKey(sides[ref])] = {
-          {"p50", sa.p50 / sb.p50},
-          {"p99", sa.p99 / sb.p99},
-          {"conn_per_s", rate},
-          {"p50_per_round_median", median(perRound)}};
+                << pad(ref == 1 ? "/ no policy" : ref == 2 ? "/ conntrack on" : "/ table, none isolated", 23)
+                << fmt("%6.3f", r["p50"].get<double>()) << fmt("  %6.3f", r["p99_pooled"].get<double>())
+                << fmt("    %6.3f", r["cpu_per_conn"].get<double>())
+                << fmt(" | %6.3f", r["conn_per_s"].get<double>())
+                << fmt("  %6.3f", r["in_flight_cpu_per_conn"].get<double>()) << "\n";
+      out["ratios"][std::string(paths[pi].key) + "/" + sideKey(sides[ref])] = r;
     }
   std::cout << "   reference: " << kReferenceNote << ": new connection p50 " << kRefP50Us / 1000
             << " ms, p99 " << kRefP99Us / 1000 << " ms, " << kRefConnPerS[0] / 1000 << "-"
@@ -823,12 +880,8 @@ Status Bench::scale(json& out) {
   std::cerr << "policy bench: scale, " << shape.pods << " pods (" << loadavg() << ")\n";
   double rss0 = rssMib();
   Cluster cluster(kThisNode);
-  model::PodObject remotePod, localPod;
   auto t = Clock::now();
-  fill(cluster, shape, s_.scalePolicies, [&](const model::PodObject& p) {
-    if (p.ns == "ns-0001" && p.nodeName != kThisNode && remotePod.name.empty()) remotePod = p;
-    if (p.ns == "ns-0002" && p.nodeName == kThisNode && localPod.name.empty()) localPod = p;
-  });
+  fill(cluster, shape, s_.scalePolicies);
   double fillMs = ms(Clock::now() - t);
   double rss1 = rssMib();
   out["fill_ms"] = fillMs;
@@ -915,15 +968,52 @@ Status Bench::scale(json& out) {
     std::vector<double> totalMs, desiredMs, planMs, applyMs, cpuMs;
     std::vector<double> elementChanges, scriptBytes;
   };
+  // Pods whose app label goes to the next app and back: a pod of another node whose change
+  // alters no element here (the first generated one), one whose change moves it between
+  // address sets (the first such, found by trying), and the first isolated pod of this node.
+  auto nextApp = [&](model::PodObject pod) {
+    for (auto& [key, value] : pod.labels)
+      if (key == "app")
+        value = "app-" + std::to_string((std::stoi(value.substr(4)) + 1) % shape.appsPerNamespace);
+    return pod;
+  };
+  std::set<ip::Address> inSets;
+  for (const auto& [name, keys] : want.addressSets) inSets.insert(keys.begin(), keys.end());
+  std::optional<model::PodObject> quietPod, remotePod, localPod;
+  std::vector<model::PodObject> candidates;
+  for (const auto& [ns, byName] : cluster.pods())
+    for (const auto& [name, pod] : byName) {
+      if (ns.rfind("ns-", 0) != 0) continue;
+      if (!quietPod && !pod.local) quietPod = podObject(ns, name, pod);
+      if (!pod.local && inSets.contains(pod.ips[0]) && candidates.size() < 200)
+        candidates.push_back(podObject(ns, name, pod));
+      if (!localPod && pod.local && want.ingress.contains(pod.ips[0]))
+        localPod = podObject(ns, name, pod);
+    }
+  for (const auto& pod : candidates) {
+    if (cni::interrupted()) return makeError("interrupted");
+    cluster.upsertPod(nextApp(pod));
+    Plan p = routelet::policy::plan(&want, routelet::policy::desired(cluster));
+    cluster.upsertPod(pod);
+    if (!p.elements.empty()) {
+      remotePod = pod;
+      break;
+    }
+  }
+  if (!quietPod || !remotePod || !localPod)
+    return makeError("no pod of another node whose label moves it between sets, or no "
+                     "isolated local pod");
   Update updates[] = {
-      {"remote_pod", "a pod of another node", remotePod, {}, {}, {}, {}, {}, {}, {}},
-      {"local_pod", "a pod of this node", localPod, {}, {}, {}, {}, {}, {}, {}}};
+      {"quiet_pod", "a pod of another node, no element", *quietPod, {}, {}, {}, {}, {}, {}, {}},
+      {"remote_pod", "a pod of another node, in sets", *remotePod, {}, {}, {}, {}, {}, {}, {}},
+      {"local_pod", "an isolated pod of this node", *localPod, {}, {}, {}, {}, {}, {}, {}}};
+  out["updated_pods"] = json::array();
+  for (const Update& u : updates) out["updated_pods"].push_back(u.pod.ns + "/" + u.pod.name);
   Desired applied = std::move(want);
   for (int i = 0; i < s_.updates && !cni::interrupted(); ++i)
     for (Update& u : updates) {
-      model::PodObject changed = u.pod;
-      for (auto& [k, v] : changed.labels)
-        if (k == "app") v = v == "app-1" ? "app-2" : "app-1";
+      // Even rounds move the pod to the next app, odd ones back.
+      model::PodObject changed = i % 2 == 0 ? nextApp(u.pod) : u.pod;
       double cpu = threadCpuMs();
       auto t0 = Clock::now();
       cluster.upsertPod(changed);
@@ -944,7 +1034,6 @@ Status Bench::scale(json& out) {
       u.elementChanges.push_back(keys);
       u.scriptBytes.push_back(static_cast<double>(p.sets.size() + p.rest.size()));
       applied = std::move(next);
-      u.pod = changed;
     }
   if (cni::interrupted()) return makeError("interrupted");
   out["loadavg_end"] = loadavg();
@@ -1006,7 +1095,7 @@ Status Bench::scale(json& out) {
   out["nft_f_cpu_ms"] = nftCpu;
   for (Update& u : updates) {
     Summary total = summarize(u.totalMs);
-    std::cout << "   label change of " << pad(u.label, 22) << ": " << fmt("%.1f", total.p50)
+    std::cout << "   label change of " << pad(u.label, 34) << ": " << fmt("%.1f", total.p50)
               << " / " << fmt("%.1f", total.p99) << " ms p50 / p99 (desired "
               << fmt("%.1f", median(u.desiredMs)) << ", plan " << fmt("%.1f", median(u.planMs))
               << ", applyPlan " << fmt("%.1f", median(u.applyMs)) << "; CPU "
@@ -1118,7 +1207,7 @@ std::optional<std::vector<int>> parseList(const std::string& text) {
 constexpr const char* kUsage =
     "usage: policy_bench [--only traffic,change,scale,growth] [--json FILE]\n"
     "         [--pods 1000] [--namespaces 20] [--nodes 20] [--policies 200]\n"
-    "         [--rounds 6] [--connections 300] [--warmup 20] [--burst-ms 1000] [--in-flight 8]\n"
+    "         [--rounds 20] [--connections 200] [--warmup 20] [--burst-ms 500] [--in-flight 8]\n"
     "         [--changes 50] [--probe-interval-us 1000] [--probe-timeout-ms 20] [--rewrites 20]\n"
     "         [--scale-pods 150000] [--scale-namespaces 1000] [--scale-nodes 1000]\n"
     "         [--scale-policies 2000] [--scale-reps 3] [--updates 10]\n"

@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +22,12 @@ namespace routelet::bench::policy {
 namespace {
 
 constexpr auto kConnectTimeout = std::chrono::seconds(1);
+
+double threadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
 
 double micros(Clock::duration d) {
   return std::chrono::duration<double, std::micro>(d).count();
@@ -130,6 +138,15 @@ EchoServer::~EchoServer() {
   if (epoll_ >= 0) ::close(epoll_);
 }
 
+double EchoServer::cpuMs() const {
+  clockid_t clock;
+  timespec ts{};
+  if (pthread_getcpuclockid(const_cast<std::thread&>(thread_).native_handle(), &clock) != 0 ||
+      clock_gettime(clock, &ts) != 0)
+    return 0;
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 void EchoServer::loop() {
   std::unordered_set<int> open;
   epoll_event events[64];
@@ -166,15 +183,17 @@ void EchoServer::loop() {
 
 // --- one at a time
 
-Result<std::vector<double>> sequential(const std::string& nsPath, const std::string& address,
-                                       uint16_t port, int count, int warmup) {
+Result<Sequential> sequential(const std::string& nsPath, const std::string& address,
+                              uint16_t port, int count, int warmup) {
   auto to = endpoint(address, port);
   if (!to) return to.error();
-  std::vector<double> out;
-  out.reserve(static_cast<size_t>(count));
+  Sequential out;
+  out.us.reserve(static_cast<size_t>(count));
   Status st = onThreadIn(nsPath, [&]() -> Status {
     char byte = 'x';
+    double cpu = 0;
     for (int i = 0; i < warmup + count; ++i) {
+      if (i == warmup) cpu = threadCpuMs();
       if (cni::interrupted()) return makeError("interrupted");
       int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (fd < 0) return errnoError("socket");
@@ -191,8 +210,9 @@ Result<std::vector<double>> sequential(const std::string& nsPath, const std::str
       if (!ok)
         return errnoError(
             "connection " + std::to_string(i) + " to " + address + ":" + std::to_string(port), err);
-      if (i >= warmup) out.push_back(micros(t1 - t0));
+      if (i >= warmup) out.us.push_back(micros(t1 - t0));
     }
+    out.cpuMs = threadCpuMs() - cpu;
     return okStatus();
   });
   if (!st) return st.error();
@@ -215,6 +235,7 @@ Result<Burst> burst(const std::string& nsPath, const std::string& address, uint1
       bool sent = false;
     };
     std::vector<Conn> slots(static_cast<size_t>(inFlight));
+    double cpu = threadCpuMs();
     auto first = Clock::now();
     auto end =
         first + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -292,6 +313,7 @@ Result<Burst> burst(const std::string& nsPath, const std::string& address, uint1
       if (c.fd >= 0) ::close(c.fd);
     ::close(ep);
     out.seconds = std::chrono::duration<double>(last - first).count();
+    out.cpuMs = threadCpuMs() - cpu;
     if (cni::interrupted()) return makeError("interrupted");
     return okStatus();
   });

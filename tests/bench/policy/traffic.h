@@ -29,6 +29,8 @@ class EchoServer {
                                                    const std::vector<uint16_t>& ports);
   ~EchoServer();
   EchoServer(const EchoServer&) = delete;
+  // CPU time of its thread so far, packet processing done in its context included.
+  double cpuMs() const;
   EchoServer& operator=(const EchoServer&) = delete;
 
  private:
@@ -40,17 +42,27 @@ class EchoServer {
   std::atomic<bool> stop_{false};
 };
 
+struct Sequential {
+  std::vector<double> us;  // connect() → close() of each
+  double cpuMs = 0;        // the client thread's CPU time over all of them
+};
 // `count` connections one after another from a thread inside the namespace at nsPath, after
-// `warmup` untimed ones: microseconds from connect() to close() each. Any connection that
-// fails (1 s timeout) is an error: the policy refused a client it should allow.
-Result<std::vector<double>> sequential(const std::string& nsPath, const std::string& address,
-                                       uint16_t port, int count, int warmup);
+// `warmup` untimed ones. Any connection that fails (1 s timeout) is an error: the policy
+// refused a client it should allow.
+//
+// CPU time: a packet sent on a veth is processed in the sender's context (the node's
+// bridge, its netfilter hooks, the peer's TCP), and this kernel charges that softirq work to
+// the task it interrupts (no IRQ time accounting), so the client's and the server's threads
+// hold nearly all the CPU a connection costs, whatever else the machine runs.
+Result<Sequential> sequential(const std::string& nsPath, const std::string& address,
+                              uint16_t port, int count, int warmup);
 
 struct Burst {
   double seconds = 0;      // from the first connect to the last close
   uint64_t done = 0;       // connections completed
   uint64_t failed = 0;     // refused, timed out (1 s) or without a local port
   std::vector<double> us;  // connect → close of each completed one
+  double cpuMs = 0;        // the client thread's CPU time
 };
 // `inFlight` connections at a time for `seconds`, from one thread inside the namespace.
 Result<Burst> burst(const std::string& nsPath, const std::string& address, uint16_t port,
