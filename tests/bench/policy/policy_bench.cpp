@@ -679,8 +679,12 @@ Status Bench::traffic(json& out) {
                 {"conn_per_s", perRound(a.rate, b.rate)},
                 {"in_flight_cpu_per_conn", perRound(a.burstCpuUs, b.burstCpuUs)}};
       std::cout << "   " << pad(paths[pi].label, 20)
-                << pad(ref == 1 ? "/ no policy" : ref == 2 ? "/ conntrack on" : "/ table, none isolated", 23)
-                << fmt("%6.3f", r["p50"].get<double>()) << fmt("  %6.3f", r["p99_pooled"].get<double>())
+                << pad(ref == 1   ? "/ no policy"
+                       : ref == 2 ? "/ conntrack on"
+                                  : "/ table, none isolated",
+                       23)
+                << fmt("%6.3f", r["p50"].get<double>())
+                << fmt("  %6.3f", r["p99_pooled"].get<double>())
                 << fmt("    %6.3f", r["cpu_per_conn"].get<double>())
                 << fmt(" | %6.3f", r["conn_per_s"].get<double>())
                 << fmt("  %6.3f", r["in_flight_cpu_per_conn"].get<double>()) << "\n";
@@ -977,19 +981,36 @@ Status Bench::scale(json& out) {
         value = "app-" + std::to_string((std::stoi(value.substr(4)) + 1) % shape.appsPerNamespace);
     return pod;
   };
-  std::set<ip::Address> inSets;
-  for (const auto& [name, keys] : want.addressSets) inSets.insert(keys.begin(), keys.end());
   std::optional<model::PodObject> quietPod, remotePod, localPod;
-  std::vector<model::PodObject> candidates;
   for (const auto& [ns, byName] : cluster.pods())
     for (const auto& [name, pod] : byName) {
       if (ns.rfind("ns-", 0) != 0) continue;
       if (!quietPod && !pod.local) quietPod = podObject(ns, name, pod);
-      if (!pod.local && inSets.contains(pod.ips[0]) && candidates.size() < 200)
-        candidates.push_back(podObject(ns, name, pod));
       if (!localPod && pod.local && want.ingress.contains(pod.ips[0]))
         localPod = podObject(ns, name, pod);
     }
+  // Candidates: pods of other nodes that a same-namespace podSelector peer of a policy
+  // selecting a local pod takes in; the first whose change moves an element wins.
+  std::vector<model::PodObject> candidates;
+  for (const auto& [key, policy] : cluster.policies()) {
+    auto byName = cluster.pods().find(key.first);
+    if (key.first.rfind("ns-", 0) != 0 || byName == cluster.pods().end() || !policy.podSelector)
+      continue;
+    bool selectsLocal = false;
+    for (const auto& [name, pod] : byName->second)
+      selectsLocal = selectsLocal || (pod.local && policy.podSelector->matches(*pod.labels));
+    if (!selectsLocal) continue;
+    for (const auto* rules : {&policy.ingressRules, &policy.egressRules})
+      for (const auto& rule : *rules)
+        for (const auto& peer : rule.peers) {
+          if (!peer.pods || peer.namespaces || peer.pods->requirements.empty()) continue;
+          for (const auto& [name, pod] : byName->second)
+            if (!pod.local && peer.pods->matches(*pod.labels) && candidates.size() < 20) {
+              candidates.push_back(podObject(key.first, name, pod));
+              break;
+            }
+        }
+  }
   for (const auto& pod : candidates) {
     if (cni::interrupted()) return makeError("interrupted");
     cluster.upsertPod(nextApp(pod));
@@ -1001,8 +1022,9 @@ Status Bench::scale(json& out) {
     }
   }
   if (!quietPod || !remotePod || !localPod)
-    return makeError("no pod of another node whose label moves it between sets, or no "
-                     "isolated local pod");
+    return makeError(
+        "no pod of another node whose label moves it between sets, or no "
+        "isolated local pod");
   Update updates[] = {
       {"quiet_pod", "a pod of another node, no element", *quietPod, {}, {}, {}, {}, {}, {}, {}},
       {"remote_pod", "a pod of another node, in sets", *remotePod, {}, {}, {}, {}, {}, {}, {}},

@@ -268,8 +268,8 @@ std::string checkShape(const Shape& s) {
   if (s.pods < kFixedPods + s.namespaces * s.appsPerNamespace)
     return "at least " + std::to_string(kFixedPods + s.namespaces * s.appsPerNamespace) +
            " pods (one per app)";
-  if ((s.pods - kFixedPods + s.nodes - 1) / s.nodes > kMaxSlots)
-    return "at most " + std::to_string(kMaxSlots) + " pods per node";
+  if ((s.pods - kFixedPods + s.nodes - 1) / s.nodes > kMaxSlots * 4 / 5)
+    return "at most " + std::to_string(kMaxSlots * 4 / 5) + " pods per node";
   if (s.nodes > 256 * 64) return "too many nodes";
   return "";
 }
@@ -304,8 +304,9 @@ void forEachPod(const Shape& s, const std::function<void(const model::PodObject&
           {{"dns", Protocol::kUDP, 53},
            {"dns-tcp", Protocol::kTCP, 53},
            {"metrics", Protocol::kTCP, 9153}}));
-  // Synthetic pods take addresses in order: the g-th goes to node g % nodes.
+  // Synthetic pods: the g-th goes to a node picked by a hash of g, in its next free slot.
   int g = 0;
+  std::vector<int> used(static_cast<size_t>(s.nodes), 0);  // slots taken per node
   int synthetic = s.pods - kFixedPods;
   int apps = s.appsPerNamespace;
   for (int n = 0; n < s.namespaces; ++n) {
@@ -328,9 +329,12 @@ void forEachPod(const Shape& s, const std::function<void(const model::PodObject&
         default:
           break;
       }
-      int node = g % s.nodes;
-      ip::Address address = podAddress(node, g / s.nodes);
-      ++g;
+      // Scattered over the nodes by a hash, as a scheduler spreads replicas: a round robin
+      // would give this node the same app of every namespace.
+      int node =
+          static_cast<int>(fnv("pod " + std::to_string(g++)) % static_cast<uint64_t>(s.nodes));
+      while (used[static_cast<size_t>(node)] >= kMaxSlots) node = (node + 1) % s.nodes;
+      ip::Address address = podAddress(node, used[static_cast<size_t>(node)]++);
       f(pod(ns, app(a) + "-" + hash + "-" + hex(fnv(ns + std::to_string(k)), 5), hash,
             {{"app", app(a)}, {"role", role(a)}}, node, address, std::move(ports)));
     }

@@ -183,8 +183,8 @@ void EchoServer::loop() {
 
 // --- one at a time
 
-Result<Sequential> sequential(const std::string& nsPath, const std::string& address,
-                              uint16_t port, int count, int warmup) {
+Result<Sequential> sequential(const std::string& nsPath, const std::string& address, uint16_t port,
+                              int count, int warmup) {
   auto to = endpoint(address, port);
   if (!to) return to.error();
   Sequential out;

@@ -54,8 +54,8 @@ struct Sequential {
 // bridge, its netfilter hooks, the peer's TCP), and this kernel charges that softirq work to
 // the task it interrupts (no IRQ time accounting), so the client's and the server's threads
 // hold nearly all the CPU a connection costs, whatever else the machine runs.
-Result<Sequential> sequential(const std::string& nsPath, const std::string& address,
-                              uint16_t port, int count, int warmup);
+Result<Sequential> sequential(const std::string& nsPath, const std::string& address, uint16_t port,
+                              int count, int warmup);
 
 struct Burst {
   double seconds = 0;      // from the first connect to the last close
