@@ -4,12 +4,13 @@
 //
 //   1. traffic: short TCP connections (connect, one byte each way, close) to a server pod
 //      that policies isolate, from a client pod on the same bridge and from a pod of another
-//      node routed through the node; the table written against the same node without it
-//      (and without it but with conntrack on), alternating, one at a time for latency and
-//      many at once for connections per second.
+//      node routed through the node; the table written against the same node without it,
+//      without it but with conntrack on, and with it but no pod isolated, rotating, one at
+//      a time for latency and many at once for connections per second.
 //   2. change: a policy allowing the client created and deleted, in-process as the agent
 //      does it (Cluster, desired(), plan(), applyPlan()), against a prober in the client pod
-//      trying a new connection every millisecond.
+//      trying a new connection every millisecond; then whole rewrites (the agent's start
+//      and heal) with that prober on a refused port.
 //   3. scale: a cluster of 150 000 pods and 2000 policies: the cache's memory, desired(),
 //      a whole write beside `nft -f` of the same ruleset, one pod's label change, and the
 //      elements the node holds.
