@@ -906,6 +906,7 @@ Status Bench::scale(json& out) {
     desiredMs.push_back(ms(Clock::now() - t0));
     desiredCpu.push_back(threadCpuMs() - cpu);
   }
+  if (cni::interrupted()) return makeError("interrupted");
   double rss2 = rssMib();
   out["rss_with_desired_mib"] = rss2;
   // A relist (the Pod watch expired): the agent stages the new LIST beside the Pods in use
@@ -961,6 +962,7 @@ Status Bench::scale(json& out) {
     nftMs.push_back(cni::toMs(outcome->elapsed));
     nftCpu.push_back(outcome->cpuMs);
   }
+  if (cni::interrupted()) return makeError("interrupted");
   auto byNft = kernelElements(n_.scale);
   if (!byNft) return byNft.error();
   // The agent's write last: the updates below start from it.
