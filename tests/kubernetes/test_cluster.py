@@ -8,7 +8,8 @@ are real Services served by kube-proxy. The agents run on routelet's ServiceAcco
 from manifests/routelet.yaml.
 
 The checks run in order on the one cluster (the numbers order them): the ones that take
-something away (an agent restart, a Node deleted) come last. Needs root and the Kubernetes
+something away (an agent restart, a Node deleted) come last. Before them, as checks 11a,
+the NetworkPolicy reachability matrix of test_netpol.py runs on this same cluster. Needs root and the Kubernetes
 binaries scripts/kubernetes builds (scripts/setup does); missing either is a failure, never a
 skip.
 """
@@ -27,7 +28,9 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, HERE)
 
+import test_netpol  # noqa: E402  (the module, not its class: unittest would run that here too)
 from labkit import KUBECTL, ROOT, Lab, Ping, run, services_matrix, wait_until  # noqa: E402
 
 # The machine's own paths that a kubelet or containerd would make, and the sysctls the
@@ -56,7 +59,7 @@ def kube_binaries():
                              "(scripts/setup does)")
 
 
-class ClusterTest(unittest.TestCase):
+class ClusterTest(test_netpol.NetworkPolicyChecks, unittest.TestCase):
     NODES = 3
     DEPLOY = "process"  # the lab's own agent processes; test_daemonset.py runs the DaemonSet
 
