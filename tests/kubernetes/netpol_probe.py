@@ -28,11 +28,13 @@ import os
 import resource
 import selectors
 import socket
+import struct
 import sys
 import time
 
 UDP_RESEND = 0.25
 LINE_MAX = 512
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # linux/in.h; Python 3.11 does not name it
 
 
 def peer_text(address):
@@ -52,12 +54,33 @@ def listening_sockets(ports):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6:
                     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                if kind == socket.SOCK_DGRAM:
+                    # The address each datagram came to, so the answer leaves from it (below).
+                    if family == socket.AF_INET:
+                        s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+                    else:
+                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
                 s.bind((host, port))
                 if kind == socket.SOCK_STREAM:
                     s.listen(512)  # a whole matrix connects to one pod at once
                 s.setblocking(False)
                 out.append((s, proto))
     return out
+
+
+def same_source(ancillary):
+    """The control message that sends an answer from the address its request came to. A
+    socket bound to every address otherwise answers from the address the route back picks:
+    on a node, a pod's request to the node's address would be answered from the bridge's,
+    and the pod's connected socket would drop it."""
+    for level, kind, data in ancillary:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            _, _, to = struct.unpack("i4s4s", data[:12])  # struct in_pktinfo
+            return [(level, kind, struct.pack("i4s4s", 0, to, bytes(4)))]
+        if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+            to, _ = struct.unpack("16sI", data[:20])  # struct in6_pktinfo
+            return [(level, kind, struct.pack("16sI", to, 0))]
+    return []
 
 
 def serve(args):
@@ -78,8 +101,8 @@ def serve(args):
                         # A fresh socket's send buffer is empty: one short line never blocks.
                         conn.send(f"{args.name} {peer_text(peer[0])}\n".encode())
                 else:
-                    _, peer = s.recvfrom(LINE_MAX)
-                    s.sendto(f"{args.name} {peer_text(peer[0])}\n".encode(), peer)
+                    _, ancillary, _, peer = s.recvmsg(LINE_MAX, socket.CMSG_SPACE(32))
+                    s.sendmsg([f"{args.name} {peer_text(peer[0])}\n".encode()], same_source(ancillary), 0, peer)
             except (BlockingIOError, InterruptedError):
                 pass  # another event took it first
             except OSError:

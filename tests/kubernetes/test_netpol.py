@@ -12,11 +12,12 @@ IPv6, and the matrix is compared with the truth table the check writes: everythi
 reachable, then what its policies block, then what they still allow.
 
 routelet's agent enforces a change within milliseconds of the API's event, but no check
-holds it to a time: the matrix is probed again until it matches twice in a row, or for
-SETTLE seconds, and then a failure shows the matrix's difference cell by cell. A probe not
-answered within PROBE_TIMEOUT counts as blocked; a cell that should be reachable and was
-not is asked once more, with RECHECK_TIMEOUT, before it counts (a busy machine must not
-pass for a policy).
+holds it to a time: the matrix is probed again until it matches, or for SETTLE seconds,
+and then a failure shows the matrix's difference cell by cell. A probe not answered within
+PROBE_TIMEOUT counts as blocked; a cell that should be reachable and was not is asked once
+more, with RECHECK_TIMEOUT, before it counts (a busy machine must not pass for a policy).
+Every check starts by finding the whole matrix reachable, so what one check leaves behind
+fails the next one, not a later step by chance.
 
 The checks run on test_cluster.py's cluster (test_cluster.ClusterTest mixes in
 NetworkPolicyChecks; the names order them after its check 11 and before the checks that
@@ -514,22 +515,18 @@ class NetworkPolicyChecks:
         self.world().kubectl_apply(*policies)
 
     def expect(self, truth, what):
-        """Probes the matrix until it is the truth twice in a row; fails with the difference
-        once SETTLE seconds passed without."""
+        """Probes the matrix until it is the truth; fails with the difference once SETTLE
+        seconds passed without."""
         w = self.world()
         started = time.monotonic()
-        rounds, matched = 0, 0
+        rounds = 0
         while True:
             seen = w.observe(truth)
             rounds += 1
             if all(truth.cells[c] == seen[c][0] for c in truth.cells):
-                matched += 1
-                if matched == 2:
-                    print(f"\n[netpol] {what}: the matrix matched in round {rounds - 1} and again in round {rounds} "
-                          f"({time.monotonic() - started:.1f} s)", end="")
-                    return
-                continue  # the confirmation comes whatever the time
-            matched = 0
+                print(f"\n[netpol] {what}: the matrix matched in round {rounds} "
+                      f"({time.monotonic() - started:.1f} s)", end="")
+                return
             if time.monotonic() - started >= SETTLE:
                 self.fail(f"{what}: the matrix ({len(truth.sources)} sources x {len(truth.targets)} "
                           f"targets x {len(PORTS)} ports x {len(FAMILIES)} families) is not the "
