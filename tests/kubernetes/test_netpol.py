@@ -60,7 +60,9 @@ PROBE_TIMEOUT = 1.0    # a probe not answered within this is blocked...
 RECHECK_TIMEOUT = 3.0  # ...unless it should not be: then once more with this
 # Everything the checks make carries this label; their policies are deleted by it.
 MARK = "routelet.io/netpol-matrix"
+POLICY_TABLE = "routelet_policy"  # the agent's nftables table (inet), in each node
 HOSTNET = "hostnet"    # check 13's hostNetwork pod, x/hostnet, as a matrix column
+SERVICE = "svc:x/a"    # check 15's Service of x/a, as a matrix column
 
 
 def key_of(api_name):
@@ -157,10 +159,15 @@ def render_diff(truth, seen):
 # ------------------------------------------------------------------------------ policies
 
 
-def netpol(name, namespace, selector, ingress=None, egress=None, types=None):
-    """A networking.k8s.io/v1 NetworkPolicy; selector: matchLabels of its podSelector
-    ({} selects every pod of the namespace). ingress/egress None: the field is left out."""
-    spec = {"podSelector": {"matchLabels": selector} if selector else {}}
+def netpol(name, namespace, selector, ingress=None, egress=None, types=None, expressions=None):
+    """A networking.k8s.io/v1 NetworkPolicy; selector: matchLabels of its podSelector, and
+    expressions its matchExpressions (neither: {}, every pod of the namespace).
+    ingress/egress None: the field is left out."""
+    spec = {"podSelector": {}}
+    if selector:
+        spec["podSelector"]["matchLabels"] = selector
+    if expressions:
+        spec["podSelector"]["matchExpressions"] = expressions
     if ingress is not None:
         spec["ingress"] = ingress
     if egress is not None:
@@ -396,7 +403,7 @@ class World:
                 target, ip = cell[1], self.target_ips(cell[1])[cell[3]]
                 if r["answer"] is None:
                     seen[cell] = (False, f"blocked ({ip}: {r['error']})")
-                elif r["answer"].split()[0] != target:
+                elif r["answer"].split()[0] != self.pods[target].get("answers", target):
                     seen[cell] = (None, f"another pod ({ip} answered {r['answer']!r})")
                 else:
                     seen[cell] = (True, f"reached ({ip} answered {r['answer']!r})")
@@ -548,7 +555,12 @@ class NetworkPolicyChecks:
         self.apply(netpol("deny-ingress", "x", {}, types=["Ingress"]))
         # Nothing reaches x's pods, x's own included; x's pods still reach everyone (the
         # replies come back into an isolated pod).
-        self.expect(Truth().block(to="x/*"), "deny all ingress in x")
+        isolated = Truth().block(to="x/*")
+        self.expect(isolated, "deny all ingress in x")
+        # routelet's policy table deleted by someone else on every node is made again.
+        for i in (1, 2, 3):
+            self.lab.ns(self.lab.node(i), "nft", "delete", "table", "inet", POLICY_TABLE)
+        self.expect(isolated, f"deny all ingress in x, after nft delete table inet {POLICY_TABLE} on every node")
 
     # 3
     def test_11a_netpol_03_ingress_from_pods_of_the_same_namespace(self):
@@ -560,6 +572,13 @@ class NetworkPolicyChecks:
     def test_11a_netpol_04_ingress_from_a_namespace(self):
         self.apply(netpol("a-from-y", "x", {"pod": "a"}, ingress=[{"from": [namespaces_labelled(ns="y")]}]))
         self.expect(Truth().block(to="x/a").allow(frm="y/*", to="x/a"), "x/a from ns: y")
+        # The same with matchExpressions, in the policy's selector and in both of a peer's.
+        self.apply(netpol("a-from-y", "x", None, ingress=[{"from": [{
+            "namespaceSelector": {"matchExpressions": [{"key": "ns", "operator": "NotIn", "values": ["y"]}]},
+            "podSelector": {"matchExpressions": [{"key": "pod", "operator": "In", "values": ["b", "c"]}]}}]}],
+            expressions=[{"key": "pod", "operator": "In", "values": ["a"]}]))
+        self.expect(Truth().block(to="x/a").allow(frm=["x/b", "x/c", "z/b", "z/c"], to="x/a"),
+                    "x/a (pod In [a]) from {ns NotIn [y] AND pod In [b, c]}")
 
     # 5
     def test_11a_netpol_05_namespace_and_pod_selectors_in_one_peer_or_two(self):
@@ -723,6 +742,29 @@ class NetworkPolicyChecks:
                     "x denies ingress, y egress, z/c allows x only")
         self.lab.kubectl("delete", "networkpolicies", "-A", "-l", MARK)
         self.expect(Truth(), "every policy deleted")
+
+    # 15
+    def test_11a_netpol_15_a_service_in_front_of_an_isolated_pod(self):
+        w = self.world()
+        # kube-proxy's DNAT comes before the policy: a ClusterIP's connection is allowed or
+        # blocked as one to the endpoint's own address. (x/a itself is left out: a pod
+        # reaching itself through its Service is masqueraded by kube-proxy, its node's traffic.)
+        self.addCleanup(self.lab.kubectl, "delete", "service", "-n", "x", "a", "--ignore-not-found")
+        w.kubectl_apply({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "a", "namespace": "x", "labels": {MARK: "true"}},
+            "spec": {"selector": {"pod": "a"}, "ipFamilyPolicy": "RequireDualStack", "ipFamilies": ["IPv4", "IPv6"],
+                     "ports": [{"name": port_name(proto, port), "protocol": proto, "port": port,
+                                "targetPort": port_name(proto, port)} for proto, port in PORTS]}})
+        stored = json.loads(self.lab.kubectl("get", "service", "-n", "x", "a", "-o", "json").stdout)
+        w.pods[SERVICE] = {"ips": {ipaddress.ip_address(ip).version: ip for ip in stored["spec"]["clusterIPs"]},
+                           "answers": "x/a"}
+        self.addCleanup(w.pods.pop, SERVICE, None)
+        sources = [n for n in MATRIX if n != "x/a"]
+        self.expect(Truth(sources, [SERVICE]), "x/a's Service without a policy (kube-proxy serves it)")
+        self.apply(netpol("a-from-y", "x", {"pod": "a"}, ingress=[{"from": [namespaces_labelled(ns="y")]}]))
+        self.expect(Truth(sources, [SERVICE]).block(to=SERVICE).allow(frm="y/*", to=SERVICE),
+                    "x/a from ns: y, reached through its Service's ClusterIPs")
 
     # the end
     def test_11a_netpol_99_removing_the_namespaces_frees_every_address(self):
