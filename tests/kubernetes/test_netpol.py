@@ -394,12 +394,14 @@ class World:
             p.stdin.write(json.dumps(specs))  # far below a pipe's buffer: never blocks
             p.stdin.close()
             procs.append((src, mine, p))
-        seen = {}
-        for src, mine, p in procs:
+        outputs = []
+        for src, mine, p in procs:  # every prober waited for, also when one failed
             with p.stdout:
-                out = p.stdout.read()
-            if p.wait() != 0 or not out.startswith("{"):
-                raise AssertionError(f"the prober in {src} ({self.netns(src)}) failed ({p.returncode}): {out}")
+                outputs.append((src, mine, p.stdout.read(), p.wait()))
+        seen = {}
+        for src, mine, out, rc in outputs:
+            if rc != 0 or not out.startswith("{"):
+                raise AssertionError(f"the prober in {src} ({self.netns(src)}) failed ({rc}): {out}")
             for line in out.splitlines():
                 r = json.loads(line)
                 cell = mine[r["id"]]
@@ -530,7 +532,7 @@ class NetworkPolicyChecks:
                 cls._netpol_world = e
                 raise
         if isinstance(cls._netpol_world, Exception):
-            raise AssertionError(f"the matrix's pods could not be made: {cls._netpol_world}")
+            raise AssertionError(f"no matrix to probe: {cls._netpol_world}")
         return cls._netpol_world
 
     def setUp(self):
@@ -826,7 +828,7 @@ class NetworkPolicyChecks:
     def test_11a_netpol_99_removing_the_namespaces_frees_every_address(self):
         w = self.world()
         w.remove()
-        type(self)._netpol_world = AssertionError("removed by check 99")
+        type(self)._netpol_world = AssertionError("check 99 removed it")
         for i, (leases, links) in w.base.items():
             wait_until(f"node{i}'s addresses and host veths as before the matrix",
                        lambda: w.leases(i) == leases and w.host_links(i) == links, 60, interval=0.2)
