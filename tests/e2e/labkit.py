@@ -293,6 +293,15 @@ class Lab:
         p = run(["ip", "-j", "-d", "-n", ns, "link", "show", "dev", dev], check=False)
         return json.loads(p.stdout)[0] if p.returncode == 0 and p.stdout.strip() else None
 
+    def leases(self, i):
+        """The addresses node i's routelet-cni holds, as its store's lease files name them."""
+        return set(os.listdir(os.path.join(self.ipam_dir(i), "routelet", "leases")))
+
+    def host_links(self, i):
+        """The names of node i's links."""
+        out = run(["ip", "-n", self.node(i), "-j", "link", "show"]).stdout
+        return {link["ifname"] for link in json.loads(out)}
+
     def pod_ip(self, i, j, family=4):
         addrs = self.addresses(self.pod(i, j), "eth0", family)
         return addrs[0].split("/")[0] if addrs else None

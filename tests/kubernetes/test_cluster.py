@@ -168,13 +168,6 @@ class ClusterTest(test_netpol.NetworkPolicyChecks, unittest.TestCase):
             out[(int(m.group(1)), int(m.group(2)))] = [a["ip"] for a in pod["status"]["podIPs"]]
         return out
 
-    def leases(self, i):
-        return set(os.listdir(os.path.join(self.lab.ipam_dir(i), "routelet", "leases")))
-
-    def host_links(self, i):
-        out = run(["ip", "-n", self.lab.node(i), "-j", "link", "show"]).stdout
-        return {link["ifname"] for link in json.loads(out)}
-
     def api_as_agent(self, path, body):
         """HTTP status of one merge PATCH to the real API server with the agent's own token."""
         with open(os.path.join(self.lab.api_dir, "agent.kubeconfig")) as f:
@@ -232,7 +225,7 @@ class ClusterTest(test_netpol.NetworkPolicyChecks, unittest.TestCase):
         template = self.kubectl_json("get", "pod", "-n", "default", "node3-pod1")
         cidr = ipaddress.ip_network(self.kubectl_json("get", "node", self.lab.node(3))["spec"]["podCIDRs"][0])
         container = template["spec"]["containers"][0]
-        base_leases, base_links = self.leases(3), self.host_links(3)
+        base_leases, base_links = self.lab.leases(3), self.lab.host_links(3)
         starts, deletes = [], []
         for k in range(3):
             name = f"node3-extra{k}"
@@ -250,16 +243,16 @@ class ClusterTest(test_netpol.NetworkPolicyChecks, unittest.TestCase):
             starts.append(time.monotonic() - started)
             status = self.kubectl_json("get", "pod", "-n", "default", name)["status"]
             self.assertIn(ipaddress.ip_address(status["podIP"]), cidr, name)
-            self.assertEqual(self.leases(3) - base_leases, {a["ip"] for a in status["podIPs"]},
+            self.assertEqual(self.lab.leases(3) - base_leases, {a["ip"] for a in status["podIPs"]},
                              f"{name}: a lease for each of its addresses")
-            veths = self.host_links(3) - base_links
+            veths = self.lab.host_links(3) - base_links
             self.assertEqual(len(veths), 1, f"{name}: one host veth, got {veths}")
 
             deleted = time.monotonic()
             self.lab.kubectl("delete", "pod", "-n", "default", name, "--wait=true", "--timeout=120s",
                              timeout=150)
             wait_until(f"{name}'s leases and veth freed by the kubelet's DEL",
-                       lambda: self.leases(3) == base_leases and self.host_links(3) == base_links, 60)
+                       lambda: self.lab.leases(3) == base_leases and self.lab.host_links(3) == base_links, 60)
             deletes.append(time.monotonic() - deleted)
         ms = lambda xs: f"p50 {statistics.median(xs) * 1000:.0f} ms, max {max(xs) * 1000:.0f} ms"
         print(f"\n[kubernetes] {len(starts)} pods: kubectl apply to Ready {ms(starts)}; "

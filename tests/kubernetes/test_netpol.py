@@ -46,7 +46,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
-from labkit import Lab, run, wait_until  # noqa: E402
+from labkit import Lab, wait_until  # noqa: E402
 
 PROBE = os.path.join(HERE, "netpol_probe.py")
 PYTHON = "/usr/bin/python3"
@@ -214,16 +214,9 @@ class World:
         template = json.loads(lab.kubectl("get", "pod", "-n", "default", "node1-pod1", "-o", "json").stdout)
         container = template["spec"]["containers"][0]
         self.image = {k: container[k] for k in ("image", "imagePullPolicy", "command")}
-        self.base = {i: (self.leases(i), self.host_links(i)) for i in (1, 2, 3)}
+        self.base = {i: (lab.leases(i), lab.host_links(i)) for i in (1, 2, 3)}
 
-    # --- what the lab's nodes hold
-    def leases(self, i):
-        return set(os.listdir(os.path.join(self.lab.ipam_dir(i), "routelet", "leases")))
-
-    def host_links(self, i):
-        out = run(["ip", "-n", self.lab.node(i), "-j", "link", "show"]).stdout
-        return {link["ifname"] for link in json.loads(out)}
-
+    # --- the lab's nodes
     def node_netns(self, i):
         return f"/run/netns/{self.lab.node(i)}"
 
@@ -322,7 +315,7 @@ class World:
             self.lab.kubectl("delete", "pod", "-n", ns, *pods, "--ignore-not-found", "--wait=false", *how)
 
         def freed():
-            return all(ip not in self.leases(p["node"]) for p in gone.values() for ip in p["ips"].values())
+            return all(ip not in self.lab.leases(p["node"]) for p in gone.values() for ip in p["ips"].values())
         wait_until(f"the addresses of {', '.join(names)} freed by their nodes", freed, 60, interval=0.2)
         return gone
 
@@ -831,7 +824,7 @@ class NetworkPolicyChecks:
         type(self)._netpol_world = AssertionError("check 99 removed it")
         for i, (leases, links) in w.base.items():
             wait_until(f"node{i}'s addresses and host veths as before the matrix",
-                       lambda: w.leases(i) == leases and w.host_links(i) == links, 60, interval=0.2)
+                       lambda: self.lab.leases(i) == leases and self.lab.host_links(i) == links, 60, interval=0.2)
 
 
 class NetworkPolicyTest(NetworkPolicyChecks, unittest.TestCase):
