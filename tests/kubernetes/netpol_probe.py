@@ -37,12 +37,6 @@ LINE_MAX = 512
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # linux/in.h; Python 3.11 does not name it
 
 
-def peer_text(address):
-    """The peer's address as people write it: an IPv4 peer of an IPv6 socket without ::ffff:."""
-    host = address.split("%")[0]
-    return host[7:] if host.startswith("::ffff:") else host
-
-
 def listening_sockets(ports):
     """[(socket, proto)]: TCP and UDP on every port, one socket per family, IPv6 ones
     IPv6-only so the IPv4 ones get IPv4 peers."""
@@ -99,10 +93,10 @@ def serve(args):
                     conn, peer = s.accept()
                     with conn:
                         # A fresh socket's send buffer is empty: one short line never blocks.
-                        conn.send(f"{args.name} {peer_text(peer[0])}\n".encode())
+                        conn.send(f"{args.name} {peer[0]}\n".encode())
                 else:
                     _, ancillary, _, peer = s.recvmsg(LINE_MAX, socket.CMSG_SPACE(32))
-                    s.sendmsg([f"{args.name} {peer_text(peer[0])}\n".encode()], same_source(ancillary), 0, peer)
+                    s.sendmsg([f"{args.name} {peer[0]}\n".encode()], same_source(ancillary), 0, peer)
             except (BlockingIOError, InterruptedError):
                 pass  # another event took it first
             except OSError:
