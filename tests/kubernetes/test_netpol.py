@@ -736,10 +736,10 @@ class NetworkPolicyChecks:
         allowed = Truth().block(to="x/a").allow(frm="x/b", to="x/a")
         self.expect(allowed, "x/a from pod: b of x")
         # Made again as the kubelet and routelet-cni would: a new address (round robin).
-        old = w.delete(["x/b"])["x/b"]["ips"]
+        first = w.delete(["x/b"])["x/b"]["ips"]
         w.create(["x/b"])
         print(f"\n[netpol] x/b deleted and made again on node {node_of('x/b')}: "
-              f"{old} -> {w.pods['x/b']['ips']}", end="")
+              f"{first} -> {w.pods['x/b']['ips']}", end="")
         self.expect(allowed, "x/b made again at a new address")
         # A pod deleted, and another made at its very addresses while the first one's object
         # is still terminating, as once routelet-cni's round robin came round: the policy
