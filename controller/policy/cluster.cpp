@@ -13,6 +13,17 @@ bool Cluster::compact(const model::PodObject& in, Pod* out) {
   return true;
 }
 
+void Cluster::countLive(const Pod& pod, int delta) {
+  if (pod.deleting) return;
+  for (const auto& a : pod.ips) {
+    if (delta > 0) {
+      ++live_[a];
+    } else if (auto it = live_.find(a); it != live_.end() && --it->second == 0) {
+      live_.erase(it);
+    }
+  }
+}
+
 void Cluster::drop(Pod& pod) {
   labelSets_.forget(pod.labels);
   portLists_.forget(pod.ports);
@@ -28,11 +39,13 @@ bool Cluster::upsertPod(const model::PodObject& pod) {
     Pod& old = it->second;
     same = *old.labels == *fresh.labels && old.ports == fresh.ports && old.ips == fresh.ips &&
            old.local == fresh.local && old.deleting == fresh.deleting;
+    countLive(old, -1);
     drop(old);
   } else {
     ++podCount_;
   }
   it->second = std::move(fresh);
+  countLive(it->second, 1);
   if (it->second.local)
     local_[{pod.ns, pod.name}] = &it->second;
   else
@@ -45,6 +58,7 @@ bool Cluster::removePod(const std::string& ns, const std::string& name) {
   if (byName == pods_.end()) return false;
   auto it = byName->second.find(name);
   if (it == byName->second.end()) return false;
+  countLive(it->second, -1);
   drop(it->second);
   local_.erase({ns, name});
   byName->second.erase(it);
@@ -87,9 +101,12 @@ void Cluster::commitPods() {
   pods_ = std::move(staged_);
   staged_.clear();
   local_.clear();
+  live_.clear();
   for (auto& [ns, byName] : pods_)
-    for (auto& [name, pod] : byName)
+    for (auto& [name, pod] : byName) {
       if (pod.local) local_[{ns, name}] = &pod;
+      countLive(pod, 1);
+    }
   podCount_ = std::exchange(stagedCount_, 0);
   podsSynced_ = true;
 }

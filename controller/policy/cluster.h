@@ -11,6 +11,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -84,6 +86,9 @@ class Cluster {
 
   const PodMap& pods() const { return pods_; }
   const Pod* pod(const std::string& ns, const std::string& name) const;
+  // A pod not being deleted holds this address. A terminating pod's address may already be
+  // its successor's (same node, same IP), and is then the successor's alone.
+  bool heldByLivePod(const ip::Address& a) const { return live_.contains(a); }
   // This node's pods, by namespace and name: a few dozen among 150 000.
   const std::map<PolicyKey, const Pod*>& localPods() const { return local_; }
   size_t podCount() const { return podCount_; }
@@ -109,6 +114,15 @@ class Cluster {
   PodMap staged_;
   size_t stagedCount_ = 0;
   std::map<PolicyKey, const Pod*> local_;
+  struct AddressHash {
+    size_t operator()(const ip::Address& a) const {
+      return std::hash<std::string_view>()(
+          std::string_view(reinterpret_cast<const char*>(a.bytes()), a.isV4() ? 4 : 16));
+    }
+  };
+  // Addresses of pods not being deleted, with how many hold each.
+  std::unordered_map<ip::Address, uint32_t, AddressHash> live_;
+  void countLive(const Pod& pod, int delta);
   std::map<std::string, std::shared_ptr<const model::Labels>> namespaces_;
   std::map<PolicyKey, model::NetworkPolicyObject> policies_;
   Interner<model::Labels> labelSets_;

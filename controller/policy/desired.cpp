@@ -113,6 +113,12 @@ class Builder {
     }
   }
 
+  // Whether the pod's address is its own: a terminating pod's address that a pod not being
+  // deleted holds (its successor at the same IP) is the successor's, with its labels.
+  bool heldBy(const Pod& pod, const ip::Address& a) const {
+    return !pod.deleting || !c_.heldByLivePod(a);
+  }
+
   // What a policy could not say, once.
   void report(const model::NetworkPolicyObject& p) {
     if (reported_.insert(policyName(p)).second)
@@ -224,7 +230,7 @@ class Builder {
       auto& set = out_.addressSets[hashed("s", key, fam(f))];
       for (const Pod* pod : pods)
         for (const auto& a : pod->ips)
-          if (a.family() == f) set.push_back(a);
+          if (a.family() == f && heldBy(*pod, a)) set.push_back(a);
       std::sort(set.begin(), set.end());
       set.erase(std::unique(set.begin(), set.end()), set.end());
     }
@@ -250,7 +256,7 @@ class Builder {
           for (const auto& port : *pod->ports) {
             if (port.name != name) continue;
             for (const auto& a : pod->ips)
-              if (a.family() == f) set.push_back({a, port.protocol, port.port});
+              if (a.family() == f && heldBy(*pod, a)) set.push_back({a, port.protocol, port.port});
           }
         }
         std::sort(set.begin(), set.end());

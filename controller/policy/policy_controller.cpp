@@ -61,9 +61,15 @@ agent::Wake PolicyController::changed(bool yes) {
   return agent::Wake::kSoon;
 }
 
+// A complete list may be what readiness waited for, which only whole passes decide.
+agent::Wake PolicyController::listed() {
+  agent::Wake wake = changed(true);
+  return wake == agent::Wake::kNo ? wake : agent::Wake::kWhole;
+}
+
 agent::Wake PolicyController::podsListed() {
   cluster_.commitPods();
-  return changed(true);
+  return listed();
 }
 
 agent::Wake PolicyController::podChanged(kube::WatchEventType type, const model::PodObject& pod) {
@@ -83,7 +89,7 @@ agent::Wake PolicyController::podChanged(kube::WatchEventType type, const model:
 
 agent::Wake PolicyController::namespacesListed(std::vector<model::NamespaceObject>&& namespaces) {
   cluster_.replaceNamespaces(std::move(namespaces));
-  return changed(true);
+  return listed();
 }
 
 agent::Wake PolicyController::namespaceChanged(kube::WatchEventType type,
@@ -94,7 +100,7 @@ agent::Wake PolicyController::namespaceChanged(kube::WatchEventType type,
 
 agent::Wake PolicyController::policiesListed(std::vector<model::NetworkPolicyObject>&& policies) {
   cluster_.replacePolicies(std::move(policies));
-  return changed(true);
+  return listed();
 }
 
 agent::Wake PolicyController::policyChanged(kube::WatchEventType type,

@@ -48,6 +48,7 @@ class PolicyController : public agent::Controller {
 
  private:
   agent::Wake changed(bool yes);
+  agent::Wake listed();
   void apply(bool force);
   void report(agent::Pass& pass);
 

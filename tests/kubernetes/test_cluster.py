@@ -139,8 +139,14 @@ class ClusterTest(test_netpol.NetworkPolicyChecks, unittest.TestCase):
         self.assertIn("token:", kubeconfig)
         self.assertNotIn("client-certificate", kubeconfig)
         sa = "system:serviceaccount:kube-system:routelet"
+        # NetworkPolicy reads Pods, Namespaces and NetworkPolicies; it writes none of them,
+        # and nothing else (a Secret) is open to it.
         for verb, resource, allowed in (("watch", "nodes", "yes"), ("patch", "nodes/status", "yes"),
-                                        ("patch", "nodes", "no"), ("list", "pods", "no")):
+                                        ("patch", "nodes", "no"), ("list", "pods", "yes"),
+                                        ("watch", "networkpolicies.networking.k8s.io", "yes"),
+                                        ("watch", "namespaces", "yes"), ("delete", "pods", "no"),
+                                        ("create", "networkpolicies.networking.k8s.io", "no"),
+                                        ("list", "secrets", "no")):
             what, _, sub = resource.partition("/")
             p = self.lab.kubectl("auth", "can-i", verb, what, *(["--subresource", sub] if sub else []),
                                  "--as", sa, check=False)

@@ -82,7 +82,8 @@ TEST_F(PolicyControllerTest, WaitsForAllThreeListsAndIsNotReadyMeanwhile) {
   EXPECT_NE(p.notReady[0].find("waiting for the Pod, Namespace and NetworkPolicy lists"),
             std::string::npos);
   EXPECT_TRUE(edge_.scripts.empty()) << "nothing written from a partial view";
-  controller().namespacesListed({});
+  EXPECT_EQ(controller().namespacesListed({}), agent::Wake::kWhole)
+      << "the list readiness waited for: a whole pass decides readiness";
   EXPECT_TRUE(pass(true).notReady.empty());
   ASSERT_EQ(edge_.scripts.size(), 1u) << "the table's shape; no pod to isolate";
   EXPECT_NE(edge_.scripts[0].find("add table inet routelet_policy"), std::string::npos);
