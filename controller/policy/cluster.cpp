@@ -14,12 +14,12 @@ bool Cluster::compact(const model::PodObject& in, Pod* out) {
 }
 
 void Cluster::countLive(const Pod& pod, int delta) {
-  if (pod.deleting) return;
+  auto& counts = pod.deleting ? dying_ : live_;
   for (const auto& a : pod.ips) {
     if (delta > 0) {
-      ++live_[a];
-    } else if (auto it = live_.find(a); it != live_.end() && --it->second == 0) {
-      live_.erase(it);
+      ++counts[a];
+    } else if (auto it = counts.find(a); it != counts.end() && --it->second == 0) {
+      counts.erase(it);
     }
   }
 }
@@ -102,6 +102,7 @@ void Cluster::commitPods() {
   staged_.clear();
   local_.clear();
   live_.clear();
+  dying_.clear();
   for (auto& [ns, byName] : pods_)
     for (auto& [name, pod] : byName) {
       if (pod.local) local_[{ns, name}] = &pod;

@@ -89,6 +89,13 @@ class Cluster {
   // A pod not being deleted holds this address. A terminating pod's address may already be
   // its successor's (same node, same IP), and is then the successor's alone.
   bool heldByLivePod(const ip::Address& a) const { return live_.contains(a); }
+  // One of these addresses is also a terminating pod's: a pod there decides, by coming or
+  // going, whose the address is, wherever it runs.
+  bool sharesWithTerminating(const std::vector<ip::Address>& ips) const {
+    for (const auto& a : ips)
+      if (dying_.contains(a)) return true;
+    return false;
+  }
   // This node's pods, by namespace and name: a few dozen among 150 000.
   const std::map<PolicyKey, const Pod*>& localPods() const { return local_; }
   size_t podCount() const { return podCount_; }
@@ -120,8 +127,9 @@ class Cluster {
           std::string_view(reinterpret_cast<const char*>(a.bytes()), a.isV4() ? 4 : 16));
     }
   };
-  // Addresses of pods not being deleted, with how many hold each.
+  // Addresses of pods not being deleted, and of pods being deleted, with how many hold each.
   std::unordered_map<ip::Address, uint32_t, AddressHash> live_;
+  std::unordered_map<ip::Address, uint32_t, AddressHash> dying_;
   void countLive(const Pod& pod, int delta);
   std::map<std::string, std::shared_ptr<const model::Labels>> namespaces_;
   std::map<PolicyKey, model::NetworkPolicyObject> policies_;

@@ -76,13 +76,17 @@ agent::Wake PolicyController::podChanged(kube::WatchEventType type, const model:
   // Whether the table can change: always for a pod of this node; for another node's, only
   // when a peer selection or a port set takes it, before or after. At 150 000 pods, most
   // events are of pods no policy here looks at, and computing the table costs ~10 ms.
+  // An address shared with a terminating pod counts too: the pod coming or going decides
+  // whose labels the address carries in every peer set.
   bool concerns = dirty_ || !applied_ || pod.nodeName == cluster_.nodeName();
   if (const Pod* old = cluster_.pod(pod.ns, pod.name); old && !concerns)
-    concerns = old->local || affects(*applied_, cluster_, pod.ns, *old->labels, old->ports.get());
+    concerns = old->local || cluster_.sharesWithTerminating(old->ips) ||
+               affects(*applied_, cluster_, pod.ns, *old->labels, old->ports.get());
   bool change = type == kube::WatchEventType::kDeleted ? cluster_.removePod(pod.ns, pod.name)
                                                        : cluster_.upsertPod(pod);
   if (const Pod* now = cluster_.pod(pod.ns, pod.name); now && !concerns)
-    concerns = affects(*applied_, cluster_, pod.ns, *now->labels, now->ports.get());
+    concerns = cluster_.sharesWithTerminating(now->ips) ||
+               affects(*applied_, cluster_, pod.ns, *now->labels, now->ports.get());
   if (change && !concerns) metrics_.add("routelet_policy_pod_events_skipped_total", {});
   return changed(change && concerns);
 }

@@ -156,6 +156,43 @@ TEST_F(PolicyControllerTest, AnotherNodesPodThatNoSelectionTakesChangesNothing) 
       << "a pod of this node always counts";
 }
 
+// The Kubernetes tier's check 12: another node's new pod at the address of a terminating
+// pod takes the address from it, although no selection takes the new pod's labels.
+TEST_F(PolicyControllerTest, AnotherNodesPodAtATerminatingPodsAddressCounts) {
+  auto allowB = denyAll();
+  allowB.name = "from-b";
+  model::PolicyRule rule;
+  rule.peers.push_back({model::LabelSelector{{{"app", model::LabelRequirement::Op::kIn, {"b"}}}},
+                        std::nullopt,
+                        std::nullopt,
+                        {}});
+  rule.anyPort = true;
+  allowB.ingressRules = {rule};
+  auto remote = [](const std::string& name, const std::string& app, bool deleting) {
+    auto p = pod(name, "10.244.2.3", {{"app", app}});
+    p.nodeName = "n2";
+    p.deleting = deleting;
+    return p;
+  };
+  list({pod("a", "10.244.1.2", {{"app", "a"}}), remote("b", "b", false)}, {allowB});
+  pass(true);
+  EXPECT_EQ(controller().podChanged(WatchEventType::kModified, remote("b", "b", true)),
+            agent::Wake::kSoon);
+  pass(false);
+  EXPECT_EQ(controller().podChanged(WatchEventType::kAdded, remote("b2", "c", false)),
+            agent::Wake::kSoon)
+      << "its address is a terminating peer's";
+  pass(false);
+  ASSERT_FALSE(edge_.elementWrites.empty());
+  const auto& last = edge_.elementWrites.back();
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_FALSE(last[0].add);
+  EXPECT_EQ(last[0].keys, std::vector<ip::Address>{*ip::Address::parse("10.244.2.3")});
+  EXPECT_EQ(controller().podChanged(WatchEventType::kDeleted, remote("b2", "c", false)),
+            agent::Wake::kSoon)
+      << "the address goes back to the terminating pod";
+}
+
 TEST_F(PolicyControllerTest, AnotherProcessesCommitOnTheTableRewritesItWhole) {
   list({pod("a", "10.244.1.2", {})}, {denyAll()});
   pass(true);
