@@ -34,16 +34,26 @@
 #include "controller/model/node_cache.h"
 #include "tests/bench/cni/bench_cli.h"
 #include "tests/bench/cni/bench_netns.h"
+#include "tests/bench/cni/nft_listener.h"
 #include "tests/bench/cni/plugin_exec.h"
+#include "tests/bench/cni/process_stats.h"
 #include "tests/bench/cni/stats.h"
 
 namespace routelet::bench::masquerade {
 namespace {
 
 using cni::Clock;
+using cni::fmt;
+using cni::Listener;
+using cni::loadavg;
+using cni::pad;
+using cni::resetPeak;
+using cni::statusKib;
 using cni::summarize;
 using cni::Summary;
+using cni::threadCpuMs;
 using cni::toMs;
+using cni::useAgentMalloc;
 
 struct Settings {
   int nodes = 5000;
@@ -120,76 +130,10 @@ std::string wholeScript(const routelet::masquerade::MasqueradeRules& rules) {
 // more threads a TLB shootdown.
 // libnftables 1.0.6 allocates several such blocks per context and per table it parses or
 // caches (its cache hash tables), and the agent opens a context for every script.
-void useAgentMalloc() {
-  mallopt(M_ARENA_MAX, 2);
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
-}
-
-double threadCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
-std::string loadavg() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
 // A field of /proc/self/status in KiB (VmRSS, VmHWM), or -1.
-long statusKib(const std::string& field) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  return -1;
-}
-
 // VmHWM back to the current VmRSS (proc(5), clear_refs "5"), so the next reading of it is
 // the peak of what runs in between.
-void resetPeak() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-}
-
 // Drains NFNLGRP_NFTABLES like the agent's nf_tables monitor thread, counting what it saw.
-class Listener {
- public:
-  static Result<std::unique_ptr<Listener>> start() {
-    auto monitor = netlink::Monitor::openNftables();
-    if (!monitor) return monitor.error();
-    auto l = std::unique_ptr<Listener>(new Listener(std::move(*monitor)));
-    l->thread_ = std::thread([p = l.get()] { p->loop(); });
-    return l;
-  }
-  ~Listener() {
-    stop_ = true;
-    thread_.join();
-  }
-  uint64_t commits() const { return commits_; }
-  uint64_t overruns() const { return overruns_; }
-
- private:
-  explicit Listener(netlink::Monitor m) : monitor_(std::move(m)) {}
-  void loop() {
-    while (!stop_) {
-      auto events = monitor_.wait(std::chrono::milliseconds(100));
-      if (!events) {
-        if (events.error().code == ENOBUFS) ++overruns_;
-        continue;
-      }
-      commits_ += events->size();
-    }
-  }
-  netlink::Monitor monitor_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> commits_{0};
-  std::atomic<uint64_t> overruns_{0};
-};
-
 struct Sample {
   double ms;
   double cpuMs;
@@ -519,17 +463,6 @@ const Series* find(const std::vector<Series>& all, const char* key) {
 double p50(const std::vector<Series>& all, const char* key, bool cpu) {
   const Series* x = find(all, key);
   return x ? summarize(cpu ? x->cpuMs : x->ms).p50 : 0;
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string pad(std::string text, size_t width) {
-  if (text.size() < width) text.append(width - text.size(), ' ');
-  return text;
 }
 
 nlohmann::json summaryJson(const Summary& x) {

@@ -50,7 +50,9 @@
 #include "controller/policy/ruleset.h"
 #include "tests/bench/cni/bench_cli.h"
 #include "tests/bench/cni/bench_netns.h"
+#include "tests/bench/cni/nft_listener.h"
 #include "tests/bench/cni/plugin_exec.h"
+#include "tests/bench/cni/process_stats.h"
 #include "tests/bench/cni/stats.h"
 #include "tests/bench/policy/synthetic.h"
 #include "tests/bench/policy/traffic.h"
@@ -58,8 +60,16 @@
 namespace routelet::bench::policy {
 namespace {
 
+using cni::fmt;
+using cni::Listener;
+using cni::loadavg;
+using cni::pad;
+using cni::resetPeak;
+using cni::statusKib;
 using cni::summarize;
 using cni::Summary;
+using cni::threadCpuMs;
+using cni::useAgentMalloc;
 using routelet::policy::Cluster;
 using routelet::policy::Desired;
 using routelet::policy::Plan;
@@ -102,29 +112,8 @@ struct Settings {
 
 // --- small helpers
 
-double threadCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
 double ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
-}
-
-std::string loadavg() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-long statusKib(const std::string& field) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  return -1;
 }
 
 // VmRSS after handing free heap pages back: what the process really holds.
@@ -134,28 +123,7 @@ double rssMib() {
 }
 
 // VmHWM back to VmRSS (proc(5), clear_refs 5): the next VmHWM is the peak of what runs between.
-void resetPeak() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-}
-
 // The agent's allocator settings (controller/main.cpp, tuneMalloc).
-void useAgentMalloc() {
-  mallopt(M_ARENA_MAX, 2);
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string pad(std::string text, size_t width) {
-  if (text.size() < width) text.append(width - text.size(), ' ');
-  return text;
-}
-
 json summaryJson(const Summary& x) {
   return {{"count", x.count}, {"p50", x.p50}, {"p99", x.p99},
           {"mean", x.mean},   {"min", x.min}, {"max", x.max}};
@@ -221,41 +189,6 @@ Status sysctls(const std::string& nsPath,
 }
 
 // Drains NFNLGRP_NFTABLES like the agent's nf_tables monitor thread.
-class Listener {
- public:
-  static Result<std::unique_ptr<Listener>> start() {
-    auto monitor = netlink::Monitor::openNftables();
-    if (!monitor) return monitor.error();
-    auto l = std::unique_ptr<Listener>(new Listener(std::move(*monitor)));
-    l->thread_ = std::thread([p = l.get()] { p->loop(); });
-    return l;
-  }
-  ~Listener() {
-    stop_ = true;
-    thread_.join();
-  }
-  uint64_t commits() const { return commits_; }
-  uint64_t overruns() const { return overruns_; }
-
- private:
-  explicit Listener(netlink::Monitor m) : monitor_(std::move(m)) {}
-  void loop() {
-    while (!stop_) {
-      auto events = monitor_.wait(std::chrono::milliseconds(100));
-      if (!events) {
-        if (events.error().code == ENOBUFS) ++overruns_;
-        continue;
-      }
-      commits_ += events->size();
-    }
-  }
-  netlink::Monitor monitor_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> commits_{0};
-  std::atomic<uint64_t> overruns_{0};
-};
-
 // What a Desired asks the node to hold.
 struct Counts {
   size_t addressSets = 0, addressElements = 0, portSets = 0, portElements = 0, mapElements = 0,

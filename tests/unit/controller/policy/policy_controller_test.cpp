@@ -31,6 +31,20 @@ model::NetworkPolicyObject denyAll() {
   return p;
 }
 
+// Every pod of x, isolated, reached from pods labelled app=b on any port.
+model::NetworkPolicyObject fromAppB() {
+  auto p = denyAll();
+  p.name = "from-b";
+  model::PolicyRule rule;
+  rule.peers.push_back({model::LabelSelector{{{"app", model::LabelRequirement::Op::kIn, {"b"}}}},
+                        std::nullopt,
+                        std::nullopt,
+                        {}});
+  rule.anyPort = true;
+  p.ingressRules = {rule};
+  return p;
+}
+
 netlink::Event commit(uint32_t pid, uint32_t portid = 0) {
   netlink::Event e{netlink::Event::Kind::kNftCommit, 0, "", std::nullopt, {}};
   e.nft.pid = pid;
@@ -121,15 +135,7 @@ TEST_F(PolicyControllerTest, WritesWholeFirstThenOnlyTheDifference) {
 // At 150 000 pods most events are of pods no policy of this node looks at: they cost no
 // computation of the table.
 TEST_F(PolicyControllerTest, AnotherNodesPodThatNoSelectionTakesChangesNothing) {
-  auto allowB = denyAll();
-  allowB.name = "from-b";
-  model::PolicyRule rule;
-  rule.peers.push_back({model::LabelSelector{{{"app", model::LabelRequirement::Op::kIn, {"b"}}}},
-                        std::nullopt,
-                        std::nullopt,
-                        {}});
-  rule.anyPort = true;
-  allowB.ingressRules = {rule};
+  auto allowB = fromAppB();
   list({pod("a", "10.244.1.2", {{"app", "a"}})}, {allowB});
   pass(true);
   auto remote = [](const std::string& name, const std::string& ip, const std::string& app) {
@@ -159,15 +165,7 @@ TEST_F(PolicyControllerTest, AnotherNodesPodThatNoSelectionTakesChangesNothing) 
 // The Kubernetes tier's check 12: another node's new pod at the address of a terminating
 // pod takes the address from it, although no selection takes the new pod's labels.
 TEST_F(PolicyControllerTest, AnotherNodesPodAtATerminatingPodsAddressCounts) {
-  auto allowB = denyAll();
-  allowB.name = "from-b";
-  model::PolicyRule rule;
-  rule.peers.push_back({model::LabelSelector{{{"app", model::LabelRequirement::Op::kIn, {"b"}}}},
-                        std::nullopt,
-                        std::nullopt,
-                        {}});
-  rule.anyPort = true;
-  allowB.ingressRules = {rule};
+  auto allowB = fromAppB();
   auto remote = [](const std::string& name, const std::string& app, bool deleting) {
     auto p = pod(name, "10.244.2.3", {{"app", app}});
     p.nodeName = "n2";
