@@ -148,6 +148,21 @@ TEST(OptionsTest, ModeAndVxlanSettings) {
   }
 }
 
+TEST(OptionsTest, NetworkPolicyIsOnByDefaultAndMaxPodsKeepsTheClientsBound) {
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->options.networkPolicy);
+  EXPECT_EQ(defaults->options.maxPods, 0u);
+  auto flags = parse({"--network-policy=off", "--max-pods", "300000"});
+  ASSERT_TRUE(flags.ok()) << flags.error().message;
+  EXPECT_FALSE(flags->options.networkPolicy);
+  EXPECT_EQ(flags->options.maxPods, 300000u);
+  // As the shipped ConfigMap writes it.
+  auto file = parse({"--config=/c.yaml"}, {}, {{"/c.yaml", "networkPolicy: \"off\"\n"}});
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_FALSE(file->options.networkPolicy);
+}
+
 TEST(OptionsTest, MasqueradeBridgeNetfilterAndHairpin) {
   auto defaults = parse({});
   ASSERT_TRUE(defaults.ok());
@@ -221,6 +236,8 @@ TEST(OptionsTest, BadValuesNameTheSourceAndValue) {
       {{"--config=/c.yaml"}, {}, "portmap: maybe\n", "config file /c.yaml: portmap \"maybe\""},
       {{"--config=/missing.yaml"}, {}, "", "config file /missing.yaml: open /missing.yaml"},
       {{"--masquerade=maybe"}, {}, "", "flag --masquerade \"maybe\": want on or off"},
+      {{"--network-policy=maybe"}, {}, "", "flag --network-policy \"maybe\": want on or off"},
+      {{"--max-pods=0"}, {}, "", "flag --max-pods \"0\": want a number of Pods, 1-100000000"},
       {{},
        {{"ROUTELET_BRIDGE_NETFILTER", "1"}},
        "",
